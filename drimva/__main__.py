@@ -1,0 +1,5 @@
+import sys
+
+from drimva.cli import main
+
+sys.exit(main())

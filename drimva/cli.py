@@ -1,0 +1,173 @@
+"""drimva command line: ``demo``, ``run``, ``selftest``, ``sut-config``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from drimva.outcomes import HarnessError
+from drimva.profile import Profile, ProfileError, load_profile
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STEPS_DIR = REPO_ROOT / "steps"
+VA_INI = STEPS_DIR / "va.ini"
+
+
+def new_run_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _update_latest(reports_dir: Path, run_dir: Path) -> None:
+    latest = reports_dir / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_dir.name)
+    except OSError:
+        pass  # a file system without symlinks keeps no "latest" link; the run folder is printed anyway
+
+
+def run_suite(
+    profile_path: str | None,
+    *,
+    run_dir: Path | None = None,
+    fault: str | None = None,
+    select: str | None = None,
+    quiet: bool = False,
+) -> tuple[int, Path]:
+    """Run the VA features against the profile's SUT; return (exit code, run folder)."""
+    import pytest
+
+    from drimva.results import RESULTS_FILE, exit_code, load_results, summary_lines
+
+    profile = load_profile(profile_path)
+    if fault and not profile.is_embedded:
+        raise ProfileError("--fault applies to the embedded reference DRIMbox only (sut.embedded = \"reference\")")
+    reports_dir = Path(profile.harness.reports_dir)
+    if run_dir is None:
+        run_dir = reports_dir / new_run_id()
+        latest_of = reports_dir
+    else:
+        latest_of = None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        str(STEPS_DIR),
+        "-c", str(VA_INI),
+        "--rootdir", str(REPO_ROOT),
+        "-p", "drimva.pytest_plugin",
+        "-p", "fixtures.harness",
+        "--drimva-run-dir", str(run_dir),
+        "--junitxml", str(run_dir / "junit.xml"),
+        "-o", "junit_suite_name=drimva-va",
+        "--no-header",
+        "-q" if not quiet else "-qq",
+    ]
+    if profile_path:
+        args += ["--drimva-profile", str(Path(profile_path).resolve())]
+    if fault:
+        args += ["--drimva-fault", fault]
+    if select:
+        args += ["-k", select]
+    pytest_code = pytest.main(args)
+    if latest_of is not None:
+        _update_latest(latest_of, run_dir)
+    if not (run_dir / RESULTS_FILE).exists():
+        print(f"drimva: the run produced no results (pytest exit code {pytest_code})", file=sys.stderr)
+        return 3, run_dir
+    results = load_results(run_dir)
+    if not quiet:
+        print("\n".join(summary_lines(results)))
+        print(f"  results: {run_dir / RESULTS_FILE}")
+        print(f"  rapport VA: {run_dir / 'rapport-va.html'}")
+    return exit_code(results), run_dir
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    code, _ = run_suite(
+        args.profile,
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        fault=args.fault,
+        select=args.select,
+        quiet=args.quiet,
+    )
+    return code
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    code, _ = run_suite(None, select=args.select)
+    return code
+
+
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from drimva.selftest import run_selftest
+
+    return run_selftest(Path(args.out), jobs=args.jobs, timeout_s=args.timeout)
+
+
+def _cmd_sut_config(args: argparse.Namespace) -> int:
+    profile: Profile = load_profile(args.profile)
+    from drimva.sutconfig import describe
+
+    text, data = describe(profile)
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drimva",
+        description="Pre-VA conformance harness for DRIM-M DRIMboxes (AF-IMG-DB-Va2 §4.4).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the VA suite against the embedded reference DRIMbox")
+    demo.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = commands.add_parser("run", help="run the VA suite against the SUT of a profile")
+    run.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference DRIMbox")
+    run.add_argument("--fault", help="fault of the embedded reference DRIMbox (self-test)")
+    run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
+    run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
+    run.add_argument("--quiet", action="store_true", help="print no summary")
+    run.set_defaults(func=_cmd_run)
+
+    selftest = commands.add_parser(
+        "selftest", help="prove every scenario passes on the reference and fails on a fault of it"
+    )
+    selftest.add_argument("--out", default="reports/selftest.json", help="kill matrix file")
+    selftest.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    selftest.add_argument("--timeout", type=float, default=600.0, help="time limit of one run, seconds")
+    selftest.set_defaults(func=_cmd_selftest)
+
+    sut_config = commands.add_parser(
+        "sut-config", help="print what the SUT must be configured with (PACS, DMP, certificates)"
+    )
+    sut_config.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference")
+    sut_config.add_argument("--json", action="store_true", help="JSON output")
+    sut_config.set_defaults(func=_cmd_sut_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ProfileError as error:
+        print(f"drimva: {error}", file=sys.stderr)
+        return 2
+    except HarnessError as error:
+        print(f"drimva: harness error: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("drimva: interrupted; the evidence written so far is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

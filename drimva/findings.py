@@ -1,0 +1,126 @@
+"""Findings: what a rule says about an artefact.
+
+A finding names the rule, the requirement it enforces, where in the artefact
+it looked (HL7 field, DICOM path, XPath, HTTP header), what was expected and
+what was found. Rules return lists of findings; they never raise for a
+non-conformance and never print a stack trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Iterable
+
+
+class Severity(str, Enum):
+    """How much a finding weighs on the outcome."""
+
+    ERROR = "error"  # the artefact is non-conformant: the scenario fails
+    WARNING = "warning"  # worth reporting; never fails a scenario unless strict mode
+    INFO = "info"  # context, e.g. which variant of a tolerated form was used
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # rule id, e.g. "KOS-EVIDENCE-COMPLETE"
+    requirement: str  # what the rule enforces and where it comes from
+    location: str  # e.g. "(0040,A375)>(0008,1115)[2]", "PID-3", "/rim:ExtrinsicObject/@mimeType"
+    expected: str
+    actual: str
+    severity: Severity = Severity.ERROR
+    source: str = ""  # the artefact judged (file name, evidence path)
+    note: str = ""  # e.g. "the ANS sample departs from the financing annex here"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        values = dict(data)
+        values["severity"] = Severity(values.get("severity", "error"))
+        return cls(**values)
+
+    def describe(self) -> str:
+        text = (
+            f"[{self.severity.value}] {self.rule} at {self.location}: "
+            f"expected {self.expected!s}, got {self.actual!s} ({self.requirement})"
+        )
+        if self.note:
+            text += f" - {self.note}"
+        return text
+
+
+@dataclass
+class FindingList:
+    """A small helper for rules that accumulate findings."""
+
+    source: str = ""
+    items: list[Finding] = field(default_factory=list)
+
+    def add(
+        self,
+        rule: str,
+        requirement: str,
+        location: str,
+        expected: object,
+        actual: object,
+        severity: Severity = Severity.ERROR,
+        note: str = "",
+    ) -> None:
+        self.items.append(
+            Finding(
+                rule=rule,
+                requirement=requirement,
+                location=location,
+                expected=_text(expected),
+                actual=_text(actual),
+                severity=severity,
+                source=self.source,
+                note=note,
+            )
+        )
+
+    def check_equal(
+        self,
+        rule: str,
+        requirement: str,
+        location: str,
+        expected: object,
+        actual: object,
+        severity: Severity = Severity.ERROR,
+        note: str = "",
+    ) -> bool:
+        """Add a finding when ``actual != expected``; return whether they matched."""
+        if actual == expected:
+            return True
+        self.add(rule, requirement, location, expected, actual, severity, note)
+        return False
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.items.extend(findings)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "(absent)"
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+        return "[" + ", ".join(str(v) for v in items) + "]"
+    return str(value)
+
+
+def errors(findings: Iterable[Finding], strict: bool = False) -> list[Finding]:
+    """The findings that make an artefact non-conformant (warnings too in strict mode)."""
+    blocking = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return [f for f in findings if f.severity in blocking]

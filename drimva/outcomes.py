@@ -1,0 +1,89 @@
+"""Outcome vocabulary of a scenario and of a VA item.
+
+``passed``         the SUT did what the requirement asks
+``failed``         the SUT is non-conformant (findings say where)
+``error``          a harness or environment problem, not the SUT's fault
+``skipped``        a precondition is missing (the reason says which)
+``not_applicable`` the profile says the SUT does not claim this function
+``deferred``       the client's RIS is not yet vague 2 (AF-IMG-DB-Va2 §4.4)
+``manual``         needs a human attestation (the reason says what to check)
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Iterable
+
+from drimva.findings import Finding
+
+
+class Outcome(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    NOT_APPLICABLE = "not_applicable"
+    DEFERRED = "deferred"
+    MANUAL = "manual"
+
+
+# French labels for the VA report.
+OUTCOME_LABELS_FR = {
+    Outcome.PASSED: "conforme",
+    Outcome.FAILED: "non conforme",
+    Outcome.ERROR: "erreur du banc",
+    Outcome.SKIPPED: "non exécuté",
+    Outcome.NOT_APPLICABLE: "non applicable",
+    Outcome.DEFERRED: "différé (RIS non vague 2)",
+    Outcome.MANUAL: "attestation manuelle",
+}
+
+# A skip reason that starts with one of these prefixes maps to that outcome.
+_SKIP_PREFIXES = {
+    f"{o.value}:": o for o in (Outcome.NOT_APPLICABLE, Outcome.DEFERRED, Outcome.MANUAL, Outcome.SKIPPED)
+}
+
+
+class NonConformance(AssertionError):
+    """Raised by a step when the SUT's behaviour breaks a requirement."""
+
+    def __init__(self, findings: list[Finding], summary: str = "") -> None:
+        self.findings = list(findings)
+        text = summary or "; ".join(f.describe() for f in self.findings[:5])
+        if len(self.findings) > 5:
+            text += f" (+{len(self.findings) - 5} more)"
+        super().__init__(text)
+
+
+class HarnessError(RuntimeError):
+    """A harness or environment problem (a simulator could not start, a tool is missing...)."""
+
+
+def skip_reason(outcome: Outcome, reason: str) -> str:
+    """The pytest skip message that the results plugin maps back to ``outcome``."""
+    return f"{outcome.value}: {reason}"
+
+
+def outcome_of_skip(message: str) -> tuple[Outcome, str]:
+    for prefix, outcome in _SKIP_PREFIXES.items():
+        if message.startswith(prefix):
+            return outcome, message[len(prefix) :].strip()
+    return Outcome.SKIPPED, message
+
+
+def aggregate(outcomes: Iterable[Outcome]) -> Outcome:
+    """The outcome of a VA item from those of its scenarios."""
+    seen = set(outcomes)
+    if not seen:
+        return Outcome.SKIPPED
+    for worst in (Outcome.FAILED, Outcome.ERROR):
+        if worst in seen:
+            return worst
+    if seen == {Outcome.PASSED}:
+        return Outcome.PASSED
+    if seen == {Outcome.NOT_APPLICABLE}:
+        return Outcome.NOT_APPLICABLE
+    for partial in (Outcome.DEFERRED, Outcome.SKIPPED, Outcome.MANUAL):
+        if partial in seen:
+            return partial
+    return Outcome.PASSED

@@ -1,0 +1,188 @@
+"""The SUT profile: one TOML file describing the system under test.
+
+It says what the SUT claims, where it listens, where the harness's simulators
+listen, and the timeouts and rule settings. It is the only file a user edits.
+Unknown keys and bad values are reported with the dotted key that is wrong,
+never with a traceback (:class:`ProfileError`).
+
+Where the public sources disagree (``shared/reference/where-sources-disagree.md``)
+the reading is a setting here, with the documented default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+EMBEDDED_PROFILE = "reference.toml"
+
+DEFAULT_VIEWER_TEMPLATE = (
+    "https://{host}/IHEInvokeImageDisplay?requestType=STUDY&studyUID={study_uid}"
+    "&Accessionnumber={accession_root}.{accession}&idCDA={cda_id}"
+)
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hl7Endpoint(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=2575, ge=0, le=65535)
+    transport: Literal["mllp"] = "mllp"
+    receiving_application: str = "DRIMBOX"
+    receiving_facility: str = "DB_FAC"
+
+
+class DicomNode(_Section):
+    ae_title: str = Field(default="DRIMBOX", min_length=1, max_length=16)
+    host: str = "127.0.0.1"
+    port: int = Field(default=11113, ge=0, le=65535)
+
+
+class WadoEndpoint(_Section):
+    base_url: str = "https://127.0.0.1/drimbox/wado-rs"
+    retrieve_location_uid: str = ""  # expected value of (0040,E011), when the SUT documents one
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+
+class Sut(_Section):
+    name: str = "DRIMbox"
+    embedded: Literal["", "reference"] = ""  # "reference": the harness starts its reference DRIMbox
+    roles: tuple[Literal["source", "consumer"], ...] = ("source",)
+    ris_vague2: bool = True
+    ris_notification_date: str = ""  # date the client notified the RIS update (deferred items)
+    hl7: Hl7Endpoint = Hl7Endpoint()
+    dicom: DicomNode = DicomNode()
+    wado: WadoEndpoint = WadoEndpoint()
+
+
+class RisSettings(_Section):
+    sending_application: str = "DRIMVA_RIS"
+    sending_facility: str = "DRIMVA_FAC"
+
+
+class PacsSettings(_Section):
+    ae_title: str = Field(default="DRIMVA_PACS", min_length=1, max_length=16)
+    port: int = Field(default=11112, ge=0, le=65535)
+    minimal_keys: bool = False  # answer like dcmqrscp: no SOPClassUID at IMAGE level
+
+
+class DmpSettings(_Section):
+    port: int = Field(default=8443, ge=0, le=65535)
+    public_host: str = "127.0.0.1"  # host name the SUT uses to reach the DMP simulator
+
+
+class Harness(_Section):
+    bind_host: str = "127.0.0.1"
+    reports_dir: str = "reports"
+    pki_dir: str = ""  # empty: a new test PKI per run, in the run folder
+    ris: RisSettings = RisSettings()
+    pacs: PacsSettings = PacsSettings()
+    dmp: DmpSettings = DmpSettings()
+
+
+class OrganisationSettings(_Section):
+    name: str = "Centre d'imagerie drimva"
+    structure_id: str = Field(default="750803447", pattern=r"^[0-9A-Za-z]{6,20}$")
+    id_type: Literal["FINEG", "FINEJ", "IDNST", "SIRET"] = "FINEG"
+
+
+class Timeouts(_Section):
+    connect_s: float = Field(default=5.0, gt=0, le=600)
+    ack_s: float = Field(default=15.0, gt=0, le=600)
+    publication_s: float = Field(default=20.0, gt=0, le=3600)
+    no_publication_grace_s: float = Field(default=3.0, ge=0, le=600)
+    startup_s: float = Field(default=20.0, gt=0, le=600)
+
+
+class RuleSettings(_Section):
+    require_retrieve_location_uid: bool = True
+    qualified_identity_statuses: tuple[str, ...] = ("VALI", "QUAL")
+    strict: bool = False
+    run_dciodvfy: bool = True
+    vihf_versions: tuple[str, ...] = ("3.0", "4.0")
+    publish_requires_destdmp: bool = True
+
+
+class ViewerSettings(_Section):
+    url_template: str = DEFAULT_VIEWER_TEMPLATE
+    host: str = "vi.drimbox.test"
+
+
+class Profile(_Section):
+    sut: Sut = Sut()
+    harness: Harness = Harness()
+    organisation: OrganisationSettings = OrganisationSettings()
+    timeouts: Timeouts = Timeouts()
+    rules: RuleSettings = RuleSettings()
+    viewer: ViewerSettings = ViewerSettings()
+
+    source: str = Field(default="", exclude=True)  # where it was read from (not a TOML key)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.sut.embedded == "reference"
+
+    def pki_folder(self, run_dir: Path) -> Path:
+        """Where the test PKI lives: the profile's folder, else per run (embedded SUT) or
+        ``<reports_dir>/pki`` (a real SUT is configured once with it)."""
+        if self.harness.pki_dir:
+            return Path(self.harness.pki_dir)
+        return run_dir / "pki" if self.is_embedded else Path(self.harness.reports_dir) / "pki"
+
+
+def _format_errors(error: ValidationError, origin: str) -> str:
+    lines = [f"invalid SUT profile {origin}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        kind = item.get("type", "")
+        if kind == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+            continue
+        given = item.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"  {key}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def profile_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Profile:
+    if "source" in data:
+        raise ProfileError(f"invalid SUT profile {origin}:\n  source: unknown key")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as error:
+        raise ProfileError(_format_errors(error, origin)) from None
+    return profile.model_copy(update={"source": origin})
+
+
+def load_profile(path: str | Path | None = None) -> Profile:
+    """Read a profile file; ``None`` gives the embedded profile of the reference DRIMbox."""
+    if path is None:
+        text = resources.files("drimva.profiles").joinpath(EMBEDDED_PROFILE).read_text("utf-8")
+        origin = f"(embedded {EMBEDDED_PROFILE})"
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise ProfileError(f"SUT profile not found: {file}")
+        text = file.read_text("utf-8")
+        origin = str(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProfileError(f"SUT profile {origin} is not valid TOML: {error}") from None
+    return profile_from_mapping(data, origin)

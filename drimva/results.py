@@ -1,0 +1,199 @@
+"""Run results: ``results.json``, the French HTML VA report, the console summary."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from drimva.findings import Finding, Severity
+from drimva.outcomes import OUTCOME_LABELS_FR, Outcome, aggregate
+from drimva.va import VA_BY_ID, VA_ITEMS
+
+RESULTS_FILE = "results.json"
+REPORT_FILE = "rapport-va.html"
+
+
+@dataclass
+class ScenarioResult:
+    feature: str  # file name, e.g. "alimentation_mes.feature"
+    name: str
+    tags: tuple[str, ...]
+    outcome: Outcome
+    duration_s: float = 0.0
+    message: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    evidence: str = ""  # folder, relative to the run folder
+
+    @property
+    def key(self) -> str:
+        return f"{self.feature}::{self.name}"
+
+    @property
+    def va_items(self) -> list[str]:
+        return [tag for tag in self.tags if tag in VA_BY_ID]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "feature": self.feature,
+            "name": self.name,
+            "tags": list(self.tags),
+            "outcome": self.outcome.value,
+            "duration_s": round(self.duration_s, 3),
+            "message": self.message,
+            "evidence": self.evidence,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def build_results(
+    *,
+    run_id: str,
+    scenarios: list[ScenarioResult],
+    profile_source: str,
+    sut_name: str,
+    fault: str | None,
+    started: datetime,
+    finished: datetime,
+) -> dict[str, Any]:
+    items = []
+    for va in VA_ITEMS:
+        mine = [s for s in scenarios if va.id in s.va_items]
+        outcome = aggregate(s.outcome for s in mine)
+        items.append(
+            {
+                "id": va.id,
+                "label": va.label,
+                "outcome": outcome.value,
+                "message": "" if mine else "aucun scénario de cette version de drimva ne couvre cet item",
+                "scenarios": [s.to_dict() for s in mine],
+            }
+        )
+    counts: dict[str, int] = {}
+    for scenario in scenarios:
+        counts[scenario.outcome.value] = counts.get(scenario.outcome.value, 0) + 1
+    return {
+        "run_id": run_id,
+        "sut": sut_name,
+        "profile": profile_source,
+        "fault": fault,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "duration_s": round((finished - started).total_seconds(), 3),
+        "scenario_counts": counts,
+        "items": items,
+        "scenarios": [s.to_dict() for s in scenarios],
+    }
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
+    path = run_dir / RESULTS_FILE
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False), "utf-8")
+    write_html_report(run_dir, results)
+    return path
+
+
+def load_results(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / RESULTS_FILE).read_text("utf-8"))
+
+
+def exit_code(results: dict[str, Any]) -> int:
+    """0 when no scenario failed or errored; 1 when the SUT failed; 3 on a harness error."""
+    counts = results.get("scenario_counts", {})
+    if counts.get(Outcome.FAILED.value):
+        return 1
+    if counts.get(Outcome.ERROR.value):
+        return 3
+    if not results.get("scenarios"):
+        return 3
+    return 0
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    lines = [f"drimva — {results['sut']} — run {results['run_id']} ({results['duration_s']:.1f} s)"]
+    if results.get("fault"):
+        lines[0] += f" — fault {results['fault']}"
+    for item in results["items"]:
+        count = len(item["scenarios"])
+        lines.append(f"  {item['id']:<6} {item['outcome']:<15} {count} scenario(s)  {item['label']}")
+        for scenario in item["scenarios"]:
+            if scenario["outcome"] != Outcome.PASSED.value:
+                lines.append(f"           - {scenario['outcome']}: {scenario['name']}")
+                if scenario["message"]:
+                    lines.append(f"             {scenario['message'][:300]}")
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(results["scenario_counts"].items()))
+    lines.append(f"  scenarios: {counts or 'none'}")
+    return lines
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#1a1a1a}
+table{border-collapse:collapse;width:100%;margin:1em 0}
+td,th{border:1px solid #bbb;padding:.35em .6em;text-align:left;vertical-align:top}
+th{background:#eef}
+.passed{background:#dff5df}.failed{background:#fbdcdc}.error{background:#fde9c8}
+.skipped,.not_applicable,.deferred,.manual{background:#eee}
+code{font-size:.9em}
+"""
+
+
+def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
+    """The VA report in French, for the field engineer to hand to the client."""
+    esc = html.escape
+    rows = []
+    for item in results["items"]:
+        outcome = Outcome(item["outcome"])
+        rows.append(
+            f"<tr class='{outcome.value}'><td>{esc(item['id'])}</td><td>{esc(item['label'])}</td>"
+            f"<td>{esc(OUTCOME_LABELS_FR[outcome])}</td><td>{len(item['scenarios'])}</td></tr>"
+        )
+    details = []
+    for scenario in results["scenarios"]:
+        outcome = Outcome(scenario["outcome"])
+        findings = [
+            f
+            for f in scenario["findings"]
+            if f["severity"] in (Severity.ERROR.value, Severity.WARNING.value)
+        ]
+        finding_rows = "".join(
+            f"<tr><td>{esc(f['severity'])}</td><td><code>{esc(f['rule'])}</code></td>"
+            f"<td>{esc(f['requirement'])}</td><td><code>{esc(f['location'])}</code></td>"
+            f"<td>{esc(f['expected'])}</td><td>{esc(f['actual'])}</td></tr>"
+            for f in findings
+        )
+        table = (
+            "<table><tr><th>gravité</th><th>règle</th><th>exigence</th><th>emplacement</th>"
+            f"<th>attendu</th><th>constaté</th></tr>{finding_rows}</table>"
+            if finding_rows
+            else ""
+        )
+        details.append(
+            f"<h3 class='{outcome.value}'>{esc(scenario['name'])} — {esc(OUTCOME_LABELS_FR[outcome])}</h3>"
+            f"<p>{esc(', '.join(scenario['tags']))} · {esc(scenario['feature'])} · "
+            f"preuves : <code>{esc(scenario['evidence'])}</code></p>"
+            + (f"<p>{esc(scenario['message'])}</p>" if scenario["message"] else "")
+            + table
+        )
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Rapport de pré-VA drimva — {esc(results['sut'])}</title>
+<style>{_CSS}</style></head><body>
+<h1>Rapport de pré-vérification d'aptitude (VA) DRIMbox</h1>
+<p>Système testé : <b>{esc(results['sut'])}</b> · profil <code>{esc(results['profile'])}</code> ·
+exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({results['duration_s']:.1f} s)
+{('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}</p>
+<p>Ce rapport est une pièce que le client peut joindre ; il ne remplace pas l'attestation de VA
+(AF-IMG-DB-Va2 §4.4). Généré le {generated}.</p>
+<table><tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>
+{''.join(rows)}</table>
+<h2>Détail des scénarios</h2>
+{''.join(details)}
+</body></html>
+"""
+    path = run_dir / REPORT_FILE
+    path.write_text(page, "utf-8")
+    return path

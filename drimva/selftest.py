@@ -1,0 +1,111 @@
+"""The self-test: every scenario must pass on the reference DRIMbox and fail on a fault of it.
+
+Runs ``drimva run`` once against the faultless embedded reference and once per
+named fault (separate processes, ``jobs`` at a time), then builds the kill
+matrix ``{"scenarios": {"<feature>::<scenario>": {"reference": outcome,
+"killed_by": [fault, ...]}}}``. It fails when a scenario does not pass on the
+reference, when a scenario is killed by no fault, when a fault does not kill
+a scenario it declares as its target, or when any run ends in ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from drimva.cli import REPO_ROOT, new_run_id
+from drimva.results import RESULTS_FILE
+from fixtures.embedded import list_faults
+
+REFERENCE = "reference"
+
+
+def _run_one(run_dir: Path, fault: str | None, timeout_s: float) -> dict[str, Any] | str:
+    command = [sys.executable, "-m", "drimva", "run", "--run-dir", str(run_dir), "--quiet"]
+    if fault:
+        command += ["--fault", fault]
+    try:
+        done = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"run timed out after {timeout_s} s"
+    (run_dir / "console.log").write_text(done.stdout + done.stderr, "utf-8")
+    results = run_dir / RESULTS_FILE
+    if not results.exists():
+        return f"no results (exit {done.returncode}): {(done.stdout + done.stderr)[-800:]}"
+    return json.loads(results.read_text("utf-8"))
+
+
+def kill_matrix(
+    runs: dict[str, dict[str, Any] | str], faults: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[str]]:
+    """The kill matrix and the problems it shows."""
+    problems: list[str] = []
+    for target, run in runs.items():
+        if isinstance(run, str):
+            problems.append(f"{target}: {run}")
+    reference = runs.get(REFERENCE)
+    scenarios: dict[str, dict[str, Any]] = {}
+    if isinstance(reference, dict):
+        for scenario in reference["scenarios"]:
+            scenarios[scenario["key"]] = {"reference": scenario["outcome"], "killed_by": []}
+            if scenario["outcome"] != "passed":
+                problems.append(
+                    f"{scenario['key']}: {scenario['outcome']} on the faultless reference: {scenario['message'][:300]}"
+                )
+    by_name = {key.split("::", 1)[1]: key for key in scenarios}  # a fault names its targets by scenario name
+    fault_report: dict[str, Any] = {}
+    for fault in faults:
+        name = fault["name"]
+        run = runs.get(name)
+        outcomes = {s["key"]: s["outcome"] for s in run["scenarios"]} if isinstance(run, dict) else {}
+        killed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
+        errored = sorted(key for key, outcome in outcomes.items() if outcome == "error")
+        targets = [by_name.get(t, t) for t in fault["targets"]]
+        missed = [t for t in targets if t not in killed]
+        for key in killed:
+            scenarios.setdefault(key, {"reference": "absent", "killed_by": []})["killed_by"].append(name)
+        for key in missed:
+            problems.append(f"fault {name} does not make its target fail: {key} ({outcomes.get(key, 'not run')})")
+        for key in errored:
+            problems.append(f"fault {name}: {key} ended in error, not failed")
+        fault_report[name] = {
+            "description": fault.get("description", ""),
+            "targets": targets,
+            "killed": killed,
+        }
+    for key, row in scenarios.items():
+        if not row["killed_by"]:
+            problems.append(f"{key}: no fault makes this scenario fail")
+    return {"scenarios": scenarios, "faults": fault_report, "problems": problems}, problems
+
+
+def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0) -> int:
+    started = time.monotonic()
+    faults = list_faults()
+    base = out.parent / f"selftest-{new_run_id()}"
+    targets: list[str | None] = [None] + [f["name"] for f in faults]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {
+            (t or REFERENCE): pool.submit(_run_one, base / (t or REFERENCE), t, timeout_s) for t in targets
+        }
+        runs = {name: future.result() for name, future in futures.items()}
+    matrix, problems = kill_matrix(runs, faults)
+    matrix["runs_dir"] = str(base)
+    matrix["duration_s"] = round(time.monotonic() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(matrix, indent=2, ensure_ascii=False), "utf-8")
+    width = max((len(k) for k in matrix["scenarios"]), default=10)
+    print(f"drimva selftest: {len(faults)} faults, {len(matrix['scenarios'])} scenarios, {matrix['duration_s']} s")
+    for key, row in sorted(matrix["scenarios"].items()):
+        print(f"  {key:<{width}}  reference={row['reference']:<7} killed_by={','.join(row['killed_by']) or '-'}")
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
+    print(f"  kill matrix: {out}")
+    return 1 if problems else 0

@@ -1,0 +1,70 @@
+# language: fr
+@source
+Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
+  Le RIS transmet le compte rendu d'imagerie (CR) à la DRIMbox en HL7 v2
+  (volet CI-SIS « Transmission d'un document CDA-R2 en HL7v2 » 2.1) ;
+  la DRIMbox lit l'examen dans le PACS, construit le KOS et le publie dans
+  le DMP (ITI-41, TLS mutuel avec le certificat logiciel de la structure).
+
+  Contexte:
+    Étant donné un patient dont l'INS est qualifiée
+
+  @VA-B1 @HL7-ORU-R01 @HL7-ACK
+  Scénario: Le CR transmis en ORU^R01 est reçu et acquitté
+    Étant donné un examen de ce patient archivé dans le PACS
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+
+  @VA-B1 @HL7-MDM-T02 @HL7-ACK
+  Scénario: Le CR transmis en MDM^T02 est reçu et acquitté
+    Étant donné un examen de ce patient archivé dans le PACS
+    Quand le RIS transmet le CR en MDM^T02
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+
+  @VA-B2 @DICOM-CFIND
+  Scénario: La DRIMbox interroge le PACS sur l'examen du CR
+    Étant donné un examen de ce patient archivé dans le PACS
+    Quand le RIS transmet le CR en ORU^R01
+    Alors le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR
+    Et le KOS publié reprend les métadonnées de l'examen lues dans le PACS
+
+  @VA-B3 @KOS @XDS-ITI-41 @VIHF
+  Scénario: Le KOS est publié dans le DMP avec le certificat de la structure
+    Étant donné un examen de ce patient archivé dans le PACS
+    Quand le RIS transmet le CR en ORU^R01
+    Alors un KOS est publié dans le DMP sous le certificat d'authentification de la structure
+    Et le KOS est conforme et référence toutes les instances de l'examen
+    Et les métadonnées XDS de la publication sont conformes
+    Et l'assertion VIHF de la publication est signée et conforme
+    Et le KOS passe la validation dciodvfy
+
+  @VA-B3 @remplacement @XDS-RPLC
+  Scénario: Le CR corrigé remplace le KOS publié
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Quand le RIS transmet le CR corrigé en MDM^T10
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et un nouveau KOS conforme remplace le précédent dans le DMP
+
+  @VA-B3 @suppression @XDS-ITI-57
+  Scénario: La suppression du CR retire le KOS publié
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Quand le RIS transmet la suppression du CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et le KOS précédemment publié n'est plus disponible dans le DMP
+
+  @VA-B3 @identite @INS
+  Scénario: Aucun KOS n'est publié pour une identité non qualifiée
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et l'identité du patient transmise comme provisoire (PID-32 « PROV »)
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique
+    Et aucun KOS n'est publié dans le DMP pour ce patient
+
+  @VA-B3 @pacs
+  Scénario: Aucun KOS n'est publié pour un examen inconnu du PACS
+    Étant donné un examen de ce patient absent du PACS
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique
+    Et aucun KOS n'est publié dans le DMP pour ce patient

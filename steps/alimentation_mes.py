@@ -1,0 +1,359 @@
+"""Steps of ``alimentation_mes.feature`` (VA-B1, VA-B2, VA-B3).
+
+Thin by design: drive the simulators, wait for what the SUT does, hand the
+artefacts to the rules and the findings to the verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from typing import Any, Callable, Literal
+
+from pytest_bdd import given, parsers, then, when
+
+from drimva.context import RuleOptions
+from drimva.findings import Finding, Severity
+from drimva.hl7msg import parse_message
+from drimva.oracles.dciodvfy import dciodvfy_available, oracle_findings, run_dciodvfy
+from drimva.profile import Profile
+from drimva.rules.hl7_ack import check_ack
+from drimva.rules.kos import check_kos
+from drimva.rules.vihf import check_vihf
+from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update
+from drimva.verdict import Verdict
+from fixtures.cda import build_cda
+from fixtures.exam import ScenarioState, new_exam
+from fixtures.identities import new_patient
+from simulators.ris.messages import build_report_message
+
+_control_ids = itertools.count(1)
+
+Kind = Literal["ORU", "MDM"]
+Event = Literal["initial", "replace", "delete"]
+
+APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+PACS_METADATA_RULES = {
+    "KOS-STUDY-FROM-PACS",
+    "KOS-STUDY-UID",
+    "KOS-EVIDENCE-COMPLETE",
+    "KOS-EVIDENCE-EXTRA",
+    "KOS-SOP-CLASSES",
+}
+REQ_PUBLICATION = "VA-B3: the KOS of the report is published to the DMP (ITI-41, AF-IMG-DB-Va2 §4.4)"
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _send(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, event: Event) -> Any:
+    spec = state.require_spec()
+    message = build_report_message(
+        spec,
+        build_cda(spec),
+        kind=kind,
+        event=event,
+        control_id=f"DRIMVA{time.strftime('%H%M%S')}{next(_control_ids):05d}",
+        sending=(profile.harness.ris.sending_application, profile.harness.ris.sending_facility),
+        receiving=(profile.sut.hl7.receiving_application, profile.sut.hl7.receiving_facility),
+    )
+    exchange = ris.send(sut.hl7_host, sut.hl7_port, message)
+    state.exchanges.append(exchange)
+    return exchange
+
+
+def _patient_entries(dmp: Any, state: ScenarioState) -> list[Any]:
+    ins = state.patient.ins if state.patient else "?"
+    return [entry for entry in dmp.entries() if ins in entry.patient_id]
+
+
+def _wait_entry(dmp: Any, state: ScenarioState, timeout: float, accept: Callable[[Any], bool]) -> Any:
+    return dmp.wait_for(
+        lambda _sim: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout
+    )
+
+
+def _submissions_summary(dmp: Any, since: int) -> str:
+    seen = dmp.submissions[since:]
+    if not seen:
+        return "no request reached the DMP"
+    parts = []
+    for submission in seen:
+        errors = "; ".join(submission.errors) if submission.errors else ""
+        parts.append(f"{submission.action or '?'} -> {submission.response_status}{' (' + errors + ')' if errors else ''}")
+    return " | ".join(parts)
+
+
+def _require_publication(
+    verdict: Verdict, dmp: Any, state: ScenarioState, profile: Profile, check: str,
+    accept: Callable[[Any], bool] = lambda e: e.status == APPROVED,
+) -> Any:
+    entry = _wait_entry(dmp, state, profile.timeouts.publication_s, accept)
+    if entry is None:
+        verdict.fail(
+            check,
+            "DMP-PUBLICATION",
+            REQ_PUBLICATION,
+            "DMP registry (ITI-41)",
+            f"an approved KOS entry for patient {state.patient.ins if state.patient else '?'} "
+            f"within {profile.timeouts.publication_s} s",
+            _submissions_summary(dmp, state.dmp_mark),
+        )
+    return entry
+
+
+def _only(findings: list[Finding], rules: set[str]) -> list[Finding]:
+    return [f for f in findings if f.rule in rules]
+
+
+# -- Given --------------------------------------------------------------------
+
+
+@given("un patient dont l'INS est qualifiée")
+def qualified_patient(state: ScenarioState, dmp: Any) -> None:
+    state.patient = new_patient()
+    state.dmp_mark = len(dmp.submissions)
+
+
+@given("un examen de ce patient archivé dans le PACS")
+def exam_in_pacs(state: ScenarioState, pacs: Any, profile: Profile, organisation: Any) -> None:
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
+    pacs.add_study(state.datasets)
+    state.in_pacs = True
+
+
+@given("un examen de ce patient absent du PACS")
+def exam_not_in_pacs(state: ScenarioState, profile: Profile, organisation: Any) -> None:
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
+    state.in_pacs = False
+
+
+@given(parsers.parse("l'identité du patient transmise comme provisoire (PID-32 « {status} »)"))
+def provisional_identity(state: ScenarioState, status: str) -> None:
+    state.spec = dataclasses.replace(state.require_spec(), pid32=status)
+
+
+@given("le CR de cet examen déjà publié")
+def report_already_published(
+    state: ScenarioState, ris: Any, sut: Any, dmp: Any, profile: Profile, verdict: Verdict
+) -> None:
+    exchange = _send(state, ris, sut, profile, "ORU", "initial")
+    verdict.judge("précondition : CR initial acquitté", check_ack(exchange.ack_text, parse_message(exchange.message)))
+    state.published = _require_publication(verdict, dmp, state, profile, "précondition : KOS initial publié")
+    state.dmp_mark = len(dmp.submissions)
+
+
+# -- When ---------------------------------------------------------------------
+
+
+@when(parsers.re(r"le RIS transmet le CR en (?P<kind>ORU|MDM)\^(?P<trigger>R01|T02)"))
+def send_initial(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, trigger: str) -> None:
+    _send(state, ris, sut, profile, kind, "initial")
+
+
+@when(parsers.re(r"le RIS transmet le CR corrigé en (?P<kind>ORU|MDM)\^(?P<trigger>R01|T10)"))
+def send_replacement(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, trigger: str) -> None:
+    previous = state.require_spec()
+    state.spec = previous.corrected()
+    _send(state, ris, sut, profile, kind, "replace")
+
+
+@when(parsers.re(r"le RIS transmet la suppression du CR en (?P<kind>ORU|MDM)\^(?P<trigger>R01|T04)"))
+def send_deletion(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, trigger: str) -> None:
+    _send(state, ris, sut, profile, kind, "delete")
+
+
+# -- Then: HL7 -------------------------------------------------------------------
+
+
+@then("la DRIMbox renvoie un acquittement technique AA conforme")
+def ack_accepted(state: ScenarioState, verdict: Verdict) -> None:
+    exchange = state.last_exchange
+    verdict.judge("acquittement technique", check_ack(exchange.ack_text, parse_message(exchange.message)))
+
+
+@then("la DRIMbox renvoie un acquittement technique")
+def ack_any(state: ScenarioState, verdict: Verdict) -> None:
+    exchange = state.last_exchange
+    findings = check_ack(exchange.ack_text, parse_message(exchange.message))
+    verdict.judge("acquittement technique (AA, AE ou AR)", [f for f in findings if f.rule != "ACK-MSA1"])
+
+
+# -- Then: PACS -----------------------------------------------------------------
+
+
+@then("le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR")
+def pacs_queried(state: ScenarioState, pacs: Any, sut: Any, verdict: Verdict) -> None:
+    study_uid = state.require_spec().study_uid
+    queries = pacs.requests_for_study(study_uid, service="C-FIND")
+    from_sut = [q for q in queries if q.calling_ae == sut.dicom_ae]
+    findings = []
+    if not queries:
+        findings.append(
+            Finding(
+                "PACS-CFIND",
+                "VA-B2: the DRIMbox reads the study's metadata from the PACS (C-FIND, PS3.4 C.6.2)",
+                "PACS C-FIND identifier (0020,000D)",
+                study_uid,
+                f"no C-FIND on this study ({len(pacs.requests)} DICOM requests seen in the run)",
+            )
+        )
+    elif not from_sut:
+        findings.append(
+            Finding(
+                "PACS-CFIND-CALLING-AE",
+                "the C-FIND comes from the DRIMbox AE declared in the profile",
+                "A-ASSOCIATE-RQ calling AE title",
+                sut.dicom_ae,
+                ", ".join(sorted({q.calling_ae for q in queries})),
+                severity=Severity.WARNING,
+            )
+        )
+    verdict.judge("requête C-FIND du PACS", findings)
+
+
+@then("le KOS publié reprend les métadonnées de l'examen lues dans le PACS")
+def kos_carries_pacs_metadata(
+    state: ScenarioState, dmp: Any, sut: Any, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    entry = _require_publication(verdict, dmp, state, profile, "KOS publié")
+    findings = check_kos(entry.document, state.context(), sut.endpoints, rule_options)
+    verdict.judge("métadonnées du PACS dans le KOS", _only(findings, PACS_METADATA_RULES))
+
+
+# -- Then: DMP ------------------------------------------------------------------
+
+
+@then("un KOS est publié dans le DMP sous le certificat d'authentification de la structure")
+def kos_published_with_certificate(
+    state: ScenarioState, dmp: Any, profile: Profile, verdict: Verdict
+) -> None:
+    entry = _require_publication(verdict, dmp, state, profile, "publication du KOS")
+    submission = dmp.submissions[entry.submission_index]
+    state.publication = (entry, submission)
+    findings = []
+    if not submission.client_subject or f"OU={profile.organisation.structure_id}" not in submission.client_subject:
+        findings.append(
+            Finding(
+                "DMP-CLIENT-CERT",
+                "VA-B3: publication authenticated by the organisation's software certificate (mutual TLS)",
+                "TLS client certificate subject",
+                f"a certificate of the run's CA with OU={profile.organisation.structure_id}",
+                submission.client_subject or "(none presented)",
+            )
+        )
+    verdict.judge("certificat de la structure", findings)
+
+
+def _publication(state: ScenarioState) -> tuple[Any, Any]:
+    publication = getattr(state, "publication", None)
+    if publication is None:
+        raise AssertionError("no publication was observed in this scenario")
+    return publication
+
+
+@then("le KOS est conforme et référence toutes les instances de l'examen")
+def kos_conformant(state: ScenarioState, sut: Any, rule_options: RuleOptions, verdict: Verdict) -> None:
+    entry, _ = _publication(state)
+    verdict.judge("KOS", check_kos(entry.document, state.context(), sut.endpoints, rule_options))
+
+
+@then("les métadonnées XDS de la publication sont conformes")
+def xds_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Verdict) -> None:
+    _, submission = _publication(state)
+    verdict.judge(
+        "métadonnées XDS (ITI-41)",
+        check_kos_submission(submission.request, state.context(), rule_options, submission.client_subject),
+    )
+
+
+@then("l'assertion VIHF de la publication est signée et conforme")
+def vihf_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Verdict) -> None:
+    _, submission = _publication(state)
+    verdict.judge("assertion VIHF", check_vihf(submission.request.assertion, state.context(), rule_options))
+
+
+@then("le KOS passe la validation dciodvfy")
+def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evidence: Any) -> None:
+    entry, _ = _publication(state)
+    if not profile.rules.run_dciodvfy:
+        verdict.note("dciodvfy", [])
+        return
+    if not dciodvfy_available():
+        verdict.note(
+            "dciodvfy",
+            [Finding("DCIODVFY", "external oracle", "dciodvfy", "installed (apt dicom3tools)", "absent",
+                     severity=Severity.WARNING)],
+        )
+        return
+    for label, mode in (("-new", None), ("-profile IHEXDSIManifest", "IHEXDSIManifest")):
+        result = run_dciodvfy(entry.document, profile=mode)
+        evidence.record("oracle", f"dciodvfy {label}", result.output.encode("utf-8"), result.output, suffix="txt")
+        verdict.judge(f"dciodvfy {label}", oracle_findings(result, label))
+
+
+@then("un nouveau KOS conforme remplace le précédent dans le DMP")
+def kos_replaced(
+    state: ScenarioState, dmp: Any, sut: Any, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    previous = state.published
+    entry = _require_publication(
+        verdict, dmp, state, profile, "KOS de remplacement",
+        accept=lambda e: e.status == APPROVED and e.entry_uuid != previous.entry_uuid,
+    )
+    submission = dmp.submissions[entry.submission_index]
+    findings = list(check_replacement(submission.request, previous.entry_uuid))
+    old = next((e for e in dmp.entries() if e.entry_uuid == previous.entry_uuid), previous)
+    if old.status == APPROVED:
+        findings.append(
+            Finding(
+                "XDS-RPLC-DEPRECATES",
+                "IHE ITI TF-3 4.2.2: a replaced DocumentEntry is deprecated (RAD68-007)",
+                f"registry entry {previous.entry_uuid}",
+                "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated",
+                old.status,
+            )
+        )
+    findings += check_kos(entry.document, state.context(), sut.endpoints, rule_options)
+    verdict.judge("remplacement du KOS", findings)
+
+
+@then("le KOS précédemment publié n'est plus disponible dans le DMP")
+def kos_withdrawn(state: ScenarioState, dmp: Any, profile: Profile, verdict: Verdict) -> None:
+    previous = state.published
+    entry = dmp.wait_for(
+        lambda sim: next(
+            (e for e in sim.entries() if e.entry_uuid == previous.entry_uuid and e.status != APPROVED), None
+        ),
+        profile.timeouts.publication_s,
+    )
+    if entry is None:
+        verdict.fail(
+            "retrait du KOS",
+            "DMP-WITHDRAWN",
+            "the KOS of a deleted report is no longer available (ITI-57 UpdateDocumentSet, or RPLC)",
+            f"registry entry {previous.entry_uuid}",
+            "status Deleted or Deprecated",
+            f"still Approved after {profile.timeouts.publication_s} s; {_submissions_summary(dmp, state.dmp_mark)}",
+        )
+    update = next(
+        (s for s in reversed(dmp.submissions[state.dmp_mark:]) if s.update is not None), None
+    )
+    verdict.judge("retrait du KOS", check_status_update(update.update, previous.entry_uuid) if update else [])
+
+
+@then("aucun KOS n'est publié dans le DMP pour ce patient")
+def nothing_published(state: ScenarioState, dmp: Any, profile: Profile, verdict: Verdict) -> None:
+    time.sleep(profile.timeouts.no_publication_grace_s)
+    entries = _patient_entries(dmp, state)
+    if entries:
+        verdict.fail(
+            "absence de publication",
+            "DMP-NO-PUBLICATION",
+            "no KOS is published when the identity is not qualified or the study is unknown to the PACS",
+            "DMP registry (ITI-41)",
+            "no entry for this patient",
+            ", ".join(f"{e.unique_id} ({e.status})" for e in entries),
+        )
+    verdict.judge("absence de publication", [])

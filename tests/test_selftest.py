@@ -1,0 +1,32 @@
+"""The self-test: every VA scenario passes on the reference DRIMbox and fails on a fault of it.
+
+This runs ``drimva selftest`` (the faultless reference plus one run per fault,
+each a separate process over the network) and checks the kill matrix.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_kill_matrix_is_complete(tmp_path: Path) -> None:
+    out = ROOT / "reports" / "selftest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "drimva", "selftest", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    print(done.stdout[-6000:], done.stderr[-3000:])
+    matrix = json.loads(out.read_text("utf-8"))
+    assert matrix["problems"] == [], matrix["problems"]
+    assert done.returncode == 0
+    assert matrix["scenarios"], "no scenario ran"
+    for key, row in matrix["scenarios"].items():
+        assert row["reference"] == "passed", key
+        assert row["killed_by"], key
