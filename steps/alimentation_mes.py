@@ -80,7 +80,7 @@ def _submissions_summary(dmp: Any, since: int) -> str:
         return "no request reached the DMP"
     parts = []
     for submission in seen:
-        errors = "; ".join(submission.errors) if submission.errors else ""
+        errors = submission.error_text
         parts.append(f"{submission.action or '?'} -> {submission.response_status}{' (' + errors + ')' if errors else ''}")
     return " | ".join(parts)
 

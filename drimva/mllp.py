@@ -1,0 +1,130 @@
+"""MLLP (HL7 Minimal Lower Layer Protocol) framing and a blocking client.
+
+A frame is ``0x0B`` + message + ``0x1C 0x0D``. :class:`MllpDecoder` cuts
+complete messages out of a byte stream; :func:`send_and_receive` sends one
+message and waits for one framed answer (the technical ACK). The client never
+raises for network trouble: a refused connection, a timeout or a peer that
+closes without answering is reported in :attr:`MllpExchange.error`.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+START_BLOCK = b"\x0b"
+END_BLOCK = b"\x1c\x0d"
+MAX_MESSAGE = 64 * 1024 * 1024  # a CR with its PDF is a few hundred kB; refuse runaway streams
+
+
+def frame(message: bytes) -> bytes:
+    """``message`` wrapped in an MLLP frame."""
+    return START_BLOCK + message + END_BLOCK
+
+
+class MllpError(ValueError):
+    """The stream is not MLLP (data outside a frame, or a frame larger than the limit)."""
+
+
+class MllpDecoder:
+    """Incremental MLLP decoder: :meth:`feed` bytes, get the complete messages back.
+
+    Bytes between frames other than CR / LF are refused with :class:`MllpError`.
+    """
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self._buffer = bytearray()
+        self._max = max_message
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received that do not yet form a complete message."""
+        return bytes(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        messages: list[bytes] = []
+        while True:
+            start = self._buffer.find(START_BLOCK)
+            if start < 0:
+                junk = bytes(self._buffer).strip(b"\r\n")
+                self._buffer.clear()
+                if junk:
+                    raise MllpError(f"{len(junk)} byte(s) outside an MLLP frame: {junk[:40]!r}")
+                return messages
+            junk = bytes(self._buffer[:start]).strip(b"\r\n")
+            if junk:
+                del self._buffer[:start]
+                raise MllpError(f"{len(junk)} byte(s) before the MLLP start block: {junk[:40]!r}")
+            end = self._buffer.find(END_BLOCK, start + 1)
+            if end < 0:
+                if len(self._buffer) - start > self._max:
+                    self._buffer.clear()
+                    raise MllpError(f"MLLP frame larger than {self._max} bytes")
+                del self._buffer[:start]
+                return messages
+            messages.append(bytes(self._buffer[start + 1 : end]))
+            del self._buffer[: end + len(END_BLOCK)]
+
+
+@dataclass(frozen=True)
+class MllpExchange:
+    """The outcome of one send: the ACK bytes (unframed) or why there is none."""
+
+    ack: bytes | None
+    error: str | None
+    elapsed_s: float
+    closed_by_peer: bool = False
+
+
+def send_and_receive(
+    host: str,
+    port: int,
+    message: bytes,
+    *,
+    connect_timeout: float = 5.0,
+    ack_timeout: float = 10.0,
+) -> MllpExchange:
+    """Send ``message`` framed over a new connection; wait ``ack_timeout`` s for one framed answer."""
+    started = time.monotonic()
+
+    def done(ack: bytes | None, error: str | None, closed: bool = False) -> MllpExchange:
+        return MllpExchange(ack, error, round(time.monotonic() - started, 3), closed)
+
+    try:
+        sock = socket.create_connection((host, port), timeout=connect_timeout)
+    except OSError as error:
+        return done(None, f"cannot connect to {host}:{port}: {_describe(error)}")
+    with sock:
+        decoder = MllpDecoder()
+        deadline = time.monotonic() + ack_timeout
+        try:
+            sock.settimeout(max(0.001, ack_timeout))
+            sock.sendall(frame(message))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    pending = decoder.pending
+                    detail = f" ({len(pending)} byte(s) of an unfinished frame)" if pending else ""
+                    return done(None, f"connection closed by {host}:{port} without an ACK{detail}", True)
+                messages = decoder.feed(chunk)
+                if messages:
+                    return done(messages[0], None)
+        except MllpError as error:
+            return done(None, f"answer from {host}:{port} is not MLLP: {error}")
+        except (TimeoutError, socket.timeout):
+            return done(None, f"no ACK from {host}:{port} within {ack_timeout:g} s")
+        except OSError as error:
+            closed = isinstance(error, (ConnectionResetError, BrokenPipeError))
+            return done(None, f"connection to {host}:{port} failed: {_describe(error)}", closed)
+
+
+def _describe(error: OSError) -> str:
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timed out"
+    return error.strerror or type(error).__name__

@@ -1,0 +1,1 @@
+"""External validators run as independent oracles (tools nobody on this project wrote)."""

@@ -1,0 +1,439 @@
+"""Rules on the DICOM KOS manifest a DRIMbox Source publishes (VA-B2, VA-B3).
+
+Two entry points share one checker:
+
+- ``check_kos_structure`` judges a KOS on its own (offline ``validate``):
+  IOD, title, template, evidence tree, retrieve locations, request block;
+- ``check_kos`` adds what the harness knows: the patient's INS, the study
+  the PACS holds (UIDs, SOP classes, date and time), the accession and order
+  of the CR, and the SUT's WADO-RS base URL.
+
+Sources: DICOM PS3.3 A.35.4 / C.17.6 / C.17.3, PS3.16 TID 2010 / CID 7010,
+the financing annex AF-IMG-DB-Va2 §1.2 (triplets, and per series a Location
+UID and URL), and the DRIM-M conventions seen in the ANS samples
+(``kos-manifest.md``). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset
+from pydicom.filereader import dcmread
+from pydicom.uid import UID
+
+from drimva.context import INS_OIDS, KOS_SOP_CLASS, ReportContext, RuleOptions, SutEndpoints
+from drimva.findings import Finding, FindingList, Severity
+
+INS_ISSUER = "ASIP-SANTE-INS-NIR"
+TITLE = ("113030", "DCM", "Manifest")
+TEMPLATE = ("DCMR", "2010")
+LITTLE_ENDIAN_SYNTAXES = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+
+A35_4 = "PS3.3 A.35.4 Key Object Selection Document IOD"
+C17_6_1 = "PS3.3 C.17.6.1 Key Object Document Series"
+C17_6_2 = "PS3.3 C.17.6.2 Key Object Document (Current Requested Procedure Evidence)"
+C17_3 = "PS3.3 C.17.3 SR Document Content"
+TID_2010 = "PS3.16 TID 2010 Key Object Selection, CID 7010"
+ANNEX = "AF-IMG-DB-Va2 §1.2 (KOS: triplets; per series the Location UID and the URL)"
+SAMPLES = "DRIM-M KOS convention (ANS samples, kos-manifest.md §3)"
+PART10 = "PS3.10 §7 DICOM File Format; IHE RAD-68 (manifest sent as DICOM Part 10)"
+
+NOTE_LOCATION_UID = (
+    "required by the financing annex's definition of the KOS; the ANS samples and the ANS demonstrator's "
+    "KOS carry only RetrieveURL, so they depart from the annex here (where-sources-disagree.md)"
+)
+NOTE_SWITCH = "downgraded to a warning because the SUT profile sets kos.require_retrieve_location_uid = false"
+NOTE_TEMPLATE = "absent from every ANS sample and from the demonstrator's KOS (kos-manifest.md open question 2)"
+NOTE_MEANING = "the ANS demonstrator writes MANIFEST; CID 7010 gives 'Manifest'"
+
+_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_INS = re.compile(r"^[0-9]{15}$")
+_CONTENT_VALUE_TYPES = {"TEXT", "CODE", "UIDREF", "PNAME", "COMPOSITE", "IMAGE", "WAVEFORM", "CONTAINER"}
+_ALLOWED_CHILDREN = {
+    "CONTAINS": {"TEXT", "IMAGE", "WAVEFORM", "COMPOSITE"},
+    "HAS OBS CONTEXT": {"TEXT", "CODE", "UIDREF", "PNAME"},
+    "HAS CONCEPT MOD": {"CODE"},
+}
+_REFERENCE_TYPES = {"IMAGE", "COMPOSITE", "WAVEFORM"}
+
+
+def check_kos_structure(kos: bytes | Dataset, options: RuleOptions) -> list[Finding]:
+    """Judge a KOS without context: what any DRIM-M manifest must hold."""
+    return _KosChecker(options).run(kos)
+
+
+def check_kos(kos: bytes | Dataset, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
+    """Judge a KOS against the CR the harness sent and the study its PACS holds."""
+    return _KosChecker(options, ctx, endpoints).run(kos)
+
+
+def tag_path(*parts: str | int) -> str:
+    """``tag_path("CurrentRequestedProcedureEvidenceSequence", 0, "ReferencedSeriesSequence", 1, "RetrieveURL")``
+    -> ``(0040,A375)[0]>(0008,1115)[1]>(0008,1190)``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        tag = tag_for_keyword(part)
+        label = f"({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else part
+        text += (">" if text else "") + label
+    return text
+
+
+@dataclass(frozen=True)
+class _Ref:
+    study: str
+    series: str
+    instance: str
+    sop_class: str
+    location: str  # path of the ReferencedSOPSequence item
+
+
+def _value(ds: Dataset | None, keyword: str) -> str | None:
+    """The attribute as text, ``""`` when present and empty, ``None`` when absent."""
+    if ds is None or keyword not in ds:
+        return None
+    value = ds[keyword].value
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _items(ds: Dataset | None, keyword: str) -> list[Dataset]:
+    if ds is None or keyword not in ds or ds[keyword].VR != "SQ" or ds[keyword].value is None:
+        return []
+    return list(ds[keyword].value)
+
+
+def _normal_time(value: str) -> str:
+    """TM values compare equal when they name the same instant: '194622.3' == '194622.300000'."""
+    main, _, fraction = value.strip().partition(".")
+    return main.ljust(6, "0") + "." + fraction.ljust(6, "0")
+
+
+class _KosChecker:
+    def __init__(
+        self,
+        options: RuleOptions,
+        ctx: ReportContext | None = None,
+        endpoints: SutEndpoints | None = None,
+    ) -> None:
+        self.options = options
+        self.ctx = ctx
+        self.endpoints = endpoints
+        self.out = FindingList()
+
+    # -- entry ------------------------------------------------------------
+    def run(self, kos: bytes | Dataset) -> list[Finding]:
+        ds = self._parse(kos)
+        if ds is None:
+            return self.out.items
+        self._document(ds)
+        self._patient(ds)
+        self._study(ds)
+        refs = self._evidence(ds)
+        self._against_pacs(ds, refs)
+        self._content(ds, refs)
+        self._request(ds)
+        return self.out.items
+
+    def _parse(self, kos: bytes | Dataset) -> Dataset | None:
+        if isinstance(kos, Dataset):
+            return kos
+        try:
+            ds = dcmread(BytesIO(kos), force=True)
+            readable = "SOPClassUID" in ds and "SOPInstanceUID" in ds
+            problem = "no SOP Class / SOP Instance UID could be read"
+        except Exception as exc:  # pydicom raises many types on garbage; a rule must not
+            readable, problem = False, f"{type(exc).__name__}: {exc}"
+        if not readable:
+            self.out.add("KOS-PART10", PART10, "(file)", "a readable DICOM Part-10 file", f"unreadable: {problem}")
+            return None
+        self._part10(kos, ds)
+        return ds
+
+    # -- Part 10 ----------------------------------------------------------
+    def _part10(self, data: bytes, ds: Dataset) -> None:
+        out = self.out
+        if data[128:132] != b"DICM":
+            out.add("KOS-PART10", PART10, "preamble", "128-byte preamble then 'DICM'", "no 'DICM' prefix at byte 128")
+        meta = getattr(ds, "file_meta", None)
+        if meta is None or "TransferSyntaxUID" not in meta:
+            out.add("KOS-PART10", PART10, "(0002,0010)", "file meta information with a TransferSyntaxUID", None)
+            return
+        out.check_equal("KOS-PART10", PART10, "(0002,0002)", _value(ds, "SOPClassUID"), _value(meta, "MediaStorageSOPClassUID"))
+        out.check_equal("KOS-PART10", PART10, "(0002,0003)", _value(ds, "SOPInstanceUID"), _value(meta, "MediaStorageSOPInstanceUID"))
+        syntax = _value(meta, "TransferSyntaxUID")
+        if syntax not in LITTLE_ENDIAN_SYNTAXES:
+            out.add(
+                "KOS-PART10", PART10, "(0002,0010)", "Implicit or Explicit VR Little Endian", syntax, Severity.WARNING,
+                note="every DRIM-M sample is Implicit VR LE (kos-manifest.md open question 6)",
+            )
+
+    # -- IOD, title, template ----------------------------------------------
+    def _document(self, ds: Dataset) -> None:
+        out = self.out
+        out.check_equal("KOS-SOP-CLASS", A35_4, tag_path("SOPClassUID"), KOS_SOP_CLASS, _value(ds, "SOPClassUID"))
+        out.check_equal("KOS-MODALITY", C17_6_1, tag_path("Modality"), "KO", _value(ds, "Modality"))
+        titles = _items(ds, "ConceptNameCodeSequence")
+        if len(titles) != 1:
+            out.add("KOS-TITLE", TID_2010, tag_path("ConceptNameCodeSequence"), "one item (113030, DCM, Manifest)", f"{len(titles)} items")
+        else:
+            title = titles[0]
+            code = (_value(title, "CodeValue"), _value(title, "CodingSchemeDesignator"))
+            out.check_equal("KOS-TITLE", TID_2010, tag_path("ConceptNameCodeSequence", 0, "CodeValue"), "113030 / DCM", f"{code[0]} / {code[1]}")
+            meaning = _value(title, "CodeMeaning") or ""
+            location = tag_path("ConceptNameCodeSequence", 0, "CodeMeaning")
+            if meaning.lower() != TITLE[2].lower():
+                out.add("KOS-TITLE", TID_2010, location, TITLE[2], meaning)
+            elif meaning != TITLE[2]:
+                out.add("KOS-TITLE", TID_2010, location, TITLE[2], meaning, Severity.WARNING, NOTE_MEANING)
+        out.check_equal("KOS-CONTAINER", C17_3, tag_path("ValueType"), "CONTAINER", _value(ds, "ValueType"))
+        out.check_equal("KOS-CONTAINER", TID_2010, tag_path("ContinuityOfContent"), "SEPARATE", _value(ds, "ContinuityOfContent"))
+        templates = _items(ds, "ContentTemplateSequence")
+        location = tag_path("ContentTemplateSequence")
+        if not templates:
+            out.add("KOS-TEMPLATE", TID_2010, location, "DCMR / 2010", None, Severity.WARNING, NOTE_TEMPLATE)
+        else:
+            found = (_value(templates[0], "MappingResource"), _value(templates[0], "TemplateIdentifier"))
+            out.check_equal("KOS-TEMPLATE", TID_2010, location + "[0]", "DCMR / 2010", f"{found[0]} / {found[1]}")
+
+    # -- patient ------------------------------------------------------------
+    def _patient(self, ds: Dataset) -> None:
+        out = self.out
+        requirement = SAMPLES + ": PatientID is the INS, issuer ASIP-SANTE-INS-NIR with the INS OID"
+        patient_id = _value(ds, "PatientID")
+        if self.ctx is not None:
+            out.check_equal("KOS-PATIENT-ID", requirement, tag_path("PatientID"), self.ctx.patient.ins, patient_id)
+        elif not _INS.match(patient_id or ""):
+            out.add("KOS-PATIENT-ID", requirement, tag_path("PatientID"), "a 15-digit INS matricule", patient_id)
+        issuer = _value(ds, "IssuerOfPatientID")
+        if not issuer:
+            out.add("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientID"), INS_ISSUER, issuer)
+        elif issuer != INS_ISSUER:
+            out.add("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientID"), INS_ISSUER, issuer, Severity.WARNING,
+                    note="another wording of the INS issuer; the OID in the qualifiers is what identifies it")
+        qualifiers = _items(ds, "IssuerOfPatientIDQualifiersSequence")
+        base = tag_path("IssuerOfPatientIDQualifiersSequence")
+        if not qualifiers:
+            out.add("KOS-PATIENT-ISSUER", requirement, base, "one item with the INS OID (ISO)", None)
+            return
+        oid = _value(qualifiers[0], "UniversalEntityID")
+        oid_location = tag_path("IssuerOfPatientIDQualifiersSequence", 0, "UniversalEntityID")
+        if self.ctx is not None:
+            out.check_equal("KOS-PATIENT-ISSUER", requirement, oid_location, self.ctx.patient.ins_oid, oid)
+        elif oid not in INS_OIDS:
+            out.add("KOS-PATIENT-ISSUER", requirement, oid_location, f"an INS OID {sorted(INS_OIDS)}", oid)
+        out.check_equal("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientIDQualifiersSequence", 0, "UniversalEntityIDType"), "ISO", _value(qualifiers[0], "UniversalEntityIDType"))
+
+    # -- study ----------------------------------------------------------------
+    def _study(self, ds: Dataset) -> None:
+        study = _value(ds, "StudyInstanceUID")
+        requirement = SAMPLES + ": StudyInstanceUID = the Study UID of the CR (serviceEvent/id/@root)"
+        if self.ctx is not None:
+            self.out.check_equal("KOS-STUDY-UID", requirement, tag_path("StudyInstanceUID"), self.ctx.study_uid, study)
+        elif not _UID.match(study or ""):
+            self.out.add("KOS-STUDY-UID", A35_4, tag_path("StudyInstanceUID"), "a valid UID", study)
+        if self.ctx is None:
+            return
+        requirement = "VA-B2: study metadata received from the PACS (C-FIND); StudyDate/StudyTime copied from it"
+        if self.ctx.study_date:
+            self.out.check_equal("KOS-STUDY-FROM-PACS", requirement, tag_path("StudyDate"), self.ctx.study_date, _value(ds, "StudyDate"))
+        if self.ctx.study_time:
+            found = _value(ds, "StudyTime")
+            if found is None or _normal_time(found) != _normal_time(self.ctx.study_time):
+                self.out.add("KOS-STUDY-FROM-PACS", requirement, tag_path("StudyTime"), self.ctx.study_time, found)
+
+    # -- evidence ---------------------------------------------------------------
+    def _evidence(self, ds: Dataset) -> list[_Ref]:
+        out = self.out
+        study_uid = _value(ds, "StudyInstanceUID")
+        studies = _items(ds, "CurrentRequestedProcedureEvidenceSequence")
+        refs: list[_Ref] = []
+        if not studies:
+            out.add("KOS-EVIDENCE-COMPLETE", C17_6_2, tag_path("CurrentRequestedProcedureEvidenceSequence"), "at least one study item", None)
+            return refs
+        for s, study_item in enumerate(studies):
+            here = ("CurrentRequestedProcedureEvidenceSequence", s)
+            evidence_study = _value(study_item, "StudyInstanceUID")
+            expected_study = self.ctx.study_uid if self.ctx is not None else study_uid
+            out.check_equal("KOS-STUDY-UID", C17_6_2 + "; one KOS per study (kos-manifest.md open question 7)",
+                            tag_path(*here, "StudyInstanceUID"), expected_study, evidence_study)
+            series_items = _items(study_item, "ReferencedSeriesSequence")
+            if not series_items:
+                out.add("KOS-EVIDENCE-COMPLETE", C17_6_2, tag_path(*here, "ReferencedSeriesSequence"), "at least one series item", None)
+            for r, series_item in enumerate(series_items):
+                series_here = (*here, "ReferencedSeriesSequence", r)
+                series = _value(series_item, "SeriesInstanceUID") or ""
+                if not _UID.match(series):
+                    out.add("KOS-EVIDENCE-COMPLETE", C17_6_2, tag_path(*series_here, "SeriesInstanceUID"), "a valid UID", series)
+                self._retrieve(series_item, series_here, evidence_study or "", series)
+                sops = _items(series_item, "ReferencedSOPSequence")
+                if not sops:
+                    out.add("KOS-EVIDENCE-COMPLETE", C17_6_2, tag_path(*series_here, "ReferencedSOPSequence"), "at least one instance", None)
+                for i, sop in enumerate(sops):
+                    location = tag_path(*series_here, "ReferencedSOPSequence", i)
+                    sop_class = _value(sop, "ReferencedSOPClassUID") or ""
+                    instance = _value(sop, "ReferencedSOPInstanceUID") or ""
+                    refs.append(_Ref(evidence_study or "", series, instance, sop_class, location))
+                    self._sop_class_known(sop_class, location + ">(0008,1150)")
+        return refs
+
+    def _sop_class_known(self, sop_class: str, location: str) -> None:
+        if not sop_class:
+            self.out.add("KOS-SOP-CLASSES", C17_6_2, location, "a Storage SOP Class UID", sop_class)
+        elif UID(sop_class).keyword == "" or "Storage" not in UID(sop_class).name:
+            self.out.add("KOS-SOP-CLASSES", C17_6_2, location, "a known Storage SOP Class UID", sop_class, Severity.WARNING,
+                         note="not a standard storage SOP class (private classes are possible)")
+
+    def _retrieve(self, item: Dataset, here: tuple[Any, ...], study: str, series: str) -> None:
+        out = self.out
+        url = _value(item, "RetrieveURL")
+        location = tag_path(*here, "RetrieveURL")
+        suffix = f"/studies/{study}/series/{series}"
+        requirement = ANNEX + "; PS3.18 §10.4 series retrieve URL on the source DRIMbox"
+        if self.endpoints is not None:
+            out.check_equal("KOS-RETRIEVE-URL", requirement, location, self.endpoints.wado_base_url.rstrip("/") + suffix, url)
+        elif not url or not url.endswith(suffix) or not re.match(r"^https?://", url):
+            out.add("KOS-RETRIEVE-URL", requirement, location, f"an http(s) URL ending in {suffix}", url)
+        location_uid = _value(item, "RetrieveLocationUID")
+        location = tag_path(*here, "RetrieveLocationUID")
+        if not location_uid:
+            if self.options.require_retrieve_location_uid:
+                out.add("KOS-RETRIEVE-LOCATION-UID", ANNEX, location, "a Retrieve Location UID", location_uid, note=NOTE_LOCATION_UID)
+            else:
+                out.add("KOS-RETRIEVE-LOCATION-UID", ANNEX, location, "a Retrieve Location UID", location_uid, Severity.WARNING,
+                        note=NOTE_SWITCH + "; " + NOTE_LOCATION_UID)
+        elif not _UID.match(location_uid):
+            out.add("KOS-RETRIEVE-LOCATION-UID", ANNEX, location, "a valid UID", location_uid)
+        elif self.endpoints is not None and self.endpoints.retrieve_location_uid:
+            out.check_equal("KOS-RETRIEVE-LOCATION-UID", ANNEX + "; value named in the SUT profile", location,
+                            self.endpoints.retrieve_location_uid, location_uid)
+
+    # -- evidence against the PACS study ------------------------------------------------
+    def _against_pacs(self, ds: Dataset, refs: list[_Ref]) -> None:
+        if self.ctx is None:
+            return
+        out = self.out
+        requirement = ANNEX + "; every instance the PACS holds for the study, as triplets (VA-B2)"
+        found = {ref.instance: ref for ref in refs}
+        expected = {ref.sop_instance_uid: ref for ref in self.ctx.instances}
+        series_location = self._series_locations(ds)
+        for uid, want in expected.items():
+            got = found.get(uid)
+            if got is None:
+                location = series_location.get(want.series_uid, tag_path("CurrentRequestedProcedureEvidenceSequence"))
+                out.add("KOS-EVIDENCE-COMPLETE", requirement, location + ">(0008,1199)",
+                        f"{want.study_uid} / {want.series_uid} / {uid}", "(missing)")
+                continue
+            if (got.study, got.series) != (want.study_uid, want.series_uid):
+                out.add("KOS-EVIDENCE-COMPLETE", requirement, got.location,
+                        f"{want.study_uid} / {want.series_uid} / {uid}", f"{got.study} / {got.series} / {uid}")
+            out.check_equal("KOS-SOP-CLASSES", C17_6_2 + "; SOP class of the instance in the PACS",
+                            got.location + ">(0008,1150)", want.sop_class_uid, got.sop_class)
+        for uid, got in found.items():
+            if uid not in expected:
+                out.add("KOS-EVIDENCE-EXTRA", requirement + "; no instance the PACS does not hold", got.location,
+                        "(not referenced)", f"{got.study} / {got.series} / {uid}")
+
+    @staticmethod
+    def _series_locations(ds: Dataset) -> dict[str, str]:
+        where: dict[str, str] = {}
+        for s, study_item in enumerate(_items(ds, "CurrentRequestedProcedureEvidenceSequence")):
+            for r, series_item in enumerate(_items(study_item, "ReferencedSeriesSequence")):
+                series = _value(series_item, "SeriesInstanceUID") or ""
+                where.setdefault(series, tag_path("CurrentRequestedProcedureEvidenceSequence", s, "ReferencedSeriesSequence", r))
+        return where
+
+    # -- content tree ---------------------------------------------------------------
+    def _content(self, ds: Dataset, refs: list[_Ref]) -> None:
+        out = self.out
+        evidence = {(ref.sop_class, ref.instance) for ref in refs}
+        referenced: set[str] = set()
+        self._walk(ds, tag_path("ContentSequence"), "CONTAINER", evidence, referenced, depth=0)
+        for ref in refs:
+            if ref.instance not in referenced:
+                out.add("KOS-CONTENT-IN-EVIDENCE", SAMPLES + ": every evidence instance is also listed in the content tree",
+                        ref.location, "an IMAGE/COMPOSITE item referencing it", "(not in ContentSequence)", Severity.WARNING,
+                        note="DICOM only requires the content to be a subset of the evidence (kos-manifest.md §9.4)")
+
+    def _walk(self, parent: Dataset, base: str, parent_type: str, evidence: set[tuple[str, str]], referenced: set[str], depth: int) -> None:
+        out = self.out
+        for n, item in enumerate(_items(parent, "ContentSequence")):
+            here = f"{base}[{n}]"
+            value_type = _value(item, "ValueType") or ""
+            relationship = _value(item, "RelationshipType") or ""
+            if "ReferencedContentItemIdentifier" in item:
+                out.add("KOS-CONTENT-TREE", A35_4 + ": relationships by value only", here + ">(0040,DB73)",
+                        "(absent)", _value(item, "ReferencedContentItemIdentifier"))
+            if value_type not in _CONTENT_VALUE_TYPES:
+                out.add("KOS-CONTENT-TREE", A35_4 + ": value types", here + ">(0040,A040)", sorted(_CONTENT_VALUE_TYPES), value_type)
+            elif parent_type == "CONTAINER" and value_type not in _ALLOWED_CHILDREN.get(relationship, set()):
+                out.add("KOS-CONTENT-TREE", A35_4 + ": relationship constraints", here + ">(0040,A010)",
+                        f"CONTAINER {relationship or '?'} one of {sorted(_ALLOWED_CHILDREN.get(relationship, set())) or '(no such relationship)'}",
+                        value_type)
+            if value_type in _REFERENCE_TYPES:
+                for k, sop in enumerate(_items(item, "ReferencedSOPSequence")):
+                    pair = (_value(sop, "ReferencedSOPClassUID") or "", _value(sop, "ReferencedSOPInstanceUID") or "")
+                    referenced.add(pair[1])
+                    if pair not in evidence:
+                        out.add("KOS-CONTENT-IN-EVIDENCE", C17_6_2 + ": every content reference is in the evidence",
+                                f"{here}>(0008,1199)[{k}]", "listed in (0040,A375) with the same SOP class", f"{pair[0]} / {pair[1]}")
+            if depth < 8:
+                self._walk(item, here + ">(0040,A730)", value_type, evidence, referenced, depth + 1)
+
+    # -- request ------------------------------------------------------------------
+    def _request(self, ds: Dataset) -> None:
+        out = self.out
+        requirement = SAMPLES + "; PS3.3 C.17.6.2 (0040,A370): accession and order of the CR"
+        requests = _items(ds, "ReferencedRequestSequence")
+        top = _value(ds, "AccessionNumber")
+        if not requests:
+            out.add("KOS-REQUEST-ACCESSION", requirement, tag_path("ReferencedRequestSequence"), "one item with the CR's accession and order", None)
+            return
+        index = 0
+        if self.ctx is not None:
+            accessions = [_value(item, "AccessionNumber") for item in requests]
+            if self.ctx.accession in accessions:
+                index = accessions.index(self.ctx.accession)
+            else:
+                out.add("KOS-REQUEST-ACCESSION", requirement, tag_path("ReferencedRequestSequence", 0, "AccessionNumber"), self.ctx.accession, accessions)
+        item = requests[index]
+        accession = _value(item, "AccessionNumber")
+        here = ("ReferencedRequestSequence", index)
+        if self.ctx is None and not accession:
+            out.add("KOS-REQUEST-ACCESSION", requirement, tag_path(*here, "AccessionNumber"), "the accession number", accession)
+        self._entity("KOS-REQUEST-ACCESSION", requirement, item, here, "IssuerOfAccessionNumberSequence",
+                     self.ctx.accession_issuer if self.ctx else None)
+        order = _value(item, "PlacerOrderNumberImagingServiceRequest")
+        location = tag_path(*here, "PlacerOrderNumberImagingServiceRequest")
+        if self.ctx is not None:
+            out.check_equal("KOS-REQUEST-ORDER", requirement, location, self.ctx.order_id, order)
+        elif not order:
+            out.add("KOS-REQUEST-ORDER", requirement, location, "the placer order number", order)
+        self._entity("KOS-REQUEST-ORDER", requirement, item, here, "OrderPlacerIdentifierSequence",
+                     self.ctx.order_root if self.ctx else None)
+        expected_top = self.ctx.accession if self.ctx is not None else accession
+        if top and top != expected_top:
+            out.add("KOS-REQUEST-ACCESSION", SAMPLES + ": top-level AccessionNumber empty or the CR accession (open question 4)",
+                    tag_path("AccessionNumber"), f"empty or {expected_top}", top)
+
+    def _entity(self, rule: str, requirement: str, item: Dataset, here: tuple[Any, ...], keyword: str, expected: str | None) -> None:
+        entities = _items(item, keyword)
+        location = tag_path(*here, keyword, 0, "UniversalEntityID")
+        found = _value(entities[0], "UniversalEntityID") if entities else None
+        if expected is not None:
+            self.out.check_equal(rule, requirement, location, expected, found)
+        elif not found:
+            self.out.add(rule, requirement, location, "an issuer OID", found)
+        if entities:
+            self.out.check_equal(rule, requirement, tag_path(*here, keyword, 0, "UniversalEntityIDType"), "ISO",
+                                 _value(entities[0], "UniversalEntityIDType"))

@@ -1,0 +1,349 @@
+"""The DMP / Mon espace santé simulator: XDS.b repository and registry over HTTPS with mutual TLS.
+
+Services (``{base}/si-dmp-server/v2/services/<service>``):
+
+- ``repository``: ITI-41 Provide and Register Document Set-b (MTOM/XOP required);
+- ``registry``: ITI-57 Update Document Set (plain SOAP 1.2).
+
+ITI-18 and ITI-43 are a later task; they will query ``Registry``.
+
+Every request is written to the evidence sink (channel ``dmp``) before it is
+processed, every response before it is sent. A request without a client
+certificate gets a SOAP 1.2 ``Sender`` fault; a certificate the run's CA did
+not issue is refused by TLS (see ``simulators.common.https``), and the
+refusal is recorded too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, TypeVar
+
+from drimva.evidence import EvidenceSink
+from drimva.mime import build_multipart_related
+from drimva.xds import (
+    ACTION_ITI18,
+    ACTION_ITI41,
+    ACTION_ITI41_RESPONSE,
+    ACTION_ITI43,
+    ACTION_ITI57,
+    ACTION_ITI57_RESPONSE,
+    RESPONSE_FAILURE,
+    RESPONSE_SUCCESS,
+    ProvideAndRegister,
+    SoapMessage,
+    UpdateDocumentSet,
+    XdsParseError,
+    parse_provide_and_register,
+    parse_soap_message,
+    parse_update_document_set,
+    registry_response,
+    soap_envelope,
+    soap_fault,
+)
+from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
+from simulators.dmp.registry import Registry, RegistryEntry, RegistryError
+
+SERVICE_ROOT = "/si-dmp-server/v2/services"
+CHANNEL = "dmp"
+ROOT_CID = "<root.message@drimva.dmp>"
+T = TypeVar("T")
+
+
+@dataclass
+class Submission:
+    """One request the DMP received, and what it answered."""
+
+    index: int
+    at: float
+    service: str  # "repository", "registry" or the unknown path
+    transaction: str  # "ITI-41", "ITI-57" or "unknown"
+    action: str | None
+    peer_subject: str | None  # RFC 4514 subject of the client certificate, None without one
+    body: bytes
+    content_type: str
+    model: ProvideAndRegister | UpdateDocumentSet | None = None
+    parse_error: str | None = None
+    response_status: str = ""  # "Success", "Failure" or "Fault"
+    http_status: int = 0
+    errors: list[RegistryError] = field(default_factory=list)
+    fault: str | None = None  # reason of a SOAP fault
+    id_map: dict[str, str] = field(default_factory=dict)  # submitted id -> registry urn:uuid
+    status_used: str | None = None  # ITI-57: the NewStatus URN applied
+
+    @property
+    def accepted(self) -> bool:
+        return self.response_status == "Success"
+
+    @property
+    def client_subject(self) -> str | None:
+        return self.peer_subject
+
+    @property
+    def request(self) -> ProvideAndRegister | None:
+        """The parsed ITI-41 request, if this submission was one."""
+        return self.model if isinstance(self.model, ProvideAndRegister) else None
+
+    @property
+    def update(self) -> UpdateDocumentSet | None:
+        """The parsed ITI-57 request, if this submission was one."""
+        return self.model if isinstance(self.model, UpdateDocumentSet) else None
+
+    @property
+    def error_text(self) -> str:
+        return "; ".join(str(e) for e in self.errors) or (self.fault or "")
+
+
+@dataclass(frozen=True)
+class TlsRejection:
+    at: float
+    client_address: tuple[str, int]
+    reason: str
+
+
+class DmpSimulator:
+    """``with DmpSimulator(evidence, cert, key, ca) as dmp: ... dmp.repository_url ...``"""
+
+    def __init__(
+        self,
+        evidence: EvidenceSink,
+        server_cert: Path,
+        server_key: Path,
+        ca_cert: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        require_client_cert: bool = True,
+        known_patient_ids: Iterable[str] = (),
+        error_codes: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.evidence = evidence
+        self.require_client_cert = require_client_cert
+        self.registry = Registry(known_patient_ids, error_codes)
+        self._lock = threading.RLock()
+        self._submissions: list[Submission] = []
+        self._tls_rejections: list[TlsRejection] = []
+        self._server = HttpsServer(
+            self._handle,
+            server_cert,
+            server_key,
+            ca_cert,
+            host=host,
+            port=port,
+            client_auth="optional",
+            timeout=timeout,
+            on_tls_error=self._on_tls_error,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> "DmpSimulator":
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> "DmpSimulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def repository_url(self) -> str:
+        return f"{self.base_url}{SERVICE_ROOT}/repository"
+
+    @property
+    def registry_url(self) -> str:
+        return f"{self.base_url}{SERVICE_ROOT}/registry"
+
+    # -- state for the steps -------------------------------------------------------------
+    @property
+    def submissions(self) -> list[Submission]:
+        with self._lock:
+            return list(self._submissions)
+
+    @property
+    def tls_rejections(self) -> list[TlsRejection]:
+        with self._lock:
+            return list(self._tls_rejections)
+
+    def entries(self) -> list[RegistryEntry]:
+        return self.registry.entries()
+
+    def entry(self, ref: str) -> RegistryEntry | None:
+        """An entry by entryUUID or uniqueId."""
+        return self.registry.find(ref)
+
+    def wait_for(self, predicate: Callable[["DmpSimulator"], T | None], timeout: float, interval: float = 0.02) -> T | None:
+        """Poll ``predicate(self)`` until it returns something truthy or ``timeout`` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate(self)
+            if result:
+                return result
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(interval)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._submissions.clear()
+            self._tls_rejections.clear()
+            self.registry.clear()
+
+    # -- HTTP -----------------------------------------------------------------------
+    def _on_tls_error(self, client_address: tuple[str, int], reason: str) -> None:
+        with self._lock:
+            self._tls_rejections.append(TlsRejection(time.time(), client_address, reason))
+        self.evidence.record(
+            CHANNEL,
+            "tls-refused",
+            reason.encode("utf-8"),
+            f"TLS handshake with {client_address[0]}:{client_address[1]} refused: {reason}",
+            {"client": f"{client_address[0]}:{client_address[1]}"},
+            "txt",
+        )
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
+        with self._lock:  # one request at a time: the registry's order is the arrival order
+            index = len(self._submissions)
+            service = request.path[len(SERVICE_ROOT) + 1 :] if request.path.startswith(SERVICE_ROOT + "/") else request.path
+            meta = {"submission": index, "service": service, "peer": request.peer_subject_rfc4514}
+            self.evidence.record(
+                CHANNEL,
+                f"request-{index}-{service}",
+                request.raw(),
+                decoded_view(f"{request.method} {request.target} {request.version}", request.headers, request.body),
+                meta,
+                "http",
+            )
+            submission = Submission(
+                index=index,
+                at=time.time(),
+                service=service,
+                transaction="unknown",
+                action=None,
+                peer_subject=request.peer_subject_rfc4514,
+                body=request.body,
+                content_type=request.content_type,
+            )
+            response = self._process(request, service, submission)
+            submission.http_status = response.status
+            self.evidence.record(
+                CHANNEL,
+                f"response-{index}-{submission.response_status or response.status}",
+                response.raw(),
+                decoded_view(f"HTTP/1.1 {response.status}", response.headers, response.body),
+                {**meta, "status": submission.response_status, "http_status": response.status},
+                "http",
+            )
+            self._submissions.append(submission)
+            return response
+
+    def _process(self, request: HttpRequest, service: str, submission: Submission) -> HttpResponse:
+        if service not in ("repository", "registry"):
+            submission.response_status = "Fault"
+            submission.fault = f"unknown service path {request.path}"
+            return HttpResponse(404, [("Content-Type", "text/plain")], submission.fault.encode())
+        if request.method != "POST":
+            submission.response_status = "Fault"
+            submission.fault = f"method {request.method} not allowed"
+            return HttpResponse(405, [("Content-Type", "text/plain"), ("Allow", "POST")], submission.fault.encode())
+        if self.require_client_cert and request.peer_cert is None:
+            return self._fault(submission, "Sender", "no client certificate: the DMP requires TLS client authentication with an organisation certificate (IGC-Santé ORG AUTH CLI)")
+        try:
+            soap = parse_soap_message(request.body, request.content_type)
+        except XdsParseError as exc:
+            submission.parse_error = str(exc)
+            return self._fault(submission, "Sender", f"request cannot be read: {exc}")
+        submission.action = soap.action
+        if soap.soap_version != "1.2":
+            return self._fault(submission, "VersionMismatch", "SOAP 1.1 envelope; the DMP speaks SOAP 1.2", relates_to=soap.message_id)
+        if service == "repository" and soap.action == ACTION_ITI41:
+            submission.transaction = "ITI-41"
+            return self._provide_and_register(request, soap, submission)
+        if service == "registry" and soap.action == ACTION_ITI57:
+            submission.transaction = "ITI-57"
+            return self._update_document_set(request, soap, submission)
+        if soap.action in (ACTION_ITI18, ACTION_ITI43):
+            reason = f"{soap.action} is not implemented by this simulator yet"
+        else:
+            reason = f"action {soap.action!r} is not supported on service {service}"
+        return self._fault(submission, "Sender", reason, "wsa:ActionNotSupported", soap.message_id)
+
+    def _provide_and_register(self, request: HttpRequest, soap: SoapMessage, submission: Submission) -> HttpResponse:
+        if soap.mtom is None:
+            return self._fault(submission, "Sender", "ITI-41 must be sent as MTOM/XOP (multipart/related), not as plain SOAP", relates_to=soap.message_id)
+        try:
+            model = parse_provide_and_register(request.body, request.content_type)
+        except XdsParseError as exc:
+            submission.parse_error = str(exc)
+            return self._fault(submission, "Sender", f"ProvideAndRegisterDocumentSetRequest cannot be read: {exc}", relates_to=soap.message_id)
+        submission.model = model
+        errors, id_map = self.registry.register(model, submission.index)
+        submission.errors, submission.id_map = errors, id_map
+        submission.response_status = "Failure" if errors else "Success"
+        envelope = soap_envelope(
+            ACTION_ITI41_RESPONSE,
+            registry_response(RESPONSE_FAILURE if errors else RESPONSE_SUCCESS, [(e.code, e.context, e.location) for e in errors]),
+            relates_to=soap.message_id,
+        )
+        body, content_type = build_multipart_related(
+            [
+                (
+                    [
+                        ("Content-Type", 'application/xop+xml; charset=UTF-8; type="application/soap+xml"'),
+                        ("Content-Transfer-Encoding", "binary"),
+                        ("Content-ID", ROOT_CID),
+                    ],
+                    envelope,
+                )
+            ]
+        )
+        return HttpResponse(200, [("Content-Type", content_type)], body)
+
+    def _update_document_set(self, request: HttpRequest, soap: SoapMessage, submission: Submission) -> HttpResponse:
+        try:
+            model = parse_update_document_set(request.body, request.content_type)
+        except XdsParseError as exc:
+            submission.parse_error = str(exc)
+            return self._fault(submission, "Sender", f"UpdateDocumentSet cannot be read: {exc}", relates_to=soap.message_id)
+        submission.model = model
+        errors, status = self.registry.update_status(model, submission.index)
+        submission.errors, submission.status_used = errors, status
+        submission.response_status = "Failure" if errors else "Success"
+        envelope = soap_envelope(
+            ACTION_ITI57_RESPONSE,
+            registry_response(RESPONSE_FAILURE if errors else RESPONSE_SUCCESS, [(e.code, e.context, e.location) for e in errors]),
+            relates_to=soap.message_id,
+        )
+        content_type = f'application/soap+xml; charset=UTF-8; action="{ACTION_ITI57_RESPONSE}"'
+        return HttpResponse(200, [("Content-Type", content_type)], envelope)
+
+    def _fault(
+        self,
+        submission: Submission,
+        code: str,
+        reason: str,
+        subcode: str | None = None,
+        relates_to: str | None = None,
+    ) -> HttpResponse:
+        submission.response_status = "Fault"
+        submission.fault = reason
+        body = soap_fault(code, reason, subcode, relates_to)
+        return HttpResponse(500, [("Content-Type", "application/soap+xml; charset=UTF-8")], body)
+
+
+__all__ = ["DmpSimulator", "Submission", "TlsRejection"]

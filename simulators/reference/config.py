@@ -1,0 +1,100 @@
+"""The reference DRIMbox's configuration file (CONFIG.json) and its validation.
+
+Every key is required except ``dmp.client_cert`` / ``dmp.client_key`` (null or
+absent: TLS without a client certificate). Unknown keys and bad values raise
+``ConfigError`` whose message names the key; ``__main__`` turns it into exit
+code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class PacsConfig(_Strict):
+    ae_title: str = Field(min_length=1, max_length=16)
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+
+
+class DmpConfig(_Strict):
+    repository_url: str = Field(min_length=1)
+    registry_url: str = Field(min_length=1)
+    ca_cert: Path
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    signing_cert: Path
+    signing_key: Path
+
+
+class LpsConfig(_Strict):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    homologation: str = Field(min_length=1)
+
+
+class Timeouts(_Strict):
+    dicom_s: float = Field(gt=0)
+    http_s: float = Field(gt=0)
+
+
+class ReferenceConfig(_Strict):
+    bind_host: str = Field(min_length=1)
+    mllp_port: int = Field(ge=0, le=65535)
+    ae_title: str = Field(min_length=1, max_length=16)
+    dicom_port: int = Field(ge=0, le=65535)
+    wado_base_url: str = Field(min_length=1)
+    retrieve_location_uid: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=64)
+    qualified_statuses: tuple[str, ...]
+    publish_requires_destdmp: bool
+    pacs: PacsConfig
+    dmp: DmpConfig
+    lps: LpsConfig
+    source_id: str = Field(min_length=1)
+    state_dir: Path
+    log_file: Path
+    timeouts: Timeouts
+
+
+def parse_config(data: Any) -> ReferenceConfig:
+    """Validate an already-decoded JSON object."""
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a JSON object")
+    try:
+        return ReferenceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(err) for err in exc.errors())) from None
+
+
+def load_config(path: Path) -> ReferenceConfig:
+    """Read and validate CONFIG.json."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not JSON: {exc}") from None
+    return parse_config(data)
+
+
+def _describe(err: Any) -> str:
+    key = ".".join(str(part) for part in err.get("loc", ()))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return f"unknown key {key!r}"
+    if kind == "missing":
+        return f"missing key {key!r}"
+    return f"bad value for {key!r}: {err.get('msg', 'invalid')}"

@@ -1,0 +1,280 @@
+"""The reference DRIMbox's DMP client: ITI-41 (MTOM/XOP) and ITI-57 over mutual TLS.
+
+SOAP 1.2 with WS-Addressing and the signed VIHF in `wsse:Security`
+(dmp-xds.md §1, §2, §8). Network trouble never raises: every call returns a
+`PublishResult`, `ok=False` with the reason.
+"""
+
+from __future__ import annotations
+
+import email.message
+import logging
+import re
+import ssl
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+from lxml import etree
+
+from simulators.reference import xds_metadata
+from simulators.reference.publication import KosPublication, PublishResult
+from simulators.reference.vihf import VihfSigner, vihf_assertion
+
+log = logging.getLogger(__name__)
+
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+WSA = "http://www.w3.org/2005/08/addressing"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+ITI41_ACTION = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b"
+ITI57_ACTION = "urn:ihe:iti:2010:UpdateDocumentSet"
+SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
+
+# The faults read here are declared, with their targets, in simulators/reference/faults.py:
+# xds_wrong_typecode, xds_wrong_hash, vihf_unsigned, dmp_no_client_cert.
+# What `xds_wrong_typecode` sends: a realistic slip, the CR's own typeCode (dmp-xds.md §10).
+WRONG_TYPE_CODE = xds_metadata.Code("18748-4", "2.16.840.1.113883.6.1", "CR d'imagerie médicale")
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False)
+
+
+class DmpClient:
+    """ITI-41 / ITI-57 client of the reference DRIMbox (source role)."""
+
+    def __init__(
+        self,
+        *,
+        repository_url: str,
+        registry_url: str,
+        ca_cert: Path,
+        client_cert: Path | None,
+        client_key: Path | None,
+        signing_cert: Path,
+        signing_key: Path,
+        lps: Mapping[str, str],
+        source_id: str,
+        timeout_s: float,
+        faults: frozenset[str],
+    ) -> None:
+        self._repository_url = repository_url
+        self._registry_url = registry_url
+        self._lps = dict(lps)
+        self._source_id = source_id
+        self._faults = faults
+        self._signer = VihfSigner.from_files(signing_cert, signing_key)
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if client_cert is not None and "dmp_no_client_cert" not in faults:
+            context.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
+        # trust_env=False: no proxy from the environment between the DRIMbox and the DMP.
+        self._http = httpx.Client(verify=context, timeout=httpx.Timeout(timeout_s), trust_env=False)
+
+    def publish(self, pub: KosPublication) -> PublishResult:
+        """ITI-41 Provide and Register Document Set-b of the KOS, as MTOM/XOP."""
+        entry_uuid = xds_metadata.new_urn_uuid()
+        submission = xds_metadata.new_submission(self._source_id)
+        token = uuid.uuid4().hex
+        root_cid, kos_cid = f"root.{token}@drimbox", f"kos.{token}@drimbox"
+        document_hash = None
+        if "xds_wrong_hash" in self._faults:
+            document_hash = xds_metadata.sha1_hex(pub.kos_bytes + b"\x00")
+        body = xds_metadata.provide_and_register_request(
+            pub,
+            submission,
+            entry_uuid=entry_uuid,
+            document_cid=kos_cid,
+            type_code=WRONG_TYPE_CODE if "xds_wrong_typecode" in self._faults else xds_metadata.KOS_TYPE_CODE,
+            document_hash=document_hash,
+        )
+        envelope = self._envelope(ITI41_ACTION, self._repository_url, pub, body)
+        kos_part = (kos_cid, "application/dicom", pub.kos_bytes)
+        content, content_type = mtom_request(envelope, root_cid, [kos_part], ITI41_ACTION)
+        result = self._post(self._repository_url, content, content_type, entry_uuid, pub.kos_sop_instance_uid)
+        log.info(
+            "ITI-41 KOS %s (study %s) as %s%s: %s",
+            pub.kos_sop_instance_uid,
+            pub.study_uid,
+            entry_uuid,
+            f" replacing {pub.replaces_entry_uuid}" if pub.replaces_entry_uuid else "",
+            _summary(result),
+        )
+        return result
+
+    def update_status(self, entry_uuid: str, new_status: str, pub: KosPublication) -> PublishResult:
+        """ITI-57 Update Document Set: change the availability status of a published entry."""
+        submission = xds_metadata.new_submission(self._source_id)
+        body = xds_metadata.update_availability_request(pub, submission, entry_uuid=entry_uuid, new_status=new_status)
+        envelope = self._envelope(ITI57_ACTION, self._registry_url, pub, body)
+        content_type = f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"'
+        result = self._post(self._registry_url, envelope, content_type, entry_uuid, pub.kos_sop_instance_uid)
+        log.info(
+            "ITI-57 entry %s (KOS %s) -> %s: %s", entry_uuid, pub.kos_sop_instance_uid, new_status, _summary(result)
+        )
+        return result
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DmpClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _envelope(self, action: str, to: str, pub: KosPublication, body: etree._Element) -> bytes:
+        envelope = etree.Element(etree.QName(SOAP, "Envelope"), nsmap={"soap": SOAP, "wsa": WSA})
+        header = etree.SubElement(envelope, etree.QName(SOAP, "Header"))
+        etree.SubElement(header, etree.QName(WSA, "MessageID")).text = f"urn:uuid:{uuid.uuid4()}"
+        etree.SubElement(header, etree.QName(WSA, "To")).text = to
+        action_el = etree.SubElement(header, etree.QName(WSA, "Action"))
+        action_el.set(etree.QName(SOAP, "mustUnderstand"), "true")
+        action_el.text = action
+        security = etree.SubElement(header, etree.QName(WSSE, "Security"), nsmap={"wsse": WSSE})
+        signed = "vihf_unsigned" not in self._faults
+        security.append(vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed))
+        etree.SubElement(envelope, etree.QName(SOAP, "Body")).append(body)
+        return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+    def _post(self, url: str, content: bytes, content_type: str, entry_uuid: str, unique_id: str) -> PublishResult:
+        try:
+            response = self._http.post(url, content=content, headers={"Content-Type": content_type})
+        except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
+            return PublishResult(False, entry_uuid, unique_id, 0, "", (f"{type(exc).__name__}: {exc}",))
+        status, errors = parse_registry_response(response.headers.get("content-type", ""), response.content)
+        if not (200 <= response.status_code < 300):
+            errors = (f"HTTP {response.status_code}", *errors)
+        ok = 200 <= response.status_code < 300 and status == SUCCESS and not _has_error(errors)
+        if not ok and not errors:
+            errors = (f"registry status {status or 'absent'}",)
+        return PublishResult(ok, entry_uuid, unique_id, response.status_code, status, errors)
+
+
+def mtom_request(
+    envelope: bytes, root_cid: str, parts: list[tuple[str, str, bytes]], action: str
+) -> tuple[bytes, str]:
+    """A multipart/related XOP package: the SOAP root part, then (cid, content type, bytes) parts."""
+    boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
+    while any(boundary.encode() in data for _, _, data in parts):  # pragma: no cover - 2^-122
+        boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
+    chunks = [
+        _part_head(boundary, 'application/xop+xml; charset=UTF-8; type="application/soap+xml"', root_cid),
+        envelope,
+    ]
+    for cid, part_type, data in parts:
+        chunks += [b"\r\n", _part_head(boundary, part_type, cid), data]
+    chunks.append(f"\r\n--{boundary}--\r\n".encode())
+    content_type = (
+        f'multipart/related; boundary="{boundary}"; type="application/xop+xml"; start="<{root_cid}>"; '
+        f'start-info="application/soap+xml"; action="{action}"'
+    )
+    return b"".join(chunks), content_type
+
+
+def parse_registry_response(content_type: str, body: bytes) -> tuple[str, tuple[str, ...]]:
+    """(RegistryResponse/@status, errors) of a plain SOAP or MTOM answer.
+
+    A SOAP Fault gives status "" and its code and reason; an unreadable answer
+    gives status "" and what was wrong.
+    """
+    xml = _root_part(content_type, body)
+    try:
+        document = etree.fromstring(xml, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        return "", (f"unreadable response ({exc}): {body[:200]!r}",) if body else ("empty response",)
+    fault = _soap_fault(document)
+    if fault:
+        return "", (fault,)
+    responses = document.xpath("//*[local-name()='RegistryResponse']")
+    if not responses:
+        return "", (f"no RegistryResponse in the answer ({etree.QName(document).localname})",)
+    response = responses[0]
+    errors = tuple(
+        "{severity}{code}: {context}{location}".format(
+            severity=_severity_prefix(error.get("severity", "")),
+            code=error.get("errorCode", "?"),
+            context=error.get("codeContext", ""),
+            location=f" ({error.get('location')})" if error.get("location") else "",
+        )
+        for error in response.xpath("*[local-name()='RegistryErrorList']/*[local-name()='RegistryError']")
+    )
+    return response.get("status", ""), errors
+
+
+def _severity_prefix(severity: str) -> str:
+    """'' for an Error (or no severity), '[Warning] ' for a warning."""
+    name = severity.rsplit(":", 1)[-1]
+    return "" if name in ("", "Error") else f"[{name}] "
+
+
+def _has_error(errors: tuple[str, ...]) -> bool:
+    return any(not error.startswith("[Warning]") for error in errors)
+
+
+def _part_head(boundary: str, content_type: str, cid: str) -> bytes:
+    return (
+        f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
+        f"Content-ID: <{cid}>\r\n\r\n"
+    ).encode()
+
+
+def _root_part(content_type: str, body: bytes) -> bytes:
+    """The SOAP envelope bytes of a response: the MTOM start part, or the body itself."""
+    header = email.message.Message()
+    header["Content-Type"] = content_type or "application/soap+xml"
+    if header.get_content_type() == "multipart/related":
+        boundary = header.get_param("boundary")
+        start = str(header.get_param("start") or "").strip("<>")
+        if isinstance(boundary, str) and boundary:
+            parts = [_split_part(chunk) for chunk in body.split(f"--{boundary}".encode())[1:]]
+            parts = [part for part in parts if part is not None]
+            for headers, payload in parts:
+                if start and headers.get("content-id", "").strip().strip("<>") == start:
+                    return payload
+            if parts:
+                return parts[0][1]
+    return _envelope_slice(body)
+
+
+def _split_part(chunk: bytes) -> tuple[dict[str, str], bytes] | None:
+    if chunk.startswith(b"--"):  # closing delimiter
+        return None
+    match = re.search(rb"\r?\n\r?\n", chunk)
+    if match is None:  # no blank line: a capture that lost its line breaks
+        return {}, _envelope_slice(chunk)
+    headers: dict[str, str] = {}
+    for line in chunk[: match.start()].decode("latin-1").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers, chunk[match.end() :].rstrip(b"\r\n")
+
+
+def _envelope_slice(data: bytes) -> bytes:
+    """From the XML declaration or the Envelope start tag to the Envelope end tag, when found."""
+    start = re.search(rb"<\?xml|<(?:[\w.-]+:)?Envelope[\s>]", data)
+    ends = list(re.finditer(rb"</(?:[\w.-]+:)?Envelope\s*>", data))
+    if start is None:
+        return data.strip()
+    return data[start.start() : ends[-1].end() if ends else len(data)]
+
+
+def _soap_fault(document: etree._Element) -> str:
+    faults = document.xpath(
+        "//s12:Body/s12:Fault | //s11:Body/s11:Fault", namespaces={"s12": SOAP, "s11": SOAP11}
+    )
+    if not faults:
+        return ""
+    fault = faults[0]
+    ns = {"s12": SOAP}
+    codes = fault.xpath("s12:Code//s12:Value/text() | faultcode/text()", namespaces=ns)
+    reasons = fault.xpath("s12:Reason/s12:Text/text() | faultstring/text()", namespaces=ns)
+    return f"SOAP Fault {' / '.join(c.strip() for c in codes)}: {' '.join(r.strip() for r in reasons)}".strip()
+
+
+def _summary(result: PublishResult) -> str:
+    verdict = "accepted" if result.ok else "REFUSED"
+    detail = "; ".join(result.errors)
+    status = result.registry_status or "no status"
+    return f"{verdict} (HTTP {result.http_status}, {status}){': ' + detail if detail else ''}"

@@ -1,0 +1,67 @@
+"""Named faults of the reference DRIMbox: each breaks exactly one requirement.
+
+``targets`` name the scenarios of ``features/alimentation_mes.feature`` that
+must fail when the fault is on (the self-test checks it). The service reads
+the HL7/KOS/gate faults, the DMP client (another module) the DMP-side ones;
+all are declared here so ``--list-faults`` is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+S_ORU = "Le CR transmis en ORU^R01 est reçu et acquitté"
+S_MDM = "Le CR transmis en MDM^T02 est reçu et acquitté"
+S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
+S_KOS = "Le KOS est publié dans le DMP avec le certificat de la structure"
+S_RPLC = "Le CR corrigé remplace le KOS publié"
+S_DEL = "La suppression du CR retire le KOS publié"
+S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
+S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    targets: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["targets"] = list(self.targets)
+        return data
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM)),
+    Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM)),
+    Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,)),
+    Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,)),
+    Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,)),
+    Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,)),
+    Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,)),
+    Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,)),
+    Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
+    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC,)),
+    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL,)),
+    Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
+    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
+    Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
+    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate", (S_KOS,)),
+)
+
+FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS}
+
+
+class UnknownFault(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown fault {name!r}; known faults: {', '.join(sorted(FAULTS_BY_NAME))}")
+
+
+def select_faults(name: str | None) -> frozenset[str]:
+    """The set of active faults for ``--fault NAME`` (empty when None)."""
+    if name is None:
+        return frozenset()
+    if name not in FAULTS_BY_NAME:
+        raise UnknownFault(name)
+    return frozenset({name})

@@ -1,0 +1,156 @@
+"""C-FIND SCU towards the site's PACS (Study Root): what the KOS needs about a study.
+
+Two queries on one association: STUDY level on the Study Instance UID (study
+date/time/description/ID, accession, referring physician), then IMAGE level on
+the Study Instance UID alone (a relational query, as the ANS demonstrator does)
+for every instance with its series. ``PacsUnavailable`` means the PACS could
+not be asked (association refused, timeout, failure status): a circumstantial
+problem, not an unknown study.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
+
+_log = logging.getLogger(__name__)
+
+
+class PacsUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PacsInstance:
+    series_uid: str
+    series_number: str
+    modality: str
+    series_description: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    instance_number: str
+
+
+@dataclass(frozen=True)
+class PacsStudy:
+    study_uid: str
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    study_id: str = ""
+    accession: str = ""
+    referring_physician: str = ""
+    instances: tuple[PacsInstance, ...] = field(default_factory=tuple)
+
+    def series(self) -> list[tuple[str, list[PacsInstance]]]:
+        """Instances grouped by series, series in first-seen order, instances by instance number."""
+        groups: dict[str, list[PacsInstance]] = {}
+        for instance in self.instances:
+            groups.setdefault(instance.series_uid, []).append(instance)
+        return [(uid, sorted(items, key=lambda i: _number(i.instance_number))) for uid, items in groups.items()]
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(items[0].modality for _, items in self.series() if items[0].modality))
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("inf")
+
+
+class PacsClient:
+    def __init__(self, *, calling_ae: str, called_ae: str, host: str, port: int, timeout_s: float) -> None:
+        self.calling_ae = calling_ae
+        self.called_ae = called_ae
+        self.host = host
+        self.port = port
+        self.timeout_s = timeout_s
+
+    def query_study(self, study_uid: str) -> PacsStudy:
+        """The study as the PACS knows it (``instances`` empty when unknown)."""
+        ae = AE(ae_title=self.calling_ae)
+        ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout_s
+        ae.connection_timeout = self.timeout_s
+        assoc = ae.associate(self.host, self.port, ae_title=self.called_ae)
+        if not assoc.is_established:
+            raise PacsUnavailable(f"no association with {self.called_ae}@{self.host}:{self.port}")
+        try:
+            studies = self._find(assoc, _study_identifier(study_uid))
+            images = self._find(assoc, _image_identifier(study_uid))
+        finally:
+            assoc.release()
+        top = studies[0] if studies else Dataset()
+        return PacsStudy(
+            study_uid=study_uid,
+            study_date=_text(top, "StudyDate"),
+            study_time=_text(top, "StudyTime"),
+            study_description=_text(top, "StudyDescription"),
+            study_id=_text(top, "StudyID"),
+            accession=_text(top, "AccessionNumber"),
+            referring_physician=_text(top, "ReferringPhysicianName"),
+            instances=tuple(
+                PacsInstance(
+                    series_uid=_text(ds, "SeriesInstanceUID"),
+                    series_number=_text(ds, "SeriesNumber"),
+                    modality=_text(ds, "Modality"),
+                    series_description=_text(ds, "SeriesDescription"),
+                    sop_instance_uid=_text(ds, "SOPInstanceUID"),
+                    sop_class_uid=_text(ds, "SOPClassUID"),
+                    instance_number=_text(ds, "InstanceNumber"),
+                )
+                for ds in images
+                if _text(ds, "SOPInstanceUID") and _text(ds, "SeriesInstanceUID") and _text(ds, "SOPClassUID")
+            ),
+        )
+
+    def _find(self, assoc: object, identifier: Dataset) -> list[Dataset]:
+        matches: list[Dataset] = []
+        for status, answer in assoc.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind):  # type: ignore[attr-defined]
+            if status is None or "Status" not in status:
+                raise PacsUnavailable("C-FIND: no answer from the PACS (timeout or aborted association)")
+            code = int(status.Status)
+            if code in (0xFF00, 0xFF01):
+                if answer is not None:
+                    matches.append(answer)
+            elif code != 0x0000:
+                raise PacsUnavailable(f"C-FIND failed with status 0x{code:04X}")
+        return matches
+
+
+def _study_identifier(study_uid: str) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = study_uid
+    for keyword in ("StudyDate", "StudyTime", "StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName"):
+        setattr(ds, keyword, "")
+    return ds
+
+
+def _image_identifier(study_uid: str) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "IMAGE"
+    ds.StudyInstanceUID = study_uid
+    for keyword in (
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "Modality",
+        "SeriesDescription",
+        "SOPInstanceUID",
+        "SOPClassUID",
+        "InstanceNumber",
+    ):
+        setattr(ds, keyword, "")
+    return ds
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword, "")
+    return "" if value is None else str(value).strip()

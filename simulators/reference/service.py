@@ -1,0 +1,346 @@
+"""The source role of the reference DRIMbox: HL7 report in, KOS out to the DMP, ACK back.
+
+``ReferenceService.handle`` is the MLLP handler: it reads the message and its
+CDA, decides (event, identity gate, DESTDMP gate), queries the PACS, builds
+the KOS, publishes / replaces / withdraws it, and only then returns the ACK.
+
+ACK policy (MSA-1):
+- ``AE`` + ERR when the message cannot be used: not HL7 / no MSH (100),
+  unsupported type (200), trigger (201) or version (203), required field
+  missing (101: no document OBX, empty OBX-5, no study / accession / order in
+  the CDA), malformed data (102: bad base64, CDA not XML), ORC-1 or OBX-11
+  inconsistent with the event (207 / 103);
+- ``AR`` + ERR 207 when a circumstantial failure stopped the work: PACS
+  unreachable or failing, DMP publication or status update failed, internal error;
+- ``AA`` otherwise, including every business decision not to publish
+  (identity not qualified, DESTDMP not Y, study unknown to the PACS, deletion
+  of a KOS never published); each such decision is logged.
+
+Faults (faults.py) act here, on the inputs of the pure steps; the DMP-side
+faults are passed to the publisher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from typing import Callable, Protocol
+
+from .cda_in import CdaError, CdaPatient, CdaReport, CdaStudy, read_cda
+from .config import ReferenceConfig
+from .hl7_ack import build_ack
+from .hl7_in import INS_OIDS, Event, Hl7Error, Hl7Report, is_well_formed_ins, read_header, read_message
+from .kos_builder import KosSettings, build_kos
+from .pacs_client import PacsStudy, PacsUnavailable
+from .publication import KosPublication, PublishResult
+from .state import APPROVED, PublishedKos, StateStore
+
+DELETED_STATUS = "urn:asip:ci-sis:2010:StatusType:Deleted"
+MASKING_FLAGS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX")
+DEFAULT_ORGANISATION_ID_TYPE = "IDNST"
+
+
+class Publisher(Protocol):
+    def publish(self, pub: KosPublication) -> PublishResult: ...
+
+    def update_status(self, entry_uuid: str, new_status: str, pub: KosPublication) -> PublishResult: ...
+
+    def close(self) -> None: ...
+
+
+class PacsQuery(Protocol):
+    def query_study(self, study_uid: str) -> PacsStudy: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    code: str  # AA / AE / AR
+    error: Hl7Error | None = None
+
+
+ACCEPTED = Outcome("AA")
+
+
+class ReferenceService:
+    def __init__(
+        self,
+        config: ReferenceConfig,
+        *,
+        pacs: PacsQuery,
+        publisher: Publisher,
+        state: StateStore,
+        faults: frozenset[str] = frozenset(),
+        log: logging.Logger | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.pacs = pacs
+        self.publisher = publisher
+        self.state = state
+        self.faults = faults
+        self.log = log or logging.getLogger("reference")
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._lock = threading.Lock()  # messages from several connections are processed one at a time
+        self.kos_settings = KosSettings(
+            wado_base_url=config.wado_base_url,
+            retrieve_location_uid=config.retrieve_location_uid,
+            retrieve_ae_title=config.ae_title,
+            manufacturer="drimva",
+            software_version=f"{config.lps.name} {config.lps.version}",
+        )
+
+    # -- MLLP handler ------------------------------------------------------
+
+    def handle(self, raw: bytes) -> bytes | None:
+        header = read_header(raw)
+        self.log.info(
+            "received %d bytes: %s^%s control id %r",
+            len(raw),
+            header.message_type if header else "?",
+            header.trigger if header else "?",
+            header.control_id if header else "",
+        )
+        try:
+            with self._lock:
+                outcome = self.process(raw)
+        except Exception:  # an internal error must still be acknowledged
+            self.log.exception("internal error while processing the message")
+            outcome = Outcome("AR", Hl7Error("207", "", "internal error of the DRIMbox"))
+        trigger = "R01" if "hl7_ack_wrong_msh9" in self.faults else None
+        acknowledged = (header.control_id + "X") if header and "hl7_ack_wrong_msa2" in self.faults else None
+        ack = build_ack(header, outcome.code, outcome.error, trigger=trigger, acknowledged_id=acknowledged)
+        if "hl7_no_ack" in self.faults:
+            self.log.info("fault hl7_no_ack: no ACK (would have been MSA-1 %s)", outcome.code)
+            return None
+        self.log.info("ACK MSA-1 %s%s", outcome.code, f" ERR {outcome.error}" if outcome.error else "")
+        return ack
+
+    def process(self, raw: bytes) -> Outcome:
+        try:
+            report = read_message(raw)
+        except Hl7Error as exc:
+            self.log.info("message rejected (AE): %s", exc)
+            return Outcome("AE", exc)
+        try:
+            cda = read_cda(report.cda)
+        except CdaError as exc:
+            code = "102" if exc.xpath == "/" else "101"
+            error = Hl7Error(code, f"OBX^{report.document_obx}^5", f"CDA {exc.xpath}: {exc.detail}")
+            self.log.info("message rejected (AE): %s", error)
+            return Outcome("AE", error)
+        self.log.info(
+            "%s event, CDA %s, studies %s", report.event.value, cda.document_id, ", ".join(s.study_uid for s in cda.studies)
+        )
+        outcomes = [self._process_study(report, cda, study) for study in cda.studies]
+        return next((outcome for outcome in outcomes if outcome.code != "AA"), ACCEPTED)
+
+    # -- one study ---------------------------------------------------------
+
+    def _process_study(self, report: Hl7Report, cda: CdaReport, study: CdaStudy) -> Outcome:
+        uid = study.study_uid
+        if report.event is Event.DELETION:
+            return self._delete(report, cda, uid)
+        refusal = self._identity_refusal(report, cda)
+        if refusal and "publish_unqualified" not in self.faults:
+            self.log.info("no publication for study %s: identity not qualified (%s)", uid, refusal)
+            return ACCEPTED
+        if refusal:
+            self.log.info("fault publish_unqualified: identity gate skipped (%s)", refusal)
+        if self.config.publish_requires_destdmp and not report.flag("DESTDMP"):
+            self.log.info(
+                "no publication for study %s: DESTDMP is %r, not 'Y'", uid, report.flags.get("DESTDMP", "absent")
+            )
+            return ACCEPTED
+        try:
+            pacs_study = self.pacs.query_study(uid)
+        except PacsUnavailable as exc:
+            self.log.info("PACS unavailable for study %s: %s", uid, exc)
+            return Outcome("AR", Hl7Error("207", "", f"PACS unavailable: {exc}"))
+        self.log.info(
+            "PACS: study %s has %d instance(s) in %d series",
+            uid,
+            len(pacs_study.instances),
+            len(pacs_study.series()),
+        )
+        if not pacs_study.instances:
+            if "publish_unknown_study" not in self.faults:
+                self.log.info("no publication for study %s: study unknown to the PACS", uid)
+                return ACCEPTED
+            self.log.info("fault publish_unknown_study: publishing a KOS without any instance")
+        return self._publish(report, cda, study, pacs_study)
+
+    def _identity_refusal(self, report: Hl7Report, cda: CdaReport) -> str:
+        """Why the identity is not qualified, or '' when it is."""
+        if report.identity_status not in self.config.qualified_statuses:
+            return f"PID-32={report.identity_status!r}"
+        if not report.ins:
+            return "no INS in PID-3"
+        if not is_well_formed_ins(report.ins):
+            return f"malformed INS {report.ins!r} in PID-3"
+        if report.ins_oid not in INS_OIDS:
+            return f"PID-3 INS OID {report.ins_oid!r} is not an INS OID"
+        if cda.patient.ins and (cda.patient.ins, cda.patient.ins_oid) != (report.ins, report.ins_oid):
+            return f"CDA INS {cda.patient.ins!r} differs from PID-3 INS {report.ins!r}"
+        return ""
+
+    def _publish(self, report: Hl7Report, cda: CdaReport, study: CdaStudy, pacs_study: PacsStudy) -> Outcome:
+        uid = study.study_uid
+        now = self.clock()
+        previous = self.state.current(uid)
+        replaces = previous.entry_uuid if previous else None
+        if previous and report.event is Event.INITIAL:
+            self.log.info("study %s already has KOS entry %s: the new KOS replaces it", uid, previous.entry_uuid)
+        if report.event is Event.REPLACEMENT and previous is None:
+            self.log.info("replacement for study %s without a published KOS: published as a new document", uid)
+        if replaces and "replace_without_rplc" in self.faults:
+            self.log.info("fault replace_without_rplc: no RPLC to %s", replaces)
+            replaces = None
+        patient = cda.patient if cda.patient.ins else dataclasses.replace(cda.patient, ins=report.ins, ins_oid=report.ins_oid)
+        kos_patient, kos_study, settings = self._kos_inputs(patient, pacs_study, now)
+        document = build_kos(
+            patient=kos_patient,
+            order=cda.order,
+            study=kos_study,
+            settings=settings,
+            institution_name=self._organisation(report, cda)[1],
+            now=now,
+            series_uid=previous.kos_series_uid if previous else None,
+            instance_number=previous.instance_number + 1 if previous else 1,
+        )
+        self.state.save_kos(document.sop_instance_uid, document.data)
+        publication = self._publication(report, cda, study, pacs_study, patient, document.data, document.sop_instance_uid, now)
+        publication = dataclasses.replace(publication, replaces_entry_uuid=replaces)
+        self.log.info(
+            "KOS %s built for study %s (%d instances)%s", document.sop_instance_uid, uid, len(pacs_study.instances),
+            f", replacing {replaces}" if replaces else "",
+        )
+        result = self.publisher.publish(publication)
+        if not result.ok:
+            detail = "; ".join(result.errors) or f"HTTP {result.http_status} {result.registry_status}"
+            self.log.info("DMP publication of KOS %s failed: %s", document.sop_instance_uid, detail)
+            return Outcome("AR", Hl7Error("207", "", f"DMP publication failed: {detail}"))
+        self.state.record(
+            PublishedKos(
+                study_uid=uid,
+                entry_uuid=result.entry_uuid,
+                unique_id=document.sop_instance_uid,
+                kos_series_uid=document.series_uid,
+                instance_number=document.instance_number,
+                status=APPROVED,
+                publication=publication,
+            )
+        )
+        self.log.info("KOS %s published as %s", document.sop_instance_uid, result.entry_uuid)
+        return ACCEPTED
+
+    def _delete(self, report: Hl7Report, cda: CdaReport, uid: str) -> Outcome:
+        if "delete_ignored" in self.faults:
+            self.log.info("fault delete_ignored: deletion of study %s ignored", uid)
+            return ACCEPTED
+        previous = self.state.current(uid)
+        if previous is None:
+            self.log.info("deletion for study %s: no published KOS, nothing to withdraw", uid)
+            return ACCEPTED
+        author_id, family, given = self._author(report, cda)
+        org_id, org_name, org_type = self._organisation(report, cda)
+        publication = dataclasses.replace(
+            previous.publication,
+            author_id=author_id,
+            author_family=family,
+            author_given=given,
+            organisation_id=org_id,
+            organisation_name=org_name,
+            organisation_id_type=org_type,
+            creation_time=self.clock().strftime("%Y%m%d%H%M%S"),
+        )
+        result = self.publisher.update_status(previous.entry_uuid, DELETED_STATUS, publication)
+        if not result.ok:
+            detail = "; ".join(result.errors) or f"HTTP {result.http_status} {result.registry_status}"
+            self.log.info("withdrawal of entry %s failed: %s", previous.entry_uuid, detail)
+            return Outcome("AR", Hl7Error("207", "", f"DMP status update failed: {detail}"))
+        self.state.mark_deleted(uid)
+        self.log.info("KOS entry %s of study %s set to %s", previous.entry_uuid, uid, DELETED_STATUS)
+        return ACCEPTED
+
+    # -- inputs ------------------------------------------------------------
+
+    def _kos_inputs(self, patient: CdaPatient, study: PacsStudy, now: dt.datetime) -> tuple[CdaPatient, PacsStudy, KosSettings]:
+        """The KOS builder's inputs, altered by the KOS faults (the builder itself is always right)."""
+        settings = self.kos_settings
+        if "kos_study_date_not_from_pacs" in self.faults:
+            study = dataclasses.replace(study, study_date=now.strftime("%Y%m%d"), study_time=now.strftime("%H%M%S"))
+        if "kos_drop_instance" in self.faults and study.instances:
+            series_uid, instances = study.series()[-1]
+            dropped = instances[-1]
+            study = dataclasses.replace(study, instances=tuple(i for i in study.instances if i is not dropped))
+            self.log.info("fault kos_drop_instance: %s of series %s left out", dropped.sop_instance_uid, series_uid)
+        if "kos_no_retrieve_url" in self.faults:
+            settings = dataclasses.replace(settings, include_retrieve_url=False)
+        if "kos_wrong_patient_id" in self.faults:
+            patient = dataclasses.replace(patient, ins=patient.ipp)
+        return patient, study, settings
+
+    def _author(self, report: Hl7Report, cda: CdaReport) -> tuple[str, str, str]:
+        sender = report.sender
+        if sender and sender.person_id:
+            return sender.person_id, sender.family, sender.given
+        return cda.author_id, cda.author_family, cda.author_given
+
+    def _organisation(self, report: Hl7Report, cda: CdaReport) -> tuple[str, str, str]:
+        sender = report.sender
+        if sender and sender.organisation_id:
+            return (
+                sender.organisation_id,
+                sender.organisation_name or cda.organisation_name,
+                sender.organisation_id_type or DEFAULT_ORGANISATION_ID_TYPE,
+            )
+        return cda.organisation_id, cda.organisation_name, DEFAULT_ORGANISATION_ID_TYPE
+
+    def _publication(
+        self,
+        report: Hl7Report,
+        cda: CdaReport,
+        study: CdaStudy,
+        pacs_study: PacsStudy,
+        patient: CdaPatient,
+        kos_bytes: bytes,
+        sop_instance_uid: str,
+        now: dt.datetime,
+    ) -> KosPublication:
+        author_id, family, given = self._author(report, cda)
+        org_id, org_name, org_type = self._organisation(report, cda)
+        return KosPublication(
+            kos_bytes=kos_bytes,
+            kos_sop_instance_uid=sop_instance_uid,
+            study_uid=study.study_uid,
+            ins=patient.ins,
+            ins_oid=patient.ins_oid,
+            ipp=patient.ipp or report.ipp,
+            ipp_oid=patient.ipp_oid or report.ipp_oid,
+            birth_name=patient.birth_name or report.birth_name,
+            given_name=patient.given_name or report.given_name,
+            birth_date=patient.birth_date or report.birth_date,
+            sex=patient.sex or report.sex,
+            accession=cda.order.accession,
+            accession_issuer=cda.order.accession_issuer,
+            order_id=cda.order.order_id,
+            order_root=cda.order.order_root,
+            modalities=pacs_study.modalities or study.modalities,
+            act_code=study.act_code,
+            confidentiality=cda.confidentiality or "N",
+            masking_flags=tuple(flag for flag in MASKING_FLAGS if report.flag(flag)),
+            secret_connection=report.flag("CONNEXION_SECRETE"),
+            author_id=author_id,
+            author_family=family,
+            author_given=given,
+            organisation_id=org_id,
+            organisation_name=org_name,
+            organisation_id_type=org_type,
+            healthcare_facility_code=cda.healthcare_facility_code,
+            practice_setting=study.practice_setting or cda.practice_setting,
+            service_start=study.service_start,
+            service_stop=study.service_stop,
+            creation_time=now.astimezone(dt.timezone.utc).strftime("%Y%m%d%H%M%S"),
+        )

@@ -1,0 +1,155 @@
+"""The VIHF: the SAML 2.0 assertion a DRIMbox puts in `wsse:Security` (dmp-xds.md §8).
+
+Publication is "indirect authentication": the structure is authenticated by
+its certificate, the sender of the report is named in the assertion. The
+assertion is signed (enveloped, exclusive c14n, RSA-SHA256) with the
+organisation's signing certificate, whose subject DN is the Issuer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cryptography import x509
+from lxml import etree
+from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner
+
+from simulators.reference.publication import KosPublication
+
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+HL7V3 = "urn:hl7-org:v3"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+VIHF_VERSION = "3.0"  # demonstrator and samples; the volet's mapping says 4.0 (where-sources-disagree.md)
+X509_SUBJECT_NAME = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+TLS_CLIENT = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
+FACILITY_SCHEME = "1.2.250.1.71.4.2.4"
+PROFESSION_SCHEME = "1.2.250.1.71.1.2.7"  # TRE_G15
+CONFIDENTIALITY_ATTRIBUTE = "urn:oasis:names:tc:xspa:1.0:resource:patient:hl7:confidentiality-code"
+# The "connexion secrète" code the DMP expects (DMPConnect documentation): code of
+# 1.2.250.1.213.1.1.4.13. The reference files name the attribute, not its value.
+SECRET_CONNECTION_CODE = (
+    "INVISIBLE_REPRESENTANTS_LEGAUX",
+    "1.2.250.1.213.1.1.4.13",
+    "Non visible par les représentants légaux du patient",
+)
+
+
+@dataclass(frozen=True)
+class VihfSigner:
+    """The organisation's signing certificate and key, as PEM."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+    @classmethod
+    def from_files(cls, cert: Path, key: Path) -> VihfSigner:
+        return cls(Path(cert).read_bytes(), Path(key).read_bytes())
+
+    @property
+    def issuer_dn(self) -> str:
+        """Subject DN, most specific RDN first, `, `-separated (the sample's form)."""
+        subject = x509.load_pem_x509_certificate(self.cert_pem).subject
+        return ", ".join(rdn.rfc4514_string() for rdn in reversed(subject.rdns))
+
+
+def build_vihf(
+    pub: KosPublication,
+    *,
+    lps: Mapping[str, str],
+    issuer_dn: str,
+    now: datetime | None = None,
+    placeholder: bool = True,
+) -> etree._Element:
+    """The unsigned assertion; with `placeholder`, a `ds:Signature` slot right after Issuer."""
+    instant = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    stamp = instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+    assertion = etree.Element(
+        _saml("Assertion"),
+        nsmap={"saml2": SAML, "xsi": XSI},
+        ID=f"_{uuid.uuid4().hex}",  # an NCName: never starts with a digit
+        IssueInstant=stamp,
+        Version="2.0",
+    )
+    etree.SubElement(assertion, _saml("Issuer"), Format=X509_SUBJECT_NAME).text = issuer_dn
+    if placeholder:
+        etree.SubElement(assertion, etree.QName(DS, "Signature"), nsmap={"ds": DS}, Id="placeholder")
+    subject = etree.SubElement(assertion, _saml("Subject"))
+    etree.SubElement(subject, _saml("NameID")).text = pub.author_id
+    authn = etree.SubElement(assertion, _saml("AuthnStatement"), AuthnInstant=stamp)
+    context = etree.SubElement(authn, _saml("AuthnContext"))
+    etree.SubElement(context, _saml("AuthnContextClassRef")).text = TLS_CLIENT
+
+    statement = etree.SubElement(assertion, _saml("AttributeStatement"))
+    _attribute(statement, "VIHF_Version", VIHF_VERSION)
+    _attribute(statement, "Identifiant_Structure", pub.organisation_id)
+    _attribute(statement, "Secteur_Activite", f"{pub.healthcare_facility_code}^{FACILITY_SCHEME}")
+    display_name = f"{pub.author_given} {pub.author_family}".strip()
+    _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:subject-id", display_name)
+    role = _attribute(statement, "urn:oasis:names:tc:xacml:2.0:subject:role", None)
+    _ce(role, "Role", "10", PROFESSION_SCHEME, "Medecin")
+    _attribute(statement, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", pub.xds_patient_id)
+    _attribute(statement, "Ressource_URN", "urn:dmp")
+    purpose = _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse", None)
+    _ce(purpose, "PurposeOfUse", "normal", "1.2.250.1.213.1.1.4.248", "Acces normal", name="mode acces VIHF 1.0")
+    _attribute(statement, "Authentification_Mode", "INDIRECTE")
+    _attribute(statement, "LPS_ID", lps["id"])
+    _attribute(statement, "LPS_Nom", lps["name"])
+    _attribute(statement, "LPS_Version", lps["version"])
+    _attribute(statement, "LPS_ID_HOMOLOGATION_DMP", lps["homologation"])
+    if pub.secret_connection:
+        secret = _attribute(statement, CONFIDENTIALITY_ATTRIBUTE, None)
+        _ce(secret, "ConfidentialityCode", *SECRET_CONNECTION_CODE)
+    return assertion
+
+
+def sign_vihf(assertion: etree._Element, signer: VihfSigner) -> etree._Element:
+    """Enveloped signature over `#<ID>`: exclusive c14n, RSA-SHA256, X509Certificate in KeyInfo."""
+    xml_signer = XMLSigner(
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    xml_signer.namespaces = {"ds": DS}
+    return xml_signer.sign(
+        assertion,
+        key=signer.key_pem,
+        cert=signer.cert_pem,
+        reference_uri=f"#{assertion.get('ID')}",
+        id_attribute="ID",
+    )
+
+
+def vihf_assertion(
+    pub: KosPublication, *, lps: Mapping[str, str], signer: VihfSigner, signed: bool = True, now: datetime | None = None
+) -> etree._Element:
+    """The VIHF ready for `wsse:Security`; `signed=False` serves the `vihf_unsigned` fault."""
+    assertion = build_vihf(pub, lps=lps, issuer_dn=signer.issuer_dn, now=now, placeholder=signed)
+    return sign_vihf(assertion, signer) if signed else assertion
+
+
+def _saml(tag: str) -> etree.QName:
+    return etree.QName(SAML, tag)
+
+
+def _attribute(statement: etree._Element, name: str, value: str | None) -> etree._Element:
+    attribute = etree.SubElement(statement, _saml("Attribute"), Name=name)
+    holder = etree.SubElement(attribute, _saml("AttributeValue"))
+    if value is not None:
+        holder.text = value
+    return holder
+
+
+def _ce(holder: etree._Element, tag: str, code: str, system: str, display: str, *, name: str | None = None) -> None:
+    """An HL7 v3 CE element (Role, PurposeOfUse, ConfidentialityCode) as the VIHF samples write it."""
+    attrs = {"code": code, "codeSystem": system}
+    if name is not None:
+        attrs["codeSystemName"] = name
+    attrs["displayName"] = display
+    node = etree.SubElement(holder, etree.QName(HL7V3, tag), attrs, nsmap={None: HL7V3})
+    node.set(etree.QName(XSI, "type"), "CE")
