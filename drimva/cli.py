@@ -38,8 +38,13 @@ def run_suite(
     fault: str | None = None,
     select: str | None = None,
     quiet: bool = False,
+    marker: str = "not ris",
+    extra_args: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
-    """Run the VA features against the profile's SUT; return (exit code, run folder)."""
+    """Run the VA features against the profile's SUT; return (exit code, run folder).
+
+    ``marker`` selects the features by tag: the DRIMbox VA suite is everything
+    but ``@ris`` (the RIS-under-test mode selects ``ris``)."""
     import pytest
 
     from drimva.results import RESULTS_FILE, exit_code, load_results, summary_lines
@@ -72,6 +77,9 @@ def run_suite(
         args += ["--drimva-fault", fault]
     if select:
         args += ["-k", select]
+    if marker:
+        args += ["-m", marker]
+    args += list(extra_args)
     pytest_code = pytest.main(args)
     if latest_of is not None:
         _update_latest(latest_of, run_dir)
@@ -106,6 +114,18 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     from drimva.selftest import run_selftest
 
     return run_selftest(Path(args.out), jobs=args.jobs, timeout_s=args.timeout)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from drimva.validate import run_validate
+
+    return run_validate(args.files, json_out=args.json_out, profile_path=args.profile, strict=args.strict)
+
+
+def _cmd_ris(args: argparse.Namespace) -> int:
+    from drimva.ris_mode import run_ris
+
+    return run_ris(args)
 
 
 def _cmd_sut_config(args: argparse.Namespace) -> int:
@@ -143,6 +163,26 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
     selftest.add_argument("--timeout", type=float, default=600.0, help="time limit of one run, seconds")
     selftest.set_defaults(func=_cmd_selftest)
+
+    validate = commands.add_parser(
+        "validate", help="validate captured files offline (HL7, CDA, ITI-41, KOS, trust list, WADO-RS)"
+    )
+    validate.add_argument("files", nargs="+", help="files to validate (type detected from content)")
+    validate.add_argument("--json", dest="json_out", help="also write the findings as JSON to this file ('-': stdout)")
+    validate.add_argument("--profile", help="SUT profile whose [rules] settings apply")
+    validate.add_argument("--strict", action="store_true", help="warnings make a file non-conformant too")
+    validate.set_defaults(func=_cmd_validate)
+
+    ris = commands.add_parser(
+        "ris", help="the RIS is the system under test: play the DRIMbox and judge what the RIS sends"
+    )
+    ris.add_argument("--profile", help="RIS profile (TOML); default: the embedded RIS simulator")
+    ris.add_argument("--count", type=int, help="end the session after this many reports")
+    ris.add_argument("--duration", type=float, help="end the session after this many seconds")
+    ris.add_argument("--fault", help="fault of the embedded RIS simulator (self-test)")
+    ris.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
+    ris.add_argument("--quiet", action="store_true", help="print no summary")
+    ris.set_defaults(func=_cmd_ris)
 
     sut_config = commands.add_parser(
         "sut-config", help="print what the SUT must be configured with (PACS, DMP, certificates)"
