@@ -15,6 +15,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,8 +50,9 @@ class Exchange:
 
 
 def slug(text: str, limit: int = 80) -> str:
-    """A file-system friendly name for a scenario or label."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip("-")
+    """A file-system friendly name for a scenario or label (accents folded: "reçu" -> "recu")."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", folded.strip()).strip("-")
     return (cleaned or "unnamed")[:limit]
 
 

@@ -102,7 +102,8 @@ def _scenario_info(item: pytest.Item) -> ScenarioInfo:
     # The scenario never started (setup failed or skipped): read it from pytest-bdd's registry.
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))
+    function = getattr(item, "function", None)
+    template = scenario_wrapper_template_registry.get(function) if function is not None else None
     if template is None:
         return ScenarioInfo(item.fspath.basename, item.name, tuple(m.name for m in item.iter_markers()))
     tags = tuple(sorted(set(template.tags) | set(template.feature.tags)))

@@ -63,8 +63,10 @@ def kill_matrix(
     fault_report: dict[str, Any] = {}
     for fault in faults:
         name = fault["name"]
-        run = runs.get(name)
-        outcomes = {s["key"]: s["outcome"] for s in run["scenarios"]} if isinstance(run, dict) else {}
+        fault_run = runs.get(name)
+        outcomes = (
+            {s["key"]: s["outcome"] for s in fault_run["scenarios"]} if isinstance(fault_run, dict) else {}
+        )
         killed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
         errored = sorted(key for key, outcome in outcomes.items() if outcome == "error")
         targets = [by_name.get(t, t) for t in fault["targets"]]

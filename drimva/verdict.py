@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 from drimva.evidence import EvidenceStore
 from drimva.findings import Finding, Severity, errors
@@ -43,12 +43,11 @@ class Verdict:
         location: str,
         expected: str,
         actual: str,
-    ) -> None:
+    ) -> NoReturn:
         """Record one blocking finding about the SUT's behaviour (e.g. nothing arrived in time)."""
-        self.judge(
-            check,
-            [Finding(rule, requirement, location, expected, actual, Severity.ERROR)],
-        )
+        finding = Finding(rule, requirement, location, expected, actual, Severity.ERROR)
+        self.judge(check, [finding])
+        raise NonConformance([finding])  # not reached: judge() raised; keeps the type checker informed
 
     def note(self, check: str, findings: Iterable[Finding]) -> None:
         """Record findings that never fail the scenario (information, oracle output)."""

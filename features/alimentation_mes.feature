@@ -38,19 +38,35 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Et l'assertion VIHF de la publication est signée et conforme
     Et le KOS passe la validation dciodvfy
 
-  @VA-B3 @remplacement @XDS-RPLC
-  Scénario: Le CR corrigé remplace le KOS publié
+  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10
+  Scénario: Le CR corrigé transmis en MDM^T10 remplace le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
     Quand le RIS transmet le CR corrigé en MDM^T10
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
-  @VA-B3 @suppression @XDS-ITI-57
-  Scénario: La suppression du CR retire le KOS publié
+  @VA-B3 @remplacement @XDS-RPLC @HL7-ORU-R01
+  Scénario: Le CR corrigé transmis en ORU^R01 remplace le KOS publié
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Quand le RIS transmet le CR corrigé en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et un nouveau KOS conforme remplace le précédent dans le DMP
+
+  @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01
+  Scénario: La suppression du CR transmise en ORU^R01 retire le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
     Quand le RIS transmet la suppression du CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et le KOS précédemment publié n'est plus disponible dans le DMP
+
+  @VA-B3 @suppression @XDS-ITI-57 @HL7-MDM-T04
+  Scénario: La suppression du CR transmise en MDM^T04 retire le KOS publié
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Quand le RIS transmet la suppression du CR en MDM^T04
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et le KOS précédemment publié n'est plus disponible dans le DMP
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from typing import Any, Callable, Literal
+from typing import Callable, Literal
 
 from pytest_bdd import given, parsers, then, when
 
-from drimva.context import RuleOptions
+from drimva.context import Organisation, RuleOptions
+from drimva.evidence import EvidenceStore
 from drimva.findings import Finding, Severity
 from drimva.hl7msg import parse_message
 from drimva.oracles.dciodvfy import dciodvfy_available, oracle_findings, run_dciodvfy
@@ -23,10 +24,14 @@ from drimva.rules.kos import check_kos
 from drimva.rules.vihf import check_vihf
 from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update
 from drimva.verdict import Verdict
+from drimva.xds import ProvideAndRegister
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState, new_exam
+from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
-from simulators.ris.messages import build_report_message
+from simulators.dmp import DmpSimulator, RegistryEntry, Submission
+from simulators.pacs import PacsSimulator
+from simulators.ris import RisExchange, RisSimulator, build_report_message
 
 _control_ids = itertools.count(1)
 
@@ -47,7 +52,7 @@ REQ_PUBLICATION = "VA-B3: the KOS of the report is published to the DMP (ITI-41,
 # -- helpers ----------------------------------------------------------------
 
 
-def _send(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, event: Event) -> Any:
+def _send(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Profile, kind: Kind, event: Event) -> RisExchange:
     spec = state.require_spec()
     message = build_report_message(
         spec,
@@ -63,18 +68,20 @@ def _send(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind
     return exchange
 
 
-def _patient_entries(dmp: Any, state: ScenarioState) -> list[Any]:
+def _patient_entries(dmp: DmpSimulator, state: ScenarioState) -> list[RegistryEntry]:
     ins = state.patient.ins if state.patient else "?"
     return [entry for entry in dmp.entries() if ins in entry.patient_id]
 
 
-def _wait_entry(dmp: Any, state: ScenarioState, timeout: float, accept: Callable[[Any], bool]) -> Any:
+def _wait_entry(
+    dmp: DmpSimulator, state: ScenarioState, timeout: float, accept: Callable[[RegistryEntry], bool]
+) -> RegistryEntry | None:
     return dmp.wait_for(
         lambda _sim: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout
     )
 
 
-def _submissions_summary(dmp: Any, since: int) -> str:
+def _submissions_summary(dmp: DmpSimulator, since: int) -> str:
     seen = dmp.submissions[since:]
     if not seen:
         return "no request reached the DMP"
@@ -86,9 +93,9 @@ def _submissions_summary(dmp: Any, since: int) -> str:
 
 
 def _require_publication(
-    verdict: Verdict, dmp: Any, state: ScenarioState, profile: Profile, check: str,
-    accept: Callable[[Any], bool] = lambda e: e.status == APPROVED,
-) -> Any:
+    verdict: Verdict, dmp: DmpSimulator, state: ScenarioState, profile: Profile, check: str,
+    accept: Callable[[RegistryEntry], bool] = lambda e: e.status == APPROVED,
+) -> RegistryEntry:
     entry = _wait_entry(dmp, state, profile.timeouts.publication_s, accept)
     if entry is None:
         verdict.fail(
@@ -103,6 +110,13 @@ def _require_publication(
     return entry
 
 
+def _iti41(submission: Submission) -> ProvideAndRegister:
+    request = submission.request
+    if request is None:  # registry entries only come from parsed ITI-41 requests
+        raise AssertionError(f"DMP submission {submission.index} has no parsed ITI-41 request")
+    return request
+
+
 def _only(findings: list[Finding], rules: set[str]) -> list[Finding]:
     return [f for f in findings if f.rule in rules]
 
@@ -111,20 +125,20 @@ def _only(findings: list[Finding], rules: set[str]) -> list[Finding]:
 
 
 @given("un patient dont l'INS est qualifiée")
-def qualified_patient(state: ScenarioState, dmp: Any) -> None:
+def qualified_patient(state: ScenarioState, dmp: DmpSimulator) -> None:
     state.patient = new_patient()
     state.dmp_mark = len(dmp.submissions)
 
 
 @given("un examen de ce patient archivé dans le PACS")
-def exam_in_pacs(state: ScenarioState, pacs: Any, profile: Profile, organisation: Any) -> None:
+def exam_in_pacs(state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation) -> None:
     new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
     pacs.add_study(state.datasets)
     state.in_pacs = True
 
 
 @given("un examen de ce patient absent du PACS")
-def exam_not_in_pacs(state: ScenarioState, profile: Profile, organisation: Any) -> None:
+def exam_not_in_pacs(state: ScenarioState, profile: Profile, organisation: Organisation) -> None:
     new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
     state.in_pacs = False
 
@@ -136,7 +150,7 @@ def provisional_identity(state: ScenarioState, status: str) -> None:
 
 @given("le CR de cet examen déjà publié")
 def report_already_published(
-    state: ScenarioState, ris: Any, sut: Any, dmp: Any, profile: Profile, verdict: Verdict
+    state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
     exchange = _send(state, ris, sut, profile, "ORU", "initial")
     verdict.judge("précondition : CR initial acquitté", check_ack(exchange.ack_text, parse_message(exchange.message)))
@@ -148,19 +162,19 @@ def report_already_published(
 
 
 @when(parsers.re(r"le RIS transmet le CR en (?P<kind>ORU|MDM)\^(?P<trigger>R01|T02)"))
-def send_initial(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, trigger: str) -> None:
+def send_initial(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Profile, kind: Kind, trigger: str) -> None:
     _send(state, ris, sut, profile, kind, "initial")
 
 
 @when(parsers.re(r"le RIS transmet le CR corrigé en (?P<kind>ORU|MDM)\^(?P<trigger>R01|T10)"))
-def send_replacement(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, trigger: str) -> None:
+def send_replacement(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Profile, kind: Kind, trigger: str) -> None:
     previous = state.require_spec()
     state.spec = previous.corrected()
     _send(state, ris, sut, profile, kind, "replace")
 
 
 @when(parsers.re(r"le RIS transmet la suppression du CR en (?P<kind>ORU|MDM)\^(?P<trigger>R01|T04)"))
-def send_deletion(state: ScenarioState, ris: Any, sut: Any, profile: Profile, kind: Kind, trigger: str) -> None:
+def send_deletion(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Profile, kind: Kind, trigger: str) -> None:
     _send(state, ris, sut, profile, kind, "delete")
 
 
@@ -184,7 +198,7 @@ def ack_any(state: ScenarioState, verdict: Verdict) -> None:
 
 
 @then("le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR")
-def pacs_queried(state: ScenarioState, pacs: Any, sut: Any, verdict: Verdict) -> None:
+def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, verdict: Verdict) -> None:
     study_uid = state.require_spec().study_uid
     queries = pacs.requests_for_study(study_uid, service="C-FIND")
     from_sut = [q for q in queries if q.calling_ae == sut.dicom_ae]
@@ -215,7 +229,7 @@ def pacs_queried(state: ScenarioState, pacs: Any, sut: Any, verdict: Verdict) ->
 
 @then("le KOS publié reprend les métadonnées de l'examen lues dans le PACS")
 def kos_carries_pacs_metadata(
-    state: ScenarioState, dmp: Any, sut: Any, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
     entry = _require_publication(verdict, dmp, state, profile, "KOS publié")
     findings = check_kos(entry.document, state.context(), sut.endpoints, rule_options)
@@ -227,7 +241,7 @@ def kos_carries_pacs_metadata(
 
 @then("un KOS est publié dans le DMP sous le certificat d'authentification de la structure")
 def kos_published_with_certificate(
-    state: ScenarioState, dmp: Any, profile: Profile, verdict: Verdict
+    state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
     entry = _require_publication(verdict, dmp, state, profile, "publication du KOS")
     submission = dmp.submissions[entry.submission_index]
@@ -246,7 +260,7 @@ def kos_published_with_certificate(
     verdict.judge("certificat de la structure", findings)
 
 
-def _publication(state: ScenarioState) -> tuple[Any, Any]:
+def _publication(state: ScenarioState) -> tuple[RegistryEntry, Submission]:
     publication = getattr(state, "publication", None)
     if publication is None:
         raise AssertionError("no publication was observed in this scenario")
@@ -254,7 +268,7 @@ def _publication(state: ScenarioState) -> tuple[Any, Any]:
 
 
 @then("le KOS est conforme et référence toutes les instances de l'examen")
-def kos_conformant(state: ScenarioState, sut: Any, rule_options: RuleOptions, verdict: Verdict) -> None:
+def kos_conformant(state: ScenarioState, sut: SutHandle, rule_options: RuleOptions, verdict: Verdict) -> None:
     entry, _ = _publication(state)
     verdict.judge("KOS", check_kos(entry.document, state.context(), sut.endpoints, rule_options))
 
@@ -264,18 +278,18 @@ def xds_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Ver
     _, submission = _publication(state)
     verdict.judge(
         "métadonnées XDS (ITI-41)",
-        check_kos_submission(submission.request, state.context(), rule_options, submission.client_subject),
+        check_kos_submission(_iti41(submission), state.context(), rule_options, submission.client_subject),
     )
 
 
 @then("l'assertion VIHF de la publication est signée et conforme")
 def vihf_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Verdict) -> None:
     _, submission = _publication(state)
-    verdict.judge("assertion VIHF", check_vihf(submission.request.assertion, state.context(), rule_options))
+    verdict.judge("assertion VIHF", check_vihf(_iti41(submission).assertion, state.context(), rule_options))
 
 
 @then("le KOS passe la validation dciodvfy")
-def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evidence: Any) -> None:
+def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evidence: EvidenceStore) -> None:
     entry, _ = _publication(state)
     if not profile.rules.run_dciodvfy:
         verdict.note("dciodvfy", [])
@@ -295,7 +309,7 @@ def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evide
 
 @then("un nouveau KOS conforme remplace le précédent dans le DMP")
 def kos_replaced(
-    state: ScenarioState, dmp: Any, sut: Any, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
     previous = state.published
     entry = _require_publication(
@@ -303,7 +317,7 @@ def kos_replaced(
         accept=lambda e: e.status == APPROVED and e.entry_uuid != previous.entry_uuid,
     )
     submission = dmp.submissions[entry.submission_index]
-    findings = list(check_replacement(submission.request, previous.entry_uuid))
+    findings = list(check_replacement(_iti41(submission), previous.entry_uuid))
     old = next((e for e in dmp.entries() if e.entry_uuid == previous.entry_uuid), previous)
     if old.status == APPROVED:
         findings.append(
@@ -320,7 +334,7 @@ def kos_replaced(
 
 
 @then("le KOS précédemment publié n'est plus disponible dans le DMP")
-def kos_withdrawn(state: ScenarioState, dmp: Any, profile: Profile, verdict: Verdict) -> None:
+def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
     previous = state.published
     entry = dmp.wait_for(
         lambda sim: next(
@@ -337,14 +351,13 @@ def kos_withdrawn(state: ScenarioState, dmp: Any, profile: Profile, verdict: Ver
             "status Deleted or Deprecated",
             f"still Approved after {profile.timeouts.publication_s} s; {_submissions_summary(dmp, state.dmp_mark)}",
         )
-    update = next(
-        (s for s in reversed(dmp.submissions[state.dmp_mark:]) if s.update is not None), None
-    )
-    verdict.judge("retrait du KOS", check_status_update(update.update, previous.entry_uuid) if update else [])
+    updates = [s.update for s in dmp.submissions[state.dmp_mark :] if s.update is not None]
+    # Withdrawn by ITI-57 (judged) or by an RPLC submission (the entry's status already says so).
+    verdict.judge("retrait du KOS", check_status_update(updates[-1], previous.entry_uuid) if updates else [])
 
 
 @then("aucun KOS n'est publié dans le DMP pour ce patient")
-def nothing_published(state: ScenarioState, dmp: Any, profile: Profile, verdict: Verdict) -> None:
+def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
     time.sleep(profile.timeouts.no_publication_grace_s)
     entries = _patient_entries(dmp, state)
     if entries:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,3 +32,20 @@ def test_kill_matrix_is_complete(tmp_path: Path) -> None:
     for key, row in matrix["scenarios"].items():
         assert row["reference"] == "passed", key
         assert row["killed_by"], key
+    published = sorted((Path(matrix["runs_dir"]) / "reference" / "reference" / "state" / "kos").glob("*.dcm"))
+    assert published, "the faultless reference published no KOS"
+    check_with_dciodvfy(published)
+
+
+def check_with_dciodvfy(files: list[Path]) -> None:
+    """Every KOS the reference DRIMbox published passes dciodvfy in both modes (external oracle)."""
+    if not dciodvfy_available():
+        print("dciodvfy check skipped: dicom3tools is not installed (apt-get install dicom3tools)")
+        return
+    failures = []
+    for path in files:
+        for mode in (None, XDSI_MANIFEST_PROFILE):
+            result = run_dciodvfy(path.read_bytes(), profile=mode)
+            if result.errors or not result.ran:
+                failures.append(f"{path.name} ({mode or '-new'}): {result.errors or result.problem}")
+    assert failures == []

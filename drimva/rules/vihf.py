@@ -205,7 +205,7 @@ def _check_signature(f: FindingList, assertion: etree._Element, options: RuleOpt
         except (ValueError, TypeError, InvalidSignature):
             f.add(
                 "VIHF-SIGNING-CERT",
-                f"signing certificate issued by the trusted CA (IGC-Santé ORG, dmp-xds.md §9)",
+                "signing certificate issued by the trusted CA (IGC-Santé ORG, dmp-xds.md §9)",
                 f"{loc}/ds:KeyInfo/ds:X509Data/ds:X509Certificate",
                 f"issuer {ca.subject.rfc4514_string()}",
                 f"issuer {cert.issuer.rfc4514_string()}",

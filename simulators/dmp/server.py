@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, TypeVar
 
+from drimva.dicom_text import dump_dataset, read_part10
 from drimva.evidence import EvidenceSink
 from drimva.mime import build_multipart_related
 from drimva.xds import (
@@ -48,6 +49,8 @@ from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, deco
 from simulators.dmp.registry import Registry, RegistryEntry, RegistryError
 
 SERVICE_ROOT = "/si-dmp-server/v2/services"
+REPOSITORY_PATH = f"{SERVICE_ROOT}/repository"  # ITI-41, ITI-43
+REGISTRY_PATH = f"{SERVICE_ROOT}/registry"  # ITI-57, ITI-18
 CHANNEL = "dmp"
 ROOT_CID = "<root.message@drimva.dmp>"
 T = TypeVar("T")
@@ -162,11 +165,11 @@ class DmpSimulator:
 
     @property
     def repository_url(self) -> str:
-        return f"{self.base_url}{SERVICE_ROOT}/repository"
+        return f"{self.base_url}{REPOSITORY_PATH}"
 
     @property
     def registry_url(self) -> str:
-        return f"{self.base_url}{SERVICE_ROOT}/registry"
+        return f"{self.base_url}{REGISTRY_PATH}"
 
     # -- state for the steps -------------------------------------------------------------
     @property
@@ -292,6 +295,7 @@ class DmpSimulator:
             submission.parse_error = str(exc)
             return self._fault(submission, "Sender", f"ProvideAndRegisterDocumentSetRequest cannot be read: {exc}", relates_to=soap.message_id)
         submission.model = model
+        self._record_documents(model, submission.index)
         errors, id_map = self.registry.register(model, submission.index)
         submission.errors, submission.id_map = errors, id_map
         submission.response_status = "Failure" if errors else "Success"
@@ -313,6 +317,28 @@ class DmpSimulator:
             ]
         )
         return HttpResponse(200, [("Content-Type", content_type)], body)
+
+    def _record_documents(self, model: ProvideAndRegister, index: int) -> None:
+        """Each attached document on its own, DICOM ones with a dump, before registration."""
+        for entry in model.document_entries:
+            data = model.documents.get(entry.id)
+            if data is None:
+                continue
+            is_dicom = entry.mime_type == "application/dicom"
+            decoded = None
+            if is_dicom:
+                try:
+                    decoded = dump_dataset(read_part10(data), f"document {entry.id} of request {index}")
+                except Exception as exc:  # noqa: BLE001 - an unreadable KOS is for the rules to judge
+                    decoded = f"document {entry.id}: not readable as DICOM Part 10 ({exc})"
+            self.evidence.record(
+                CHANNEL,
+                f"document-{index}-{entry.mime_type}",
+                data,
+                decoded,
+                {"submission": index, "entry": entry.id, "mime_type": entry.mime_type, "size": len(data)},
+                "dcm" if is_dicom else "bin",
+            )
 
     def _update_document_set(self, request: HttpRequest, soap: SoapMessage, submission: Submission) -> HttpResponse:
         try:

@@ -14,8 +14,10 @@ S_ORU = "Le CR transmis en ORU^R01 est reçu et acquitté"
 S_MDM = "Le CR transmis en MDM^T02 est reçu et acquitté"
 S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
 S_KOS = "Le KOS est publié dans le DMP avec le certificat de la structure"
-S_RPLC = "Le CR corrigé remplace le KOS publié"
-S_DEL = "La suppression du CR retire le KOS publié"
+S_RPLC = "Le CR corrigé transmis en MDM^T10 remplace le KOS publié"
+S_RPLC_ORU = "Le CR corrigé transmis en ORU^R01 remplace le KOS publié"
+S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
+S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
 S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
 
@@ -42,8 +44,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,)),
     Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
-    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC,)),
-    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL,)),
+    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
+    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),
     Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
     Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
