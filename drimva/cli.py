@@ -69,6 +69,7 @@ def run_suite(
         "--junitxml", str(run_dir / "junit.xml"),
         "-o", "junit_suite_name=drimva-va",
         "--no-header",
+        "--tb=no",  # findings are in the summary, results.json and the report; tracebacks in junit.xml
         "-q" if not quiet else "-qq",
     ]
     if profile_path:

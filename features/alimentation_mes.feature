@@ -31,6 +31,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
   @VA-B3 @KOS @XDS-ITI-41 @VIHF
   Scénario: Le KOS est publié dans le DMP avec le certificat de la structure
     Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR masqué au patient (indicateur MetaDMPMSS INVISIBLE_PATIENT à « Y »)
     Quand le RIS transmet le CR en ORU^R01
     Alors un KOS est publié dans le DMP sous le certificat d'authentification de la structure
     Et le KOS est conforme et référence toutes les instances de l'examen

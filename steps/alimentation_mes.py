@@ -148,6 +148,12 @@ def provisional_identity(state: ScenarioState, status: str) -> None:
     state.spec = dataclasses.replace(state.require_spec(), pid32=status)
 
 
+@given(parsers.parse("le CR masqué au patient (indicateur MetaDMPMSS {flag} à « {value} »)"))
+def masking_flag(state: ScenarioState, flag: str, value: str) -> None:
+    spec = state.require_spec()
+    state.spec = dataclasses.replace(spec, flags={**spec.flags, flag: value})
+
+
 @given("le CR de cet examen déjà publié")
 def report_already_published(
     state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict

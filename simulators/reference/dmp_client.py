@@ -7,6 +7,8 @@ SOAP 1.2 with WS-Addressing and the signed VIHF in `wsse:Security`
 
 from __future__ import annotations
 
+import dataclasses
+
 import email.message
 import logging
 import re
@@ -78,6 +80,8 @@ class DmpClient:
         token = uuid.uuid4().hex
         root_cid, kos_cid = f"root.{token}@drimbox", f"kos.{token}@drimbox"
         document_hash = None
+        if "xds_ignore_masking_flags" in self._faults:
+            pub = dataclasses.replace(pub, masking_flags=())
         if "xds_wrong_hash" in self._faults:
             document_hash = xds_metadata.sha1_hex(pub.kos_bytes + b"\x00")
         body = xds_metadata.provide_and_register_request(

@@ -47,6 +47,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
     Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),
     Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
+    Fault(
+        "xds_ignore_masking_flags",
+        "XDS confidentialityCode carries the CR's level only, not the MetaDMPMSS masking flags set to Y",
+        (S_KOS,),
+    ),
     Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
     Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate", (S_KOS,)),
