@@ -158,7 +158,7 @@ def test_publication_is_stored_answered_and_recorded(pki: TestPki, dmp: DmpSimul
         ("dmp", "document-0-application/dicom"),  # each attached document on its own, before registration
         ("dmp", "response-0-Success"),
     ]
-    assert evidence.records[1][2] == b"KOS bytes" and "not readable as DICOM" in (evidence.records[1][3] or "")
+    assert evidence.records[1][2] == b"KOS bytes" and "document DocumentKOS" in (evidence.records[1][3] or "")
     raw_request, decoded_request = evidence.records[0][2], evidence.records[0][3]
     assert raw_request.startswith(b"POST /si-dmp-server/v2/services/repository HTTP/1.1\r\n") and raw_request.endswith(body)
     assert hashlib.sha1(b"KOS bytes").hexdigest() in decoded_request  # binary part summarised
