@@ -50,8 +50,11 @@ def run_suite(
     from drimva.results import RESULTS_FILE, exit_code, load_results, summary_lines
 
     profile = load_profile(profile_path)
+    if profile.is_ris != (marker == "ris"):
+        command = "drimva ris" if profile.is_ris else "drimva run"
+        raise ProfileError(f"the profile {profile.source} describes a sut.kind = {profile.sut.kind!r}: use '{command}'")
     if fault and not profile.is_embedded:
-        raise ProfileError("--fault applies to the embedded reference DRIMbox only (sut.embedded = \"reference\")")
+        raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\" or \"ris-simulator\")")
     reports_dir = Path(profile.harness.reports_dir)
     if run_dir is None:
         run_dir = reports_dir / new_run_id()

@@ -16,9 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 EMBEDDED_PROFILE = "reference.toml"
+EMBEDDED_RIS_PROFILE = "ris-reference.toml"
+CONSENT_PARAMETERS = ("InformationEtConsentement", "InformationEtOppositionConsultation")
 
 DEFAULT_VIEWER_TEMPLATE = (
     "https://{host}/IHEInvokeImageDisplay?requestType=STUDY&studyUID={study_uid}"
@@ -60,15 +62,38 @@ class WadoEndpoint(_Section):
         return value
 
 
+class RisSut(_Section):
+    """What a RIS under test (``sut.kind = "ris"``) is expected to send (``drimva ris``)."""
+
+    sending_application: str = ""  # expected MSH-3 of the RIS's messages ("" = not checked)
+    sending_facility: str = ""  # expected MSH-4 ("" = not checked)
+    report_count: int = Field(default=4, ge=1, le=1000)  # the session ends after this many messages / calls
+    session_duration_s: float = Field(default=600.0, gt=0, le=86400)  # ... or after this long
+    # Name of the consent parameter of the contextual call; "" accepts either name
+    # (where-sources-disagree.md: InformationEtConsentement vs InformationEtOppositionConsultation).
+    consent_parameter: Literal["", "InformationEtConsentement", "InformationEtOppositionConsultation"] = ""
+    contextual_call: bool = True  # false: the RIS does not claim the contextual call (not_applicable)
+
+
 class Sut(_Section):
     name: str = "DRIMbox"
-    embedded: Literal["", "reference"] = ""  # "reference": the harness starts its reference DRIMbox
+    kind: Literal["drimbox", "ris"] = "drimbox"
+    # "reference": the harness starts its reference DRIMbox; "ris-simulator": its RIS simulator (kind "ris")
+    embedded: Literal["", "reference", "ris-simulator"] = ""
     roles: tuple[Literal["source", "consumer"], ...] = ("source",)
     ris_vague2: bool = True
     ris_notification_date: str = ""  # date the client notified the RIS update (deferred items)
     hl7: Hl7Endpoint = Hl7Endpoint()
     dicom: DicomNode = DicomNode()
     wado: WadoEndpoint = WadoEndpoint()
+    ris: RisSut = RisSut()
+
+    @model_validator(mode="after")
+    def _embedded_matches_kind(self) -> "Sut":
+        expected = {"reference": "drimbox", "ris-simulator": "ris"}.get(self.embedded)
+        if expected is not None and self.kind != expected:
+            raise ValueError(f"embedded = {self.embedded!r} needs kind = {expected!r}")
+        return self
 
 
 class RisSettings(_Section):
@@ -87,6 +112,23 @@ class DmpSettings(_Section):
     public_host: str = "127.0.0.1"  # host name the SUT uses to reach the DMP simulator
 
 
+class DrimboxSourceSettings(_Section):
+    """The harness's DRIMbox Source: the MLLP listener a RIS under test sends its reports to."""
+
+    port: int = Field(default=2575, ge=0, le=65535)
+    receiving_application: str = "DRIMBOX"  # expected MSH-5 of the RIS's messages
+    receiving_facility: str = "DB_FAC"  # expected MSH-6
+
+
+class ContextualCallSettings(_Section):
+    """The harness's DRIMbox Conso contextual-call endpoint (HTTPS with the run's test CA, or plain HTTP)."""
+
+    port: int = Field(default=8444, ge=0, le=65535)
+    path: str = Field(default="/appel-contextuel", pattern=r"^/[^?#\s]*$")
+    tls: bool = True  # false: plain HTTP (a RIS on a closed LAN that cannot load the test CA)
+    public_host: str = "127.0.0.1"  # host name the RIS uses to reach the endpoint (server certificate SAN)
+
+
 class Harness(_Section):
     bind_host: str = "127.0.0.1"
     reports_dir: str = "reports"
@@ -94,6 +136,8 @@ class Harness(_Section):
     ris: RisSettings = RisSettings()
     pacs: PacsSettings = PacsSettings()
     dmp: DmpSettings = DmpSettings()
+    drimbox_source: DrimboxSourceSettings = DrimboxSourceSettings()
+    contextual_call: ContextualCallSettings = ContextualCallSettings()
 
 
 class OrganisationSettings(_Section):
@@ -136,7 +180,12 @@ class Profile(_Section):
 
     @property
     def is_embedded(self) -> bool:
-        return self.sut.embedded == "reference"
+        """The harness starts the SUT itself (reference DRIMbox or RIS simulator)."""
+        return self.sut.embedded != ""
+
+    @property
+    def is_ris(self) -> bool:
+        return self.sut.kind == "ris"
 
     def pki_folder(self, run_dir: Path) -> Path:
         """Where the test PKI lives: the profile's folder, else per run (embedded SUT) or
@@ -170,11 +219,11 @@ def profile_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Pro
     return profile.model_copy(update={"source": origin})
 
 
-def load_profile(path: str | Path | None = None) -> Profile:
-    """Read a profile file; ``None`` gives the embedded profile of the reference DRIMbox."""
+def load_profile(path: str | Path | None = None, embedded: str = EMBEDDED_PROFILE) -> Profile:
+    """Read a profile file; ``None`` gives the embedded profile ``embedded`` (default: the reference DRIMbox)."""
     if path is None:
-        text = resources.files("drimva.profiles").joinpath(EMBEDDED_PROFILE).read_text("utf-8")
-        origin = f"(embedded {EMBEDDED_PROFILE})"
+        text = resources.files("drimva.profiles").joinpath(embedded).read_text("utf-8")
+        origin = f"(embedded {embedded})"
     else:
         file = Path(path)
         if not file.is_file():

@@ -19,6 +19,7 @@ import pytest
 from drimva.evidence import slug
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
 from drimva.results import ScenarioResult, build_results, write_results
+from drimva.va import VA_ITEMS, VaItem
 from drimva.verdict import Verdict
 
 SCENARIO_KEY = pytest.StashKey["ScenarioInfo"]()
@@ -45,6 +46,8 @@ class RunState:
         self.results: list[ScenarioResult] = []
         self.profile_source = ""
         self.sut_name = ""
+        self.kind = "drimbox"
+        self.item_table: tuple[VaItem, ...] = VA_ITEMS  # the RIS harness sets the RIS items
 
 
 _STATE = pytest.StashKey[RunState]()
@@ -171,5 +174,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         fault=state.fault,
         started=state.started,
         finished=datetime.now(timezone.utc),
+        item_table=state.item_table,
+        kind=state.kind,
     )
     write_results(state.run_dir, results)

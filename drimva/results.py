@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from drimva.findings import Finding, Severity
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome, aggregate
-from drimva.va import VA_BY_ID, VA_ITEMS
+from drimva.va import VA_BY_ID, VA_ITEMS, VaItem
 
 RESULTS_FILE = "results.json"
 REPORT_FILE = "rapport-va.html"
@@ -59,10 +59,13 @@ def build_results(
     fault: str | None,
     started: datetime,
     finished: datetime,
+    item_table: Sequence[VaItem] = VA_ITEMS,
+    kind: str = "drimbox",
 ) -> dict[str, Any]:
+    """``item_table``: the checklist the run reports on (the VA items of a DRIMbox, or the RIS items)."""
     items = []
-    for va in VA_ITEMS:
-        mine = [s for s in scenarios if va.id in s.va_items]
+    for va in item_table:
+        mine = [s for s in scenarios if va.id in s.tags]
         outcome = aggregate(s.outcome for s in mine)
         items.append(
             {
@@ -78,6 +81,7 @@ def build_results(
         counts[scenario.outcome.value] = counts.get(scenario.outcome.value, 0) + 1
     return {
         "run_id": run_id,
+        "kind": kind,
         "sut": sut_name,
         "profile": profile_source,
         "fault": fault,
@@ -182,7 +186,7 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
     page = f"""<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><title>Rapport de pré-VA drimva — {esc(results['sut'])}</title>
 <style>{_CSS}</style></head><body>
-<h1>Rapport de pré-vérification d'aptitude (VA) DRIMbox</h1>
+<h1>Rapport de pré-vérification d'aptitude (VA) {'RIS' if results.get('kind') == 'ris' else 'DRIMbox'}</h1>
 <p>Système testé : <b>{esc(results['sut'])}</b> · profil <code>{esc(results['profile'])}</code> ·
 exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({results['duration_s']:.1f} s)
 {('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}</p>

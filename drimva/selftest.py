@@ -1,7 +1,9 @@
 """The self-test: every scenario must pass on the reference DRIMbox and fail on a fault of it.
 
 Runs ``drimva run`` once against the faultless embedded reference and once per
-named fault (separate processes, ``jobs`` at a time), then builds the kill
+named fault, and ``drimva ris`` once against the faultless embedded RIS
+simulator and once per RIS fault (separate processes, ``jobs`` at a time; RIS
+faults are named ``ris:<fault>`` in the matrix), then builds the kill
 matrix ``{"scenarios": {"<feature>::<scenario>": {"reference": outcome,
 "killed_by": [fault, ...]}}}``. It fails when a scenario does not pass on the
 reference, when a scenario is killed by no fault, when a fault does not kill
@@ -21,12 +23,14 @@ from typing import Any
 from drimva.cli import REPO_ROOT, new_run_id
 from drimva.results import RESULTS_FILE
 from fixtures.embedded import list_faults
+from fixtures.ris_process import list_ris_faults
 
 REFERENCE = "reference"
+RIS_PREFIX = "ris:"
 
 
-def _run_one(run_dir: Path, fault: str | None, timeout_s: float) -> dict[str, Any] | str:
-    command = [sys.executable, "-m", "drimva", "run", "--run-dir", str(run_dir), "--quiet"]
+def _run_one(run_dir: Path, fault: str | None, timeout_s: float, subcommand: str = "run") -> dict[str, Any] | str:
+    command = [sys.executable, "-m", "drimva", subcommand, "--run-dir", str(run_dir), "--quiet"]
     if fault:
         command += ["--fault", fault]
     try:
@@ -43,14 +47,14 @@ def _run_one(run_dir: Path, fault: str | None, timeout_s: float) -> dict[str, An
 
 
 def kill_matrix(
-    runs: dict[str, dict[str, Any] | str], faults: list[dict[str, Any]]
+    runs: dict[str, dict[str, Any] | str], faults: list[dict[str, Any]], reference_key: str = REFERENCE
 ) -> tuple[dict[str, Any], list[str]]:
-    """The kill matrix and the problems it shows."""
+    """The kill matrix and the problems it shows (``runs`` keyed by ``reference_key`` and fault names)."""
     problems: list[str] = []
     for target, run in runs.items():
         if isinstance(run, str):
             problems.append(f"{target}: {run}")
-    reference = runs.get(REFERENCE)
+    reference = runs.get(reference_key)
     scenarios: dict[str, dict[str, Any]] = {}
     if isinstance(reference, dict):
         for scenario in reference["scenarios"]:
@@ -88,17 +92,39 @@ def kill_matrix(
     return {"scenarios": scenarios, "faults": fault_report, "problems": problems}, problems
 
 
+def merge_matrices(*parts: tuple[dict[str, Any], list[str]]) -> tuple[dict[str, Any], list[str]]:
+    """One kill matrix from several (DRIMbox and RIS): scenario keys and fault names do not overlap."""
+    merged: dict[str, Any] = {"scenarios": {}, "faults": {}, "problems": []}
+    for matrix, _ in parts:
+        for key in ("scenarios", "faults"):
+            merged[key].update(matrix[key])
+        merged["problems"] += matrix["problems"]
+    return merged, merged["problems"]
+
+
 def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0) -> int:
     started = time.monotonic()
     faults = list_faults()
+    ris_faults = [{**f, "name": RIS_PREFIX + f["name"]} for f in list_ris_faults()]
     base = out.parent / f"selftest-{new_run_id()}"
-    targets: list[str | None] = [None] + [f["name"] for f in faults]
+    # (matrix key, run folder, fault given to the SUT, subcommand)
+    plan: list[tuple[str, Path, str | None, str]] = [(REFERENCE, base / REFERENCE, None, "run")]
+    plan += [(f["name"], base / f["name"], f["name"], "run") for f in faults]
+    plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris"))
+    plan += [
+        (f["name"], base / f"ris-{f['name'][len(RIS_PREFIX):]}", f["name"][len(RIS_PREFIX):], "ris")
+        for f in ris_faults
+    ]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {
-            (t or REFERENCE): pool.submit(_run_one, base / (t or REFERENCE), t, timeout_s) for t in targets
-        }
+        futures = {key: pool.submit(_run_one, folder, fault, timeout_s, command) for key, folder, fault, command in plan}
         runs = {name: future.result() for name, future in futures.items()}
-    matrix, problems = kill_matrix(runs, faults)
+    drimbox_runs = {k: v for k, v in runs.items() if not k.startswith(RIS_PREFIX)}
+    ris_runs = {k: v for k, v in runs.items() if k.startswith(RIS_PREFIX)}
+    matrix, problems = merge_matrices(
+        kill_matrix(drimbox_runs, faults),
+        kill_matrix(ris_runs, ris_faults, reference_key=RIS_PREFIX + REFERENCE),
+    )
+    faults = faults + ris_faults
     matrix["runs_dir"] = str(base)
     matrix["duration_s"] = round(time.monotonic() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,3 +27,12 @@ VA_ITEMS: tuple[VaItem, ...] = (
 )
 
 VA_BY_ID = {item.id: item for item in VA_ITEMS}
+
+# When the RIS is the system under test (``drimva ris``): what the RIS-side half-connector
+# must do for the DRIMbox's VA items B1/B3 and for the contextual call (AF-IMG-DB-Va2 §1.2, §4.4).
+RIS_ITEMS: tuple[VaItem, ...] = (
+    VaItem("RIS-1", "RIS : transmission du compte rendu à la DRIMbox (ORU^R01 / MDM^T02), acquitté AA", False),
+    VaItem("RIS-2", "RIS : remplacement du compte rendu (ORU^R01 OBX-11 « C » / MDM^T10)", False),
+    VaItem("RIS-3", "RIS : suppression du compte rendu (ORU^R01 OBX-11 « D » / MDM^T04)", False),
+    VaItem("RIS-4", "RIS : appel contextuel de la DRIMbox consommatrice (dix paramètres obligatoires)", False),
+)

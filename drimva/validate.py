@@ -1,0 +1,517 @@
+"""``drimva validate FILE…``: judge captured files offline with the rules of the live runs.
+
+No SUT, no network. Each file's type comes from its content
+(:mod:`drimva.filetypes`); the rules that need no harness context run on it:
+
+- HL7 v2 (one or many messages): ``check_report_message`` and ``check_cda``
+  (with the PID) per ORU / MDM; an ACK gets the ACK rules that need no sent
+  message (:func:`check_ack_alone`); other messages (OMI, ADT…) are named and
+  not judged;
+- CDA CR: ``check_cda``;
+- ITI-41 submission: :func:`check_submission_offline` (the XDS and VIHF rules
+  against a context read from the submission itself) and ``check_kos_structure``
+  on the attached KOS; ITI-41 response: :func:`check_registry_response`;
+- trust list: ``check_trust_list``; DICOM: ``check_kos_structure``;
+- WADO-RS captures: ``check_wado_request`` / ``check_wado_response``.
+
+dciodvfy is not run (slow, and the command has no switch for it). Exit code:
+0 every file conformant, 1 one is not, 2 usage error (unreadable file,
+unknown type). Warnings count only in strict mode (``--strict`` or the
+profile's ``rules.strict``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from io import BytesIO
+from pathlib import Path
+from typing import Any, TextIO
+
+from lxml import etree
+from pydicom.dataset import Dataset
+from pydicom.filereader import dcmread
+
+from drimva.context import (
+    INS_NIR_TEST_OID,
+    Organisation,
+    Patient,
+    Professional,
+    ReportContext,
+    RuleOptions,
+)
+from drimva.filetypes import DESCRIPTIONS, FileType, detect
+from drimva.findings import Finding, FindingList, Severity, errors
+from drimva.hl7msg import Hl7Error, Hl7Message, escape, parse_message, split_messages
+from drimva.mllp import START_BLOCK, MllpDecoder, MllpError
+from drimva.profile import Profile, load_profile
+from drimva.rules.cda import check_cda
+from drimva.rules.hl7_ack import check_ack
+from drimva.rules.hl7_report import check_report_message, extract_cda
+from drimva.rules.kos import check_kos_structure
+from drimva.rules.trustlist import check_trust_list
+from drimva.rules.vihf import ATTR_STRUCTURE, attributes
+from drimva.rules.wado import (
+    check_other_request,
+    check_wado_request,
+    check_wado_response,
+)
+from drimva.rules.xds import (
+    CONFIDENTIALITY_SCHEME,
+    MASKING_SCHEME,
+    check_kos_submission,
+    kos_entries,
+    xon_structure,
+)
+from drimva.wado import WadoParseError
+from drimva.wado import parse_capture as parse_wado_capture
+from drimva.xds import (
+    ACTION_ITI41_RESPONSE,
+    DE_AUTHOR,
+    DE_CONFIDENTIALITY_CODE,
+    DE_PATIENT_ID,
+    NS,
+    RESPONSE_FAILURE,
+    RESPONSE_PARTIAL_SUCCESS,
+    RESPONSE_SUCCESS,
+    SS_PATIENT_ID,
+    ProvideAndRegister,
+    XdsParseError,
+    capture_to_http,
+    classifications,
+    external_id,
+    parse_soap_message,
+)
+from drimva.xds import (
+    parse_capture as parse_xds_capture,
+)
+
+REPORT_MESSAGES = ("ORU", "MDM")
+REDACTED = "XXXXXXX"
+NOTE_REDACTED = "the value is the XXXXXXX placeholder of a redacted published sample: the sample departs from the rule here"
+ENVELOPE_ONLY = (
+    "the capture holds the SOAP envelope only (xop:Include cid:… without its MIME parts): "
+    "the transport and the attached documents are not in the file"
+)
+
+
+class UsageError(ValueError):
+    """A file that cannot be validated at all (unreadable, unknown type); the message names it."""
+
+
+@dataclass
+class FileResult:
+    path: str
+    type: str
+    findings: list[Finding] = field(default_factory=list)
+    strict: bool = False
+    judged: bool = True  # False: recognised but not an artefact the rules judge (e.g. a healthcheck)
+
+    @property
+    def conformant(self) -> bool:
+        return not errors(self.findings, self.strict)
+
+    @property
+    def verdict(self) -> str:
+        if not self.conformant:
+            return "NOT CONFORMANT"
+        return "OK" if self.judged else "OK (not judged)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "type": self.type,
+            "conformant": self.conformant,
+            "judged": self.judged,
+            "verdict": "conforme" if self.conformant else "non conforme",
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def options_from_profile(profile: Profile | None) -> RuleOptions:
+    """The profile's ``[rules]`` section as RuleOptions (defaults without a profile)."""
+    if profile is None:
+        return RuleOptions()
+    rules = profile.rules
+    return RuleOptions(
+        require_retrieve_location_uid=rules.require_retrieve_location_uid,
+        qualified_identity_statuses=tuple(rules.qualified_identity_statuses),
+        strict=rules.strict,
+        accepted_vihf_versions=tuple(rules.vihf_versions),
+    )
+
+
+# -- one artefact ---------------------------------------------------------------------------------
+
+
+def validate_bytes(
+    data: bytes,
+    name: str = "",
+    *,
+    options: RuleOptions | None = None,
+    viewer_url_template: str | None = None,
+) -> FileResult:
+    """Judge one captured artefact; raises :class:`UsageError` when its type is unknown."""
+    options = options or RuleOptions()
+    kind = detect(data, name)
+    if kind is None:
+        raise UsageError(
+            f"{name or '(data)'}: unknown file type (expected one of: {', '.join(DESCRIPTIONS.values())})"
+        )
+    result = FileResult(name, kind.value, strict=options.strict)
+    if kind is FileType.HL7:
+        result.findings, result.judged = _hl7(data, options, viewer_url_template)
+    elif kind is FileType.CDA:
+        result.findings = check_cda(data, viewer_url_template=viewer_url_template)
+    elif kind is FileType.XDS_SUBMISSION:
+        result.findings = _xds(data, options)
+    elif kind is FileType.XDS_RESPONSE:
+        result.findings = check_registry_response(data)
+    elif kind is FileType.TRUST_LIST:
+        result.findings = check_trust_list(data)
+    elif kind is FileType.DICOM:
+        result.findings = check_kos_structure(data, options)
+    elif kind is FileType.DICOM_XML:
+        result.judged = False
+        result.findings = [_not_judged("DICOM-XML", "a dcm2xml dump is a view of a DICOM file", "(file)",
+                                       "a DICOM Part-10 file", "a dcm2xml dump: validate the .dcm it was made from")]
+    else:
+        result.findings, result.judged = _wado(data)
+    result.findings = [_mark_redacted(replace(f, source=name)) for f in result.findings]
+    return result
+
+
+def _mark_redacted(finding: Finding) -> Finding:
+    """Published samples replace certificates and identifiers by XXXXXXX: say so in the finding."""
+    if finding.severity is Severity.INFO or REDACTED not in f"{finding.expected} {finding.actual}":
+        return finding
+    note = f"{finding.note}; {NOTE_REDACTED}" if finding.note else NOTE_REDACTED
+    return replace(finding, note=note)
+
+
+def _not_judged(rule: str, requirement: str, location: str, expected: str, actual: str) -> Finding:
+    return Finding(rule, requirement, location, expected, actual, Severity.INFO)
+
+
+def _prefixed(findings: Iterable[Finding], prefix: str) -> list[Finding]:
+    return [replace(f, location=f"{prefix}{f.location}") for f in findings]
+
+
+# -- HL7 ---------------------------------------------------------------------------------------------
+
+
+def _hl7(data: bytes, options: RuleOptions, viewer_url_template: str | None) -> tuple[list[Finding], bool]:
+    try:
+        messages = [m for chunk in _mllp_frames(data) for m in split_messages(chunk)]
+    except (Hl7Error, MllpError) as exc:
+        out = FindingList()
+        out.add("HL7-PARSE", "HL7 v2.5 / v2.6 encoding rules", "(file)", "HL7 v2 messages", str(exc))
+        return out.items, True
+    findings: list[Finding] = []
+    judged = False
+    for index, message in enumerate(messages, start=1):
+        prefix = f"message {index}: " if len(messages) > 1 else ""
+        code = message.message_code
+        if code in REPORT_MESSAGES:
+            judged = True
+            found = check_report_message(message, options.qualified_identity_statuses)
+            cda = extract_cda(message)
+            if cda is not None:
+                found += _prefixed(check_cda(cda, pid=message, viewer_url_template=viewer_url_template), "OBX-5.5 CDA: ")
+        elif code == "ACK":
+            judged = True
+            found = check_ack_alone(message)
+        else:
+            found = [_not_judged("HL7-NOT-A-CR", "CI-SIS volet Transmission CDA-R2 en HL7v2: ORU^R01, MDM^T02/T04/T10 and their ACK",
+                                 "MSH-9", "a CR message or its ACK", f"{message.message_type}: not a message a DRIMbox receives; not judged")]
+        findings += _prefixed(found, prefix)
+    return findings, judged
+
+
+def _mllp_frames(data: bytes) -> list[bytes]:
+    """The framed messages of an MLLP capture (one or many frames), or the data as is when not framed."""
+    if not data.lstrip(b"\r\n").startswith(START_BLOCK):
+        return [data]
+    decoder = MllpDecoder(max_message=max(len(data), 1))
+    frames = decoder.feed(data)
+    if decoder.pending.strip(b"\x0b\r\n"):
+        frames.append(decoder.pending)  # a last frame without its end block
+    return frames
+
+
+def check_ack_alone(ack: Hl7Message) -> list[Finding]:
+    """The ACK rules that need no sent message.
+
+    ``check_ack`` runs against a message rebuilt from the ACK itself (trigger
+    from MSH-9.2, the volet's version for it, MSA-2 as control id); the
+    routing and MSA-2 equality findings would be tautologies and are dropped,
+    MSA-2 is only required to be present.
+    """
+    trigger = ack.trigger
+    code = "ORU" if trigger == "R01" else "MDM"
+    version = "2.5" if trigger == "R01" else "2.6"
+    control = escape(ack.get("MSA-2"))
+    sent = parse_message(f"MSH|^~\\&|||||||{code}^{escape(trigger)}|{control}|P|{version}")
+    accepted = ack.get("MSA-1") not in ("AE", "AR")
+    findings = [f for f in check_ack(ack, sent, expect_accept=accepted) if f.rule not in ("ACK-ROUTING", "ACK-MSA2")]
+    if ack.segment("MSA") is not None and not ack.get("MSA-2"):
+        out = FindingList()
+        out.add("ACK-MSA2", "CI-SIS volet Transmission CDA-R2 en HL7v2 2.1, acquittement technique: MSA-2 = MSH-10 of the message acknowledged",
+                "MSA-2", "the control id of the message acknowledged", "(empty)")
+        findings += out.items
+    return findings
+
+
+# -- XDS -----------------------------------------------------------------------------------------------
+
+
+def _xds(data: bytes, options: RuleOptions) -> list[Finding]:
+    try:
+        request = parse_xds_capture(data)
+    except XdsParseError as exc:
+        out = FindingList()
+        out.add("XDS-PARSE", "IHE ITI-41 over SOAP 1.2 (MTOM/XOP)", "(file)", "a readable ITI-41 request", str(exc))
+        return out.items
+    findings = check_submission_offline(request, options)
+    for entry in kos_entries(request):
+        document = request.documents.get(entry.id)
+        if document is not None:
+            findings += _prefixed(check_kos_structure(document, options), f"xds-b:Document[@id='{entry.id}'] KOS ")
+    return findings
+
+
+def check_submission_offline(request: ProvideAndRegister, options: RuleOptions) -> list[Finding]:
+    """The XDS and VIHF rules of a live run, against a context read from the submission itself.
+
+    The facts the harness would know (patient, study, accession, order, the
+    organisation and the author) are taken from the attached KOS when it is
+    readable, else from the metadata, and the organisation from the VIHF: the
+    rules then check that the KOS, the metadata and the VIHF agree. The study's
+    modalities are not in the KOS, so eventCodeList is not judged. When the
+    capture holds the SOAP envelope only (xop:Include without MIME parts), the
+    transport and document findings become information.
+    """
+    findings = check_kos_submission(request, submission_context(request), options)
+    envelope_only = request.soap.mtom is None and any(ref.startswith("cid:") for ref in request.document_refs.values())
+    if not envelope_only:
+        return findings
+    return [
+        replace(f, severity=Severity.INFO, note=ENVELOPE_ONLY) if f.rule in ("XDS-MTOM", "XDS-DOCUMENT") else f
+        for f in findings
+    ]
+
+
+def submission_context(request: ProvideAndRegister) -> ReportContext:
+    """A ReportContext made of the submission's own values.
+
+    Patient, study, accession and order come from the attached KOS, else from the
+    metadata; the organisation from authorInstitution, else from the VIHF; the
+    author from the KOS entry's authorPerson.
+    """
+    entries = kos_entries(request)
+    entry = entries[0] if entries else None
+    kos = _dataset(request.documents.get(entry.id)) if entry is not None else None
+    patient_id = (external_id(entry, DE_PATIENT_ID) if entry is not None else None) or (
+        external_id(request.submission_set, SS_PATIENT_ID) if request.submission_set is not None else None
+    ) or ""
+    ins, ins_oid = _cx_id_oid(patient_id)
+    request_item = _first(kos, "ReferencedRequestSequence")
+    references: dict[str, tuple[str, str]] = {}
+    if entry is not None:
+        for value in entry.slots.get("urn:ihe:iti:xds:2013:referenceIdList", []):
+            ident, oid = _cx_id_oid(value)
+            references.setdefault(value.split("^")[-1], (ident, oid))
+    accession, accession_issuer = references.get("urn:ihe:iti:xds:2013:accession", ("", ""))
+    order_id, order_root = references.get("urn:ihe:iti:xds:2013:order", ("", ""))
+    study_uid = references.get("urn:ihe:iti:xds:2016:studyInstanceUID", ("", ""))[0]
+    if kos is not None:
+        ins = str(kos.get("PatientID", "") or ins)
+        ins_oid = str(_first(kos, "IssuerOfPatientIDQualifiersSequence", "UniversalEntityID") or ins_oid)
+        study_uid = str(kos.get("StudyInstanceUID", "") or study_uid)
+    if request_item is not None:
+        accession = str(request_item.get("AccessionNumber", "") or accession)
+        accession_issuer = str(_first(request_item, "IssuerOfAccessionNumberSequence", "UniversalEntityID") or accession_issuer)
+        order_id = str(request_item.get("PlacerOrderNumberImagingServiceRequest", "") or order_id)
+        order_root = str(_first(request_item, "OrderPlacerIdentifierSequence", "UniversalEntityID") or order_root)
+    institutions = [xon_structure(v) for c in classifications(entry, DE_AUTHOR) for v in c.slots.get("authorInstitution", [])] if entry else []
+    persons = [v.split("^")[0] for c in classifications(entry, DE_AUTHOR) for v in c.slots.get("authorPerson", [])] if entry else []
+    structure = ""  # the metadata's authorInstitution first: the VIHF is then checked against it
+    if request.assertion is not None:
+        values = attributes(request.assertion).get(ATTR_STRUCTURE, [])
+        structure = (values[0].text or "").strip() if values else ""
+    id_type = institutions[0][1] if institutions and institutions[0][1] else "IDNST"
+    structure = (institutions[0][2] if institutions else "") or structure
+    codes = classifications(entry, DE_CONFIDENTIALITY_CODE) if entry is not None else []
+    confidentiality = next((c.node_representation for c in codes if c.coding_scheme == CONFIDENTIALITY_SCHEME), "N")
+    return ReportContext(
+        patient=Patient(ins=ins, ins_oid=ins_oid or INS_NIR_TEST_OID),
+        study_uid=study_uid,
+        accession=accession,
+        accession_issuer=accession_issuer,
+        order_id=order_id,
+        order_root=order_root,
+        cda_id_root="",
+        organisation=Organisation(name="", structure_id=structure, id_type=id_type),
+        author=Professional(national_id=persons[0] if persons else "", family="", given=""),
+        confidentiality=confidentiality,
+        masking_flags=tuple(c.node_representation for c in codes if c.coding_scheme == MASKING_SCHEME),
+    )
+
+
+def _cx_id_oid(value: str) -> tuple[str, str]:
+    parts = value.split("^")
+    authority = parts[3].split("&") if len(parts) > 3 else []
+    return parts[0], authority[1] if len(authority) > 1 else ""
+
+
+def _dataset(document: bytes | None) -> Dataset | None:
+    if document is None:
+        return None
+    try:
+        return dcmread(BytesIO(document), force=True, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - pydicom raises many types on garbage; the KOS rules report it
+        return None
+
+
+def _first(ds: Dataset | None, sequence: str, keyword: str | None = None) -> Any:
+    if ds is None or sequence not in ds or not ds[sequence].value:
+        return None
+    item = ds[sequence].value[0]
+    return item if keyword is None else item.get(keyword)
+
+
+def check_registry_response(data: bytes) -> list[Finding]:
+    """An ITI-41 response as captured: a SOAP envelope with an rs:RegistryResponse of a known status."""
+    out = FindingList()
+    requirement = "IHE ITI TF-2b 3.41.4.2: RegistryResponse of ITI-41"
+    envelope = _response_envelope(data, out)
+    if envelope is None:
+        return out.items
+    action = envelope.findtext("soap:Header/wsa:Action", namespaces=NS)
+    out.check_equal("XDS-RESPONSE-ACTION", f"{requirement}; WS-Addressing Action", "soap:Header/wsa:Action", ACTION_ITI41_RESPONSE, (action or "").strip() or None)
+    response = envelope.find("soap:Body/rs:RegistryResponse", NS)
+    if response is None:
+        out.add("XDS-RESPONSE-STATUS", requirement, "soap:Body/rs:RegistryResponse", "a RegistryResponse", None)
+        return out.items
+    status = response.get("status")
+    known = (RESPONSE_SUCCESS, RESPONSE_PARTIAL_SUCCESS, RESPONSE_FAILURE)
+    if status not in known:
+        out.add("XDS-RESPONSE-STATUS", requirement, "rs:RegistryResponse/@status", list(known), status)
+    else:
+        codes = [e.get("errorCode") for e in response.iterfind("rs:RegistryErrorList/rs:RegistryError", NS)]
+        out.add("XDS-RESPONSE-STATUS", "status of the publication", "rs:RegistryResponse/@status", "(information)",
+                status.rsplit(":", 1)[-1] + (f", errors {codes}" if codes else ""), Severity.INFO)
+    return out.items
+
+
+def _response_envelope(data: bytes, out: FindingList) -> etree._Element | None:
+    try:
+        return parse_soap_message(*capture_to_http(data)).envelope
+    except XdsParseError as exc:
+        problem = str(exc)
+    match = re.search(rb"<(?:[\w.-]+:)?Envelope[\s>].*</(?:[\w.-]+:)?Envelope>", data, re.DOTALL)
+    try:
+        if match is None:
+            raise XdsParseError("no SOAP Envelope element")
+        envelope = parse_soap_message(match.group(0), "application/soap+xml").envelope
+    except XdsParseError:
+        out.add("XDS-PARSE", "SOAP 1.2 response", "(file)", "a readable SOAP envelope", problem)
+        return None
+    out.add("XDS-CAPTURE", "MIME framing of the captured response", "(file)", "(information)",
+            f"MIME framing unreadable ({problem}); the SOAP envelope was read directly", Severity.INFO)
+    return envelope
+
+
+# -- WADO-RS -----------------------------------------------------------------------------------------------
+
+
+def _wado(data: bytes) -> tuple[list[Finding], bool]:
+    try:
+        capture = parse_wado_capture(data)
+    except WadoParseError as exc:
+        out = FindingList()
+        out.add("WADO-PARSE", "RFC 9112 HTTP/1.1 message syntax", "(file)", "an HTTP request or response", str(exc))
+        return out.items, True
+    findings: list[Finding] = []
+    judged = True
+    request = capture.request
+    if request is not None:
+        if request.retrieve is None:
+            findings += check_other_request(request)
+            judged = capture.response is not None
+        else:
+            findings += check_wado_request(request)
+    if capture.response is not None:
+        findings += check_wado_response(capture.response, request if request is not None and request.retrieve else None)
+    return findings, judged
+
+
+# -- files and the command -----------------------------------------------------------------------------------
+
+
+def validate_paths(
+    paths: Sequence[str | Path],
+    *,
+    options: RuleOptions | None = None,
+    viewer_url_template: str | None = None,
+) -> tuple[list[FileResult], list[str]]:
+    """Judge each file; returns the results and the usage errors (unreadable / unknown files)."""
+    results: list[FileResult] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            problems.append(f"{path}: cannot read the file ({exc.strerror or exc})")
+            continue
+        try:
+            results.append(validate_bytes(data, str(path), options=options, viewer_url_template=viewer_url_template))
+        except UsageError as exc:
+            problems.append(str(exc))
+    return results, problems
+
+
+def run_validate(files: Sequence[str], *, json_out: str | None = None, profile_path: str | None = None, strict: bool = False) -> int:
+    """The ``validate`` command: print findings and verdicts; 0 all conformant, 1 not, 2 usage error."""
+    profile = load_profile(profile_path) if profile_path else None
+    options = options_from_profile(profile)
+    options = replace(options, strict=strict or options.strict)
+    template = profile.viewer.url_template if profile is not None else None
+    results, problems = validate_paths(files, options=options, viewer_url_template=template)
+    console = sys.stderr if json_out == "-" else sys.stdout
+    print_results(results, console)
+    for problem in problems:
+        print(f"drimva: {problem}", file=sys.stderr)
+    if json_out:
+        document: dict[str, Any] = {"files": [r.to_dict() for r in results]}
+        if problems:
+            document["errors"] = problems
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        if json_out == "-":
+            print(text)
+        else:
+            Path(json_out).write_text(text + "\n", "utf-8")
+    if problems:
+        return 2
+    return 0 if all(r.conformant for r in results) else 1
+
+
+def print_results(results: Sequence[FileResult], stream: TextIO) -> None:
+    for result in results:
+        print(f"{result.path} [{result.type}]", file=stream)
+        for f in result.findings:
+            print(f"  {f.severity.value.upper():7} {f.rule} at {f.location}", file=stream)
+            if f.severity is Severity.INFO:
+                print(f"          {f.actual}", file=stream)
+                continue
+            print(f"          expected: {f.expected}", file=stream)
+            print(f"          actual:   {f.actual}", file=stream)
+            print(f"          ({f.requirement})" + (f" - {f.note}" if f.note else ""), file=stream)
+        counts = {s: sum(1 for f in result.findings if f.severity is s) for s in (Severity.ERROR, Severity.WARNING)}
+        print(f"  => {result.verdict} ({counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s))\n", file=stream)
+    if len(results) > 1:
+        bad = sum(1 for r in results if not r.conformant)
+        print(f"{len(results)} file(s): {len(results) - bad} conformant, {bad} not conformant", file=stream)

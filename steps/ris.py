@@ -1,0 +1,169 @@
+"""Steps of ``ris.feature``: the RIS is the system under test, the harness plays the DRIMbox.
+
+Thin by design: wait (within the session) for what the RIS sends to the
+harness's listeners, and hand the judgements made on arrival, plus the
+session-level rules, to the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+from pytest_bdd import given, then, when
+
+from drimva.findings import Finding, Severity
+from drimva.outcomes import HarnessError, Outcome, skip_reason
+from drimva.ris_judge import ReportJudgement
+from drimva.rules.hl7_report import report_event
+from drimva.rules.ris_report import check_deletion_target, check_replacement_link
+from drimva.verdict import Verdict
+from fixtures.ris_harness import RisDriver, RisScenario, SessionEnded
+
+T = TypeVar("T")
+REQ_RECEIVED = "the RIS sends the {what} to the DRIMbox within the session (VA-B1 / AF-IMG-DB-Va2 §4.4)"
+WHAT = {
+    "initial": "initial CR (ORU^R01 OBX-11 F / MDM^T02)",
+    "replace": "corrected CR (ORU^R01 OBX-11 C / MDM^T10)",
+    "delete": "deletion of the CR (ORU^R01 OBX-11 D / MDM^T04)",
+}
+
+
+def _within_session(wait: Callable[[], T]) -> T:
+    try:
+        return wait()
+    except SessionEnded as ended:
+        pytest.skip(skip_reason(Outcome.SKIPPED, str(ended)))
+
+
+def _received_report(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict, event: str) -> None:
+    found = _within_session(lambda: ris_driver.next_report(event))
+    if found is None:
+        verdict.fail(
+            f"réception : {WHAT[event]}", "RIS-SENT", REQ_RECEIVED.format(what=WHAT[event]), "DRIMbox Source (MLLP)",
+            f"a message whose MSH-9 / ORC-1 / OBX-11 says {event}",
+            f"nothing within the session ({ris_driver.duration_s:g} s); other messages: {ris_driver.unmatched()}",
+        )
+    ris_scenario.event = event
+    ris_scenario.report = found
+
+
+def _report(ris_scenario: RisScenario) -> ReportJudgement:
+    if ris_scenario.report is None:
+        raise AssertionError("no report was received in this scenario")
+    return ris_scenario.report.judgement
+
+
+def _initial(ris_scenario: RisScenario) -> ReportJudgement:
+    if ris_scenario.initial is None:
+        raise AssertionError("the scenario has no initial report")
+    return ris_scenario.initial
+
+
+# -- Given ----------------------------------------------------------------------------
+
+
+@given("le CR initial reçu de ce RIS")
+def initial_received(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    initial = _within_session(ris_driver.initial_report)
+    if initial is None:
+        verdict.fail(
+            "précondition : CR initial", "RIS-SENT", REQ_RECEIVED.format(what=WHAT["initial"]), "DRIMbox Source (MLLP)",
+            "an initial CR", f"nothing within the session ({ris_driver.duration_s:g} s)",
+        )
+    ris_scenario.initial = initial
+
+
+# -- When -----------------------------------------------------------------------------
+
+
+@when("le RIS transmet un CR initial (ORU^R01 ou MDM^T02)")
+def sends_initial(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    _received_report(ris_driver, ris_scenario, verdict, "initial")
+
+
+@when("le RIS transmet le CR corrigé (ORU^R01 OBX-11 « C » ou MDM^T10)")
+def sends_replacement(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    _received_report(ris_driver, ris_scenario, verdict, "replace")
+
+
+@when("le RIS transmet la suppression du CR (ORU^R01 OBX-11 « D » ou MDM^T04)")
+def sends_deletion(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    _received_report(ris_driver, ris_scenario, verdict, "delete")
+
+
+@when("le RIS fait un appel contextuel à la DRIMbox consommatrice")
+def makes_contextual_call(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    found = _within_session(ris_driver.next_call)
+    if found is None:
+        verdict.fail(
+            "réception de l'appel contextuel", "RIS-CONTEXTUAL-SENT",
+            "the RIS calls the DRIMbox Conso contextual-call URL (trust-list-and-identity.md §7)",
+            ris_driver.endpoint.url, "a POST", f"nothing within the session ({ris_driver.duration_s:g} s)",
+        )
+    ris_scenario.call = found
+
+
+# -- Then -----------------------------------------------------------------------------
+
+
+@then("le CR reçu est conforme et la DRIMbox l'acquitte AA")
+def report_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
+    received = ris_scenario.report
+    judgement = _report(ris_scenario)
+    if any(f.rule == "HARNESS-JUDGE" for f in judgement.findings):
+        raise HarnessError(judgement.findings[0].actual)
+    findings = list(judgement.findings)
+    if judgement.message is not None:
+        read: str
+        try:
+            read = report_event(judgement.message)
+        except ValueError as error:
+            read = str(error)
+        if read != ris_scenario.event:
+            findings.append(Finding(
+                "RIS-EVENT", "CI-SIS volet Transmission CDA-R2 en HL7v2 2.1 §2: trigger / ORC-1 / OBX-11 of the event",
+                "MSH-9 / document OBX-11", ris_scenario.event, read,
+            ))
+    msa = next((s for s in received.ack.split("\r") if s.startswith("MSA|")), "?") if received else "?"
+    verdict.note("acquittement renvoyé par la DRIMbox simulée", [
+        Finding("RIS-ACK", "the technical ACK the harness returned (built from the findings)", "MSA", "MSA|AA|…", msa,
+                severity=Severity.INFO),
+    ])
+    verdict.judge(f"CR reçu ({judgement.label})", findings)
+
+
+@then("le CR corrigé remplace le CR initial (même patient, même examen, lien RPLC)")
+def replaces_initial(ris_scenario: RisScenario, verdict: Verdict) -> None:
+    initial, replacement = _initial(ris_scenario), _report(ris_scenario)
+    if initial.cda is None or replacement.cda is None:
+        verdict.judge("lien de remplacement", [])  # no readable CDA: already judged by the CR checks
+        return
+    verdict.judge("lien de remplacement", check_replacement_link(initial.cda, replacement.cda))
+
+
+@then("la suppression désigne un CR transmis dans la session (même patient, même examen)")
+def deletion_targets_session_report(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    deletion = _report(ris_scenario)
+    versions = [v.cda for v in ris_driver.versions if v is not deletion and v.cda is not None]
+    if deletion.cda is None:
+        verdict.judge("CR supprimé", [])  # no readable CDA: already judged by the CR checks
+        return
+    verdict.judge("CR supprimé", check_deletion_target(versions, deletion.cda))
+
+
+@then("l'appel contextuel porte les dix paramètres obligatoires, bien formés, pour le patient du CR, et la DRIMbox le redirige (303)")
+def contextual_call_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
+    call = ris_scenario.call
+    if call is None:
+        raise AssertionError("no contextual call was received in this scenario")
+    findings = list(call.judgement.findings)
+    if not call.judgement.patient_known:
+        findings.append(Finding(
+            "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
+            "a report with a qualified INS received before the call", "none: the patient could not be compared",
+            severity=Severity.INFO,
+        ))
+    verdict.judge(f"appel contextuel (réponse {call.status})", findings)
+
