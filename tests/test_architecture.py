@@ -57,3 +57,17 @@ def test_rules_are_pure() -> None:
             if name.split(".")[0] in forbidden:
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
+
+
+def test_nothing_imports_the_faulty_ris_process() -> None:
+    """In RIS mode the RIS simulator process is the judged: reached only over the network."""
+    judged = ("simulators.ris.session", "simulators.ris.faults", "simulators.ris.__main__")
+    offenders = []
+    for package in JUDGE_PACKAGES:
+        for path in _python_files(package):
+            if (ROOT / "simulators" / "ris") in path.parents:
+                continue
+            bad = {n for n in _imports(path) if n.startswith(judged)}
+            if bad:
+                offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    assert offenders == []
