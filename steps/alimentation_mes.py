@@ -117,6 +117,17 @@ def _iti41(submission: Submission) -> ProvideAndRegister:
     return request
 
 
+def _ack_findings(exchange: RisExchange) -> list[Finding]:
+    """The ACK rules, with what the RIS saw when no ACK came (refused, timed out, closed)."""
+    findings = check_ack(exchange.ack_text, parse_message(exchange.message))
+    if exchange.ack_text is None and exchange.error:
+        findings = [
+            dataclasses.replace(f, actual=f"no ACK: {exchange.error}") if f.rule == "ACK-PRESENT" else f
+            for f in findings
+        ]
+    return findings
+
+
 def _only(findings: list[Finding], rules: set[str]) -> list[Finding]:
     return [f for f in findings if f.rule in rules]
 
@@ -159,7 +170,7 @@ def report_already_published(
     state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
     exchange = _send(state, ris, sut, profile, "ORU", "initial")
-    verdict.judge("précondition : CR initial acquitté", check_ack(exchange.ack_text, parse_message(exchange.message)))
+    verdict.judge("précondition : CR initial acquitté", _ack_findings(exchange))
     state.published = _require_publication(verdict, dmp, state, profile, "précondition : KOS initial publié")
     state.dmp_mark = len(dmp.submissions)
 
@@ -190,13 +201,13 @@ def send_deletion(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profi
 @then("la DRIMbox renvoie un acquittement technique AA conforme")
 def ack_accepted(state: ScenarioState, verdict: Verdict) -> None:
     exchange = state.last_exchange
-    verdict.judge("acquittement technique", check_ack(exchange.ack_text, parse_message(exchange.message)))
+    verdict.judge("acquittement technique", _ack_findings(exchange))
 
 
 @then("la DRIMbox renvoie un acquittement technique")
 def ack_any(state: ScenarioState, verdict: Verdict) -> None:
     exchange = state.last_exchange
-    findings = check_ack(exchange.ack_text, parse_message(exchange.message))
+    findings = _ack_findings(exchange)
     verdict.judge("acquittement technique (AA, AE ou AR)", [f for f in findings if f.rule != "ACK-MSA1"])
 
 
