@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from drimva.context import RuleOptions
+
 EMBEDDED_PROFILE = "reference.toml"
 EMBEDDED_RIS_PROFILE = "ris-reference.toml"
 CONSENT_PARAMETERS = ("InformationEtConsentement", "InformationEtOppositionConsultation")
@@ -186,6 +188,17 @@ class Profile(_Section):
     @property
     def is_ris(self) -> bool:
         return self.sut.kind == "ris"
+
+    def rule_options(self, trusted_ca_pem: bytes | None = None) -> RuleOptions:
+        """The ``[rules]`` section as the rules take it (``trusted_ca_pem``: the run's CA, live runs)."""
+        rules = self.rules
+        return RuleOptions(
+            require_retrieve_location_uid=rules.require_retrieve_location_uid,
+            qualified_identity_statuses=tuple(rules.qualified_identity_statuses),
+            strict=rules.strict,
+            accepted_vihf_versions=tuple(rules.vihf_versions),
+            trusted_ca_pem=trusted_ca_pem,
+        )
 
     def pki_folder(self, run_dir: Path) -> Path:
         """Where the test PKI lives: the profile's folder, else per run (embedded SUT) or

@@ -133,15 +133,7 @@ class FileResult:
 
 def options_from_profile(profile: Profile | None) -> RuleOptions:
     """The profile's ``[rules]`` section as RuleOptions (defaults without a profile)."""
-    if profile is None:
-        return RuleOptions()
-    rules = profile.rules
-    return RuleOptions(
-        require_retrieve_location_uid=rules.require_retrieve_location_uid,
-        qualified_identity_statuses=tuple(rules.qualified_identity_statuses),
-        strict=rules.strict,
-        accepted_vihf_versions=tuple(rules.vihf_versions),
-    )
+    return RuleOptions() if profile is None else profile.rule_options()
 
 
 # -- one artefact ---------------------------------------------------------------------------------
