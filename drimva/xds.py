@@ -4,7 +4,10 @@
 (multipart/related, ``xop:Include``) or as plain SOAP (inline base64
 ``Document``); ``parse_update_document_set`` reads an ITI-57 request.
 ``parse_capture`` reads a request saved as text (the demonstrator's
-``publication.xml``). The serialisers at the end build the same XML from the
+``publication.xml``). Consultation: ``parse_stored_query`` /
+``stored_query_xml`` / ``adhoc_query_response`` / ``parse_query_response``
+(ITI-18) and ``parse_retrieve_request`` / ``retrieve_request_xml`` /
+``retrieve_response_xml`` / ``parse_retrieve_response`` (ITI-43). The serialisers at the end build the same XML from the
 model (the DMP simulator's responses, tests).
 """
 
@@ -661,3 +664,288 @@ def soap_fault(code: str, reason: str, subcode: str | None = None, relates_to: s
     text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
     text.text = reason
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+# -- ITI-18 Registry Stored Query ----------------------------------------------------------
+
+QUERY_FIND_DOCUMENTS = "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d"
+QUERY_GET_DOCUMENTS = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"
+QUERY_FIND_BY_REFERENCE_ID = "urn:uuid:12941a89-e02e-4be5-967c-ce4bfc8fe492"
+QUERY_NAMES = {
+    QUERY_FIND_DOCUMENTS: "FindDocuments",
+    QUERY_GET_DOCUMENTS: "GetDocuments",
+    QUERY_FIND_BY_REFERENCE_ID: "FindDocumentsByReferenceId",
+}
+RETURN_LEAF_CLASS = "LeafClass"
+RETURN_OBJECT_REF = "ObjectRef"
+
+
+def parse_query_values(text: str) -> list[str]:
+    """The values of one stored-query ``Value``: ``'a'``, ``('a','b')`` or a bare number."""
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    items: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+        elif char == "," and not quoted:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current))
+    values = []
+    for item in items:
+        item = item.strip()
+        if len(item) >= 2 and item[0] == item[-1] == "'":
+            item = item[1:-1].replace("''", "'")
+        if item:
+            values.append(item)
+    return values
+
+
+@dataclass
+class StoredQuery:
+    """An ITI-18 request: ``query:AdhocQueryRequest`` > ``ResponseOption`` + ``rim:AdhocQuery``."""
+
+    soap: SoapMessage
+    query_id: str
+    return_type: str
+    return_composed_objects: bool
+    parameters: dict[str, list[list[str]]]  # slot name -> one value list per rim:Value (AND of ORs)
+
+    action = property(lambda self: self.soap.action)
+    message_id = property(lambda self: self.soap.message_id)
+    assertion = property(lambda self: self.soap.assertion)
+
+    @property
+    def query_name(self) -> str:
+        return QUERY_NAMES.get(self.query_id, self.query_id)
+
+    def values(self, name: str) -> list[str]:
+        """All values of a parameter, flattened (OR semantics)."""
+        return [v for group in self.parameters.get(name, []) for v in group]
+
+    def value(self, name: str) -> str | None:
+        values = self.values(name)
+        return values[0] if values else None
+
+
+def parse_stored_query(body: bytes, content_type: str) -> StoredQuery:
+    soap = parse_soap_message(body, content_type)
+    request = soap.body
+    if request is None or request.tag != f"{{{QUERY_NS}}}AdhocQueryRequest":
+        found = etree.QName(request).text if request is not None else "(empty Body)"
+        raise XdsParseError(f"Body holds {found}, not query:AdhocQueryRequest")
+    option = request.find(f"{{{QUERY_NS}}}ResponseOption")
+    query = request.find(f"{{{RIM_NS}}}AdhocQuery")
+    if query is None:
+        raise XdsParseError("AdhocQueryRequest has no rim:AdhocQuery")
+    parameters: dict[str, list[list[str]]] = {}
+    for slot in query.findall(f"{{{RIM_NS}}}Slot"):
+        groups = [parse_query_values(v.text or "") for v in slot.findall(f"{{{RIM_NS}}}ValueList/{{{RIM_NS}}}Value")]
+        parameters.setdefault(slot.get("name", ""), []).extend(groups)
+    return StoredQuery(
+        soap=soap,
+        query_id=query.get("id", ""),
+        return_type=option.get("returnType", RETURN_OBJECT_REF) if option is not None else RETURN_OBJECT_REF,
+        return_composed_objects=(option is not None and option.get("returnComposedObjects", "false").lower() == "true"),
+        parameters=parameters,
+    )
+
+
+def stored_query_xml(
+    query_id: str,
+    parameters: dict[str, str | Sequence[str] | Sequence[Sequence[str]]],
+    return_type: str = RETURN_LEAF_CLASS,
+    return_composed_objects: bool = True,
+) -> etree._Element:
+    """``query:AdhocQueryRequest``; a str is one quoted value, a list one ``('a','b')`` Value, a list of lists several Values."""
+    request = etree.Element(f"{{{QUERY_NS}}}AdhocQueryRequest", nsmap={"query": QUERY_NS, "rim": RIM_NS})
+    etree.SubElement(
+        request,
+        f"{{{QUERY_NS}}}ResponseOption",
+        returnComposedObjects="true" if return_composed_objects else "false",
+        returnType=return_type,
+    )
+    query = etree.SubElement(request, f"{{{RIM_NS}}}AdhocQuery", id=query_id)
+    quote = lambda v: "'" + v.replace("'", "''") + "'"  # noqa: E731
+    for name, value in parameters.items():
+        slot = etree.SubElement(query, f"{{{RIM_NS}}}Slot", name=name)
+        value_list = etree.SubElement(slot, f"{{{RIM_NS}}}ValueList")
+        if isinstance(value, str):
+            texts = [quote(value)]
+        elif value and not isinstance(value[0], str):
+            texts = ["(" + ",".join(quote(v) for v in group) + ")" for group in value]  # type: ignore[union-attr]
+        else:
+            texts = ["(" + ",".join(quote(v) for v in value) + ")"]  # type: ignore[arg-type]
+        for text in texts:
+            etree.SubElement(value_list, f"{{{RIM_NS}}}Value").text = text
+    return request
+
+
+def adhoc_query_response(
+    status: str,
+    objects: Sequence[RegistryObject | Association] = (),
+    object_refs: Sequence[str] = (),
+    errors: Sequence[tuple[str, str, str]] = (),
+) -> etree._Element:
+    """``query:AdhocQueryResponse`` with LeafClass objects or ObjectRefs; errors are (errorCode, codeContext, location)."""
+    response = etree.Element(f"{{{QUERY_NS}}}AdhocQueryResponse", nsmap={"query": QUERY_NS, "rim": RIM_NS, "rs": RS_NS}, status=status)
+    if errors:
+        response.append(registry_response(status, errors).find(f"{{{RS_NS}}}RegistryErrorList"))
+    rol = etree.SubElement(response, f"{{{RIM_NS}}}RegistryObjectList")
+    for obj in objects:
+        rol.append(registry_object_xml(obj))
+    for ref in object_refs:
+        etree.SubElement(rol, f"{{{RIM_NS}}}ObjectRef", id=ref)
+    return response
+
+
+@dataclass
+class QueryResponse:
+    status: str
+    document_entries: list[DocumentEntry]
+    object_refs: list[str]
+    errors: list[tuple[str, str, str]]  # (errorCode, codeContext, location)
+
+
+def _registry_errors(parent: etree._Element) -> list[tuple[str, str, str]]:
+    return [
+        (e.get("errorCode", ""), e.get("codeContext", ""), e.get("location", ""))
+        for e in parent.iterfind(f".//{{{RS_NS}}}RegistryError")
+    ]
+
+
+def parse_query_response(body: bytes, content_type: str) -> QueryResponse:
+    """An ITI-18 response (plain SOAP or MTOM) as its status, DocumentEntries, ObjectRefs and errors."""
+    soap = parse_soap_message(body, content_type)
+    response = soap.body
+    if response is None or response.tag != f"{{{QUERY_NS}}}AdhocQueryResponse":
+        found = etree.QName(response).text if response is not None else "(empty Body)"
+        raise XdsParseError(f"Body holds {found}, not query:AdhocQueryResponse")
+    entries: list[DocumentEntry] = []
+    refs: list[str] = []
+    rol = response.find(f"{{{RIM_NS}}}RegistryObjectList")
+    for el in rol if rol is not None else ():
+        if el.tag == f"{{{RIM_NS}}}ExtrinsicObject":
+            entry = DocumentEntry(mime_type=el.get("mimeType", ""))
+            _fill(entry, el)
+            entries.append(entry)
+        elif el.tag == f"{{{RIM_NS}}}ObjectRef":
+            refs.append(el.get("id", ""))
+    return QueryResponse(response.get("status", ""), entries, refs, _registry_errors(response))
+
+
+# -- ITI-43 Retrieve Document Set ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentRequest:
+    repository_unique_id: str
+    document_unique_id: str
+    home_community_id: str = ""
+
+
+@dataclass
+class RetrieveRequest:
+    soap: SoapMessage
+    documents: list[DocumentRequest]
+
+    action = property(lambda self: self.soap.action)
+    message_id = property(lambda self: self.soap.message_id)
+    assertion = property(lambda self: self.soap.assertion)
+
+
+def parse_retrieve_request(body: bytes, content_type: str) -> RetrieveRequest:
+    soap = parse_soap_message(body, content_type)
+    request = soap.body
+    if request is None or request.tag != f"{{{XDSB_NS}}}RetrieveDocumentSetRequest":
+        found = etree.QName(request).text if request is not None else "(empty Body)"
+        raise XdsParseError(f"Body holds {found}, not xds-b:RetrieveDocumentSetRequest")
+    text = lambda el, name: (el.findtext(f"{{{XDSB_NS}}}{name}") or "").strip()  # noqa: E731
+    documents = [
+        DocumentRequest(text(d, "RepositoryUniqueId"), text(d, "DocumentUniqueId"), text(d, "HomeCommunityId"))
+        for d in request.findall(f"{{{XDSB_NS}}}DocumentRequest")
+    ]
+    return RetrieveRequest(soap, documents)
+
+
+def retrieve_request_xml(documents: Iterable[DocumentRequest]) -> etree._Element:
+    request = etree.Element(f"{{{XDSB_NS}}}RetrieveDocumentSetRequest", nsmap={"xdsb": XDSB_NS})
+    for doc in documents:
+        el = etree.SubElement(request, f"{{{XDSB_NS}}}DocumentRequest")
+        if doc.home_community_id:
+            etree.SubElement(el, f"{{{XDSB_NS}}}HomeCommunityId").text = doc.home_community_id
+        etree.SubElement(el, f"{{{XDSB_NS}}}RepositoryUniqueId").text = doc.repository_unique_id
+        etree.SubElement(el, f"{{{XDSB_NS}}}DocumentUniqueId").text = doc.document_unique_id
+    return request
+
+
+@dataclass(frozen=True)
+class RetrievedDocument:
+    repository_unique_id: str
+    document_unique_id: str
+    mime_type: str
+    content: bytes | str  # bytes, or the xop href (cid:...) when building a response
+
+
+def retrieve_response_xml(
+    status: str, documents: Sequence[RetrievedDocument], errors: Sequence[tuple[str, str, str]] = ()
+) -> etree._Element:
+    """``xds-b:RetrieveDocumentSetResponse``; a ``str`` content is an xop href, bytes go inline (base64)."""
+    response = etree.Element(f"{{{XDSB_NS}}}RetrieveDocumentSetResponse", nsmap={"xdsb": XDSB_NS})
+    response.append(registry_response(status, errors))
+    for doc in documents:
+        el = etree.SubElement(response, f"{{{XDSB_NS}}}DocumentResponse")
+        etree.SubElement(el, f"{{{XDSB_NS}}}RepositoryUniqueId").text = doc.repository_unique_id
+        etree.SubElement(el, f"{{{XDSB_NS}}}DocumentUniqueId").text = doc.document_unique_id
+        etree.SubElement(el, f"{{{XDSB_NS}}}mimeType").text = doc.mime_type
+        content = etree.SubElement(el, f"{{{XDSB_NS}}}Document")
+        if isinstance(doc.content, str):
+            etree.SubElement(content, f"{{{XOP_NS}}}Include", nsmap={"xop": XOP_NS}, href=doc.content)
+        else:
+            content.text = base64.b64encode(doc.content).decode("ascii")
+    return response
+
+
+@dataclass
+class RetrieveResponse:
+    status: str
+    documents: list[RetrievedDocument]  # content resolved to bytes
+    errors: list[tuple[str, str, str]]
+    mtom: bool
+
+
+def parse_retrieve_response(body: bytes, content_type: str) -> RetrieveResponse:
+    """An ITI-43 response (MTOM with xop:Include, or inline base64) with each document's bytes."""
+    soap = parse_soap_message(body, content_type)
+    response = soap.body
+    if response is None or response.tag != f"{{{XDSB_NS}}}RetrieveDocumentSetResponse":
+        found = etree.QName(response).text if response is not None else "(empty Body)"
+        raise XdsParseError(f"Body holds {found}, not xds-b:RetrieveDocumentSetResponse")
+    registry = response.find(f"{{{RS_NS}}}RegistryResponse")
+    documents = []
+    for el in response.findall(f"{{{XDSB_NS}}}DocumentResponse"):
+        text = lambda name: (el.findtext(f"{{{XDSB_NS}}}{name}") or "").strip()  # noqa: E731
+        doc = el.find(f"{{{XDSB_NS}}}Document")
+        include = doc.find(f"{{{XOP_NS}}}Include") if doc is not None else None
+        try:
+            if include is not None:
+                if soap.mtom is None:
+                    raise XdsParseError("xop:Include in a response that is not MTOM")
+                data = soap.mtom.resolve_xop(include.get("href") or "")
+            else:
+                data = base64.b64decode("".join(((doc.text if doc is not None else "") or "").split()), validate=True)
+        except (MimeError, binascii.Error, ValueError) as exc:
+            raise XdsParseError(f"document {text('DocumentUniqueId')} cannot be read: {exc}") from None
+        documents.append(RetrievedDocument(text("RepositoryUniqueId"), text("DocumentUniqueId"), text("mimeType"), data))
+    return RetrieveResponse(
+        registry.get("status", "") if registry is not None else "",
+        documents,
+        _registry_errors(response),
+        soap.mtom is not None,
+    )

@@ -20,6 +20,7 @@ import base64
 import binascii
 import copy
 import hashlib
+import ipaddress
 import re
 import secrets
 from collections.abc import Sequence
@@ -73,6 +74,14 @@ NOTE_UNSIGNED = "a corrupted or unsigned list is rejected (ANS README: the unsig
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _FQDN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _DOMAIN_FIELDS = ("Identifiant", "db", "vi", "Denomination", "DNCertificatOperateur", "SupportContact", "DateMAJ")
+
+
+def _is_ip_literal(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class TrustListError(ValueError):
@@ -182,7 +191,9 @@ def _check_structure(root: etree._Element, out: FindingList) -> None:
         for name in ("db", "vi"):
             value = values[name]
             if value and not _FQDN.match(value):
-                out.add("TL-DOMAINE", f"{FORMAT}: {name} is a fully qualified domain name", f"{base}/{name}", "an FQDN", value)
+                # An IP literal is what a loopback test trust space uses (no DNS there): a warning, not an error.
+                severity = Severity.WARNING if _is_ip_literal(value) else Severity.ERROR
+                out.add("TL-DOMAINE", f"{FORMAT}: {name} is a fully qualified domain name", f"{base}/{name}", "an FQDN", value, severity)
         if values["vi"] is None:
             out.add("TL-DOMAINE", f"{FORMAT}: vi (viewer FQDN) present in the ANS list, not in its README", f"{base}/vi", "the viewer FQDN", None, Severity.WARNING)
         dn = values["DNCertificatOperateur"]

@@ -4,8 +4,10 @@ It behaves like an XDS.b registry, not like a judge: it refuses what a
 registry refuses (missing document or metadata, hash / size mismatch,
 unknown patient, unresolvable RPLC target) and answers with ebRS error
 codes; deep conformance of the metadata is the rules' job
-(``drimva.rules.xds``). Entries are keyed by entryUUID; ITI-18 / ITI-43 (a
-later task) will query ``entries()`` and ``find()``.
+(``drimva.rules.xds``). Entries are keyed by entryUUID; ITI-18 queries go
+through ``find_documents`` / ``get_documents``, and ``as_registered`` gives an
+entry's metadata as a registry returns it (entryUUID ids, status,
+``repositoryUniqueId``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from drimva.xds import (
     ASSOC_RPLC,
+    DE_EVENT_CODE_LIST,
+    DOCUMENT_ENTRY_STABLE,
     DE_PATIENT_ID,
     DE_UNIQUE_ID,
     STATUS_APPROVED,
@@ -47,6 +51,10 @@ DEFAULT_ERROR_CODES: dict[str, str] = {
     "duplicate_unique_id": "XDSDuplicateUniqueIdInRegistry",
     "unresolved": "UnresolvedReferenceException",
     "update": "XDSMetadataUpdateError",
+    "query_param": "XDSStoredQueryParamNumber",
+    "unknown_query": "XDSUnknownStoredQuery",
+    "document_unique_id": "XDSDocumentUniqueIdError",
+    "unknown_repository": "XDSUnknownRepositoryId",
 }
 
 
@@ -110,6 +118,58 @@ class Registry:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    # -- ITI-18 -----------------------------------------------------------------------
+    def find_documents(
+        self,
+        patient_id: str,
+        statuses: Iterable[str],
+        event_codes: Iterable[Iterable[str]] = (),
+    ) -> list[RegistryEntry]:
+        """FindDocuments: entries of the patient in one of ``statuses``; each group of
+        ``event_codes`` (``code^^scheme``) must match at least one eventCode (AND of ORs)."""
+        wanted = set(statuses)
+        groups = [set(group) for group in event_codes]
+        with self._lock:
+            found = []
+            for entry in self._entries.values():
+                if entry.patient_id != patient_id or entry.status not in wanted:
+                    continue
+                codes = {f"{c.node_representation}^^{c.coding_scheme or ''}" for c in entry.metadata.classifications if c.scheme == DE_EVENT_CODE_LIST}
+                if all(group & codes for group in groups):
+                    found.append(entry)
+            return found
+
+    def get_documents(self, unique_ids: Iterable[str] = (), entry_uuids: Iterable[str] = ()) -> list[RegistryEntry]:
+        """GetDocuments: entries by uniqueId (every version) or by entryUUID, whatever their status."""
+        uids, uuids = set(unique_ids), set(entry_uuids)
+        with self._lock:
+            return [e for e in self._entries.values() if e.unique_id in uids or e.entry_uuid in uuids]
+
+    def find_by_reference_id(self, patient_id: str, statuses: Iterable[str], reference_ids: Iterable[str]) -> list[RegistryEntry]:
+        """FindDocumentsByReferenceId: entries whose referenceIdList holds one of ``reference_ids``."""
+        wanted = set(reference_ids)
+        return [
+            e
+            for e in self.find_documents(patient_id, statuses)
+            if wanted & set(e.metadata.slots.get("urn:ihe:iti:xds:2013:referenceIdList", []))
+        ]
+
+    @staticmethod
+    def as_registered(entry: RegistryEntry, repository_unique_id: str) -> DocumentEntry:
+        """The entry's metadata as the registry returns it (LeafClass): ids rewritten to the entryUUID."""
+        meta = entry.metadata
+        slots = {**meta.slots, "repositoryUniqueId": [repository_unique_id]}
+        slots.setdefault("size", [str(len(entry.document))])
+        slots.setdefault("hash", [entry.sha1])
+        return replace(
+            meta,
+            id=entry.entry_uuid,
+            object_type=meta.object_type or DOCUMENT_ENTRY_STABLE,
+            status=entry.status,
+            slots=slots,
+            classifications=[replace(c, id="", classified_object=entry.entry_uuid) for c in meta.classifications],
+        )
 
     # -- ITI-41 -----------------------------------------------------------------------
     def register(self, request: ProvideAndRegister, submission_index: int) -> tuple[list[RegistryError], dict[str, str]]:

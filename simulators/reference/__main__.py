@@ -1,12 +1,17 @@
 """``python -m simulators.reference``: run the reference DRIMbox as its own process.
 
     python -m simulators.reference --config CONFIG.json [--fault NAME] --ready-file READY.json
-    python -m simulators.reference --list-faults
+    python -m simulators.reference --list-faults [--all]
 
 Binds its servers (port 0 = ephemeral), writes READY.json atomically
-(``{"pid", "mllp_port", "dicom_port", "wado_base_url", "fault"}``), logs every
-decision to ``log_file`` and stops on SIGTERM / SIGINT. Exit codes: 0 clean
-stop, 2 bad command line / configuration / fault name.
+(``{"pid", "mllp_port", "dicom_port", "source_port", "wado_base_url", "fault"}``),
+logs every decision to ``log_file`` and stops on SIGTERM / SIGINT. When the
+configuration has ``https`` and ``psc`` the WADO-RS source server runs too:
+``source_port`` is its port and ``wado_base_url`` (also the base of every KOS
+RetrieveURL) its real URL ``https://{bind_host}:{port}/drimbox/wado-rs``;
+otherwise ``source_port`` is null and ``wado_base_url`` the configured one.
+``--list-faults`` leaves staged faults out unless ``--all``. Exit codes: 0
+clean stop, 1 cannot listen, 2 bad command line / configuration / fault name.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from types import FrameType
 
 from .config import ConfigError, ReferenceConfig, load_config
 from .dicom_server import DicomServer
-from .faults import FAULTS, UnknownFault, select_faults
+from .faults import UnknownFault, listed_faults, select_faults
 from .mllp_server import MllpServer
 from .pacs_client import PacsClient
+from .retrieval import PacsRetriever
 from .service import Publisher, ReferenceService
+from .source_server import SourceServer
 from .state import StateStore, atomic_write
+from .token_check import TokenVerifier
 
 LOGGER = "reference"
 
@@ -38,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", help="name of the fault to inject (see --list-faults)")
     parser.add_argument("--ready-file", type=Path, help="where to write READY.json once listening")
     parser.add_argument("--list-faults", action="store_true", help="print the known faults as JSON and exit")
+    parser.add_argument("--all", action="store_true", help="with --list-faults: include the staged faults")
     args = parser.parse_args(argv)
     if args.list_faults:
-        print(json.dumps([fault.as_json() for fault in FAULTS], ensure_ascii=False, indent=2))
+        print(json.dumps([fault.as_json() for fault in listed_faults(args.all)], ensure_ascii=False, indent=2))
         return 0
     if args.config is None or args.ready_file is None:
         parser.error("--config and --ready-file are required")
@@ -56,10 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot set up the DMP client from the 'dmp' keys: {exc}", file=sys.stderr)
         return 2
-    return run(config, faults, publisher, args.ready_file, log)
+    try:
+        source = _source_server(config, faults, log)
+    except (OSError, ValueError) as exc:
+        publisher.close()
+        print(f"error: cannot set up the WADO-RS source from the 'https' / 'psc' keys: {exc}", file=sys.stderr)
+        return 2
+    return run(config, faults, publisher, args.ready_file, log, source)
 
 
-def run(config: ReferenceConfig, faults: frozenset[str], publisher: Publisher, ready_file: Path, log: logging.Logger) -> int:
+def run(
+    config: ReferenceConfig,
+    faults: frozenset[str],
+    publisher: Publisher,
+    ready_file: Path,
+    log: logging.Logger,
+    source: SourceServer | None = None,
+) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -75,11 +97,21 @@ def run(config: ReferenceConfig, faults: frozenset[str], publisher: Publisher, r
         port=config.pacs.port,
         timeout_s=config.timeouts.dicom_s,
     )
-    service = ReferenceService(config, pacs=pacs, publisher=publisher, state=StateStore(config.state_dir), faults=faults, log=log)
-    mllp = MllpServer(service.handle, config.bind_host, config.mllp_port, log=log)
     dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log)
+    mllp: MllpServer | None = None
     try:
         try:
+            wado_base_url = source.start().base_url if source is not None else config.wado_base_url
+            service = ReferenceService(
+                config,
+                pacs=pacs,
+                publisher=publisher,
+                state=source.state if source is not None else StateStore(config.state_dir),
+                faults=faults,
+                log=log,
+                wado_base_url=wado_base_url,
+            )
+            mllp = MllpServer(service.handle, config.bind_host, config.mllp_port, log=log)
             mllp.start()
             dicom.start()
         except OSError as exc:
@@ -90,7 +122,8 @@ def run(config: ReferenceConfig, faults: frozenset[str], publisher: Publisher, r
             "pid": os.getpid(),
             "mllp_port": mllp.port,
             "dicom_port": dicom.port,
-            "wado_base_url": config.wado_base_url,
+            "source_port": source.port if source is not None else None,
+            "wado_base_url": wado_base_url,
             "fault": next(iter(faults), None),
         }
         atomic_write(ready_file, json.dumps(ready).encode("utf-8"))
@@ -98,8 +131,11 @@ def run(config: ReferenceConfig, faults: frozenset[str], publisher: Publisher, r
         while not stop.wait(0.2):
             pass
     finally:
-        mllp.stop()
+        if mllp is not None:
+            mllp.stop()
         dicom.stop()
+        if source is not None:
+            source.stop()
         publisher.close()
         log.info("stopped")
     return 0
@@ -121,6 +157,38 @@ def _dmp_client(config: ReferenceConfig, faults: frozenset[str]) -> Publisher:
         source_id=config.source_id,
         timeout_s=config.timeouts.http_s,
         faults=faults,
+    )
+
+
+def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> SourceServer | None:
+    """The WADO-RS source (not started), or None when ``https`` / ``psc`` are not configured."""
+    if config.https is None or config.psc is None:
+        return None
+    retriever = PacsRetriever(
+        calling_ae=config.ae_title,
+        called_ae=config.pacs.ae_title,
+        host=config.pacs.host,
+        port=config.pacs.port,
+        timeout_s=config.timeouts.dicom_s,
+    )
+    verifier = TokenVerifier(
+        issuer=config.psc.issuer,
+        jwks_url=config.psc.jwks_url,
+        audience=config.psc.audience,
+        ca_cert=config.dmp.ca_cert,
+        timeout_s=config.timeouts.http_s,
+    )
+    return SourceServer(
+        state=StateStore(config.state_dir),
+        retriever=retriever,
+        verifier=verifier,
+        cert=config.https.server_cert,
+        key=config.https.server_key,
+        host=config.bind_host,
+        port=config.https.source_port,
+        faults=faults,
+        timeout_s=config.timeouts.http_s,
+        log=log.getChild("source"),
     )
 
 

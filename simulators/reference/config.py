@@ -1,9 +1,26 @@
 """The reference DRIMbox's configuration file (CONFIG.json) and its validation.
 
 Every key is required except ``dmp.client_cert`` / ``dmp.client_key`` (null or
-absent: TLS without a client certificate). Unknown keys and bad values raise
-``ConfigError`` whose message names the key; ``__main__`` turns it into exit
-code 2.
+absent: TLS without a client certificate) and the optional sections of the
+cross-DRIMbox roles, each null or absent when the role is not wired:
+
+- ``https``: ``{server_cert, server_key, source_port (0), consumer_port (0)}``,
+  the DRIMbox's own TLS server identity and the ports of its source
+  (WADO-RS) and consumer (contextual call) servers, both on ``bind_host``;
+- ``psc``: ``{issuer, jwks_url, audience ("drimbox")}``, the Pro Santé Connect
+  issuer whose access tokens the source accepts (JWKS fetched over HTTPS,
+  verified with ``dmp.ca_cert``);
+- ``trust``: ``{list_url, anchor, refresh_s (300)}``, where the signed DRIM-M
+  trust list is fetched, the CA certificate (PEM) its signer must chain to,
+  how often it is fetched again;
+- ``dicom_node``: ``{ae_title, host, port}``, the DICOM node the consumer
+  sends retrieved images to (VA-D3);
+- ``consumer``: ``{consent_names, contextual_path}``, the consent parameter
+  names the contextual call accepts and its path.
+
+The source role runs when ``https`` and ``psc`` are both set
+(``source_enabled``). Unknown keys and bad values raise ``ConfigError`` whose
+message names the key; ``__main__`` turns it into exit code 2.
 """
 
 from __future__ import annotations
@@ -51,6 +68,41 @@ class Timeouts(_Strict):
     http_s: float = Field(gt=0)
 
 
+class HttpsConfig(_Strict):
+    server_cert: Path
+    server_key: Path
+    source_port: int = Field(default=0, ge=0, le=65535)
+    consumer_port: int = Field(default=0, ge=0, le=65535)
+
+
+class PscConfig(_Strict):
+    issuer: str = Field(min_length=1)
+    jwks_url: str = Field(pattern=r"^https://")
+    audience: str = Field(default="drimbox", min_length=1)
+
+
+class TrustConfig(_Strict):
+    list_url: str = Field(min_length=1)
+    anchor: Path
+    refresh_s: float = Field(default=300.0, gt=0)
+
+
+class DicomNodeConfig(_Strict):
+    ae_title: str = Field(min_length=1, max_length=16)
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+
+
+# The contextual call's consent parameter: the ANS test server's name and the demonstrator API's
+# (trust-list-and-identity.md §7, open question 6); both accepted unless the config narrows it.
+DEFAULT_CONSENT_NAMES = ("InformationEtConsentement", "InformationEtOppositionConsultation")
+
+
+class ConsumerConfig(_Strict):
+    consent_names: tuple[str, ...] = Field(default=DEFAULT_CONSENT_NAMES, min_length=1)
+    contextual_path: str = Field(default="/drimbox/appel-contextuel", pattern=r"^/")
+
+
 class ReferenceConfig(_Strict):
     bind_host: str = Field(min_length=1)
     mllp_port: int = Field(ge=0, le=65535)
@@ -67,6 +119,16 @@ class ReferenceConfig(_Strict):
     state_dir: Path
     log_file: Path
     timeouts: Timeouts
+    https: HttpsConfig | None = None
+    psc: PscConfig | None = None
+    trust: TrustConfig | None = None
+    dicom_node: DicomNodeConfig | None = None
+    consumer: ConsumerConfig | None = None
+
+    @property
+    def source_enabled(self) -> bool:
+        """The WADO-RS source role runs (it needs a TLS identity and a token issuer)."""
+        return self.https is not None and self.psc is not None
 
 
 def parse_config(data: Any) -> ReferenceConfig:

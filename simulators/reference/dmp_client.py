@@ -66,12 +66,8 @@ class DmpClient:
         self._source_id = source_id
         self._faults = faults
         self._signer = VihfSigner.from_files(signing_cert, signing_key)
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if client_cert is not None and "dmp_no_client_cert" not in faults:
-            context.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
-        # trust_env=False: no proxy from the environment between the DRIMbox and the DMP.
-        self._http = httpx.Client(verify=context, timeout=httpx.Timeout(timeout_s), trust_env=False)
+        with_cert = client_cert is not None and "dmp_no_client_cert" not in faults
+        self._http = mtls_http_client(ca_cert, client_cert if with_cert else None, client_key, timeout_s)
 
     def publish(self, pub: KosPublication) -> PublishResult:
         """ITI-41 Provide and Register Document Set-b of the KOS, as MTOM/XOP."""
@@ -128,18 +124,8 @@ class DmpClient:
         self.close()
 
     def _envelope(self, action: str, to: str, pub: KosPublication, body: etree._Element) -> bytes:
-        envelope = etree.Element(etree.QName(SOAP, "Envelope"), nsmap={"soap": SOAP, "wsa": WSA})
-        header = etree.SubElement(envelope, etree.QName(SOAP, "Header"))
-        etree.SubElement(header, etree.QName(WSA, "MessageID")).text = f"urn:uuid:{uuid.uuid4()}"
-        etree.SubElement(header, etree.QName(WSA, "To")).text = to
-        action_el = etree.SubElement(header, etree.QName(WSA, "Action"))
-        action_el.set(etree.QName(SOAP, "mustUnderstand"), "true")
-        action_el.text = action
-        security = etree.SubElement(header, etree.QName(WSSE, "Security"), nsmap={"wsse": WSSE})
         signed = "vihf_unsigned" not in self._faults
-        security.append(vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed))
-        etree.SubElement(envelope, etree.QName(SOAP, "Body")).append(body)
-        return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        return soap_envelope(action, to, vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed), body)
 
     def _post(self, url: str, content: bytes, content_type: str, entry_uuid: str, unique_id: str) -> PublishResult:
         try:
@@ -153,6 +139,76 @@ class DmpClient:
         if not ok and not errors:
             errors = (f"registry status {status or 'absent'}",)
         return PublishResult(ok, entry_uuid, unique_id, response.status_code, status, errors)
+
+
+def mtls_http_client(
+    ca_cert: Path, client_cert: Path | None, client_key: Path | None, timeout_s: float
+) -> httpx.Client:
+    """An httpx client to the DMP: server verified with ``ca_cert``, TLS >= 1.2, client certificate if given."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if client_cert is not None:
+        context.load_cert_chain(str(client_cert), str(client_key) if client_key else None)
+    # trust_env=False: no proxy from the environment between the DRIMbox and the DMP.
+    return httpx.Client(verify=context, timeout=httpx.Timeout(timeout_s), trust_env=False)
+
+
+def soap_envelope(action: str, to: str, assertion: etree._Element, body: etree._Element) -> bytes:
+    """SOAP 1.2 envelope with WS-Addressing (MessageID, To, Action) and the VIHF in ``wsse:Security``."""
+    envelope = etree.Element(etree.QName(SOAP, "Envelope"), nsmap={"soap": SOAP, "wsa": WSA})
+    header = etree.SubElement(envelope, etree.QName(SOAP, "Header"))
+    etree.SubElement(header, etree.QName(WSA, "MessageID")).text = f"urn:uuid:{uuid.uuid4()}"
+    etree.SubElement(header, etree.QName(WSA, "To")).text = to
+    action_el = etree.SubElement(header, etree.QName(WSA, "Action"))
+    action_el.set(etree.QName(SOAP, "mustUnderstand"), "true")
+    action_el.text = action
+    security = etree.SubElement(header, etree.QName(WSSE, "Security"), nsmap={"wsse": WSSE})
+    security.append(assertion)
+    etree.SubElement(envelope, etree.QName(SOAP, "Body")).append(body)
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+@dataclasses.dataclass(frozen=True)
+class MimePart:
+    headers: dict[str, str]  # lower-case names
+    content: bytes
+
+    @property
+    def content_id(self) -> str:
+        return self.headers.get("content-id", "").strip().strip("<>")
+
+
+def split_multipart(content_type: str, body: bytes) -> list[MimePart]:
+    """The parts of a multipart body (MTOM, DICOMweb), byte-exact: binary content is never trimmed.
+
+    Raises ValueError when the body is not multipart or has no part.
+    """
+    header = email.message.Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    if not header.get_content_maintype() == "multipart" or not isinstance(boundary, str) or not boundary:
+        raise ValueError(f"not a multipart content type with a boundary: {content_type!r}")
+    delimiter = re.compile(rb"(?:^|\r?\n)--" + re.escape(boundary.encode("latin-1")) + rb"(--)?[ \t]*(?:\r?\n|$)")
+    matches = list(delimiter.finditer(body))
+    parts: list[MimePart] = []
+    for current, following in zip(matches, matches[1:]):
+        if current.group(1):  # closing delimiter
+            break
+        chunk = body[current.end() : following.start()]
+        empty_head = re.match(rb"\r?\n", chunk)  # a part without headers
+        blank = empty_head or re.search(rb"\r?\n\r?\n", chunk)
+        if blank is None:
+            raise ValueError("a part has no blank line between its headers and its content")
+        head, content = (b"" if empty_head else chunk[: blank.start()]), chunk[blank.end() :]
+        headers: dict[str, str] = {}
+        for line in head.decode("latin-1").splitlines():
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        parts.append(MimePart(headers, content))
+    if not parts:
+        raise ValueError("no part found in the multipart body")
+    return parts
 
 
 def mtom_request(

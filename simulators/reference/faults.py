@@ -1,9 +1,14 @@
 """Named faults of the reference DRIMbox: each breaks exactly one requirement.
 
-``targets`` name the scenarios of ``features/alimentation_mes.feature`` that
-must fail when the fault is on (the self-test checks it). The service reads
-the HL7/KOS/gate faults, the DMP client (another module) the DMP-side ones;
-all are declared here so ``--list-faults`` is complete.
+``targets`` name the scenarios (block B: ``features/alimentation_mes.feature``;
+block E: the source-role feature) that must fail when the fault is on (the
+self-test checks it). The service reads the HL7/KOS/gate faults, the DMP
+client the DMP-side ones, the WADO-RS source server the ``wado_*`` ones.
+
+A fault is *staged* (in ``STAGED``, not ``FAULTS``) while the scenarios it
+targets are not written yet: it works with ``--fault`` but ``--list-faults``
+leaves it out (so the self-test does not run it) unless ``--all`` is given.
+Move it to ``FAULTS`` in the same change that adds its target scenarios.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
 S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
 S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
+S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
+S_E_NO_TOKEN = "La DRIMbox source refuse une requête sans jeton"
+S_E_EXPIRED = "La DRIMbox source refuse un jeton expiré"
+S_E_ISSUER = "La DRIMbox source refuse un jeton d'un émetteur inconnu"
+S_E_NO_KOS = "La DRIMbox source refuse une requête sans en-tête KOS-SOPInstanceUID"
+S_E_NOT_IN_KOS = "La DRIMbox source refuse une série non référencée par le KOS"
+S_E_PLAIN = "La DRIMbox source refuse le HTTP en clair"
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,36 @@ FAULTS: tuple[Fault, ...] = (
     Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate", (S_KOS,)),
 )
 
-FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS}
+# Block E (source role over WADO-RS): target scenarios not written yet.
+STAGED: tuple[Fault, ...] = (
+    Fault(
+        "wado_no_token_check",
+        "WADO-RS source serves without checking the bearer token (absent, expired, unknown issuer, bad signature)",
+        (S_E_NO_TOKEN, S_E_EXPIRED, S_E_ISSUER),
+    ),
+    Fault(
+        "wado_ignore_kos_header",
+        "WADO-RS source serves the series whatever the KOS-SOPInstanceUID header (absent, unknown, not referencing it)",
+        (S_E_NO_KOS, S_E_NOT_IN_KOS),
+    ),
+    Fault(
+        "wado_skip_last_instance",
+        "WADO-RS source leaves the last instance of the series out of a 200 response",
+        (S_E_SERIES,),
+    ),
+    Fault(
+        "wado_plain_http",
+        "WADO-RS source port also answers plain HTTP (a connection not starting with a TLS handshake is served in clear)",
+        (S_E_PLAIN,),
+    ),
+)
+
+FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS + STAGED}
+
+
+def listed_faults(include_staged: bool = False) -> tuple[Fault, ...]:
+    """The faults ``--list-faults`` prints: ``FAULTS``, plus ``STAGED`` with ``include_staged``."""
+    return FAULTS + STAGED if include_staged else FAULTS
 
 
 class UnknownFault(ValueError):

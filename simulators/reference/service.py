@@ -74,6 +74,7 @@ class ReferenceService:
         faults: frozenset[str] = frozenset(),
         log: logging.Logger | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        wado_base_url: str | None = None,
     ) -> None:
         self.config = config
         self.pacs = pacs
@@ -84,7 +85,7 @@ class ReferenceService:
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._lock = threading.Lock()  # messages from several connections are processed one at a time
         self.kos_settings = KosSettings(
-            wado_base_url=config.wado_base_url,
+            wado_base_url=wado_base_url or config.wado_base_url,  # the running source server's URL, when there is one
             retrieve_location_uid=config.retrieve_location_uid,
             retrieve_ae_title=config.ae_title,
             manufacturer="drimva",

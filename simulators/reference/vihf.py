@@ -30,6 +30,7 @@ X509_SUBJECT_NAME = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
 TLS_CLIENT = "urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient"
 FACILITY_SCHEME = "1.2.250.1.71.4.2.4"
 PROFESSION_SCHEME = "1.2.250.1.71.1.2.7"  # TRE_G15
+PROFESSION_NAMES = {"10": "Medecin", "21": "Pharmacien", "40": "Chirurgien-Dentiste", "50": "Sage-Femme", "60": "Infirmier"}
 CONFIDENTIALITY_ATTRIBUTE = "urn:oasis:names:tc:xspa:1.0:resource:patient:hl7:confidentiality-code"
 # The "connexion secrète" code the DMP expects (DMPConnect documentation): code of
 # 1.2.250.1.213.1.1.4.13. The reference files name the attribute, not its value.
@@ -67,6 +68,72 @@ def build_vihf(
     placeholder: bool = True,
 ) -> etree._Element:
     """The unsigned assertion; with `placeholder`, a `ds:Signature` slot right after Issuer."""
+    return _assertion(
+        name_id=pub.author_id,
+        authentication_mode="INDIRECTE",
+        structure_id=pub.organisation_id,
+        facility_code=pub.healthcare_facility_code,
+        subject_name=f"{pub.author_given} {pub.author_family}".strip(),
+        role=("10", "Medecin"),
+        patient_id=pub.xds_patient_id,
+        secret_connection=pub.secret_connection,
+        lps=lps,
+        issuer_dn=issuer_dn,
+        now=now,
+        placeholder=placeholder,
+    )
+
+
+def consultation_vihf(
+    *,
+    professional_id: str,
+    professional_name: str,
+    profession_code: str,
+    structure_id: str,
+    facility_code: str,
+    patient_id: str,
+    lps: Mapping[str, str],
+    signer: VihfSigner,
+    now: datetime | None = None,
+) -> etree._Element:
+    """The signed VIHF of a consultation (ITI-18 / ITI-43) on behalf of a logged-in professional.
+
+    ``Authentification_Mode`` INDIRECTE_RENFORCEE (the professional authenticated at
+    Pro Santé Connect, the structure by its certificate); NameID = the professional's
+    national id (``8`` + RPPS, the token's ``sub`` / ``SubjectNameID``).
+    """
+    assertion = _assertion(
+        name_id=professional_id,
+        authentication_mode="INDIRECTE_RENFORCEE",
+        structure_id=structure_id,
+        facility_code=facility_code,
+        subject_name=professional_name,
+        role=(profession_code, PROFESSION_NAMES.get(profession_code, profession_code)),
+        patient_id=patient_id,
+        secret_connection=False,
+        lps=lps,
+        issuer_dn=signer.issuer_dn,
+        now=now,
+        placeholder=True,
+    )
+    return sign_vihf(assertion, signer)
+
+
+def _assertion(
+    *,
+    name_id: str,
+    authentication_mode: str,
+    structure_id: str,
+    facility_code: str,
+    subject_name: str,
+    role: tuple[str, str],
+    patient_id: str,
+    secret_connection: bool,
+    lps: Mapping[str, str],
+    issuer_dn: str,
+    now: datetime | None,
+    placeholder: bool,
+) -> etree._Element:
     instant = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     stamp = instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
     assertion = etree.Element(
@@ -80,29 +147,28 @@ def build_vihf(
     if placeholder:
         etree.SubElement(assertion, etree.QName(DS, "Signature"), nsmap={"ds": DS}, Id="placeholder")
     subject = etree.SubElement(assertion, _saml("Subject"))
-    etree.SubElement(subject, _saml("NameID")).text = pub.author_id
+    etree.SubElement(subject, _saml("NameID")).text = name_id
     authn = etree.SubElement(assertion, _saml("AuthnStatement"), AuthnInstant=stamp)
     context = etree.SubElement(authn, _saml("AuthnContext"))
     etree.SubElement(context, _saml("AuthnContextClassRef")).text = TLS_CLIENT
 
     statement = etree.SubElement(assertion, _saml("AttributeStatement"))
     _attribute(statement, "VIHF_Version", VIHF_VERSION)
-    _attribute(statement, "Identifiant_Structure", pub.organisation_id)
-    _attribute(statement, "Secteur_Activite", f"{pub.healthcare_facility_code}^{FACILITY_SCHEME}")
-    display_name = f"{pub.author_given} {pub.author_family}".strip()
-    _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:subject-id", display_name)
-    role = _attribute(statement, "urn:oasis:names:tc:xacml:2.0:subject:role", None)
-    _ce(role, "Role", "10", PROFESSION_SCHEME, "Medecin")
-    _attribute(statement, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", pub.xds_patient_id)
+    _attribute(statement, "Identifiant_Structure", structure_id)
+    _attribute(statement, "Secteur_Activite", f"{facility_code}^{FACILITY_SCHEME}")
+    _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:subject-id", subject_name)
+    role_value = _attribute(statement, "urn:oasis:names:tc:xacml:2.0:subject:role", None)
+    _ce(role_value, "Role", role[0], PROFESSION_SCHEME, role[1])
+    _attribute(statement, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", patient_id)
     _attribute(statement, "Ressource_URN", "urn:dmp")
     purpose = _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse", None)
     _ce(purpose, "PurposeOfUse", "normal", "1.2.250.1.213.1.1.4.248", "Acces normal", name="mode acces VIHF 1.0")
-    _attribute(statement, "Authentification_Mode", "INDIRECTE")
+    _attribute(statement, "Authentification_Mode", authentication_mode)
     _attribute(statement, "LPS_ID", lps["id"])
     _attribute(statement, "LPS_Nom", lps["name"])
     _attribute(statement, "LPS_Version", lps["version"])
     _attribute(statement, "LPS_ID_HOMOLOGATION_DMP", lps["homologation"])
-    if pub.secret_connection:
+    if secret_connection:
         secret = _attribute(statement, CONFIDENTIALITY_ATTRIBUTE, None)
         _ce(secret, "ConfidentialityCode", *SECRET_CONNECTION_CODE)
     return assertion

@@ -1,0 +1,231 @@
+"""The peer DRIMbox, consumer side: fetches a KOS's series from the source under test (VA-E).
+
+``fetch_study`` reads the KOS's evidence triplets, GETs every series from
+its RetrieveURL with ``Authorization: Bearer``, ``KOS-SOPInstanceUID`` and
+the CI-SIS Accept profile of the ANS samples, and reports per series what
+came back (status, SOP Instance UIDs, pixel SHA-256, problems);
+``ConsumerFetch.check_against`` judges it with
+:func:`drimva.rules.retrieval.check_retrieval`. ``security_probe`` sends one
+deliberately faulty request for the ``@securite`` scenarios. Every request
+is written to the evidence before it is sent, every response as soon as it
+is received.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydicom.dataset import Dataset
+
+from drimva.dicom_text import read_part10
+from drimva.dicomweb import CISIS_LOSSLESS_ACCEPT, parse_multipart_dicom
+from drimva.evidence import EvidenceSink
+from drimva.findings import Finding
+from drimva.mime import MimeError, parse_content_type
+from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_sha256
+from simulators.common.https import decoded_view
+
+CHANNEL = "peer-consumer"
+PROBE_OMISSIONS = frozenset({"token", "kos_header", "accept", "tls"})
+
+
+@dataclass
+class SeriesFetch:
+    """One series of the KOS and what its RetrieveURL answered."""
+
+    study_uid: str
+    series_uid: str
+    url: str
+    expected_sop_uids: tuple[str, ...]
+    status: int | None = None  # None: no HTTP answer (see problems)
+    content_type: str = ""
+    received: dict[str, str | None] = field(default_factory=dict)  # SOP Instance UID -> pixel SHA-256
+    instances: dict[str, bytes] = field(default_factory=dict)  # SOP Instance UID -> Part-10 bytes
+    problems: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.status == 200 and not self.problems and set(self.received) == set(self.expected_sop_uids)
+
+
+@dataclass
+class ConsumerFetch:
+    """The outcome of fetching every series of one KOS."""
+
+    kos: Dataset
+    series: list[SeriesFetch]
+    problems: list[str] = field(default_factory=list)  # about the KOS itself
+
+    @property
+    def kos_sop_instance_uid(self) -> str:
+        return str(self.kos.get("SOPInstanceUID", ""))
+
+    @property
+    def received(self) -> dict[str, str | None]:
+        return {sop: digest for s in self.series for sop, digest in s.received.items()}
+
+    @property
+    def instances(self) -> dict[str, bytes]:
+        return {sop: data for s in self.series for sop, data in s.instances.items()}
+
+    def check_against(self, expected_instances: Mapping[str, str]) -> list[Finding]:
+        """Findings: SOP Instance UIDs received == the KOS's; each pixel SHA-256 == the PACS original's."""
+        return check_retrieval(self.kos, self.received, expected_instances)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a deliberately faulty request got back; ``status`` None when no HTTP answer came."""
+
+    omitted: frozenset[str]
+    url: str
+    status: int | None
+    body: bytes = b""
+    error: str = ""
+
+
+class PeerConsumer:
+    """``PeerConsumer(evidence, ca_cert=..., timeout=...)``: an HTTPS WADO-RS client trusting the run's CA."""
+
+    def __init__(
+        self,
+        evidence: EvidenceSink,
+        *,
+        ca_cert: Path,
+        timeout: float = 10.0,
+        client_cert: tuple[Path, Path] | None = None,
+    ) -> None:
+        self.evidence = evidence
+        self.timeout = timeout
+        self._ssl = ssl.create_default_context(cafile=str(ca_cert))
+        if client_cert is not None:  # mutual TLS between DRIMboxes is a profile option (§6, open question 1)
+            self._ssl.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
+
+    def fetch_study(self, kos_bytes: bytes, token: str, *, accept: str = CISIS_LOSSLESS_ACCEPT) -> ConsumerFetch:
+        kos = read_part10(kos_bytes)
+        fetch = ConsumerFetch(kos, [])
+        refs = kos_series_references(kos)
+        if not refs:
+            fetch.problems.append("the KOS has no (0040,A375) evidence series")
+        kos_uid = fetch.kos_sop_instance_uid
+        with httpx.Client(verify=self._ssl, timeout=self.timeout) as client:
+            for ref in refs:
+                series = SeriesFetch(ref.study_uid, ref.series_uid, ref.retrieve_url, ref.sop_instance_uids)
+                fetch.series.append(series)
+                if not ref.retrieve_url:
+                    series.problems.append(f"no RetrieveURL at {ref.location}>(0008,1190)")
+                    continue
+                headers = [("Authorization", f"Bearer {token}"), ("KOS-SOPInstanceUID", kos_uid), ("Accept", accept)]
+                response = self._exchange(client, ref.retrieve_url, headers, f"series {ref.series_uid}")
+                if isinstance(response, str):
+                    series.problems.append(response)
+                    continue
+                series.status, series.elapsed = response.status_code, response.elapsed.total_seconds()
+                series.content_type = response.headers.get("Content-Type", "")
+                _read_series(series, response.content)
+        return fetch
+
+    def security_probe(
+        self,
+        url: str,
+        *,
+        token: str | None,
+        kos_uid: str | None,
+        accept: str = CISIS_LOSSLESS_ACCEPT,
+        omit: Collection[str] = (),
+    ) -> ProbeResult:
+        """One request with what ``omit`` names left out: ``token`` (no Authorization), ``kos_header``,
+        ``accept``, ``tls`` (plain HTTP to the same host and port). An expired or foreign token, or a
+        series the KOS does not reference, is what the caller passes as ``token`` / ``url``."""
+        omitted = frozenset(omit)
+        unknown = omitted - PROBE_OMISSIONS
+        if unknown:
+            raise ValueError(f"unknown omission(s) {sorted(unknown)}: use {sorted(PROBE_OMISSIONS)}")
+        headers: list[tuple[str, str]] = []
+        if token is not None and "token" not in omitted:
+            headers.append(("Authorization", f"Bearer {token}"))
+        if kos_uid is not None and "kos_header" not in omitted:
+            headers.append(("KOS-SOPInstanceUID", kos_uid))
+        if "accept" not in omitted:
+            headers.append(("Accept", accept))
+        if "tls" in omitted:
+            split = urlsplit(url)
+            url = urlunsplit(("http", split.netloc, split.path, split.query, ""))
+        label = "probe without " + ", ".join(sorted(omitted)) if omitted else "probe"
+        with httpx.Client(verify=self._ssl, timeout=self.timeout) as client:
+            response = self._exchange(client, url, headers, label)
+        if isinstance(response, str):
+            return ProbeResult(omitted, url, None, error=response)
+        return ProbeResult(omitted, url, response.status_code, response.content)
+
+    def _exchange(self, client: httpx.Client, url: str, headers: list[tuple[str, str]], label: str) -> httpx.Response | str:
+        """GET ``url``; the response, or the transport error as text. Both sides go to the evidence."""
+        request = client.build_request("GET", url, headers=headers)
+        start_line = f"GET {url} HTTP/1.1"
+        sent = list(request.headers.multi_items())
+        self.evidence.record(
+            CHANNEL, f"request {label}", _raw(start_line, sent, b""), decoded_view(start_line, sent, b""), {"url": url}, "http"
+        )
+        started = time.monotonic()
+        try:
+            response = client.send(request)
+        except httpx.HTTPError as exc:
+            error = f"no HTTP answer from {url}: {type(exc).__name__}: {exc}"
+            self.evidence.record(CHANNEL, f"error {label}", error.encode("utf-8"), error, {"url": url}, "txt")
+            return error
+        status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
+        received = list(response.headers.multi_items())
+        self.evidence.record(
+            CHANNEL, f"response {label} {response.status_code}", _raw(status_line, received, response.content),
+            decoded_view(status_line, received, response.content),
+            {"url": url, "status": response.status_code, "seconds": round(time.monotonic() - started, 3)}, "http",
+        )
+        return response
+
+
+def _read_series(series: SeriesFetch, body: bytes) -> None:
+    if series.status != 200:
+        series.problems.append(f"HTTP {series.status}: {body[:200].decode('utf-8', 'replace')}")
+        return
+    try:
+        parts = parse_multipart_dicom(body, series.content_type)
+    except MimeError as exc:
+        series.problems.append(f"unreadable multipart/related body: {exc}")
+        return
+    declared = _declared_syntax(series.content_type)
+    for index, data in enumerate(parts, 1):
+        try:
+            ds = read_part10(data)
+            sop = str(ds.SOPInstanceUID)
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types on garbage
+            series.problems.append(f"part {index} is not a readable DICOM instance: {type(exc).__name__}: {exc}")
+            continue
+        syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
+        if declared and syntax and syntax != declared:
+            series.problems.append(f"part {index} ({sop}) is in {syntax}, the response declares {declared}")
+        if sop not in series.expected_sop_uids:
+            series.problems.append(f"part {index}: {sop} is not referenced by the KOS in series {series.series_uid}")
+        series.received[sop] = pixel_sha256(ds)
+        series.instances[sop] = data
+    missing = [sop for sop in series.expected_sop_uids if sop not in series.received]
+    if missing:
+        series.problems.append(f"{len(missing)} instance(s) of the KOS not received: {', '.join(missing)}")
+
+
+def _declared_syntax(content_type: str) -> str:
+    try:
+        return parse_content_type(content_type)[1].get("transfer-syntax", "")
+    except MimeError:
+        return ""
+
+
+def _raw(start_line: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    head = start_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    return head.encode("latin-1", "replace") + b"\r\n" + body

@@ -1,0 +1,500 @@
+"""The source role of the reference DRIMbox over WADO-RS (VA-E): it serves its published studies.
+
+``GET {base}/studies/{study}[/series/{series}[/instances/{sop}]]`` with
+``base`` = ``/drimbox/wado-rs``, over HTTPS only (dicomweb-between-drimboxes.md).
+Checks, in this order, and the answer when one fails:
+
+1. method GET (405) and a known resource path (404; a malformed UID: 400);
+2. ``Authorization: Bearer`` PSC access token (``token_check``): 401 with
+   ``WWW-Authenticate``; 503 when the issuer's JWKS cannot be fetched;
+3. ``KOS-SOPInstanceUID`` present and UID-shaped (400);
+4. ``Accept`` present and well formed (400): entries comma-joined or in
+   repeated headers, empty entries (trailing comma) ignored, ``q`` in [0, 1];
+5. the KOS is the one currently published by this DRIMbox for the study (its
+   ``state_dir``) and references the requested series / instance (404);
+6. an acceptable entry (``multipart/related; type="application/dicom"``,
+   ``multipart/*`` or ``*/*``, q > 0) whose transfer syntax is the one served
+   (Explicit VR LE; absent or ``*`` mean it): else 406;
+7. the instances, fetched from the PACS by C-GET at request time
+   (``retrieval``), restricted to those the KOS references, in KOS order:
+   200, or 206 when some referenced instances could not be fetched, 404 when
+   none, 503 when the PACS is unavailable.
+
+Where the public material is silent (SAMPLE/DEMO only): a missing ``Accept``
+is 400 (as the demonstrator); the KOS must be the study's current one (a
+replaced or withdrawn KOS no longer opens it); the source never returns an
+instance its KOS does not reference, even if the PACS series holds more.
+
+``TlsHttpServer`` is the small HTTPS server under it (stdlib, TLS >= 1.2, the
+handshake in the connection's thread, socket timeouts); the consumer role
+may serve its own endpoints with it. With ``allow_plain`` (fault
+``wado_plain_http``) a connection whose first byte is not a TLS handshake
+record (0x16) is served in clear on the same port.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import socket
+import ssl
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from .pacs_client import PacsUnavailable
+from .retrieval import SERVED_SYNTAX, PacsRetriever
+from .state import StateStore
+from .token_check import JwksUnavailable, TokenRejected, TokenVerifier
+
+BASE_PATH = "/drimbox/wado-rs"
+KOS_HEADER = "KOS-SOPInstanceUID"
+DICOM_TYPE = "application/dicom"
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_PATH = re.compile(
+    re.escape(BASE_PATH) + r"/studies/(?P<study>[^/]+)(?:/series/(?P<series>[^/]+)(?:/instances/(?P<sop>[^/]+))?)?/?$"
+)
+_TLS_HANDSHAKE = b"\x16"
+
+
+# -- HTTP plumbing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    client: tuple[str, int] = ("", 0)
+    tls: bool = True
+
+    def header_values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+    def header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def text_response(status: int, message: str, *headers: tuple[str, str]) -> Response:
+    return Response(status, [("Content-Type", "text/plain; charset=utf-8"), *headers], message.encode("utf-8"))
+
+
+Handler = Callable[[Request], Response]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False
+    block_on_close = True  # server_close() joins the request threads
+    allow_reuse_address = True
+
+    def __init__(self, owner: TlsHttpServer, address: tuple[str, int]) -> None:
+        self.owner = owner
+        self.live: set[socket.socket] = set()
+        self.live_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+    def finish_request(self, request, client_address) -> None:  # type: ignore[override]
+        owner = self.owner
+        raw: socket.socket = request
+        raw.settimeout(owner.timeout_s)
+        conn: socket.socket = raw
+        try:
+            if not (owner.allow_plain and raw.recv(1, socket.MSG_PEEK) not in (_TLS_HANDSHAKE, b"")):
+                conn = owner.context.wrap_socket(raw, server_side=True)
+            with self.live_lock:
+                self.live.add(conn)
+            super().finish_request(conn, client_address)
+        except (ssl.SSLError, OSError) as exc:
+            owner.log.info("connection from %s:%s refused: %s", client_address[0], client_address[1], exc)
+        finally:
+            with self.live_lock:
+                self.live.discard(conn)
+            if conn is not raw:
+                conn.close()
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+        pass  # a client hanging up mid-request is not a server error
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the owner logs
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(min(length, 1 << 20))  # GET only: a body is read and ignored
+        request = Request(
+            method=self.command,
+            path=urlsplit(self.path).path,
+            headers=tuple(self.headers.items()),
+            client=self.client_address,
+            tls=isinstance(self.connection, ssl.SSLSocket),
+        )
+        try:
+            response = self.server.owner.handler(request)
+        except Exception:
+            self.server.owner.log.exception("error while answering %s %s", request.method, request.path)
+            response = text_response(500, "internal error of the DRIMbox")
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _handle
+
+
+class TlsHttpServer:
+    """An HTTPS server on ``host:port`` (0 = ephemeral); ``start()`` / ``stop()`` or a context manager."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        cert: Path,
+        key: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        timeout_s: float = 10.0,
+        allow_plain: bool = False,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.handler = handler
+        self.host = host
+        self.requested_port = port
+        self.timeout_s = timeout_s
+        self.allow_plain = allow_plain
+        self.log = log or logging.getLogger(__name__)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.context.load_cert_chain(str(cert), str(key))
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.server_address[1])
+
+    def url(self, path: str = "") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}{path}"
+
+    def start(self) -> TlsHttpServer:
+        with self._lock:
+            if self._server is None:
+                self._server = _Server(self, (self.host, self.requested_port))
+                self._thread = threading.Thread(
+                    target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"https:{self.port}", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        with server.live_lock:
+            live = list(server.live)
+        for conn in live:  # end keep-alive reads now
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=self.timeout_s)
+
+    def __enter__(self) -> TlsHttpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- Accept ------------------------------------------------------------------------------------
+
+
+class AcceptError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class MediaRange:
+    media_type: str  # lower case, e.g. "multipart/related"
+    params: dict[str, str]  # names lower case, values unquoted
+    q: float
+
+    @property
+    def transfer_syntax(self) -> str | None:
+        return self.params.get("transfer-syntax")
+
+    def offers_dicom(self) -> bool:
+        if self.media_type in ("*/*", "multipart/*"):
+            return True
+        return self.media_type == "multipart/related" and self.params.get("type", "").lower() == DICOM_TYPE
+
+
+def parse_accept(values: list[str]) -> list[MediaRange]:
+    """The media ranges of the ``Accept`` header(s); ``AcceptError`` when absent or malformed."""
+    entries = [entry.strip() for value in values for entry in _split_unquoted(value, ",")]
+    entries = [entry for entry in entries if entry]
+    if not entries:
+        raise AcceptError("no Accept header")
+    ranges = []
+    for entry in entries:
+        media, *params = [part.strip() for part in _split_unquoted(entry, ";")]
+        if media.count("/") != 1 or not all(media.split("/")):
+            raise AcceptError(f"not a media range: {entry!r}")
+        parsed: dict[str, str] = {}
+        for param in params:
+            name, sep, value = param.partition("=")
+            if not sep or not name.strip():
+                raise AcceptError(f"malformed parameter {param!r} in {entry!r}")
+            parsed[name.strip().lower()] = value.strip().strip('"')
+        try:
+            q = float(parsed.pop("q", "1"))
+        except ValueError:
+            raise AcceptError(f"q is not a number in {entry!r}") from None
+        if not 0.0 <= q <= 1.0:
+            raise AcceptError(f"q out of [0, 1] in {entry!r}")
+        ranges.append(MediaRange(media.lower(), parsed, q))
+    return ranges
+
+
+def choose_transfer_syntax(ranges: list[MediaRange], served: tuple[str, ...] = (SERVED_SYNTAX,)) -> str | None:
+    """The served transfer syntax with the highest q among the acceptable ranges, None when none fits."""
+    best: tuple[float, str] | None = None
+    for media in ranges:
+        if media.q <= 0 or not media.offers_dicom():
+            continue
+        wanted = media.transfer_syntax or SERVED_SYNTAX  # PS3.18: Explicit VR LE by default
+        for syntax in served:
+            if wanted in ("*", syntax) and (best is None or media.q > best[0]):
+                best = (media.q, syntax)
+    return best[1] if best else None
+
+
+def _split_unquoted(text: str, separator: str) -> list[str]:
+    parts, current, quoted = [], [], False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+# -- the KOS ----------------------------------------------------------------------------------
+
+
+def kos_references(kos_bytes: bytes, study_uid: str) -> dict[str, list[tuple[str, str]]]:
+    """``{series UID: [(SOP class, SOP instance UID), ...]}`` the KOS evidence lists for the study."""
+    try:
+        kos = pydicom.dcmread(io.BytesIO(kos_bytes), force=True)
+    except (InvalidDicomError, ValueError, EOFError):
+        return {}
+    series: dict[str, list[tuple[str, str]]] = {}
+    for study in kos.get("CurrentRequestedProcedureEvidenceSequence", []):
+        if str(study.get("StudyInstanceUID", "")) != study_uid:
+            continue
+        for item in study.get("ReferencedSeriesSequence", []):
+            refs = series.setdefault(str(item.get("SeriesInstanceUID", "")), [])
+            for sop in item.get("ReferencedSOPSequence", []):
+                refs.append((str(sop.get("ReferencedSOPClassUID", "")), str(sop.get("ReferencedSOPInstanceUID", ""))))
+    return series
+
+
+# -- the source -------------------------------------------------------------------------------
+
+
+class SourceServer:
+    """WADO-RS source of the reference DRIMbox; ``base_url`` is what its KOS RetrieveURLs start with."""
+
+    def __init__(
+        self,
+        *,
+        state: StateStore,
+        retriever: PacsRetriever,
+        verifier: TokenVerifier,
+        cert: Path,
+        key: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: frozenset[str] = frozenset(),
+        timeout_s: float = 10.0,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.state = state
+        self.retriever = retriever
+        self.verifier = verifier
+        self.faults = faults
+        self.log = log or logging.getLogger("reference.source")
+        self.http = TlsHttpServer(
+            self.handle, cert, key, host, port, timeout_s=timeout_s, allow_plain="wado_plain_http" in faults, log=self.log
+        )
+
+    @property
+    def port(self) -> int:
+        return self.http.port
+
+    @property
+    def base_url(self) -> str:
+        return self.http.url(BASE_PATH)
+
+    def start(self) -> SourceServer:
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.stop()
+
+    def __enter__(self) -> SourceServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def handle(self, request: Request) -> Response:
+        response = self._answer(request)
+        self.log.info(
+            "WADO-RS %s %s from %s%s, KOS %r: %d%s",
+            request.method,
+            request.path,
+            request.client[0],
+            "" if request.tls else " (plain HTTP)",
+            request.header(KOS_HEADER),
+            response.status,
+            f" {response.body[:200].decode('utf-8', 'replace')}" if response.status >= 400 else "",
+        )
+        return response
+
+    def _answer(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return text_response(405, "only GET is supported", ("Allow", "GET"))
+        match = _PATH.match(request.path)
+        if match is None:
+            return text_response(404, f"no such resource: {request.path}")
+        study, series, sop = match.group("study"), match.group("series"), match.group("sop")
+        if not all(_UID.match(uid) and len(uid) <= 64 for uid in (study, series, sop) if uid is not None):
+            return text_response(400, "malformed UID in the path")
+        if "wado_no_token_check" not in self.faults:
+            try:
+                claims = self.verifier.verify(request.header("Authorization"))
+            except TokenRejected as exc:
+                self.log.info("token refused: %s", exc)
+                return text_response(401, "invalid or missing bearer token", ("WWW-Authenticate", 'Bearer error="invalid_token"'))
+            except JwksUnavailable as exc:
+                self.log.info("token not checked: %s", exc)
+                return text_response(503, "the token issuer's keys are unavailable")
+            self.log.info("token of %s (%s) accepted", claims.get("sub", "?"), claims.get("preferred_username", ""))
+        kos_uid = (request.header(KOS_HEADER) or "").strip()
+        ignore_kos = "wado_ignore_kos_header" in self.faults
+        if not ignore_kos and not (_UID.match(kos_uid) and len(kos_uid) <= 64):
+            return text_response(400, f"Missing {KOS_HEADER}" if not kos_uid else f"malformed {KOS_HEADER}")
+        try:
+            ranges = parse_accept(request.header_values("Accept"))
+        except AcceptError as exc:
+            return text_response(400, f"bad Accept: {exc}")
+        if ignore_kos:
+            allowed: list[tuple[str, str]] | None = None
+        else:
+            refused, allowed = self._referenced(study, series, sop, kos_uid)
+            if refused:
+                return text_response(404, refused)
+        syntax = choose_transfer_syntax(ranges)
+        if syntax is None:
+            return text_response(406, f"no acceptable transfer syntax: this source serves {SERVED_SYNTAX}")
+        return self._retrieve(study, series, sop, allowed, syntax)
+
+    def _referenced(
+        self, study: str, series: str | None, sop: str | None, kos_uid: str
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """(why the request is refused, or ""; the (SOP class, SOP UID) the KOS lets it retrieve)."""
+        record = self.state.current(study)
+        if record is None:
+            return f"study {study} is not published by this DRIMbox", []
+        if record.unique_id != kos_uid:
+            return f"KOS {kos_uid} is not the KOS published for study {study}", []
+        references = kos_references(record.publication.kos_bytes, study)
+        if series is not None and series not in references:
+            return f"series {series} is not referenced by KOS {kos_uid}", []
+        scope = [ref for uid, refs in references.items() if series in (None, uid) for ref in refs]
+        if sop is not None:
+            scope = [ref for ref in scope if ref[1] == sop]
+            if not scope:
+                return f"instance {sop} is not referenced by KOS {kos_uid}", []
+        return "", scope
+
+    def _retrieve(
+        self, study: str, series: str | None, sop: str | None, allowed: list[tuple[str, str]] | None, syntax: str
+    ) -> Response:
+        sop_classes = list(dict.fromkeys(cls for cls, _ in allowed or [] if cls))
+        try:
+            retrieval = self.retriever.get(study, series, sop, sop_classes=sop_classes)
+        except PacsUnavailable as exc:
+            return text_response(503, f"PACS unavailable: {exc}")
+        by_uid = {instance.sop_instance_uid: instance for instance in retrieval.instances}
+        if allowed is None:
+            instances = list(retrieval.instances)
+            missing = 0
+        else:
+            instances = [by_uid[uid] for _, uid in allowed if uid in by_uid]
+            missing = len(allowed) - len(instances)
+            extra = len(by_uid) - len(instances)
+            if extra:
+                self.log.info("%d instance(s) of the PACS not referenced by the KOS left out", extra)
+        instances = [instance for instance in instances if instance.transfer_syntax == syntax]
+        if instances and "wado_skip_last_instance" in self.faults:
+            dropped = instances.pop()
+            self.log.info("fault wado_skip_last_instance: %s left out", dropped.sop_instance_uid)
+            missing = 0
+        if not instances and "wado_skip_last_instance" not in self.faults:
+            return text_response(404, "no instance of this resource could be retrieved from the PACS")
+        boundary = uuid.uuid4().hex
+        body = multipart_body([instance.part10 for instance in instances], boundary, syntax)
+        content_type = f'multipart/related; type="{DICOM_TYPE}"; transfer-syntax={syntax}; boundary={boundary}'
+        status = 206 if missing else 200
+        self.log.info("%d instance(s) served%s", len(instances), f", {missing} missing" if missing else "")
+        return Response(status, [("Content-Type", content_type)], body)
+
+
+def multipart_body(parts: list[bytes], boundary: str, syntax: str) -> bytes:
+    """A ``multipart/related`` body of ``application/dicom`` parts (RFC 2046 delimiters, CRLF)."""
+    delimiter = f"--{boundary}".encode("ascii")
+    header = f"Content-Type: {DICOM_TYPE}; transfer-syntax={syntax}\r\n\r\n".encode("ascii")
+    chunks = [delimiter + b"\r\n" + header + part + b"\r\n" for part in parts]
+    return b"".join(chunks) + delimiter + b"--\r\n"
