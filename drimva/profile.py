@@ -64,6 +64,20 @@ class WadoEndpoint(_Section):
         return value
 
 
+class ConsumerEndpoint(_Section):
+    """The consumer role of the SUT: where the contextual call is posted (``sut.roles`` has "consumer")."""
+
+    contextual_url: str = "https://127.0.0.1:8444/drimbox/appel-contextuel"
+    consent_parameter: str = "InformationEtOppositionConsultation"  # where-sources-disagree.md
+
+
+class TrustEntry(_Section):
+    """How the SUT appears in the DRIM-M trust list the harness publishes (VA-A)."""
+
+    db: str = ""  # its `db` address; empty: the host of sut.wado.base_url
+    dn: str = ""  # DNCertificatOperateur; empty: the subject of the certificate the harness issued (embedded SUT)
+
+
 class RisSut(_Section):
     """What a RIS under test (``sut.kind = "ris"``) is expected to send (``drimva ris``)."""
 
@@ -88,6 +102,8 @@ class Sut(_Section):
     hl7: Hl7Endpoint = Hl7Endpoint()
     dicom: DicomNode = DicomNode()
     wado: WadoEndpoint = WadoEndpoint()
+    consumer: ConsumerEndpoint = ConsumerEndpoint()
+    trust: TrustEntry = TrustEntry()
     ris: RisSut = RisSut()
 
     @model_validator(mode="after")
@@ -131,6 +147,33 @@ class ContextualCallSettings(_Section):
     public_host: str = "127.0.0.1"  # host name the RIS uses to reach the endpoint (server certificate SAN)
 
 
+class PscSettings(_Section):
+    port: int = Field(default=8445, ge=0, le=65535)
+    audience: str = "drimbox"
+    professional_rpps: str = "10001234567"  # the test professional who opens the study
+
+
+class TrustSettings(_Section):
+    port: int = Field(default=8446, ge=0, le=65535)
+    refresh_s: float = Field(default=0.001, gt=0)  # how often the embedded reference re-reads the list
+
+
+class PeerSettings(_Section):
+    """The peer DRIMboxes the harness plays: a trusted source and one absent from the trust list."""
+
+    host: str = "127.0.0.2"
+    port: int = Field(default=8447, ge=0, le=65535)
+    untrusted_host: str = "127.0.0.3"
+    untrusted_port: int = Field(default=8448, ge=0, le=65535)
+
+
+class DicomNodeSettings(_Section):
+    """The DICOM node the SUT consumer sends the retrieved images to (VA-D3)."""
+
+    ae_title: str = Field(default="DRIMVA_NODE", min_length=1, max_length=16)
+    port: int = Field(default=11114, ge=0, le=65535)
+
+
 class Harness(_Section):
     bind_host: str = "127.0.0.1"
     reports_dir: str = "reports"
@@ -140,6 +183,10 @@ class Harness(_Section):
     dmp: DmpSettings = DmpSettings()
     drimbox_source: DrimboxSourceSettings = DrimboxSourceSettings()
     contextual_call: ContextualCallSettings = ContextualCallSettings()
+    psc: PscSettings = PscSettings()
+    trust: TrustSettings = TrustSettings()
+    peer: PeerSettings = PeerSettings()
+    dicom_node: DicomNodeSettings = DicomNodeSettings()
 
 
 class OrganisationSettings(_Section):

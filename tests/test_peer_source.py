@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import httpx

@@ -39,7 +39,7 @@ from simulators.reference.state import DELETED, StateStore
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SKELETONS = SHARED / "ans-samples" / "_partial" / "Referencement-DRIMBox" / "Jeux-de-donnees" / "HL7v2"
-FEATURE = REPO / "features" / "alimentation_mes.feature"
+FEATURES = REPO / "features"
 KNOWN_STUDY = "1.2.250.1.213.4.5.2.1.901"
 UNKNOWN_STUDY = "1.2.250.1.213.4.5.2.1.902"
 INS, INS_OID = "279035121518989", "1.2.250.1.213.1.4.10"
@@ -306,9 +306,7 @@ def test_list_faults_is_complete_json_naming_real_scenarios() -> None:
         entry["name"] for entry in listed
     }
     assert all(entry["description"] and entry["targets"] for entry in listed)
-    if not FEATURE.exists():
-        pytest.skip(f"feature file absent, targets not cross-checked: {FEATURE}")
-    scenarios = FEATURE.read_text(encoding="utf-8")
+    scenarios = "".join(path.read_text(encoding="utf-8") for path in sorted(FEATURES.glob("*.feature")))
     for entry in listed:
         for target in entry["targets"]:
             assert f"Scénario: {target}\n" in scenarios, (entry["name"], target)

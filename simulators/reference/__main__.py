@@ -1,7 +1,7 @@
 """``python -m simulators.reference``: run the reference DRIMbox as its own process.
 
     python -m simulators.reference --config CONFIG.json [--fault NAME] --ready-file READY.json
-    python -m simulators.reference --list-faults [--all]
+    python -m simulators.reference --list-faults
 
 Binds its servers (port 0 = ephemeral), writes READY.json atomically
 (``{"pid", "mllp_port", "dicom_port", "source_port", "wado_base_url", "fault"}``),
@@ -10,7 +10,7 @@ configuration has ``https`` and ``psc`` the WADO-RS source server runs too:
 ``source_port`` is its port and ``wado_base_url`` (also the base of every KOS
 RetrieveURL) its real URL ``https://{bind_host}:{port}/drimbox/wado-rs``;
 otherwise ``source_port`` is null and ``wado_base_url`` the configured one.
-``--list-faults`` leaves staged faults out unless ``--all``. Exit codes: 0
+Exit codes: 0
 clean stop, 1 cannot listen, 2 bad command line / configuration / fault name.
 """
 
@@ -27,7 +27,9 @@ from pathlib import Path
 from types import FrameType
 
 from .config import ConfigError, ReferenceConfig, load_config
+from .consumer import ConsumerServer
 from .dicom_server import DicomServer
+from .dmp_query import DmpQueryClient
 from .faults import UnknownFault, listed_faults, select_faults
 from .mllp_server import MllpServer
 from .pacs_client import PacsClient
@@ -35,7 +37,10 @@ from .retrieval import PacsRetriever
 from .service import Publisher, ReferenceService
 from .source_server import SourceServer
 from .state import StateStore, atomic_write
+from .store_scu import StoreScu
 from .token_check import TokenVerifier
+from .trust_store import TrustStore
+from .wado_client import WadoClient
 
 LOGGER = "reference"
 
@@ -46,10 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", help="name of the fault to inject (see --list-faults)")
     parser.add_argument("--ready-file", type=Path, help="where to write READY.json once listening")
     parser.add_argument("--list-faults", action="store_true", help="print the known faults as JSON and exit")
-    parser.add_argument("--all", action="store_true", help="with --list-faults: include the staged faults")
     args = parser.parse_args(argv)
     if args.list_faults:
-        print(json.dumps([fault.as_json() for fault in listed_faults(args.all)], ensure_ascii=False, indent=2))
+        print(json.dumps([fault.as_json() for fault in listed_faults()], ensure_ascii=False, indent=2))
         return 0
     if args.config is None or args.ready_file is None:
         parser.error("--config and --ready-file are required")
@@ -71,7 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         publisher.close()
         print(f"error: cannot set up the WADO-RS source from the 'https' / 'psc' keys: {exc}", file=sys.stderr)
         return 2
-    return run(config, faults, publisher, args.ready_file, log, source)
+    try:
+        consumer = _consumer_server(config, faults, log)
+    except (OSError, ValueError) as exc:
+        publisher.close()
+        print(f"error: cannot set up the consumer role from the 'https' / 'trust' / 'dicom_node' keys: {exc}", file=sys.stderr)
+        return 2
+    return run(config, faults, publisher, args.ready_file, log, source, consumer)
 
 
 def run(
@@ -81,6 +91,7 @@ def run(
     ready_file: Path,
     log: logging.Logger,
     source: SourceServer | None = None,
+    consumer: ConsumerServer | None = None,
 ) -> int:
     stop = threading.Event()
 
@@ -114,6 +125,8 @@ def run(
             mllp = MllpServer(service.handle, config.bind_host, config.mllp_port, log=log)
             mllp.start()
             dicom.start()
+            if consumer is not None:
+                consumer.start()
         except OSError as exc:
             print(f"error: cannot listen on {config.bind_host}: {exc}", file=sys.stderr)
             log.error("cannot listen on %s: %s", config.bind_host, exc)
@@ -123,6 +136,7 @@ def run(
             "mllp_port": mllp.port,
             "dicom_port": dicom.port,
             "source_port": source.port if source is not None else None,
+            "consumer_port": consumer.port if consumer is not None else None,
             "wado_base_url": wado_base_url,
             "fault": next(iter(faults), None),
         }
@@ -136,6 +150,8 @@ def run(
         dicom.stop()
         if source is not None:
             source.stop()
+        if consumer is not None:
+            consumer.stop()
         publisher.close()
         log.info("stopped")
     return 0
@@ -182,13 +198,74 @@ def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging
         state=StateStore(config.state_dir),
         retriever=retriever,
         verifier=verifier,
-        cert=config.https.server_cert,
-        key=config.https.server_key,
+        cert=_tls_identity(config, faults)[0],
+        key=_tls_identity(config, faults)[1],
         host=config.bind_host,
         port=config.https.source_port,
         faults=faults,
         timeout_s=config.timeouts.http_s,
         log=log.getChild("source"),
+    )
+
+
+def _tls_identity(config: ReferenceConfig, faults: frozenset[str]) -> tuple[Path, Path]:
+    """The HTTPS servers' certificate and key (the trust list names this certificate's DN)."""
+    assert config.https is not None
+    if "tls_wrong_certificate" in faults:
+        return config.dmp.signing_cert, config.dmp.signing_key
+    return config.https.server_cert, config.https.server_key
+
+
+def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> ConsumerServer | None:
+    """The consumer role (not started), or None when ``https`` / ``trust`` / ``dicom_node`` are not configured."""
+    if config.https is None or config.trust is None or config.dicom_node is None:
+        return None
+    dmp, timeout = config.dmp, config.timeouts.http_s
+    trust = TrustStore(
+        config.trust.list_url,
+        config.trust.anchor,
+        timeout_s=timeout,
+        refresh_s=config.trust.refresh_s,
+        log=log.getChild("trust"),
+        faults=faults,
+    )
+    query = DmpQueryClient(
+        registry_url=dmp.registry_url,
+        repository_url=dmp.repository_url,
+        ca_cert=dmp.ca_cert,
+        client_cert=None if "dmp_no_client_cert" in faults else dmp.client_cert,
+        client_key=None if "dmp_no_client_cert" in faults else dmp.client_key,
+        signing_cert=dmp.signing_cert,
+        signing_key=dmp.signing_key,
+        lps=config.lps.model_dump(),
+        timeout_s=timeout,
+        log=log.getChild("dmp-query"),
+    )
+    wado = WadoClient(trust=trust, ca_cert=config.trust.anchor, timeout_s=timeout, faults=faults, log=log.getChild("wado"))
+    node = config.dicom_node
+    store = StoreScu(
+        calling_ae=config.ae_title,
+        called_ae=node.ae_title,
+        host=node.host,
+        port=node.port,
+        timeout_s=config.timeouts.dicom_s,
+        log=log.getChild("store"),
+    )
+    consumer = config.consumer
+    return ConsumerServer(
+        bind_host=config.bind_host,
+        port=config.https.consumer_port,
+        server_cert=_tls_identity(config, faults)[0],
+        server_key=_tls_identity(config, faults)[1],
+        contextual_path=consumer.contextual_path if consumer else "/drimbox/appel-contextuel",
+        consent_names=consumer.consent_names if consumer else ("InformationEtConsentement", "InformationEtOppositionConsultation"),
+        trust=trust,
+        dmp=query,
+        wado=wado,
+        store=store,
+        faults=faults,
+        log=log.getChild("consumer"),
+        timeout_s=timeout,
     )
 
 

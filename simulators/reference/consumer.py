@@ -47,7 +47,6 @@ from simulators.reference.dmp_query import (
     QueryResult,
     RetrieveResult,
 )
-from simulators.reference.faults import Fault
 from simulators.reference.store_scu import StoreResult
 from simulators.reference.wado_client import SeriesRef, SeriesResult, kos_series
 
@@ -70,22 +69,7 @@ OPTIONAL = (
 )
 MAX_FORM = 64 * 1024
 
-S_CALL = "L'appel contextuel incomplet est refusé"
-S_CORRUPTED = "La DRIMbox rejette une liste blanche corrompue"
-S_UNSIGNED = "La DRIMbox rejette une liste blanche non signée"
-S_UNTRUSTED = "La DRIMbox refuse une DRIMbox source absente de la liste blanche"
-S_SERIES = "Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS"
-S_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
-
-CONSUMER_FAULTS: tuple[Fault, ...] = (
-    Fault("consumer_accept_missing_param", "answers 303 to a contextual call missing a mandatory parameter", (S_CALL,)),
-    Fault("trust_accept_unsigned", "adopts a liste blanche whose signature is absent or does not verify",
-          (S_CORRUPTED, S_UNSIGNED)),
-    Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_UNTRUSTED,)),
-    Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_SERIES,)),
-    Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_FORWARD,)),
-    Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_SERIES,)),
-)
+# Its faults are declared, with their target scenarios, in faults.py.
 
 
 class DmpQuery(Protocol):

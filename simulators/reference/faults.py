@@ -1,14 +1,10 @@
 """Named faults of the reference DRIMbox: each breaks exactly one requirement.
 
-``targets`` name the scenarios (block B: ``features/alimentation_mes.feature``;
-block E: the source-role feature) that must fail when the fault is on (the
-self-test checks it). The service reads the HL7/KOS/gate faults, the DMP
-client the DMP-side ones, the WADO-RS source server the ``wado_*`` ones.
-
-A fault is *staged* (in ``STAGED``, not ``FAULTS``) while the scenarios it
-targets are not written yet: it works with ``--fault`` but ``--list-faults``
-leaves it out (so the self-test does not run it) unless ``--all`` is given.
-Move it to ``FAULTS`` in the same change that adds its target scenarios.
+``targets`` name the scenarios (of ``features/*.feature``) that must fail
+when the fault is on (the self-test checks it). The service reads the
+HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
+server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
+``trust_*`` ones, ``__main__`` the TLS identity one.
 """
 
 from __future__ import annotations
@@ -32,6 +28,14 @@ S_E_ISSUER = "La DRIMbox source refuse un jeton d'un émetteur inconnu"
 S_E_NO_KOS = "La DRIMbox source refuse une requête sans en-tête KOS-SOPInstanceUID"
 S_E_NOT_IN_KOS = "La DRIMbox source refuse une série non référencée par le KOS"
 S_E_PLAIN = "La DRIMbox source refuse le HTTP en clair"
+S_A_LISTED = "La DRIMbox figure dans la liste blanche avec un certificat serveur conforme"
+S_A_UNTRUSTED = "La DRIMbox refuse une DRIMbox source absente de la liste blanche"
+S_A_CORRUPTED = "La DRIMbox rejette une liste blanche corrompue"
+S_A_UNSIGNED = "La DRIMbox rejette une liste blanche non signée"
+S_D_CALL = "L'appel contextuel est accepté et la DRIMbox consulte le DMP"
+S_D_CALL_400 = "L'appel contextuel incomplet est refusé"
+S_D_SERIES = "Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS"
+S_D_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,7 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
-    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate", (S_KOS,)),
-)
-
-# Block E (source role over WADO-RS): target scenarios not written yet.
-STAGED: tuple[Fault, ...] = (
+    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL)),
     Fault(
         "wado_no_token_check",
         "WADO-RS source serves without checking the bearer token (absent, expired, unknown issuer, bad signature)",
@@ -91,14 +91,30 @@ STAGED: tuple[Fault, ...] = (
         "WADO-RS source port also answers plain HTTP (a connection not starting with a TLS handshake is served in clear)",
         (S_E_PLAIN,),
     ),
+    # Block A and the consumer role (VA-D).
+    Fault(
+        "tls_wrong_certificate",
+        "HTTPS servers present the organisation's signing certificate instead of the operator certificate of the trust list",
+        (S_A_LISTED,),
+    ),
+    Fault("consumer_accept_missing_param", "answers 303 to a contextual call missing a mandatory parameter", (S_D_CALL_400,)),
+    Fault(
+        "trust_accept_unsigned",
+        "adopts a liste blanche whose signature is absent or does not verify",
+        (S_A_CORRUPTED, S_A_UNSIGNED),
+    ),
+    Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_A_UNTRUSTED,)),
+    Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,)),
+    Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,)),
+    Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,)),
 )
 
-FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS + STAGED}
+FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS}
 
 
-def listed_faults(include_staged: bool = False) -> tuple[Fault, ...]:
-    """The faults ``--list-faults`` prints: ``FAULTS``, plus ``STAGED`` with ``include_staged``."""
-    return FAULTS + STAGED if include_staged else FAULTS
+def listed_faults() -> tuple[Fault, ...]:
+    """The faults ``--list-faults`` prints."""
+    return FAULTS
 
 
 class UnknownFault(ValueError):

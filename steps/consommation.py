@@ -1,0 +1,306 @@
+"""Steps of ``consommation.feature`` (VA-D1, VA-D2, VA-D3) and of the consumer
+scenarios of ``espace_de_confiance.feature`` (VA-A).
+
+The harness plays a peer source DRIMbox (in or out of the trust list), the
+DMP holding its KOS, the professional's Pro Santé Connect token and the
+DICOM node; it posts the contextual call to the SUT and watches what reaches
+each counterpart.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from typing import Callable, TypeVar
+
+import httpx
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from drimva.context import Professional
+from drimva.evidence import EvidenceStore
+from drimva.findings import Finding
+from drimva.profile import Profile
+from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
+from drimva.verdict import Verdict
+from fixtures.exam import ScenarioState, new_exam
+from fixtures.harness import SutHandle
+from fixtures.identities import new_patient
+from fixtures.pki import TestPki
+from simulators.dicom_node import DicomNode
+from simulators.dmp import DmpSimulator
+from simulators.idp.psc import PscSimulator
+from simulators.peer.source import PeerSource
+from simulators.trust.server import TrustListServer
+
+T = TypeVar("T")
+
+MANDATORY_PARAMETERS = (
+    "Patient.identifier.value",
+    "Patient.identifier.system",
+    "Patient.name.family",
+    "Patient.name.given",
+    "Patient.gender",
+    "Patient.birthDate",
+    "Address.district",
+    "PatientID",
+    "PatientIDIssuer",
+)
+REQ_CALL = "appel contextuel (trust-list-and-identity.md §7): ten mandatory form parameters; 302/303 on success, 400 otherwise"
+
+
+def _wait(probe: Callable[[], T | None], timeout: float, interval: float = 0.05) -> T | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def _publish_at(state: ScenarioState, source: PeerSource, dmp: DmpSimulator, profile: Profile, organisation: object) -> None:
+    """A study of a new patient on ``source``, its KOS (RetrieveURL on that source) preloaded in the DMP."""
+    state.patient = new_patient()
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))  # type: ignore[arg-type]
+    spec = state.require_spec()
+    kos = source.make_kos_for(
+        state.datasets,
+        state.patient,
+        accession=spec.accession,
+        accession_issuer=spec.accession_issuer,
+        order_id=spec.order_id,
+        order_root=spec.order_root,
+    )
+    state.peer_kos = kos
+    state.peer_source = source
+    state.dmp_mark = len(dmp.submissions)
+    dmp.preload(
+        kos,
+        patient_id=state.patient.xds_patient_id,
+        modalities=spec.modalities,
+        accession=spec.accession,
+        accession_issuer=spec.accession_issuer,
+        order_id=spec.order_id,
+        order_root=spec.order_root,
+    )
+
+
+def contextual_form(state: ScenarioState, consent_parameter: str) -> dict[str, str]:
+    patient = state.patient
+    assert patient is not None
+    return {
+        "Patient.identifier.value": patient.ins,
+        "Patient.identifier.system": f"urn:oid:{patient.ins_oid}",
+        "Patient.name.family": patient.birth_name,
+        "Patient.name.given": patient.given_name,
+        "Patient.gender": {"F": "female", "M": "male"}.get(patient.sex, "unknown"),
+        "Patient.birthDate": f"{patient.birth_date[:4]}-{patient.birth_date[4:6]}-{patient.birth_date[6:8]}",
+        "Address.district": patient.birth_place,
+        consent_parameter: "true",
+        "PatientID": patient.ipp,
+        "PatientIDIssuer": f"{patient.ipp_authority}&{patient.ipp_oid}&ISO",
+    }
+
+
+def _post_call(
+    state: ScenarioState, sut: SutHandle, form: dict[str, str], token: str, pki: TestPki, evidence: EvidenceStore,
+    timeout: float, verdict: Verdict,
+) -> httpx.Response:
+    if not sut.consumer_url:
+        pytest.skip("not_applicable: the profile gives no contextual-call URL for the SUT (sut.consumer.contextual_url)")
+    request = httpx.Request("POST", sut.consumer_url, data=form, headers={"Authorization": f"Bearer {token}"})
+    evidence.record(
+        "contextual-call", "request", request.read(),
+        f"POST {sut.consumer_url}\n" + "\n".join(f"{k} = {v}" for k, v in form.items()), suffix="http",
+    )
+    try:
+        tls = ssl.create_default_context(cafile=str(pki.ca_cert))
+        with httpx.Client(verify=tls, timeout=timeout, trust_env=False, follow_redirects=False) as client:
+            response = client.send(request)
+    except httpx.HTTPError as error:
+        evidence.record("contextual-call", "no response", str(error).encode(), str(error), suffix="txt")
+        verdict.fail(
+            "appel contextuel", "CALL-REACHABLE",
+            "the consumer DRIMbox answers the contextual call over HTTPS with a certificate of the trust space",
+            f"POST {sut.consumer_url}", "an HTTP answer", f"{type(error).__name__}: {error}",
+        )
+    evidence.record(
+        "contextual-call", f"response {response.status_code}", response.content,
+        f"HTTP {response.status_code}\nLocation: {response.headers.get('location', '')}\n\n{response.text[:2000]}",
+        suffix="http",
+    )
+    state.call_response = response
+    return response
+
+
+# -- Given ------------------------------------------------------------------------
+
+
+@given("un examen publié dans le DMP par une DRIMbox source de la liste blanche")
+def exam_on_trusted_peer(
+    state: ScenarioState, peer_source: PeerSource, dmp: DmpSimulator, profile: Profile, organisation: object, sut: SutHandle
+) -> None:
+    _publish_at(state, peer_source, dmp, profile, organisation)
+
+
+@given("un examen publié dans le DMP par une DRIMbox source absente de la liste blanche")
+def exam_on_untrusted_peer(
+    state: ScenarioState, untrusted_source: PeerSource, dmp: DmpSimulator, profile: Profile, organisation: object,
+    sut: SutHandle,
+) -> None:
+    _publish_at(state, untrusted_source, dmp, profile, organisation)
+
+
+@given(parsers.re(r"une liste blanche (?P<variant>corrompue|non signée) qui ajoute cette DRIMbox source"))
+def bad_trust_list(trust_server: TrustListServer, request: pytest.FixtureRequest, variant: str) -> None:
+    trust_server.serve("corrupted" if variant == "corrompue" else "unsigned")
+    request.addfinalizer(lambda: trust_server.serve("signed"))
+
+
+# -- When -------------------------------------------------------------------------
+
+
+@when("le professionnel ouvre le dossier du patient par un appel contextuel")
+def open_patient_file(
+    state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
+    evidence: EvidenceStore, profile: Profile, verdict: Verdict,
+) -> None:
+    form = contextual_form(state, profile.sut.consumer.consent_parameter)
+    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, verdict)
+
+
+@when(parsers.parse("l'appel contextuel omet le paramètre « {name} »"))
+def incomplete_call(
+    state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
+    evidence: EvidenceStore, profile: Profile, verdict: Verdict, name: str,
+) -> None:
+    form = contextual_form(state, profile.sut.consumer.consent_parameter)
+    form.pop(name)
+    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, verdict)
+
+
+# -- Then -------------------------------------------------------------------------
+
+
+@then("la DRIMbox redirige le navigateur (302 ou 303)")
+def redirected(state: ScenarioState, verdict: Verdict) -> None:
+    status = state.call_response.status_code
+    findings = []
+    if status not in (302, 303):
+        findings.append(Finding("CALL-REDIRECT", REQ_CALL, "HTTP status", "302 or 303", f"{status}: {state.call_response.text[:200]}"))
+    verdict.judge("appel contextuel accepté", findings)
+
+
+@then("la DRIMbox répond 400")
+def refused_400(state: ScenarioState, verdict: Verdict) -> None:
+    status = state.call_response.status_code
+    findings = [] if status == 400 else [Finding("CALL-400", REQ_CALL, "HTTP status", "400", str(status))]
+    verdict.judge("appel contextuel incomplet refusé", findings)
+
+
+def _queried(dmp: DmpSimulator, state: ScenarioState, transaction: str) -> list[object]:
+    return [s for s in dmp.submissions[state.dmp_mark :] if s.transaction == transaction and s.response_status == "Success"]
+
+
+@then("le DMP a reçu une recherche ITI-18 sur l'INS du patient puis une récupération ITI-43 du KOS")
+def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
+    assert state.patient is not None
+    ins = state.patient.ins
+    timeout = profile.timeouts.publication_s
+    found = _wait(lambda: [s for s in _queried(dmp, state, "ITI-18") if ins in (s.query.value("$XDSDocumentEntryPatientId") or "")], timeout)
+    findings = []
+    if not found:
+        findings.append(
+            Finding("DMP-ITI-18", "VA-D1: the consumer queries the DMP (ITI-18 FindDocuments on the patient's INS)",
+                    "DMP registry", f"a FindDocuments on {state.patient.xds_patient_id}",
+                    f"{len(_queried(dmp, state, 'ITI-18'))} successful ITI-18 for other patients")
+        )
+    retrieved = _wait(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0)
+    if not retrieved:
+        findings.append(
+            Finding("DMP-ITI-43", "VA-D1: the consumer retrieves the KOS (ITI-43 RetrieveDocumentSet)",
+                    "DMP repository", "a RetrieveDocumentSet of the KOS", "none")
+        )
+    verdict.judge("consultation du DMP", findings)
+
+
+def _series_requests(state: ScenarioState, source: PeerSource) -> dict[str, list[object]]:
+    refs = {ref.series_uid for ref in kos_series_references(state.peer_kos)}
+    seen: dict[str, list[object]] = {uid: [] for uid in refs}
+    for request in list(source.requests):
+        for uid in refs:
+            if f"/series/{uid}" in request.target:
+                seen[uid].append(request)
+    return seen
+
+
+@then("la DRIMbox source reçoit une requête WADO-RS pour chaque série du KOS, avec un jeton valide et l'en-tête KOS")
+def series_fetched(state: ScenarioState, psc: PscSimulator, profile: Profile, verdict: Verdict) -> None:
+    source: PeerSource = state.peer_source
+    kos_uid = _kos_uid(state.peer_kos)
+    _wait(lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s)
+    findings = []
+    for series_uid, requests in sorted(_series_requests(state, source).items()):
+        location = f"GET …/series/{series_uid}"
+        good = [
+            r for r in requests
+            if psc.verify((r.header("Authorization") or "").removeprefix("Bearer ")).valid  # type: ignore[attr-defined]
+            and r.header("KOS-SOPInstanceUID") == kos_uid  # type: ignore[attr-defined]
+            and r.status == 200  # type: ignore[attr-defined]
+        ]
+        if not good:
+            actual = "no request" if not requests else "; ".join(
+                f"status {r.status}, KOS header {r.header('KOS-SOPInstanceUID')!r}" for r in requests  # type: ignore[attr-defined]
+            )
+            findings.append(
+                Finding("WADO-SERIES-FETCHED",
+                        "VA-D2: every series of the KOS is fetched from the source DRIMbox (WADO-RS, bearer token, KOS-SOPInstanceUID)",
+                        location, f"200 with a valid token and KOS-SOPInstanceUID {kos_uid}", actual)
+            )
+    verdict.judge("récupération des séries", findings)
+
+
+def _kos_uid(kos: bytes) -> str:
+    from drimva.dicom_text import read_part10
+
+    return str(read_part10(kos).SOPInstanceUID)
+
+
+@then("le nœud DICOM reçoit toutes les instances de l'examen, à l'identique")
+def node_received_study(state: ScenarioState, dicom_node: DicomNode, profile: Profile, verdict: Verdict) -> None:
+    expected = pixel_digests(state.datasets)
+    dicom_node_uids = set(expected)
+    _wait(lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s)
+    time.sleep(0.1)  # let a C-STORE of an instance the KOS does not reference land, if any
+    received = {str(ds.SOPInstanceUID): pixel_sha256(ds) for ds in dicom_node.received if str(ds.SOPInstanceUID) in expected}
+    verdict.judge("examen transmis au nœud DICOM", check_retrieval(state.peer_kos, received, expected))
+
+
+@then("la DRIMbox source absente de la liste blanche ne reçoit aucune requête")
+def untrusted_not_contacted(
+    state: ScenarioState, untrusted_source: PeerSource, dmp: DmpSimulator, profile: Profile, verdict: Verdict
+) -> None:
+    # The consumer got the KOS (ITI-43) and had the time to act on it.
+    _wait(lambda: _queried(dmp, state, "ITI-43"), profile.timeouts.publication_s)
+    time.sleep(profile.timeouts.no_publication_grace_s)
+    contacted = [r for series in _series_requests(state, untrusted_source).values() for r in series]
+    findings = []
+    if contacted:
+        findings.append(
+            Finding("TRUST-UNLISTED-PEER",
+                    "VA-A: a consumer exchanges only with DRIMboxes of the signed trust list (a corrupted or unsigned list is rejected)",
+                    f"WADO-RS to {untrusted_source.base_url}", "no request",
+                    f"{len(contacted)} request(s): " + ", ".join(f"{r.method} {r.target} -> {r.status}" for r in contacted[:3]))  # type: ignore[attr-defined]
+        )
+    verdict.judge("DRIMbox hors liste blanche", findings)
+
+
+@then("le nœud DICOM ne reçoit aucune image de cet examen")
+def node_received_nothing(state: ScenarioState, dicom_node: DicomNode, verdict: Verdict) -> None:
+    expected = set(pixel_digests(state.datasets))
+    stored = expected & dicom_node.sop_instance_uids()
+    findings = [] if not stored else [
+        Finding("TRUST-UNLISTED-PEER", "VA-A: nothing from a DRIMbox absent from the trust list reaches the DICOM node",
+                "DICOM node C-STORE", "no instance of this study", f"{len(stored)} instance(s)")
+    ]
+    verdict.judge("nœud DICOM", findings)

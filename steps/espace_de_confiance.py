@@ -1,0 +1,70 @@
+"""Steps of ``espace_de_confiance.feature`` (VA-A) that look at the SUT itself.
+
+The consumer-side trust scenarios share their steps with ``consommation.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from pytest_bdd import then
+
+from drimva.findings import Finding
+from drimva.profile import Profile
+from drimva.rules.trustlist import parse_trust_list
+from drimva.verdict import Verdict
+from fixtures.harness import SutHandle
+from fixtures.peers import sut_trust_entry
+from simulators.trust.server import TrustListServer
+
+REQ_TRUST = "VA-A: the DRIMbox has an address in the DRIM-M trust list, and its server certificate is the DNCertificatOperateur of its entry"
+
+
+@then("l'adresse de la DRIMbox figure dans la liste blanche")
+def sut_in_trust_list(
+    trust_server: TrustListServer, profile: Profile, sut_server_cert: tuple[Path, Path], verdict: Verdict
+) -> None:
+    db, _ = sut_trust_entry(profile, sut_server_cert)
+    listing = parse_trust_list(trust_server.document("signed"))
+    findings = [] if listing.domain_for(db) else [
+        Finding("TRUST-SUT-LISTED", REQ_TRUST, "ListeDomaines/Domaine/db", db, ", ".join(d.db for d in listing.domains))
+    ]
+    verdict.judge("inscription dans la liste blanche", findings)
+
+
+@then("le certificat serveur présenté par la DRIMbox a le DN déclaré dans la liste blanche")
+def sut_certificate_matches(
+    sut: SutHandle, trust_server: TrustListServer, profile: Profile, sut_server_cert: tuple[Path, Path],
+    verdict: Verdict,
+) -> None:
+    db, _ = sut_trust_entry(profile, sut_server_cert)
+    declared = parse_trust_list(trust_server.document("signed")).domain_for(db)
+    url = urlsplit(sut.endpoints.wado_base_url)
+    presented = _server_certificate(url.hostname or db, url.port or 443, profile.timeouts.connect_s)
+    expected = x509.Name.from_rfc4514_string(declared.dn_certificat_operateur) if declared else None
+    findings = []
+    if presented is None or expected is None or presented.subject != expected:
+        findings.append(
+            Finding("TRUST-SERVER-CERT", REQ_TRUST, f"TLS server certificate of {url.netloc}",
+                    declared.dn_certificat_operateur if declared else "(no entry)",
+                    presented.subject.rfc4514_string() if presented is not None else "no TLS certificate presented")
+        )
+    verdict.judge("certificat serveur de la DRIMbox", findings)
+
+
+def _server_certificate(host: str, port: int, timeout: float) -> x509.Certificate | None:
+    """The certificate the server presents (read only: the DN is what is judged, not the chain)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except OSError:
+        return None
+    return x509.load_der_x509_certificate(der) if der else None
