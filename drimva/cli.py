@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "selftest", help="prove every scenario passes on the reference and fails on a fault of it"
     )
     selftest.add_argument("--out", default="reports/selftest.json", help="kill matrix file")
-    selftest.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    selftest.add_argument("--jobs", type=int, default=3, help="runs in parallel (default 3: the runs mostly wait on sockets)")
     selftest.add_argument("--timeout", type=float, default=600.0, help="time limit of one run, seconds")
     selftest.set_defaults(func=_cmd_selftest)
 

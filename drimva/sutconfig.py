@@ -9,6 +9,7 @@ from drimva.context import Organisation
 from drimva.profile import Profile
 from fixtures.pki import load_or_build_pki
 from simulators.dmp import REGISTRY_PATH, REPOSITORY_PATH
+from simulators.idp.psc import DEFAULT_ISSUER_PATH as PSC_ISSUER_PATH
 
 
 def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
@@ -45,8 +46,27 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
             "transport": profile.sut.hl7.transport,
         },
         "kos_retrieve_url_base": profile.sut.wado.base_url,
+        "pro_sante_connect": {
+            "issuer": f"https://{harness.bind_host}:{harness.psc.port}{PSC_ISSUER_PATH}",
+            "jwks_url": f"https://{harness.bind_host}:{harness.psc.port}{PSC_ISSUER_PATH}/protocol/openid-connect/certs",
+            "audience": harness.psc.audience,
+        },
+        "trust_list": {"url": f"https://{harness.bind_host}:{harness.trust.port}/liste-blanche.xml", "anchor": str(pki.ca_cert)},
+        "dicom_node": {"ae_title": harness.dicom_node.ae_title, "host": harness.bind_host, "port": harness.dicom_node.port},
+        "peer_source": f"https://{harness.peer.host}:{harness.peer.port}/drimbox/wado-rs",
+        "consumer_receives_contextual_call_at": profile.sut.consumer.contextual_url,
     }
-    ephemeral = [name for name, port in (("PACS", harness.pacs.port), ("DMP", harness.dmp.port)) if port == 0]
+    ephemeral = [
+        name
+        for name, port in (
+            ("PACS", harness.pacs.port),
+            ("DMP", harness.dmp.port),
+            ("PSC", harness.psc.port),
+            ("trust list", harness.trust.port),
+            ("DICOM node", harness.dicom_node.port),
+        )
+        if port == 0
+    ]
     lines = [
         f"SUT profile: {profile.source}",
         "Configure the DRIMbox with:",
@@ -57,10 +77,16 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
         f"  TLS client cert/key   {pki.client_cert} / {pki.client_key}  (OU={org.structure_id})",
         f"  VIHF signing cert/key {pki.signing_cert} / {pki.signing_key}",
         f"  KOS RetrieveURL base  {profile.sut.wado.base_url}/studies/{{study}}/series/{{series}}",
+        f"  Pro Santé Connect     issuer {data['pro_sante_connect']['issuer']} (JWKS {data['pro_sante_connect']['jwks_url']})",
+        f"  DRIM-M trust list     {data['trust_list']['url']} (signed by the CA above)",
+        f"  DICOM node (VA-D3)    AE {harness.dicom_node.ae_title} at {harness.bind_host}:{harness.dicom_node.port}",
         "The harness expects:",
         f"  the DRIMbox's MLLP listener at {profile.sut.hl7.host}:{profile.sut.hl7.port}",
         f"  its DICOM AE {profile.sut.dicom.ae_title} at {profile.sut.dicom.host}:{profile.sut.dicom.port}"
         " (C-MOVE destination declared in the PACS simulator)",
+        f"  its contextual-call endpoint at {profile.sut.consumer.contextual_url}",
+        f"  a peer source DRIMbox at {data['peer_source']} (in the trust list) and one at"
+        f" {harness.peer.untrusted_host}:{harness.peer.untrusted_port} (absent from it)",
     ]
     if ephemeral:
         lines.append(

@@ -21,6 +21,11 @@ Fonctionnalité: DRIMbox consommatrice : du DMP aux images, jusqu'au nœud DICOM
     Quand l'appel contextuel omet le paramètre « Patient.birthDate »
     Alors la DRIMbox répond 400
 
+  @VA-D1 @appel-contextuel
+  Scénario: L'appel contextuel avec un paramètre vide est refusé
+    Quand l'appel contextuel laisse vide le paramètre « Patient.name.family »
+    Alors la DRIMbox répond 400
+
   @VA-D2 @WADO-RS
   Scénario: Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS
     Quand le professionnel ouvre le dossier du patient par un appel contextuel

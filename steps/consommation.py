@@ -169,13 +169,16 @@ def open_patient_file(
     _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, verdict)
 
 
-@when(parsers.parse("l'appel contextuel omet le paramètre « {name} »"))
+@when(parsers.re(r"l'appel contextuel (?P<how>omet|laisse vide) le paramètre « (?P<name>[^»]+) »"))
 def incomplete_call(
     state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
-    evidence: EvidenceStore, profile: Profile, verdict: Verdict, name: str,
+    evidence: EvidenceStore, profile: Profile, verdict: Verdict, how: str, name: str,
 ) -> None:
     form = contextual_form(state, profile.sut.consumer.consent_parameter)
-    form.pop(name)
+    if how == "omet":
+        form.pop(name)
+    else:
+        form[name] = ""
     _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, verdict)
 
 

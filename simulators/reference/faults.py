@@ -34,6 +34,7 @@ S_A_CORRUPTED = "La DRIMbox rejette une liste blanche corrompue"
 S_A_UNSIGNED = "La DRIMbox rejette une liste blanche non signée"
 S_D_CALL = "L'appel contextuel est accepté et la DRIMbox consulte le DMP"
 S_D_CALL_400 = "L'appel contextuel incomplet est refusé"
+S_D_CALL_EMPTY = "L'appel contextuel avec un paramètre vide est refusé"
 S_D_SERIES = "Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS"
 S_D_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
 
@@ -97,7 +98,11 @@ FAULTS: tuple[Fault, ...] = (
         "HTTPS servers present the organisation's signing certificate instead of the operator certificate of the trust list",
         (S_A_LISTED,),
     ),
-    Fault("consumer_accept_missing_param", "answers 303 to a contextual call missing a mandatory parameter", (S_D_CALL_400,)),
+    Fault(
+        "consumer_accept_missing_param",
+        "answers 303 to a contextual call missing a mandatory parameter or with an empty one",
+        (S_D_CALL_400, S_D_CALL_EMPTY),
+    ),
     Fault(
         "trust_accept_unsigned",
         "adopts a liste blanche whose signature is absent or does not verify",
