@@ -132,6 +132,18 @@ def _cmd_ris(args: argparse.Namespace) -> int:
     return run_ris(args)
 
 
+def _cmd_indicators(args: argparse.Namespace) -> int:
+    from drimva.indicators.command import run_indicators
+
+    return run_indicators(args)
+
+
+def _cmd_soak(args: argparse.Namespace) -> int:
+    from drimva.soak import run_soak
+
+    return run_soak(args)
+
+
 def _cmd_sut_config(args: argparse.Namespace) -> int:
     profile: Profile = load_profile(args.profile)
     from drimva.sutconfig import describe
@@ -187,6 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
     ris.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     ris.add_argument("--quiet", action="store_true", help="print no summary")
     ris.set_defaults(func=_cmd_ris)
+
+    indicators = commands.add_parser(
+        "indicators",
+        help="service-continuity indicators: K, T, K/T, D_t, D_f, PERF, semestrial amount, tranche (AF-IMG-DB-Va2 §3.3, §5.3, §5.4)",
+    )
+    indicators.add_argument("--run", dest="run_dirs", action="append", default=[], help="a run folder whose evidence gives K and T (repeatable)")
+    indicators.add_argument("--journal", help="unavailability journal (CSV: start, duration_minutes, service, cause, responsabilite)")
+    indicators.add_argument("--semester-start", help="first day of the semester (YYYY-MM-DD), to check the journal's events")
+    indicators.add_argument("--tranche", help="the tranche declared at order (A-H)")
+    indicators.add_argument("--exams", type=int, help="annual reference exam count, to compute the tranche")
+    indicators.add_argument("--k", type=int, help="K given directly (KOS sent to Mon espace santé)")
+    indicators.add_argument("--t", type=int, help="T given directly (reports with a qualified INS and all imaging attributes)")
+    indicators.add_argument("--json", dest="json_out", help="also write the figures as JSON to this file ('-': stdout)")
+    indicators.set_defaults(func=_cmd_indicators)
+
+    soak = commands.add_parser("soak", help="send N reports at a given rate to the SUT and measure K/T and publication latency")
+    soak.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference DRIMbox")
+    soak.add_argument("--count", type=int, default=100, help="reports to send (default 100)")
+    soak.add_argument("--rate", type=float, default=10.0, help="reports per second (default 10)")
+    soak.add_argument("--json", dest="json_out", help="also write the figures as JSON to this file ('-': stdout)")
+    soak.set_defaults(func=_cmd_soak)
 
     sut_config = commands.add_parser(
         "sut-config", help="print what the SUT must be configured with (PACS, DMP, certificates)"
