@@ -210,6 +210,7 @@ class RuleSettings(_Section):
     run_dciodvfy: bool = True
     vihf_versions: tuple[str, ...] = ("3.0", "4.0")
     publish_requires_destdmp: bool = True
+    strict_dn_match: bool = False  # VA-A: a server certificate DN other than DNCertificatOperateur fails (else warns)
 
 
 class ViewerSettings(_Section):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from pytest_bdd import then
 
-from drimva.findings import Finding
+from drimva.findings import Finding, Severity
 from drimva.profile import Profile
 from drimva.rules.trustlist import parse_trust_list
 from drimva.verdict import Verdict
@@ -45,15 +45,24 @@ def sut_certificate_matches(
     declared = parse_trust_list(trust_server.document("signed")).domain_for(db)
     url = urlsplit(sut.endpoints.wado_base_url)
     presented = _server_certificate(url.hostname or db, url.port or 443, profile.timeouts.connect_s)
-    expected = x509.Name.from_rfc4514_string(declared.dn_certificat_operateur) if declared else None
+    expected = _rdns(x509.Name.from_rfc4514_string(declared.dn_certificat_operateur)) if declared else None
     findings = []
-    if presented is None or expected is None or presented.subject != expected:
+    if presented is None or expected is None or _rdns(presented.subject) != expected:
+        # RDN sets are compared (order and spacing do not matter); a mismatch fails only with
+        # rules.strict_dn_match (va-checklist.md open question 10), no certificate always fails.
+        lenient = presented is not None and expected is not None and not profile.rules.strict_dn_match
         findings.append(
             Finding("TRUST-SERVER-CERT", REQ_TRUST, f"TLS server certificate of {url.netloc}",
                     declared.dn_certificat_operateur if declared else "(no entry)",
-                    presented.subject.rfc4514_string() if presented is not None else "no TLS certificate presented")
+                    presented.subject.rfc4514_string() if presented is not None else "no TLS certificate presented",
+                    Severity.WARNING if lenient else Severity.ERROR,
+                    note="rules.strict_dn_match is off: reported, not failed" if lenient else "")
         )
     verdict.judge("certificat serveur de la DRIMbox", findings)
+
+
+def _rdns(name: x509.Name) -> frozenset[tuple[str, str]]:
+    return frozenset((attribute.oid.dotted_string, str(attribute.value).strip()) for attribute in name)
 
 
 def _server_certificate(host: str, port: int, timeout: float) -> x509.Certificate | None:
