@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     indicators.add_argument("--exams", type=int, help="annual reference exam count, to compute the tranche")
     indicators.add_argument("--k", type=int, help="K given directly (KOS sent to Mon espace santé)")
     indicators.add_argument("--t", type=int, help="T given directly (reports with a qualified INS and all imaging attributes)")
+    indicators.add_argument(
+        "--supplier-is-ris-supplier",
+        action="store_true",
+        help="AF §5.4: with T = 0 nothing is paid when the DRIMbox supplier also supplies the RIS (else K/T is deemed met)",
+    )
     indicators.add_argument("--json", dest="json_out", help="also write the figures as JSON to this file ('-': stdout)")
     indicators.set_defaults(func=_cmd_indicators)
 
