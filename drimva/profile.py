@@ -71,6 +71,18 @@ class ConsumerEndpoint(_Section):
     consent_parameter: str = "InformationEtOppositionConsultation"  # where-sources-disagree.md
 
 
+class SupervisionEndpoint(_Section):
+    """How the ANS supervision tool reaches the SUT (VA-F; the protocol is not public: va-checklist.md)."""
+
+    url: str = "https://127.0.0.1:8449/supervision"
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: int = Field(default=200, ge=100, le=599)
+    expect_json_status: str = "UP"  # value of the JSON "status" field; empty: any JSON body
+    timeout_s: float = Field(default=2.0, gt=0, le=60)
+    probes: int = Field(default=5, ge=1, le=1000)
+    interval_s: float = Field(default=0.2, ge=0, le=3600)
+
+
 class TrustEntry(_Section):
     """How the SUT appears in the DRIM-M trust list the harness publishes (VA-A)."""
 
@@ -103,6 +115,7 @@ class Sut(_Section):
     dicom: DicomNode = DicomNode()
     wado: WadoEndpoint = WadoEndpoint()
     consumer: ConsumerEndpoint = ConsumerEndpoint()
+    supervision: SupervisionEndpoint = SupervisionEndpoint()
     trust: TrustEntry = TrustEntry()
     ris: RisSut = RisSut()
 
@@ -153,6 +166,18 @@ class PscSettings(_Section):
     professional_rpps: str = "10001234567"  # the test professional who opens the study
 
 
+class FranceConnectSettings(_Section):
+    port: int = Field(default=8450, ge=0, le=65535)
+
+
+class ViewerClients(_Section):
+    """The OIDC client the SUT's viewer is registered as at each identity provider."""
+
+    client_id: str = "drimbox-viewer"
+    client_secret: str = "drimva-test-secret"
+    redirect_uri: str = ""  # the SUT's callback; empty for the embedded reference (known once it is up)
+
+
 class TrustSettings(_Section):
     port: int = Field(default=8446, ge=0, le=65535)
     refresh_s: float = Field(default=0.001, gt=0)  # how often the embedded reference re-reads the list
@@ -184,6 +209,8 @@ class Harness(_Section):
     drimbox_source: DrimboxSourceSettings = DrimboxSourceSettings()
     contextual_call: ContextualCallSettings = ContextualCallSettings()
     psc: PscSettings = PscSettings()
+    franceconnect: FranceConnectSettings = FranceConnectSettings()
+    viewer_clients: ViewerClients = ViewerClients()
     trust: TrustSettings = TrustSettings()
     peer: PeerSettings = PeerSettings()
     dicom_node: DicomNodeSettings = DicomNodeSettings()

@@ -142,8 +142,10 @@ def qualified_patient(state: ScenarioState, dmp: DmpSimulator) -> None:
 
 
 @given("un examen de ce patient archivé dans le PACS")
-def exam_in_pacs(state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation) -> None:
-    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
+def exam_in_pacs(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host))
     pacs.add_study(state.datasets)
     state.in_pacs = True
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIMVA = ROOT / ".venv" / "bin" / "drimva"
 # The brief's selection, plus "qualifi" (the PROV scenario: its name does not contain "PROV"),
 # one replacement over ORU and one deletion over MDM^T04:
-SELECT = "ORU and acquitt or PROV or inconnu or qualifi or ORU and remplace or MDM and retire"
+SELECT = "(ORU and acquitt or PROV or inconnu or qualifi or ORU and remplace or MDM and retire) and not visionneuse"
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,26 @@
-"""The Pro Santé Connect simulator: RS256 access tokens, OIDC discovery and JWKS over HTTPS.
+"""The Pro Santé Connect simulator: a full OIDC provider (``simulators.idp.oidc``) plus token shortcuts.
 
-Tokens are issued in-process (``issue_token``; the browser login flow is a
-later task) with the claims the PSC BAS environment puts in its access
-tokens (trust-list-and-identity.md §4). Discovery
-(``{issuer}/.well-known/openid-configuration``) and the JWKS
-(``{issuer}/protocol/openid-connect/certs``) are served over HTTPS with a
-certificate of the run's CA; every request and response goes to the
+The browser flow (authorization code + PKCE, login page listing the test
+professionals, token / userinfo / introspection endpoints) is the shared
+``OidcProvider`` configured like the PSC BAS environment
+(trust-list-and-identity.md §4): Keycloak paths under
+``/auth/realms/esante-wallet/protocol/openid-connect/``, ``acr`` ``eidas1``,
+scope ``openid scope_all``, claims ``SubjectNameID`` (8 + RPPS),
+``given_name``, ``family_name``, ``preferred_username``, ``codeProfession`` /
+``codeSavoirFaire`` (and, in userinfo, the ``SubjectRefPro.exercices``
+structure the demonstrator reads). Every request and response goes to the
 evidence sink (channel ``psc``) before it is answered.
 
-``foreign_token`` signs with a second key that is not in the JWKS (by
-default under a foreign issuer): the "token from an unknown issuer" case.
-``RemoteJwks`` fetches a JWKS over HTTPS and caches it, and
-``RemoteJwks.checker`` gives the ``token -> TokenCheck`` callable a WADO-RS
-source needs.
+Tokens can also be issued in-process (``issue_token``) with the claims PSC
+puts in its access tokens, for the VA-D/E steps. ``foreign_token`` signs with
+a second key that is not in the JWKS (by default under a foreign issuer): the
+"token from an unknown issuer" case. ``RemoteJwks`` fetches a JWKS over HTTPS
+and caches it, and ``RemoteJwks.checker`` gives the ``token -> TokenCheck``
+callable a WADO-RS source needs.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import ssl
 import threading
 import time
@@ -28,14 +29,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from drimva.context import Professional
 from drimva.evidence import EvidenceSink
 from drimva.tokens import TokenCheck, verify_access_token
-from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
+from simulators.idp.oidc import OidcProvider, ProviderConfig, SigningKey, TestUser
 
 CHANNEL = "psc"
 DEFAULT_ISSUER_PATH = "/auth/realms/esante-wallet"
@@ -46,25 +44,50 @@ ACR = "eidas1"
 DEFAULT_CODE_PROFESSION = "10"  # médecin (TRE_G15-ProfessionSante)
 
 
-class _SigningKey:
-    def __init__(self) -> None:
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
-        self.kid = _thumbprint(jwk)
-        self.jwk = {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
+def psc_config(issuer_path: str = DEFAULT_ISSUER_PATH) -> ProviderConfig:
+    issuer_path = "/" + issuer_path.strip("/")
+    base = f"{issuer_path}/protocol/openid-connect"
+    return ProviderConfig(
+        channel=CHANNEL,
+        name="Pro Santé Connect",
+        issuer_path=issuer_path,
+        authorization_path=f"{base}/auth",
+        token_path=f"{base}/token",
+        userinfo_path=f"{base}/userinfo",
+        jwks_path=f"{base}/certs",
+        login_path=f"{issuer_path}/login-actions/authenticate",
+        introspection_path=f"{base}/token/introspect",
+        acr=ACR,
+        scopes_supported=("openid", "scope_all"),
+        required_scopes=("openid",),
+        scope_claims=None,  # scope_all: every claim
+    )
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
+
+def professional_claims(
+    professional: Professional, *, code_profession: str = DEFAULT_CODE_PROFESSION, code_savoir_faire: str = ""
+) -> dict[str, Any]:
+    """The PSC claims of a professional (``sub`` = ``SubjectNameID`` = 8 + RPPS)."""
+    claims: dict[str, Any] = {
+        "sub": professional.national_id,
+        "preferred_username": professional.national_id,
+        "family_name": professional.family,
+        "given_name": professional.given,
+        "SubjectNameID": professional.national_id,
+        "codeProfession": code_profession,
+    }
+    if code_savoir_faire:
+        claims["codeSavoirFaire"] = code_savoir_faire
+    return claims
 
 
-def _thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 SHA-256 thumbprint (base64url) of an RSA JWK."""
-    canonical = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+class PscSimulator(OidcProvider):
+    """``with PscSimulator(evidence, cert, key) as psc: token = psc.issue_token(professional)``
 
-
-class PscSimulator:
-    """``with PscSimulator(evidence, cert, key) as psc: token = psc.issue_token(professional)``"""
+    Browser flow: ``psc.register_client(id, secret, [redirect_uri])``,
+    ``psc.add_professional(professional)``; the login form submits
+    ``user=<8+RPPS>``.
+    """
 
     def __init__(
         self,
@@ -77,54 +100,49 @@ class PscSimulator:
         audience: str = DEFAULT_AUDIENCE,
         timeout: float = 10.0,
     ) -> None:
-        self.evidence = evidence
-        self.issuer_path = "/" + issuer_path.strip("/")
+        super().__init__(
+            psc_config(issuer_path), evidence, cert, key, host=host, port=port, timeout=timeout,
+            access_token_audience=audience,
+        )
+        self.issuer_path = self.config.issuer_path
         self.audience = audience
-        self._key = _SigningKey()
-        self._foreign_key = _SigningKey()
-        self._lock = threading.Lock()
-        self._requests = 0
-        self._server = HttpsServer(self._handle, cert, key, None, host=host, port=port, client_auth="none", timeout=timeout)
+        self._foreign_key = SigningKey()
 
-    # -- lifecycle -------------------------------------------------------------------
     def start(self) -> "PscSimulator":
-        self._server.start()
+        super().start()
         return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def __enter__(self) -> "PscSimulator":
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    # -- test users ---------------------------------------------------------------------
+    def add_professional(
+        self,
+        professional: Professional,
+        *,
+        key: str | None = None,
+        code_profession: str = DEFAULT_CODE_PROFESSION,
+        code_savoir_faire: str = "",
+    ) -> TestUser:
+        """A professional who can log in; the login form's ``user`` value is ``key`` (default: 8 + RPPS)."""
+        claims = professional_claims(professional, code_profession=code_profession, code_savoir_faire=code_savoir_faire)
+        label = f"{professional.given} {professional.family} ({professional.national_id})"
+        return self.add_user(key or professional.national_id, claims, label)
 
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def issuer(self) -> str:
-        return f"{self._server.base_url}{self.issuer_path}"
-
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
-
-    @property
-    def jwks_url(self) -> str:
-        return f"{self.issuer}/protocol/openid-connect/certs"
-
-    @property
-    def requests_served(self) -> int:
-        with self._lock:
-            return self._requests
+    def userinfo_claims(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """PSC userinfo also nests the practice in ``SubjectRefPro.exercices`` (the demonstrator reads it)."""
+        if "codeProfession" not in claims:
+            return claims
+        exercice = {
+            "codeProfession": claims["codeProfession"],
+            "codeSavoirFaire": claims.get("codeSavoirFaire", ""),
+            "prenomDexercice": claims.get("given_name", ""),
+            "nomDexercice": claims.get("family_name", ""),
+            "activities": [],
+        }
+        return {**claims, "SubjectRefPro": {"exercices": [exercice]}}
 
     # -- tokens -----------------------------------------------------------------------
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [dict(self._key.jwk)]}
-
     def claims_for(
         self,
         professional: Professional,
@@ -138,8 +156,8 @@ class PscSimulator:
         now = int(time.time())
         issued = now - lifetime_s - 60 if expired else now
         return {
+            **professional_claims(professional, code_profession=code_profession),
             "iss": issuer,
-            "sub": professional.national_id,
             "aud": audience,
             "exp": issued + lifetime_s,
             "iat": issued,
@@ -147,11 +165,6 @@ class PscSimulator:
             "typ": "Bearer",
             "acr": ACR,
             "scope": SCOPE,
-            "preferred_username": professional.national_id,
-            "family_name": professional.family,
-            "given_name": professional.given,
-            "SubjectNameID": professional.national_id,
-            "codeProfession": code_profession,
         }
 
     def issue_token(
@@ -173,7 +186,7 @@ class PscSimulator:
             expired=expired,
             code_profession=code_profession,
         )
-        return self._key.sign(claims)
+        return self.sign(claims)
 
     def foreign_token(
         self,
@@ -189,68 +202,7 @@ class PscSimulator:
 
     def verify(self, token: str | None, *, audience: str | None = None) -> TokenCheck:
         """In-process check of a token against this simulator's own JWKS (unit tests, steps)."""
-        return verify_access_token(token, self.jwks(), issuer=self.issuer, audience=audience or self.audience)
-
-    # -- HTTP ---------------------------------------------------------------------------
-    def _discovery(self) -> dict[str, Any]:
-        base = f"{self.issuer}/protocol/openid-connect"
-        return {
-            "issuer": self.issuer,
-            "authorization_endpoint": f"{base}/auth",
-            "token_endpoint": f"{base}/token",
-            "userinfo_endpoint": f"{base}/userinfo",
-            "introspection_endpoint": f"{base}/token/introspect",
-            "end_session_endpoint": f"{base}/logout",
-            "jwks_uri": self.jwks_url,
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "scopes_supported": ["openid", "scope_all"],
-            "acr_values_supported": [ACR],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "tls_client_auth"],
-        }
-
-    def _handle(self, request: HttpRequest) -> HttpResponse:
-        with self._lock:
-            index = self._requests
-            self._requests += 1
-        meta = {"request": index, "path": request.path, "client": f"{request.client_address[0]}:{request.client_address[1]}"}
-        self.evidence.record(
-            CHANNEL,
-            f"request-{index}",
-            request.raw(),
-            decoded_view(f"{request.method} {request.target} {request.version}", request.headers, request.body),
-            meta,
-            "http",
-        )
-        response = self._route(request)
-        self.evidence.record(
-            CHANNEL,
-            f"response-{index}-{response.status}",
-            response.raw(),
-            decoded_view(f"HTTP/1.1 {response.status}", response.headers, response.body),
-            {**meta, "status": response.status},
-            "http",
-        )
-        return response
-
-    def _route(self, request: HttpRequest) -> HttpResponse:
-        routes = {
-            f"{self.issuer_path}/.well-known/openid-configuration": self._discovery,
-            f"{self.issuer_path}/protocol/openid-connect/certs": self.jwks,
-        }
-        produce = routes.get(request.path.rstrip("/"))
-        if produce is None:
-            return _json(404, {"error": "not_found", "error_description": f"no resource at {request.path}"})
-        if request.method not in ("GET", "HEAD"):
-            return HttpResponse(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"method not allowed")
-        return _json(200, produce())
-
-
-def _json(status: int, data: dict[str, Any]) -> HttpResponse:
-    body = json.dumps(data, indent=2).encode("utf-8")
-    return HttpResponse(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body)
+        return super().verify(token, audience=audience or self.audience)
 
 
 class RemoteJwks:
@@ -300,4 +252,4 @@ class RemoteJwks:
         return check
 
 
-__all__ = ["FOREIGN_ISSUER", "PscSimulator", "RemoteJwks"]
+__all__ = ["FOREIGN_ISSUER", "PscSimulator", "RemoteJwks", "professional_claims", "psc_config"]

@@ -10,6 +10,10 @@ configuration has ``https`` and ``psc`` the WADO-RS source server runs too:
 ``source_port`` is its port and ``wado_base_url`` (also the base of every KOS
 RetrieveURL) its real URL ``https://{bind_host}:{port}/drimbox/wado-rs``;
 otherwise ``source_port`` is null and ``wado_base_url`` the configured one.
+With ``https`` + ``viewer``, the viewer entry point runs (``viewer_port``:
+``https://{bind_host}:{viewer_port}/IHEInvokeImageDisplay?…``); with
+``https`` + ``supervision``, the supervision endpoint (``supervision_url``);
+both null otherwise.
 Exit codes: 0
 clean stop, 1 cannot listen, 2 bad command line / configuration / fault name.
 """
@@ -27,19 +31,23 @@ from pathlib import Path
 from types import FrameType
 
 from .config import ConfigError, ReferenceConfig, load_config
+from .config import FC_ACR, FC_SCOPE, PSC_ACR, PSC_SCOPE, OidcClientConfig
 from .consumer import ConsumerServer
 from .dicom_server import DicomServer
 from .dmp_query import DmpQueryClient
 from .faults import UnknownFault, listed_faults, select_faults
 from .mllp_server import MllpServer
+from .oidc_rp import OidcRelyingParty
 from .pacs_client import PacsClient
 from .retrieval import PacsRetriever
 from .service import Publisher, ReferenceService
 from .source_server import SourceServer
 from .state import StateStore, atomic_write
+from .supervision import SupervisionServer
 from .store_scu import StoreScu
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
+from .viewer import PATIENT, PROFESSIONAL, ViewerServer
 from .wado_client import WadoClient
 
 LOGGER = "reference"
@@ -81,7 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         publisher.close()
         print(f"error: cannot set up the consumer role from the 'https' / 'trust' / 'dicom_node' keys: {exc}", file=sys.stderr)
         return 2
-    return run(config, faults, publisher, args.ready_file, log, source, consumer)
+    try:
+        viewer = _viewer_server(config, faults, log)
+        supervision = _supervision_server(config, faults, log)
+    except (OSError, ValueError) as exc:
+        publisher.close()
+        print(f"error: cannot set up the viewer / supervision from the 'https' / 'viewer' / 'supervision' keys: {exc}", file=sys.stderr)
+        return 2
+    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision)
 
 
 def run(
@@ -92,6 +107,8 @@ def run(
     log: logging.Logger,
     source: SourceServer | None = None,
     consumer: ConsumerServer | None = None,
+    viewer: ViewerServer | None = None,
+    supervision: SupervisionServer | None = None,
 ) -> int:
     stop = threading.Event()
 
@@ -127,6 +144,11 @@ def run(
             dicom.start()
             if consumer is not None:
                 consumer.start()
+            if viewer is not None:
+                viewer.start()
+            if supervision is not None:
+                supervision.checks.update(mllp=lambda: mllp is not None and mllp.port > 0, dicom=lambda: dicom.port > 0)
+                supervision.start()
         except OSError as exc:
             print(f"error: cannot listen on {config.bind_host}: {exc}", file=sys.stderr)
             log.error("cannot listen on %s: %s", config.bind_host, exc)
@@ -138,6 +160,8 @@ def run(
             "source_port": source.port if source is not None else None,
             "consumer_port": consumer.port if consumer is not None else None,
             "wado_base_url": wado_base_url,
+            "viewer_port": viewer.port if viewer is not None else None,
+            "supervision_url": supervision.url if supervision is not None else None,
             "fault": next(iter(faults), None),
         }
         atomic_write(ready_file, json.dumps(ready).encode("utf-8"))
@@ -152,6 +176,10 @@ def run(
             source.stop()
         if consumer is not None:
             consumer.stop()
+        if viewer is not None:
+            viewer.stop()
+        if supervision is not None:
+            supervision.stop()
         publisher.close()
         log.info("stopped")
     return 0
@@ -266,6 +294,61 @@ def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: loggi
         faults=faults,
         log=log.getChild("consumer"),
         timeout_s=timeout,
+    )
+
+
+def _viewer_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> ViewerServer | None:
+    """The viewer entry point (not started), or None when ``https`` / ``viewer`` are not configured."""
+    if config.https is None or config.viewer is None:
+        return None
+    defaults = {PROFESSIONAL: (PSC_SCOPE, PSC_ACR), PATIENT: (FC_SCOPE, FC_ACR)}
+    identity = {PROFESSIONAL: (), PATIENT: ("family_name", "given_name", "birthdate", "gender")}
+    clients: dict[str, OidcClientConfig | None] = {PROFESSIONAL: config.viewer.psc, PATIENT: config.viewer.franceconnect}
+    providers = {
+        name: OidcRelyingParty(
+            name=name,
+            issuer=client.issuer,
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            scope=client.scope or defaults[name][0],
+            acr_values=client.acr_values if client.acr_values is not None else defaults[name][1],
+            ca_cert=config.dmp.ca_cert,
+            timeout_s=config.timeouts.http_s,
+            identity_claims=identity[name],
+            accept_any_issuer="viewer_accept_any_issuer" in faults,
+        )
+        for name, client in clients.items()
+        if client is not None
+    }
+    cert, key = _tls_identity(config, faults)
+    return ViewerServer(
+        state=StateStore(config.state_dir),
+        providers=providers,
+        cert=cert,
+        key=key,
+        host=config.bind_host,
+        port=config.viewer.port,
+        faults=faults,
+        timeout_s=config.timeouts.http_s,
+        log=log.getChild("viewer"),
+    )
+
+
+def _supervision_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> SupervisionServer | None:
+    """The supervision endpoint (not started; ``run`` adds the listener checks), or None when not configured."""
+    if config.https is None or config.supervision is None:
+        return None
+    state_dir = config.state_dir
+    cert, key = _tls_identity(config, faults)
+    return SupervisionServer(
+        checks={"state_dir": lambda: os.access(state_dir, os.W_OK)},
+        cert=cert,
+        key=key,
+        host=config.bind_host,
+        port=config.supervision.port,
+        faults=faults,
+        timeout_s=config.timeouts.http_s,
+        log=log.getChild("supervision"),
     )
 
 

@@ -17,6 +17,16 @@ cross-DRIMbox roles, each null or absent when the role is not wired:
   sends retrieved images to (VA-D3);
 - ``consumer``: ``{consent_names, contextual_path}``, the consent parameter
   names the contextual call accepts and its path.
+- ``viewer``: ``{port (0), psc, franceconnect}``, the viewer entry point
+  (HTTPS with ``https.server_cert``) and its OIDC clients, each
+  ``{issuer, client_id, client_secret, scope, acr_values}`` (at least one;
+  discovery over HTTPS verified with ``dmp.ca_cert``). Defaults: PSC scope
+  ``openid scope_all``, acr ``eidas1``; FranceConnect+ scope ``openid
+  given_name family_name birthdate gender birthplace birthcountry``, acr
+  ``eidas2`` / ``eidas3``;
+- ``supervision``: ``{port (0)}``, the supervision endpoint's own HTTPS port.
+
+The viewer and the supervision endpoint run when their section and ``https`` are set.
 
 The source role runs when ``https`` and ``psc`` are both set
 (``source_enabled``). Unknown keys and bad values raise ``ConfigError`` whose
@@ -29,7 +39,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -103,6 +113,34 @@ class ConsumerConfig(_Strict):
     contextual_path: str = Field(default="/drimbox/appel-contextuel", pattern=r"^/")
 
 
+class OidcClientConfig(_Strict):
+    issuer: str = Field(pattern=r"^https://")
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    scope: str | None = None  # None: the provider's default (PSC_SCOPE / FC_SCOPE)
+    acr_values: tuple[str, ...] | None = None  # None: the provider's default (PSC_ACR / FC_ACR)
+
+
+PSC_SCOPE, PSC_ACR = "openid scope_all", ("eidas1",)
+FC_SCOPE, FC_ACR = "openid given_name family_name birthdate gender birthplace birthcountry", ("eidas2", "eidas3")
+
+
+class ViewerConfig(_Strict):
+    port: int = Field(default=0, ge=0, le=65535)
+    psc: OidcClientConfig | None = None
+    franceconnect: OidcClientConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_provider(self) -> ViewerConfig:
+        if self.psc is None and self.franceconnect is None:
+            raise ValueError("needs 'psc' and/or 'franceconnect'")
+        return self
+
+
+class SupervisionConfig(_Strict):
+    port: int = Field(default=0, ge=0, le=65535)
+
+
 class ReferenceConfig(_Strict):
     bind_host: str = Field(min_length=1)
     mllp_port: int = Field(ge=0, le=65535)
@@ -124,6 +162,8 @@ class ReferenceConfig(_Strict):
     trust: TrustConfig | None = None
     dicom_node: DicomNodeConfig | None = None
     consumer: ConsumerConfig | None = None
+    viewer: ViewerConfig | None = None
+    supervision: SupervisionConfig | None = None
 
     @property
     def source_enabled(self) -> bool:

@@ -4,7 +4,8 @@
 when the fault is on (the self-test checks it). The service reads the
 HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
-``trust_*`` ones, ``__main__`` the TLS identity one.
+``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
+supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ S_D_CALL_400 = "L'appel contextuel incomplet est refusé"
 S_D_CALL_EMPTY = "L'appel contextuel avec un paramètre vide est refusé"
 S_D_SERIES = "Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS"
 S_D_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
+S_C_NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
+S_C_OTHER_PATIENT = "Un patient connecté sous une autre identité n'accède pas à l'examen"
+S_C_ISSUER = "Un jeton d'un émetteur inconnu n'ouvre pas la visionneuse"
+S_F_SUPERVISION = "La DRIMbox répond à l'outil de supervision de l'ANS"
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,20 @@ FAULTS: tuple[Fault, ...] = (
     Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,)),
     Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,)),
     Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,)),
+    # Viewer (VA-C1, VA-C2) and supervision (VA-F).
+    Fault("viewer_no_login", "the viewer serves the study (page and API) without a session", (S_C_NO_SESSION,)),
+    Fault(
+        "viewer_ignore_patient_identity",
+        "the viewer serves a study to any FranceConnect+ user, whatever the patient's INS traits",
+        (S_C_OTHER_PATIENT,),
+    ),
+    Fault(
+        "viewer_accept_any_issuer",
+        "the viewer accepts an id_token without checking its signature and issuer",
+        (S_C_ISSUER,),
+    ),
+    Fault("supervision_slow", "the supervision endpoint answers after 3 s", (S_F_SUPERVISION,)),
+    Fault("supervision_wrong_status", 'the supervision endpoint answers 200 {"status": "DOWN"}', (S_F_SUPERVISION,)),
 )
 
 FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS}

@@ -109,6 +109,7 @@ class Hl7Report:
     document_obx: int  # index of the document OBX among the OBX segments
     flags: dict[str, str] = field(default_factory=dict)  # MetaDMPMSS code -> Y / N
     sender: Sender | None = None
+    birth_place: str = ""  # PID-11 repetition with XAD.7 = BDL: XAD.9 (INSEE commune code)
 
     def flag(self, code: str) -> bool:
         return self.flags.get(code, "").upper() == "Y"
@@ -210,6 +211,11 @@ def read_message(raw: bytes) -> Hl7Report:
         document_obx=document,
         flags=flags,
         sender=_sender(view),
+        birth_place=next(
+            (view.get("PID", 1, 11, rep, 9) for rep in range(1, view.repetitions("PID", 1, 11) + 1)
+             if view.get("PID", 1, 11, rep, 7) == "BDL"),
+            "",
+        ),
     )
 
 

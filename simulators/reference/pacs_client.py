@@ -1,6 +1,6 @@
 """C-FIND SCU towards the site's PACS (Study Root): what the KOS needs about a study.
 
-Two queries on one association: STUDY level on the Study Instance UID (study
+Two queries per study on one association, kept between studies: STUDY level on the Study Instance UID (study
 date/time/description/ID, accession, referring physician), then IMAGE level on
 the Study Instance UID alone (a relational query, as the ANS demonstrator does)
 for every instance with its series. ``PacsUnavailable`` means the PACS could
@@ -11,7 +11,10 @@ problem, not an unknown study.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE
@@ -66,27 +69,41 @@ def _number(value: str) -> float:
 
 
 class PacsClient:
+    """C-FIND SCU; one association is kept between studies (it ends after ``timeout_s`` idle)."""
+
     def __init__(self, *, calling_ae: str, called_ae: str, host: str, port: int, timeout_s: float) -> None:
         self.calling_ae = calling_ae
         self.called_ae = called_ae
         self.host = host
         self.port = port
         self.timeout_s = timeout_s
+        self._ae = AE(ae_title=calling_ae)
+        self._ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+        self._ae.acse_timeout = self._ae.dimse_timeout = self._ae.network_timeout = timeout_s
+        self._ae.connection_timeout = timeout_s
+        self._assoc: Any = None
+        self._lock = threading.Lock()
 
     def query_study(self, study_uid: str) -> PacsStudy:
         """The study as the PACS knows it (``instances`` empty when unknown)."""
-        ae = AE(ae_title=self.calling_ae)
-        ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
-        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout_s
-        ae.connection_timeout = self.timeout_s
-        assoc = ae.associate(self.host, self.port, ae_title=self.called_ae)
-        if not assoc.is_established:
-            raise PacsUnavailable(f"no association with {self.called_ae}@{self.host}:{self.port}")
-        try:
-            studies = self._find(assoc, _study_identifier(study_uid))
-            images = self._find(assoc, _image_identifier(study_uid))
-        finally:
-            assoc.release()
+        with self._lock:
+            reused = self._assoc is not None and self._assoc.is_established
+            assoc = self._association()
+            try:
+                studies = self._find(assoc, _study_identifier(study_uid))
+                images = self._find(assoc, _image_identifier(study_uid))
+            except PacsUnavailable:
+                if not reused or assoc.is_established:
+                    self._drop()
+                    raise
+                # the kept association was closed by the PACS in the meantime: once more on a new one
+                self._drop()
+                assoc = self._association()
+                studies = self._find(assoc, _study_identifier(study_uid))
+                images = self._find(assoc, _image_identifier(study_uid))
+            except BaseException:
+                self._drop()
+                raise
         top = studies[0] if studies else Dataset()
         return PacsStudy(
             study_uid=study_uid,
@@ -111,6 +128,30 @@ class PacsClient:
             ),
         )
 
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _association(self) -> Any:
+        if self._assoc is not None and self._assoc.is_established:
+            return self._assoc
+        self._drop()
+        assoc = self._ae.associate(self.host, self.port, ae_title=self.called_ae)
+        if not assoc.is_established:
+            raise PacsUnavailable(f"no association with {self.called_ae}@{self.host}:{self.port}")
+        _no_delay(assoc)
+        self._assoc = assoc
+        return assoc
+
+    def _drop(self) -> None:
+        assoc, self._assoc = self._assoc, None
+        if assoc is None:
+            return
+        if assoc.is_established:
+            assoc.release()
+        else:
+            assoc.abort()
+
     def _find(self, assoc: object, identifier: Dataset) -> list[Dataset]:
         matches: list[Dataset] = []
         for status, answer in assoc.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind):  # type: ignore[attr-defined]
@@ -123,6 +164,15 @@ class PacsClient:
             elif code != 0x0000:
                 raise PacsUnavailable(f"C-FIND failed with status 0x{code:04X}")
         return matches
+
+
+def _no_delay(assoc: object) -> None:
+    """Disable Nagle's algorithm: a C-FIND request is written as two P-DATA PDUs (command, identifier),
+    and with Nagle the second waits for the PACS's delayed ACK (~40 ms on Linux) on every query."""
+    try:
+        assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
+    except (AttributeError, OSError) as exc:  # not a TCP socket: nothing to tune
+        _log.debug("TCP_NODELAY not set: %s", exc)
 
 
 def _study_identifier(study_uid: str) -> Dataset:

@@ -45,6 +45,7 @@ class KosPublication:
     service_stop: str  # YYYYMMDDhhmmss
     creation_time: str  # YYYYMMDDhhmmss, UTC
     replaces_entry_uuid: str | None = None
+    birth_place: str = ""  # INSEE code of the birth place (PID-11 BDL); the viewer matches FranceConnect+ on it
 
     @property
     def xds_patient_id(self) -> str:

@@ -344,4 +344,5 @@ class ReferenceService:
             service_start=study.service_start,
             service_stop=study.service_stop,
             creation_time=now.astimezone(dt.timezone.utc).strftime("%Y%m%d%H%M%S"),
+            birth_place=report.birth_place,
         )

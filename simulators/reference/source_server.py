@@ -75,6 +75,7 @@ class Request:
     headers: tuple[tuple[str, str], ...]
     client: tuple[str, int] = ("", 0)
     tls: bool = True
+    query: str = ""  # the raw query string (the viewer reads it; WADO-RS ignores it)
 
     def header_values(self, name: str) -> list[str]:
         wanted = name.lower()
@@ -150,6 +151,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=tuple(self.headers.items()),
             client=self.client_address,
             tls=isinstance(self.connection, ssl.SSLSocket),
+            query=urlsplit(self.path).query,
         )
         try:
             response = self.server.owner.handler(request)

@@ -1,0 +1,347 @@
+"""``drimva soak``: N initial reports at a given rate through the RIS simulator, K/T and publication latency.
+
+Each report is a new patient (qualified INS, PID-32 ``VALI``) with a new
+study put in the PACS simulator just before its report is sent, so every
+report the SUT receives counts in T. A pacer thread releases the reports at
+``rate`` per second into a bounded queue (at most about one second of
+reports waits there) that a pool of MLLP senders drains, one connection per
+message as a RIS does; when the SUT falls behind, the pool and the queue fill
+and the pacer blocks, so the achieved send rate shows what the SUT sustained.
+
+Figures (decisions where the issue is silent):
+
+- T: reports the SUT acknowledged (any MSA-1: the report was *received*),
+  with a qualified identity and a study the PACS knows (all of them here);
+- K: those of T for which an entry of the patient appeared in the DMP registry
+  within ``timeouts.publication_s`` after the last acknowledgement;
+- latency: from the start of the send to the arrival at the DMP of the ITI-41
+  request that created the registry entry;
+- achieved rate: (sent - 1) / (last send start - first send start).
+
+Exit 0 when K/T >= 99 % and the achieved rate >= 90 % of the asked rate.
+The RIS evidence keeps the first messages in full, then only their MSH
+segment (the ACKs are kept whole); PACS and DMP evidence is complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import queue
+import statistics
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drimva.cli import new_run_id
+from drimva.evidence import EvidenceSink, EvidenceStore
+from drimva.hl7msg import Hl7Error, parse_message
+from drimva.outcomes import HarnessError
+from drimva.profile import Profile, load_profile
+from fixtures.cda import build_cda
+from fixtures.exam import ScenarioState, new_exam
+from fixtures.stack import BlockBStack, profile_organisation, start_block_b
+from simulators.ris import RisSimulator, build_report_message
+
+KT_THRESHOLD = 0.99
+RATE_THRESHOLD = 0.90
+FULL_RIS_MESSAGES = 5  # RIS messages kept in full in the evidence; later ones are summarised
+QUEUE_SECONDS = 1.0  # at most this much of reports wait in the queue
+POLL_S = 0.05
+_control_ids = itertools.count(1)
+
+
+@dataclass
+class ReportRun:
+    """One report of the soak and what became of it."""
+
+    index: int
+    control_id: str
+    ins: str
+    study_uid: str
+    qualified: bool
+    in_pacs: bool
+    sent_at: float = 0.0  # wall clock, start of the send
+    ack_code: str | None = None  # MSA-1, None without ACK
+    ack_s: float | None = None
+    error: str | None = None
+    published_at: float | None = None  # wall clock, arrival of the ITI-41 at the DMP
+    entry_uuid: str = ""
+
+    @property
+    def latency_s(self) -> float | None:
+        return None if self.published_at is None else round(self.published_at - self.sent_at, 3)
+
+
+@dataclass
+class SoakResult:
+    asked_count: int
+    asked_rate: float
+    sent: int = 0
+    acked: int = 0  # any ACK
+    acked_aa: int = 0
+    t: int = 0
+    k: int = 0
+    send_rate: float = 0.0
+    ack_throughput: float = 0.0  # ACKs per second, first send to last ACK
+    latency_median_s: float | None = None
+    latency_p95_s: float | None = None
+    latency_max_s: float | None = None
+    duration_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    run_dir: str = ""
+
+    @property
+    def kt(self) -> float:
+        return self.k / self.t if self.t else 0.0
+
+    @property
+    def kt_ok(self) -> bool:
+        return self.t > 0 and self.kt >= KT_THRESHOLD
+
+    @property
+    def rate_ok(self) -> bool:
+        return self.send_rate >= RATE_THRESHOLD * self.asked_rate
+
+    @property
+    def passed(self) -> bool:
+        return self.kt_ok and self.rate_ok
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(kt=round(self.kt, 4), kt_ok=self.kt_ok, rate_ok=self.rate_ok, passed=self.passed)
+        return data
+
+    def to_text(self) -> str:
+        def seconds(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3f} s"
+
+        lines = [
+            (
+                f"soak: {self.sent}/{self.asked_count} reports sent at {self.send_rate:.2f}/s "
+                f"(asked {self.asked_rate:g}/s, {'ok' if self.rate_ok else 'below 90 %'}), in {self.duration_s:.1f} s"
+            ),
+            f"ACK: {self.acked} received, {self.acked_aa} AA; throughput {self.ack_throughput:.2f}/s",
+            f"T = {self.t}, K = {self.k}, K/T = {self.kt:.2%} ({'>= 99 %' if self.kt_ok else '< 99 %'})",
+            (
+                f"publication latency: median {seconds(self.latency_median_s)}, p95 {seconds(self.latency_p95_s)}, "
+                f"max {seconds(self.latency_max_s)}"
+            ),
+        ]
+        if self.errors:
+            lines.append(f"errors ({len(self.errors)}):")
+            lines += [f"  {error}" for error in self.errors[:20]]
+            if len(self.errors) > 20:
+                lines.append(f"  ... and {len(self.errors) - 20} more (see soak.json)")
+        if self.run_dir:
+            lines.append(f"evidence: {self.run_dir}")
+        lines.append("PASSED" if self.passed else "FAILED")
+        return "\n".join(lines)
+
+
+class SummarisedRisEvidence:
+    """Evidence sink for the RIS: the first ``keep`` messages in full, then the MSH segment only."""
+
+    def __init__(self, inner: EvidenceSink, keep: int = FULL_RIS_MESSAGES) -> None:
+        self.inner = inner
+        self.keep = keep
+        self._sent = 0
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        channel: str,
+        label: str,
+        raw: bytes,
+        decoded: str | None = None,
+        meta: dict[str, Any] | None = None,
+        suffix: str = "bin",
+    ) -> Path:
+        meta = dict(meta or {})
+        if meta.get("direction") == "sent":
+            with self._lock:
+                self._sent += 1
+                summarise = self._sent > self.keep
+            if summarise:
+                msh = raw.split(b"\r", 1)[0]
+                meta.update(summarised=True, size=len(raw))
+                decoded = f"(summarised: {len(raw)} bytes, MSH segment only)\n{msh.decode('utf-8', 'replace')}\n"
+                raw = msh
+        return self.inner.record(channel, label, raw, decoded, meta, suffix)
+
+
+def nearest_rank(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of ``values`` (not empty)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def soak(
+    profile: Profile,
+    count: int,
+    rate: float,
+    run_dir: Path,
+    *,
+    fault: str | None = None,
+    workers: int | None = None,
+) -> SoakResult:
+    """Run the soak against the profile's SUT; evidence and ``soak.json`` go to ``run_dir``."""
+    if count < 1 or rate <= 0:
+        raise HarnessError(f"--count must be >= 1 and --rate > 0 (got {count}, {rate})")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    evidence = EvidenceStore(run_dir / "evidence")
+    started = time.monotonic()
+    with start_block_b(profile, run_dir, evidence, fault) as stack:
+        evidence.begin_scenario("soak")
+        ris = RisSimulator(
+            SummarisedRisEvidence(evidence), connect_timeout=profile.timeouts.connect_s, ack_timeout=profile.timeouts.ack_s
+        )
+        runs = _send_all(profile, stack, ris, count, rate, workers or max(2, min(64, math.ceil(rate))))
+        _wait_publications(stack, runs, profile.timeouts.publication_s)
+        result = _figures(runs, count, rate)
+        result.duration_s = round(time.monotonic() - started, 3)
+        result.run_dir = str(run_dir)
+        evidence.write_json("soak.json", {"figures": result.to_json(), "reports": [_row(r) for r in runs]})
+        evidence.end_scenario()
+    (run_dir / "soak.json").write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False), "utf-8")
+    return result
+
+
+def _send_all(profile: Profile, stack: BlockBStack, ris: RisSimulator, count: int, rate: float, workers: int) -> list[ReportRun]:
+    organisation = profile_organisation(profile)
+    template = profile.viewer.url_template.replace("{host}", profile.viewer.host)
+    qualified = set(profile.rules.qualified_identity_statuses)
+    pending: queue.Queue[tuple[ReportRun, str] | None] = queue.Queue(maxsize=max(1, math.ceil(rate * QUEUE_SECONDS)))
+    runs: list[ReportRun] = []
+
+    def sender() -> None:
+        while True:
+            item = pending.get()
+            if item is None:
+                return
+            run, message = item
+            run.sent_at = time.time()
+            exchange = ris.send(stack.hl7_host, stack.hl7_port, message)
+            run.ack_s = exchange.elapsed_s
+            run.error = exchange.error
+            if exchange.ack_text is not None:
+                run.ack_code = _ack_code(exchange.ack_text)
+
+    pool = [threading.Thread(target=sender, name=f"soak-sender-{n}", daemon=True) for n in range(workers)]
+    for thread in pool:
+        thread.start()
+    try:
+        start = time.monotonic()
+        for index in range(count):
+            state = ScenarioState()
+            new_exam(state, organisation, template)
+            spec = state.require_spec()
+            stack.pacs.add_study(state.datasets)
+            control_id = f"SOAK{time.strftime('%H%M%S')}{next(_control_ids):06d}"
+            message = build_report_message(
+                spec,
+                build_cda(spec),
+                kind="ORU",
+                event="initial",
+                control_id=control_id,
+                sending=(profile.harness.ris.sending_application, profile.harness.ris.sending_facility),
+                receiving=(profile.sut.hl7.receiving_application, profile.sut.hl7.receiving_facility),
+            )
+            run = ReportRun(index, control_id, spec.patient.ins, spec.study_uid, spec.pid32 in qualified, True)
+            runs.append(run)
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pending.put((run, message))  # blocks while the pool and the queue are full: the SUT is behind
+    finally:
+        for _ in pool:
+            pending.put(None)
+        limit = time.monotonic() + profile.timeouts.connect_s + profile.timeouts.ack_s + 5
+        for thread in pool:
+            thread.join(timeout=max(0.1, limit - time.monotonic()))
+    return runs
+
+
+def _ack_code(text: str) -> str:
+    try:
+        return parse_message(text).get("MSA-1") or "?"
+    except Hl7Error:
+        return "?"
+
+
+def _wait_publications(stack: BlockBStack, runs: list[ReportRun], timeout_s: float) -> None:
+    """Match registry entries to the reports of T until all are found or ``timeout_s`` passes."""
+    waiting = {run.ins: run for run in runs if _in_t(run)}
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        submissions = stack.dmp.submissions
+        for entry in stack.dmp.entries():
+            run = waiting.pop(entry.patient_id.split("^", 1)[0], None)
+            if run is not None and 0 <= entry.submission_index < len(submissions):
+                run.published_at = submissions[entry.submission_index].at
+                run.entry_uuid = entry.entry_uuid
+        if not waiting or time.monotonic() >= deadline:
+            return
+        time.sleep(POLL_S)
+
+
+def _in_t(run: ReportRun) -> bool:
+    return run.ack_code is not None and run.qualified and run.in_pacs
+
+
+def _figures(runs: list[ReportRun], count: int, rate: float) -> SoakResult:
+    result = SoakResult(asked_count=count, asked_rate=rate)
+    sent = [run for run in runs if run.sent_at]
+    result.sent = len(sent)
+    result.acked = sum(1 for run in sent if run.ack_code is not None)
+    result.acked_aa = sum(1 for run in sent if run.ack_code == "AA")
+    result.t = sum(1 for run in sent if _in_t(run))
+    result.k = sum(1 for run in sent if _in_t(run) and run.published_at is not None)
+    starts = sorted(run.sent_at for run in sent)
+    if len(starts) > 1 and starts[-1] > starts[0]:
+        result.send_rate = round((len(starts) - 1) / (starts[-1] - starts[0]), 3)
+    elif len(starts) == 1:
+        result.send_rate = rate
+    acks = [run.sent_at + (run.ack_s or 0.0) for run in sent if run.ack_code is not None]
+    if acks and max(acks) > starts[0]:
+        result.ack_throughput = round(len(acks) / (max(acks) - starts[0]), 3)
+    latencies = [run.latency_s for run in sent if run.latency_s is not None]
+    if latencies:
+        result.latency_median_s = round(statistics.median(latencies), 3)
+        result.latency_p95_s = round(nearest_rank(latencies, 0.95), 3)
+        result.latency_max_s = round(max(latencies), 3)
+    for run in runs:
+        where = f"report {run.index} ({run.control_id}, INS {run.ins})"
+        if not run.sent_at:
+            result.errors.append(f"{where}: not sent")
+        elif run.ack_code is None:
+            result.errors.append(f"{where}: no ACK ({run.error or 'unknown'})")
+        elif run.ack_code != "AA":
+            result.errors.append(f"{where}: ACK {run.ack_code}")
+        elif _in_t(run) and run.published_at is None:
+            result.errors.append(f"{where}: no KOS in the DMP registry")
+    return result
+
+
+def _row(run: ReportRun) -> dict[str, Any]:
+    return {**asdict(run), "latency_s": run.latency_s}
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    """The ``drimva soak`` subcommand: 0 when K/T >= 99 % and the rate held, 1 otherwise."""
+    profile = load_profile(args.profile)
+    run_dir = Path(profile.harness.reports_dir) / f"soak-{new_run_id()}"
+    result = soak(profile, int(args.count), float(args.rate), run_dir, fault=getattr(args, "fault", None))
+    print(result.to_text())
+    json_out = getattr(args, "json_out", None)
+    if json_out:
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
+        if json_out == "-":
+            print(text)
+        else:
+            Path(json_out).write_text(text + "\n", "utf-8")
+    return 0 if result.passed else 1

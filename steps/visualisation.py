@@ -1,0 +1,147 @@
+"""Steps of ``visualisation.feature`` (VA-C1, VA-C2): opening the study from the URL in the CR.
+
+The harness takes the viewer URL from the CR it sent, opens it as a browser
+would (cookies, redirects, no JavaScript), reaches the expected identity
+provider (directly, or through a link of the viewer's provider-choice page),
+logs in as the professional or the patient, and expects the viewer to show
+the study of the CR, and only to whom it should.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+import pytest
+from pytest_bdd import then, when
+
+from drimva.cda import parse_cda
+from drimva.context import Professional
+from drimva.evidence import EvidenceStore
+from drimva.findings import Finding
+from drimva.profile import Profile
+from drimva.verdict import Verdict
+from drimva.viewer_client import Navigation, ViewerClient
+from fixtures.cda import build_cda
+from fixtures.exam import ScenarioState
+from fixtures.identities import new_patient
+from fixtures.pki import TestPki
+from simulators.idp.franceconnect import FranceConnectSimulator
+from simulators.idp.psc import PscSimulator
+
+REQ_VIEW = "VA-C: the study opens from the URL in the CR after login at the right identity provider (AF-IMG-DB-Va2 §4.4)"
+_LINK = re.compile(r"""<a\s[^>]*href=["']([^"']+)["']""", re.IGNORECASE)
+
+
+def _viewer_url(state: ScenarioState) -> str:
+    urls = parse_cda(build_cda(state.require_spec())).viewer_urls
+    if not urls:
+        raise AssertionError("the CR the harness sent carries no viewer URL")
+    return urls[0]
+
+
+def _client(evidence: EvidenceStore, pki: TestPki, profile: Profile) -> ViewerClient:
+    return ViewerClient(evidence, pki.ca_cert, timeout=profile.timeouts.connect_s)
+
+
+def _reach_login(client: ViewerClient, url: str, issuer: str, verdict: Verdict) -> Navigation:
+    """Open the viewer URL and get to the login page of ``issuer`` (following a choice link if needed)."""
+    navigation = client.open(url)
+    if navigation.login_page_seen == issuer:
+        return navigation
+    for href in _LINK.findall(navigation.text):
+        candidate = client.open(urljoin(navigation.final_url, href))
+        if candidate.login_page_seen == issuer:
+            return candidate
+    verdict.fail(
+        "renvoi vers le fournisseur d'identité", "VIEWER-IDP", REQ_VIEW, f"GET {url}",
+        f"a redirect (or a link) to the login page of {issuer}",
+        f"HTTP {navigation.status} at {navigation.final_url}",
+    )
+
+
+def _open_and_login(state: ScenarioState, client: ViewerClient, issuer: str, user_key: str, verdict: Verdict) -> None:
+    navigation = _reach_login(client, _viewer_url(state), issuer, verdict)
+    state.navigation = client.login_as(navigation, user_key)
+
+
+@when("un professionnel ouvre l'URL de visualisation du CR et se connecte avec Pro Santé Connect")
+def professional_opens(
+    state: ScenarioState, psc: PscSimulator, professional: Professional, evidence: EvidenceStore, pki: TestPki,
+    profile: Profile, verdict: Verdict,
+) -> None:
+    with _client(evidence, pki, profile) as client:
+        _open_and_login(state, client, psc.issuer, professional.national_id, verdict)
+
+
+@when("le patient ouvre l'URL de visualisation du CR et se connecte avec FranceConnect+")
+def patient_opens(
+    state: ScenarioState, franceconnect: FranceConnectSimulator, evidence: EvidenceStore, pki: TestPki,
+    profile: Profile, verdict: Verdict,
+) -> None:
+    assert state.patient is not None
+    user = franceconnect.add_patient(state.patient)
+    with _client(evidence, pki, profile) as client:
+        _open_and_login(state, client, franceconnect.issuer, user.key, verdict)
+
+
+@when("un autre patient ouvre l'URL de visualisation du CR et se connecte avec FranceConnect+")
+def other_patient_opens(
+    state: ScenarioState, franceconnect: FranceConnectSimulator, evidence: EvidenceStore, pki: TestPki,
+    profile: Profile, verdict: Verdict,
+) -> None:
+    user = franceconnect.add_patient(new_patient())
+    with _client(evidence, pki, profile) as client:
+        _open_and_login(state, client, franceconnect.issuer, user.key, verdict)
+
+
+@when("un professionnel présente à la visionneuse un jeton d'un émetteur inconnu")
+def unknown_issuer(
+    state: ScenarioState, psc: PscSimulator, professional: Professional, evidence: EvidenceStore, pki: TestPki,
+    profile: Profile, verdict: Verdict, request: pytest.FixtureRequest,
+) -> None:
+    psc.forged_issuer = "https://idp-inconnu.drimva.invalid/auth/realms/esante-wallet"
+    request.addfinalizer(lambda: setattr(psc, "forged_issuer", None))
+    with _client(evidence, pki, profile) as client:
+        _open_and_login(state, client, psc.issuer, professional.national_id, verdict)
+
+
+@when("un navigateur sans session ouvre l'URL de visualisation du CR")
+def no_session(state: ScenarioState, evidence: EvidenceStore, pki: TestPki, profile: Profile) -> None:
+    with _client(evidence, pki, profile) as client:
+        state.navigation = client.open(_viewer_url(state))
+
+
+def _shows_study(state: ScenarioState) -> bool:
+    navigation: Navigation = state.navigation
+    return navigation.status == 200 and state.require_spec().study_uid in navigation.text
+
+
+@then("la visionneuse montre l'examen du CR")
+def study_shown(state: ScenarioState, verdict: Verdict) -> None:
+    navigation: Navigation = state.navigation
+    findings = [] if _shows_study(state) else [
+        Finding("VIEWER-STUDY", REQ_VIEW, f"GET {navigation.final_url}",
+                f"200 and a page naming the Study Instance UID {state.require_spec().study_uid}",
+                f"HTTP {navigation.status}")
+    ]
+    verdict.judge("examen affiché", findings)
+
+
+def _refused(state: ScenarioState, check: str, verdict: Verdict, expected: str) -> None:
+    navigation: Navigation = state.navigation
+    findings = [] if not _shows_study(state) else [
+        Finding("VIEWER-ACCESS", REQ_VIEW, f"GET {navigation.final_url}", expected,
+                f"HTTP {navigation.status}, the page names the study {state.require_spec().study_uid}")
+    ]
+    verdict.judge(check, findings)
+
+
+@then("la visionneuse ne montre pas l'examen et renvoie vers un fournisseur d'identité")
+def not_shown_without_session(state: ScenarioState, verdict: Verdict) -> None:
+    _refused(state, "pas d'examen sans session", verdict, "no study without a session (a login page or a provider choice)")
+
+
+@then("la visionneuse refuse l'accès à l'examen")
+def access_refused(state: ScenarioState, verdict: Verdict) -> None:
+    _refused(state, "accès refusé", verdict, "a refusal (401/403), not the study")

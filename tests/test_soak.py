@@ -1,0 +1,67 @@
+"""drimva soak against the embedded reference DRIMbox: a short functional run (no timing assertion)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from drimva.evidence import NullEvidence
+from drimva.soak import (
+    FULL_RIS_MESSAGES,
+    SoakResult,
+    SummarisedRisEvidence,
+    nearest_rank,
+    run_soak,
+)
+
+REFERENCE_PROFILE = Path(__file__).resolve().parents[1] / "drimva" / "profiles" / "reference.toml"
+COUNT = 20
+RATE = 3.0  # what the reference holds with margin on a loaded 2-core machine (see scripts/bench_soak.py)
+
+
+def test_short_soak_publishes_every_report(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.toml"
+    text = REFERENCE_PROFILE.read_text("utf-8")
+    assert 'reports_dir = "reports"' in text
+    profile.write_text(text.replace('reports_dir = "reports"', f'reports_dir = "{tmp_path / "reports"}"'), "utf-8")
+    figures = tmp_path / "figures.json"
+    code = run_soak(argparse.Namespace(profile=str(profile), count=COUNT, rate=RATE, json_out=str(figures)))
+    data = json.loads(figures.read_text("utf-8"))
+    assert code == 0, data
+    assert (data["sent"], data["acked"], data["acked_aa"], data["t"], data["k"]) == (COUNT,) * 5
+    assert data["kt"] == 1.0 and data["passed"] and data["errors"] == []
+    assert 0 < data["latency_median_s"] <= data["latency_p95_s"] <= data["latency_max_s"]
+    assert data["send_rate"] > 0 and data["ack_throughput"] > 0
+    run_dir = Path(data["run_dir"])
+    assert run_dir.parent == tmp_path / "reports" and run_dir.name.startswith("soak-")
+    rows = json.loads((run_dir / "evidence" / "soak" / "soak.json").read_text("utf-8"))["reports"]
+    assert len({row["ins"] for row in rows}) == COUNT and all(row["entry_uuid"] for row in rows)
+    exchanges = [json.loads(line) for line in (run_dir / "evidence" / "soak" / "exchanges.jsonl").read_text("utf-8").splitlines()]
+    assert sum(1 for e in exchanges if e["channel"] == "dmp" and e["meta"].get("direction", "") != "sent") >= COUNT
+    assert sum(1 for e in exchanges if e["channel"] == "ris" and e["meta"].get("summarised")) == COUNT - FULL_RIS_MESSAGES
+
+
+def test_figures_fail_below_99_percent_or_slow_rate() -> None:
+    result = SoakResult(asked_count=200, asked_rate=10.0, sent=200, t=200, k=197, send_rate=10.0)
+    assert result.kt == 0.985 and not result.kt_ok and not result.passed
+    assert SoakResult(asked_count=200, asked_rate=10.0, t=200, k=198, send_rate=9.0).passed
+    assert not SoakResult(asked_count=200, asked_rate=10.0, t=200, k=200, send_rate=8.9).passed
+    assert not SoakResult(asked_count=1, asked_rate=1.0, t=0, k=0, send_rate=1.0).passed  # nothing received
+
+
+def test_nearest_rank_percentile() -> None:
+    values = [float(v) for v in range(1, 21)]
+    assert nearest_rank(values, 0.95) == 19.0 and nearest_rank(values, 0.5) == 10.0 and nearest_rank([3.0], 0.95) == 3.0
+
+
+def test_ris_evidence_is_summarised_after_the_first_messages() -> None:
+    inner = NullEvidence()
+    sink = SummarisedRisEvidence(inner, keep=1)
+    message = b"MSH|^~\\&|RIS\rPID|1\rOBX|1|ED|" + b"A" * 1000
+    for _ in range(2):
+        sink.record("ris", "ORU", message, "full", {"direction": "sent"}, "hl7")
+        sink.record("ris", "ACK", b"MSH|ack\rMSA|AA", "ack", {"direction": "received"}, "hl7")
+    raws = [record[2] for record in inner.records]
+    assert raws[0] == message and raws[1] == raws[3] == b"MSH|ack\rMSA|AA"
+    assert raws[2] == b"MSH|^~\\&|RIS" and inner.records[2][4] == {"direction": "sent", "summarised": True, "size": len(message)}
