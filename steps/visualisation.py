@@ -10,6 +10,7 @@ the study of the CR, and only to whom it should.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 from urllib.parse import urljoin
 
 import pytest
@@ -21,7 +22,7 @@ from drimva.evidence import EvidenceStore
 from drimva.findings import Finding
 from drimva.profile import Profile
 from drimva.verdict import Verdict
-from drimva.viewer_client import Navigation, ViewerClient
+from drimva.viewer_client import Navigation, ViewerClient, ViewerError
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState
 from fixtures.identities import new_patient
@@ -44,13 +45,27 @@ def _client(evidence: EvidenceStore, pki: TestPki, profile: Profile) -> ViewerCl
     return ViewerClient(evidence, pki.ca_cert, timeout=profile.timeouts.connect_s)
 
 
+def _unreachable(verdict: Verdict, url: str, error: ViewerError) -> NoReturn:
+    verdict.fail(
+        "visionneuse", "VIEWER-REACHABLE",
+        "the viewer answers over HTTPS with a certificate of the trust space (commercial in production)",
+        f"GET {url}", "an HTTP answer", str(error),
+    )
+
+
 def _reach_login(client: ViewerClient, url: str, issuer: str, verdict: Verdict) -> Navigation:
     """Open the viewer URL and get to the login page of ``issuer`` (following a choice link if needed)."""
-    navigation = client.open(url)
+    try:
+        navigation = client.open(url)
+    except ViewerError as error:
+        _unreachable(verdict, url, error)
     if navigation.login_page_seen == issuer:
         return navigation
     for href in _LINK.findall(navigation.text):
-        candidate = client.open(urljoin(navigation.final_url, href))
+        try:
+            candidate = client.open(urljoin(navigation.final_url, href))
+        except ViewerError:
+            continue
         if candidate.login_page_seen == issuer:
             return candidate
     verdict.fail(
@@ -61,8 +76,12 @@ def _reach_login(client: ViewerClient, url: str, issuer: str, verdict: Verdict) 
 
 
 def _open_and_login(state: ScenarioState, client: ViewerClient, issuer: str, user_key: str, verdict: Verdict) -> None:
-    navigation = _reach_login(client, _viewer_url(state), issuer, verdict)
-    state.navigation = client.login_as(navigation, user_key)
+    url = _viewer_url(state)
+    navigation = _reach_login(client, url, issuer, verdict)
+    try:
+        state.navigation = client.login_as(navigation, user_key)
+    except ViewerError as error:
+        _unreachable(verdict, url, error)
 
 
 @when("un professionnel ouvre l'URL de visualisation du CR et se connecte avec Pro Santé Connect")
@@ -107,9 +126,13 @@ def unknown_issuer(
 
 
 @when("un navigateur sans session ouvre l'URL de visualisation du CR")
-def no_session(state: ScenarioState, evidence: EvidenceStore, pki: TestPki, profile: Profile) -> None:
+def no_session(state: ScenarioState, evidence: EvidenceStore, pki: TestPki, profile: Profile, verdict: Verdict) -> None:
+    url = _viewer_url(state)
     with _client(evidence, pki, profile) as client:
-        state.navigation = client.open(_viewer_url(state))
+        try:
+            state.navigation = client.open(url)
+        except ViewerError as error:
+            _unreachable(verdict, url, error)
 
 
 def _shows_study(state: ScenarioState) -> bool:
