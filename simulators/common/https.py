@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -350,3 +350,33 @@ def _content_view(mime_type: str, content: bytes) -> str:
 
 def _summary(content: bytes) -> str:
     return f"{len(content)} bytes, SHA-1 {hashlib.sha1(content).hexdigest()}"
+
+
+_Served = TypeVar("_Served", bound="ServedOverHttps")
+
+
+class ServedOverHttps:
+    """Lifecycle of a simulator answered by one :class:`HttpsServer` kept in ``self._server``."""
+
+    _server: HttpsServer
+
+    def start(self: _Served) -> _Served:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self: _Served) -> _Served:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url

@@ -66,7 +66,7 @@ from drimva.xds import (
     soap_envelope,
     soap_fault,
 )
-from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
+from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, ServedOverHttps, decoded_view
 from simulators.dmp.preload import KosFacts, kos_submission
 from simulators.dmp.registry import Registry, RegistryEntry, RegistryError
 
@@ -142,7 +142,7 @@ class TlsRejection:
     reason: str
 
 
-class DmpSimulator:
+class DmpSimulator(ServedOverHttps):
     """``with DmpSimulator(evidence, cert, key, ca) as dmp: ... dmp.repository_url ...``"""
 
     def __init__(
@@ -179,26 +179,6 @@ class DmpSimulator:
         )
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> "DmpSimulator":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> "DmpSimulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
 
     @property
     def repository_url(self) -> str:

@@ -48,7 +48,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from drimva.evidence import EvidenceSink
 from drimva.tokens import TokenCheck, bearer_token, verify_access_token
-from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
+from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, ServedOverHttps, decoded_view
 
 LOGIN_FORM_ID = "oidc-login"
 ISSUER_META = "oidc-issuer"
@@ -163,7 +163,7 @@ class OAuthError(Exception):
         self.error, self.description, self.status, self.headers = error, description, status, list(headers)
 
 
-class OidcProvider:
+class OidcProvider(ServedOverHttps):
     """An OIDC provider on a real HTTPS socket; subclasses fix the ``ProviderConfig``.
 
     ``register_client(client_id, secret, redirect_uris)`` and
@@ -200,27 +200,6 @@ class OidcProvider:
         self._server = HttpsServer(self._handle, cert, key, None, host=host, port=port, client_auth="none", timeout=timeout)
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> "OidcProvider":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> "OidcProvider":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- addresses -------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
 
     @property
     def issuer(self) -> str:

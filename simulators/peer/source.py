@@ -29,7 +29,7 @@ from drimva.dicomweb import AcceptError, build_multipart, choose_transfer_syntax
 from drimva.evidence import EvidenceSink
 from drimva.wado import parse_retrieve_path
 from fixtures.studies import make_kos
-from simulators.common.https import ClientAuth, HttpRequest, HttpResponse, HttpsServer, decoded_view
+from simulators.common.https import ClientAuth, HttpRequest, HttpResponse, HttpsServer, ServedOverHttps, decoded_view
 
 CHANNEL = "peer-source"
 STORED_SYNTAX = str(ExplicitVRLittleEndian)
@@ -69,7 +69,7 @@ class SourceRequest:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
-class PeerSource:
+class PeerSource(ServedOverHttps):
     """``PeerSource(evidence, cert, key, token_check=...)``; ``start()`` / ``stop()`` or a context manager."""
 
     def __init__(
@@ -99,22 +99,6 @@ class PeerSource:
         )
 
     # -- life cycle -------------------------------------------------------------------
-    def start(self) -> "PeerSource":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> "PeerSource":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def base_url(self) -> str:

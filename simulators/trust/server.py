@@ -40,7 +40,7 @@ from lxml import etree
 from drimva.evidence import EvidenceSink
 from drimva.rules.trustlist import DS_NS, SIGNER_CN, SIGNER_OU, TL_NS, TrustDomain, sign_trust_list
 from fixtures.pki import TestPki
-from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
+from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, ServedOverHttps, decoded_view
 
 CHANNEL = "trust"
 LIST_PATH = "/liste-blanche.xml"
@@ -161,7 +161,7 @@ def issue_list_signer(pki: TestPki, validity: dt.timedelta = dt.timedelta(days=3
     return SignerCredentials(cert.public_bytes(serialization.Encoding.PEM), key_pem)
 
 
-class TrustListServer:
+class TrustListServer(ServedOverHttps):
     """``with TrustListServer(evidence, pki, domains=[...]) as trust: trust.list_url ...``"""
 
     def __init__(
@@ -190,26 +190,6 @@ class TrustListServer:
         self._server = HttpsServer(self._handle, cert, key, None, host=host, port=port, client_auth="none", timeout=timeout)
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> "TrustListServer":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> "TrustListServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url
 
     @property
     def list_url(self) -> str:
