@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.timeout(1800)  # the whole self-test: ~45 runs of the suite, about 5 min on 2 cores
 def test_kill_matrix_is_complete(tmp_path: Path) -> None:
     out = ROOT / "reports" / "selftest.json"
     done = subprocess.run(
@@ -21,7 +24,7 @@ def test_kill_matrix_is_complete(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=1500,
+        timeout=1700,
         check=False,
     )
     print(done.stdout[-6000:], done.stderr[-3000:])
