@@ -222,12 +222,13 @@ def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging
         ca_cert=config.dmp.ca_cert,
         timeout_s=config.timeouts.http_s,
     )
+    tls_cert, tls_key = _tls_identity(config, faults)
     return SourceServer(
         state=StateStore(config.state_dir),
         retriever=retriever,
         verifier=verifier,
-        cert=_tls_identity(config, faults)[0],
-        key=_tls_identity(config, faults)[1],
+        cert=tls_cert,
+        key=tls_key,
         host=config.bind_host,
         port=config.https.source_port,
         faults=faults,
@@ -280,11 +281,12 @@ def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: loggi
         log=log.getChild("store"),
     )
     consumer = config.consumer
+    tls_cert, tls_key = _tls_identity(config, faults)
     return ConsumerServer(
         bind_host=config.bind_host,
         port=config.https.consumer_port,
-        server_cert=_tls_identity(config, faults)[0],
-        server_key=_tls_identity(config, faults)[1],
+        server_cert=tls_cert,
+        server_key=tls_key,
         contextual_path=consumer.contextual_path if consumer else "/drimbox/appel-contextuel",
         consent_names=consumer.consent_names if consumer else ("InformationEtConsentement", "InformationEtOppositionConsultation"),
         trust=trust,
