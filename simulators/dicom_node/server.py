@@ -13,7 +13,6 @@ instance is written to the evidence before it is acknowledged and kept in
 from __future__ import annotations
 
 import json
-import socketserver
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from drimva.dicomweb import parse_multipart_dicom
 from drimva.evidence import EvidenceSink
 from drimva.mime import MimeError
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
-from simulators.pacs.simulator import QR_SYNTAXES, STORAGE_SYNTAXES
+from simulators.pacs.simulator import QR_SYNTAXES, STORAGE_SYNTAXES, stop_scp
 
 CHANNEL = "dicom-node"
 _FAILED_PROCESSING = 0x0110  # PS3.4 Table GG.4-1 / STOW failure reason "Processing failure"
@@ -102,15 +101,8 @@ class DicomNode:
         if self._stow is not None:
             self._stow.stop()
         server, self._server = self._server, None
-        if server is None:
-            return
-        for assoc in list(server.active_associations):
-            assoc.abort()
-        socketserver.TCPServer.shutdown(server)  # pynetdicom's shutdown() expects start_server()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(self.timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        stop_scp(server, thread, self.timeout)
 
     def __enter__(self) -> "DicomNode":
         return self.start()

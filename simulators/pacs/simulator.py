@@ -148,15 +148,8 @@ class PacsSimulator:
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is None:
-            return
-        for assoc in list(server.active_associations):
-            assoc.abort()
-        socketserver.TCPServer.shutdown(server)  # stops serve_forever (pynetdicom's shutdown expects start_server)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(self.timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        stop_scp(server, thread, self.timeout)
 
     def __enter__(self) -> "PacsSimulator":
         return self.start()
@@ -413,3 +406,15 @@ def _storage_contexts(datasets: Sequence[Dataset]) -> list[Any]:
         syntaxes = (syntax,) if syntax not in (ExplicitVRLittleEndian, ImplicitVRLittleEndian) else (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
         wanted[(str(ds.SOPClassUID), syntaxes)] = None
     return [build_context(sop_class, list(syntaxes)) for sop_class, syntaxes in list(wanted)[:128]]
+
+
+def stop_scp(server: Any, thread: threading.Thread | None, timeout: float) -> None:
+    """Stop a pynetdicom server run by our own ``serve_forever`` thread (see ``PacsSimulator.start``)."""
+    if server is None:
+        return
+    for assoc in list(server.active_associations):
+        assoc.abort()
+    socketserver.TCPServer.shutdown(server)  # stops serve_forever (pynetdicom's shutdown expects start_server)
+    server.server_close()
+    if thread is not None:
+        thread.join(timeout)
