@@ -29,7 +29,8 @@ from drimva.dicomweb import parse_multipart_dicom
 from drimva.evidence import EvidenceSink
 from drimva.mime import MimeError
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
-from simulators.pacs.simulator import QR_SYNTAXES, STORAGE_SYNTAXES, stop_scp
+from simulators.common.dicom_scp import serve_scp, stop_scp
+from simulators.pacs.simulator import QR_SYNTAXES, STORAGE_SYNTAXES
 
 CHANNEL = "dicom-node"
 _FAILED_PROCESSING = 0x0110  # PS3.4 Table GG.4-1 / STOW failure reason "Processing failure"
@@ -83,15 +84,12 @@ class DicomNode:
     # -- life cycle --------------------------------------------------------------------
     def start(self) -> "DicomNode":
         if self._server is None:
-            server = self._ae.make_server(
+            server, self._thread = serve_scp(
+                self._ae,
                 (self.host, self._requested_port),
-                evt_handlers=[(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, self._on_echo)],
-                server_class=ThreadedAssociationServer,
+                [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, self._on_echo)],
+                f"node-{self.ae_title}",
             )
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"node-{self.ae_title}", daemon=True
-            )
-            self._thread.start()
             self._server = server
         if self._stow is not None:
             self._stow.start()

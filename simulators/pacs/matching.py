@@ -11,7 +11,7 @@ alone (what the ANS demonstrator sends) are answered.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -110,6 +110,9 @@ def select_instances(instances: Iterable[Dataset], identifier: Dataset) -> list[
     return [ds for ds in instances if instance_matches(ds, identifier)]
 
 
+Related = Callable[[str, str], Sequence[Dataset]]
+
+
 def find_responses(
     instances: Sequence[Dataset],
     identifier: Dataset,
@@ -117,25 +120,41 @@ def find_responses(
     *,
     retrieve_ae_title: str,
     minimal_keys: bool = False,
+    related: Related | None = None,
 ) -> list[Dataset]:
-    """One response identifier per matching entity at ``level``, with only the keys asked for."""
+    """One response identifier per matching entity at ``level``, with only the keys asked for.
+
+    ``related(key, value)`` gives every instance whose ``key`` (PatientID,
+    StudyInstanceUID or SeriesInstanceUID) is ``value``: what the computed keys
+    count. By default it is computed from ``instances``, which must then be the
+    whole store; a store with indexes passes its own and only the candidates.
+    """
+    related = related or _grouping(instances)
     key = LEVEL_KEY[level]
-    groups: dict[str, list[Dataset]] = {}
-    for ds in instances:
-        groups.setdefault(str(ds.get(key, "")), []).append(ds)
     responses: list[Dataset] = []
     seen: set[str] = set()
+    computed_for: dict[tuple[str, ...], dict[str, object]] = {}  # the same for every instance of a series
     for ds in instances:
         entity = str(ds.get(key, ""))
         if entity in seen or not instance_matches(ds, identifier):
             continue
-        members = groups[entity]
-        computed = _computed(members, instances, retrieve_ae_title)
+        place = tuple(str(ds.get(k, "") or "") for k in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID"))
+        computed = computed_for.get(place)
+        if computed is None:
+            computed = computed_for[place] = _computed(ds, related, retrieve_ae_title)
         if not _computed_keys_match(identifier, computed):
             continue
         seen.add(entity)
         responses.append(_response(identifier, ds, level, computed, minimal_keys))
     return responses
+
+
+def _grouping(instances: Sequence[Dataset]) -> Related:
+    groups: dict[tuple[str, str], list[Dataset]] = {}
+    for ds in instances:
+        for keyword in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID"):
+            groups.setdefault((keyword, str(ds.get(keyword, "") or "")), []).append(ds)
+    return lambda keyword, value: groups.get((keyword, value), [])
 
 
 def _response(identifier: Dataset, source: Dataset, level: str, computed: dict[str, object], minimal: bool) -> Dataset:
@@ -158,11 +177,10 @@ def _response(identifier: Dataset, source: Dataset, level: str, computed: dict[s
     return out
 
 
-def _computed(members: list[Dataset], instances: Sequence[Dataset], ae_title: str) -> dict[str, object]:
-    first = members[0]
-    patient = [ds for ds in instances if ds.get("PatientID") == first.get("PatientID")]
-    study = [ds for ds in instances if ds.get("StudyInstanceUID") == first.get("StudyInstanceUID")]
-    series = [ds for ds in instances if ds.get("SeriesInstanceUID") == first.get("SeriesInstanceUID")]
+def _computed(first: Dataset, related: Related, ae_title: str) -> dict[str, object]:
+    patient = related("PatientID", str(first.get("PatientID", "") or ""))
+    study = related("StudyInstanceUID", str(first.get("StudyInstanceUID", "") or ""))
+    series = related("SeriesInstanceUID", str(first.get("SeriesInstanceUID", "") or ""))
     return {
         "ModalitiesInStudy": _distinct(study, "Modality"),
         "SOPClassesInStudy": _distinct(study, "SOPClassUID"),

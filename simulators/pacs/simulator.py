@@ -9,7 +9,6 @@ summarised in the evidence too.
 
 from __future__ import annotations
 
-import socketserver
 import threading
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from drimva.dicom_text import dataset_bytes, dump_dataset, dump_lines, part10_bytes
 from drimva.evidence import EvidenceSink
+from simulators.common.dicom_scp import serve_scp, stop_scp
 from simulators.pacs.matching import (
     PATIENT_ROOT_LEVELS,
     STUDY_ROOT_LEVELS,
@@ -135,14 +135,7 @@ class PacsSimulator:
                 (evt.EVT_C_STORE, self._on_store),
                 (evt.EVT_DIMSE_SENT, self._on_sent),
             ]
-            server = self._ae.make_server(
-                (self.host, self._requested_port), evt_handlers=handlers, server_class=ThreadedAssociationServer
-            )
-            # our own loop: socketserver's default 0.5 s poll would make every stop() slow
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"pacs-{self.ae_title}", daemon=True
-            )
-            self._thread.start()
+            server, self._thread = serve_scp(self._ae, (self.host, self._requested_port), handlers, f"pacs-{self.ae_title}")
             self._server = server
         return self
 
@@ -290,11 +283,12 @@ class PacsSimulator:
             if not self.relational_queries:
                 check_hierarchical(identifier, level, levels)
             responses = find_responses(
-                self.store.instances(),
+                self.store.candidates(identifier),
                 identifier,
                 level,
                 retrieve_ae_title=self.ae_title,
                 minimal_keys=self.minimal_keys,
+                related=self.store.related,
             )
         except QueryError as exc:
             record.matches = 0
@@ -314,7 +308,7 @@ class PacsSimulator:
         record = self._begin(event, service, identifier, str(identifier.get("QueryRetrieveLevel", "")), destination)
         try:
             query_level(identifier, levels)
-            matches = select_instances(self.store.instances(), identifier)
+            matches = select_instances(self.store.candidates(identifier), identifier)
         except QueryError as exc:
             return record, exc.status
         record.matches = len(matches)
@@ -406,15 +400,3 @@ def _storage_contexts(datasets: Sequence[Dataset]) -> list[Any]:
         syntaxes = (syntax,) if syntax not in (ExplicitVRLittleEndian, ImplicitVRLittleEndian) else (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
         wanted[(str(ds.SOPClassUID), syntaxes)] = None
     return [build_context(sop_class, list(syntaxes)) for sop_class, syntaxes in list(wanted)[:128]]
-
-
-def stop_scp(server: Any, thread: threading.Thread | None, timeout: float) -> None:
-    """Stop a pynetdicom server run by our own ``serve_forever`` thread (see ``PacsSimulator.start``)."""
-    if server is None:
-        return
-    for assoc in list(server.active_associations):
-        assoc.abort()
-    socketserver.TCPServer.shutdown(server)  # stops serve_forever (pynetdicom's shutdown expects start_server)
-    server.server_close()
-    if thread is not None:
-        thread.join(timeout)
