@@ -26,6 +26,8 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Callable, Protocol
 
 from .cda_in import CdaError, CdaPatient, CdaReport, CdaStudy, read_cda
@@ -63,6 +65,47 @@ class Outcome:
 ACCEPTED = Outcome("AA")
 
 
+class StudyLocks:
+    """One lock per Study Instance UID: reports of different studies are processed in parallel,
+    those of one study (initial, replacement, deletion) one after the other, in arrival order
+    as far as the connections deliver them. Locks are taken in sorted order (no deadlock) and
+    forgotten when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, study_uids: Iterable[str]) -> Iterator[None]:
+        keys = sorted(set(study_uids))
+        locks = [self._take(key) for key in keys]
+        acquired: list[threading.Lock] = []
+        try:
+            for lock in locks:
+                lock.acquire()
+                acquired.append(lock)
+            yield
+        finally:
+            for lock in reversed(acquired):
+                lock.release()
+            for key in keys:
+                self._give_back(key)
+
+    def _take(self, key: str) -> threading.Lock:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+            return lock
+
+    def _give_back(self, key: str) -> None:
+        with self._guard:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class ReferenceService:
     def __init__(
         self,
@@ -83,7 +126,7 @@ class ReferenceService:
         self.faults = faults
         self.log = log or logging.getLogger("reference")
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
-        self._lock = threading.Lock()  # messages from several connections are processed one at a time
+        self._studies = StudyLocks()  # messages about the same study are processed one at a time
         self.kos_settings = KosSettings(
             wado_base_url=wado_base_url or config.wado_base_url,  # the running source server's URL, when there is one
             retrieve_location_uid=config.retrieve_location_uid,
@@ -104,8 +147,7 @@ class ReferenceService:
             header.control_id if header else "",
         )
         try:
-            with self._lock:
-                outcome = self.process(raw)
+            outcome = self.process(raw)
         except Exception:  # an internal error must still be acknowledged
             self.log.exception("internal error while processing the message")
             outcome = Outcome("AR", Hl7Error("207", "", "internal error of the DRIMbox"))
@@ -134,7 +176,8 @@ class ReferenceService:
         self.log.info(
             "%s event, CDA %s, studies %s", report.event.value, cda.document_id, ", ".join(s.study_uid for s in cda.studies)
         )
-        outcomes = [self._process_study(report, cda, study) for study in cda.studies]
+        with self._studies.hold(study.study_uid for study in cda.studies):
+            outcomes = [self._process_study(report, cda, study) for study in cda.studies]
         return next((outcome for outcome in outcomes if outcome.code != "AA"), ACCEPTED)
 
     # -- one study ---------------------------------------------------------
