@@ -620,3 +620,39 @@ def test_ans_cda_example_is_read_one_study_per_service_event() -> None:
     assert first.act_code == ("24727-0", "2.16.840.1.113883.6.1", "CT Head W contrast IV") and first.modalities == ("CT",)
     assert (first.service_start, first.service_stop) == ("20210108102500", "20210108111700")
     assert (report.author_id, report.organisation_id, report.healthcare_facility_code) == ("801234560801", "101235555", "SA08")
+
+
+def test_study_locks_serialise_one_study_and_let_the_others_run() -> None:
+    from simulators.reference.service import StudyLocks
+
+    locks = StudyLocks()
+    holding, release = threading.Event(), threading.Event()
+    same_study_in = threading.Event()
+
+    def first() -> None:
+        with locks.hold(["1.2.3", "1.2.4"]):
+            holding.set()
+            release.wait(5)
+
+    def same_study() -> None:
+        with locks.hold(["1.2.4"]):
+            same_study_in.set()
+
+    workers = [threading.Thread(target=first), threading.Thread(target=same_study)]
+    workers[0].start()
+    assert holding.wait(5)
+    workers[1].start()
+    other_done = threading.Event()
+
+    def other_study() -> None:
+        with locks.hold(["9.9"]):
+            other_done.set()
+
+    threading.Thread(target=other_study).start()
+    assert other_done.wait(2), "a report on another study waited for the first one"
+    assert not same_study_in.wait(0.2), "a report on the same study did not wait"
+    release.set()
+    assert same_study_in.wait(5)
+    for worker in workers:
+        worker.join(5)
+    assert len(locks) == 0  # no lock is kept for a study nobody holds

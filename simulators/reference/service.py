@@ -91,6 +91,11 @@ class StudyLocks:
             for key in keys:
                 self._give_back(key)
 
+    def __len__(self) -> int:
+        """How many studies are held or waited for."""
+        with self._guard:
+            return len(self._locks)
+
     def _take(self, key: str) -> threading.Lock:
         with self._guard:
             lock, users = self._locks.get(key, (threading.Lock(), 0))
