@@ -49,6 +49,9 @@ class Exchange:
     at: float
 
 
+SCENARIO_FOLDER_LIMIT = 120  # characters of a scenario's evidence folder name
+
+
 def slug(text: str, limit: int = 80) -> str:
     """A file-system friendly name for a scenario or label (accents folded: "reçu" -> "recu")."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -74,7 +77,7 @@ class EvidenceStore:
 
     def begin_scenario(self, name: str) -> Path:
         with self._lock:
-            self._scenario = slug(name)
+            self._scenario = slug(name, SCENARIO_FOLDER_LIMIT)
             folder = self.root / self._scenario
             folder.mkdir(parents=True, exist_ok=True)
             return folder
@@ -84,7 +87,7 @@ class EvidenceStore:
             self._scenario = SESSION_FOLDER
 
     def scenario_dir(self, name: str | None = None) -> Path:
-        folder = self.root / (slug(name) if name else self._scenario)
+        folder = self.root / (slug(name, SCENARIO_FOLDER_LIMIT) if name else self._scenario)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -16,7 +16,7 @@ from typing import Any, Generator
 
 import pytest
 
-from drimva.evidence import slug
+from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
 from drimva.results import ScenarioResult, build_results, write_results
 from drimva.va import VA_ITEMS, VaItem
@@ -35,7 +35,7 @@ class ScenarioInfo:
 
     @property
     def evidence_name(self) -> str:
-        return slug(f"{Path(self.feature).stem}--{self.name}", 120)
+        return slug(f"{Path(self.feature).stem}--{self.name}", SCENARIO_FOLDER_LIMIT)
 
 
 class RunState:
@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drimva-profile", default=None, help="SUT profile (TOML); default: embedded reference")
     group.addoption("--drimva-run-dir", default=None, help="folder of this run's evidence and results")
     group.addoption("--drimva-fault", default=None, help="fault of the embedded reference DRIMbox")
+    group.addoption(
+        "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
