@@ -39,6 +39,7 @@ def run_suite(
     select: str | None = None,
     quiet: bool = False,
     marker: str = "not ris",
+    browser: str | None = None,
     extra_args: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
     """Run the VA features against the profile's SUT; return (exit code, run folder).
@@ -79,6 +80,8 @@ def run_suite(
         args += ["--drimva-profile", str(Path(profile_path).resolve())]
     if fault:
         args += ["--drimva-fault", fault]
+    if browser:
+        args += ["--drimva-browser", browser]
     if select:
         args += ["-k", select]
     if marker:
@@ -105,12 +108,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fault=args.fault,
         select=args.select,
         quiet=args.quiet,
+        browser=args.browser,
     )
     return code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    code, _ = run_suite(None, select=args.select)
+    code, _ = run_suite(None, select=args.select, browser=args.browser)
     return code
 
 
@@ -162,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the VA suite against the embedded reference DRIMbox")
     demo.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
+    demo.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
     demo.set_defaults(func=_cmd_demo)
 
     run = commands.add_parser("run", help="run the VA suite against the SUT of a profile")
@@ -170,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--quiet", action="store_true", help="print no summary")
+    run.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
     run.set_defaults(func=_cmd_run)
 
     selftest = commands.add_parser(

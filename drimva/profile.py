@@ -199,6 +199,20 @@ class DicomNodeSettings(_Section):
     port: int = Field(default=11114, ge=0, le=65535)
 
 
+class BrowserSettings(_Section):
+    """The browser of the viewer scenarios (VA-C1, VA-C2).
+
+    ``http``: the built-in HTTP client (cookies, redirects, the login form
+    posted, no JavaScript). ``chromium``: headless Chromium driven with
+    Playwright, for a viewer that needs a real browser (``--browser chromium``
+    on the command line sets it for one run).
+    """
+
+    kind: Literal["http", "chromium"] = "http"
+    executable: str = "/usr/bin/chromium"
+    settle_s: float = Field(default=0.6, ge=0, le=30)  # at most this long for the network to go quiet after a page load
+
+
 class Harness(_Section):
     bind_host: str = "127.0.0.1"
     reports_dir: str = "reports"
@@ -214,6 +228,7 @@ class Harness(_Section):
     trust: TrustSettings = TrustSettings()
     peer: PeerSettings = PeerSettings()
     dicom_node: DicomNodeSettings = DicomNodeSettings()
+    browser: BrowserSettings = BrowserSettings()
 
 
 class OrganisationSettings(_Section):

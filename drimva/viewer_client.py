@@ -65,24 +65,14 @@ class LoginForm:
 
 @dataclass(frozen=True)
 class Navigation:
-    """Where a navigation ended: the final response, every hop, and the IdP login page if one was reached."""
+    """Where a navigation ended: the final page, every hop, and the IdP login page if one was reached."""
 
-    final_response: httpx.Response
+    final_url: str
+    status: int
+    text: str  # the final page as received (HTTP client) or as rendered (browser)
     chain: tuple[Hop, ...]
     login_page_seen: str | None = None  # issuer of the IdP login page the navigation stopped at
     login_form: LoginForm | None = field(default=None, repr=False)
-
-    @property
-    def final_url(self) -> str:
-        return str(self.final_response.url)
-
-    @property
-    def status(self) -> int:
-        return self.final_response.status_code
-
-    @property
-    def text(self) -> str:
-        return self.final_response.text
 
     def visited(self, prefix: str) -> bool:
         """Whether any hop went to a URL starting with ``prefix`` (e.g. an issuer)."""
@@ -168,8 +158,9 @@ class ViewerClient:
                 url = target
                 continue
             chain.append(Hop(method, url, response.status_code))
-            form, issuer = _login_form(response)
-            return Navigation(response, tuple(chain), issuer, form)
+            page_url = str(response.url)
+            form, issuer = login_form_of(response.status_code, response.headers.get("Content-Type", ""), response.content, page_url)
+            return Navigation(page_url, response.status_code, response.text, tuple(chain), issuer, form)
         raise ViewerError(f"more than {self.max_redirects} redirects (last: {url})")
 
     def _exchange(self, method: str, url: str, data: list[tuple[str, str]] | None) -> httpx.Response:
@@ -212,13 +203,13 @@ def _ordered(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(merged.items())
 
 
-def _login_form(response: httpx.Response) -> tuple[LoginForm | None, str | None]:
+def login_form_of(status: int, content_type: str, content: bytes, page_url: str) -> tuple[LoginForm | None, str | None]:
     """The IdP login form of an HTML page and the issuer it declares (None, None for any other page)."""
-    if response.status_code != 200 or "html" not in response.headers.get("Content-Type", "").lower():
+    if status != 200 or "html" not in content_type.lower():
         return None, None
     try:
         parser = html.HTMLParser(no_network=True, remove_comments=True)
-        document = html.document_fromstring(response.content, parser=parser)
+        document = html.document_fromstring(content, parser=parser)
     except (etree.ParserError, ValueError):
         return None, None
     for form in document.iter("form"):
@@ -235,9 +226,9 @@ def _login_form(response: httpx.Response) -> tuple[LoginForm | None, str | None]
             ((b.get("name", ""), b.get("value", "")) for b in form.iter("button") if b.get("name") and b.get("value") != "cancel"),
             None,
         )
-        action = urljoin(str(response.url), form.get("action") or str(response.url))
+        action = urljoin(page_url, form.get("action") or page_url)
         login = LoginForm(action, (form.get("method") or "GET").upper(), fields, tuple(users), submit)
-        return login, _declared_issuer(document, str(response.url))
+        return login, _declared_issuer(document, page_url)
     return None, None
 
 
@@ -257,4 +248,4 @@ def _raw(start_line: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     return head.encode("latin-1", "replace") + b"\r\n" + body
 
 
-__all__ = ["CHANNEL", "Hop", "LoginForm", "Navigation", "ViewerClient", "ViewerError"]
+__all__ = ["CHANNEL", "Hop", "LoginForm", "Navigation", "ViewerClient", "ViewerError", "login_form_of"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools drimva uses as external oracles (DCMTK, dicom3tools,
-# Orthanc with its DICOMweb plugin)
-# when run as root on Debian/Ubuntu; otherwise says clearly what is missing.
+# Orthanc with its DICOMweb plugin) and Chromium (the viewer scenarios in a real
+# headless browser) when run as root on Debian/Ubuntu; otherwise says clearly what is missing.
 # Never fails the setup for an optional tool: the tests that need one skip and say why.
 set -u
 need=()
@@ -11,6 +11,7 @@ command -v dciodvfy >/dev/null 2>&1 || need+=(dicom3tools)
 # package's service (4242/8042, /etc/orthanc) is never used by them.
 { command -v Orthanc >/dev/null 2>&1 || [ -x /usr/sbin/Orthanc ]; } || need+=(orthanc)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 python_ok=$(python3 -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null || echo 0)
 if [ "$python_ok" != 1 ]; then
   echo "drimva needs Python >= 3.11 as python3 (found: $(python3 --version 2>&1))" >&2
@@ -28,6 +29,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
   echo "drimva setup: missing system packages: ${need[*]}" >&2
   echo "  install them with: sudo apt-get install ${need[*]}" >&2
-  echo "  (without them the dciodvfy / DCMTK / Orthanc oracle tests skip and say so)" >&2
+  echo "  (without them the dciodvfy / DCMTK / Orthanc oracle tests and the Chromium viewer tests skip and say so)" >&2
 fi
 exit 0

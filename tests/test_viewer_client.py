@@ -1,8 +1,13 @@
-"""drimva.viewer_client: the harness's browser, driving a tiny relying party (written here) and the IdP simulators.
+"""The harness's browsers, driving a tiny relying party (written here) and the IdP simulators.
 
 The RP mimics a DRIMbox viewer entry point: without a session it redirects to
 the provider named by ``who`` (PKCE, state, nonce), its callback exchanges the
 code and checks the ID token against the JWKS, then it serves the study.
+
+The flow tests run twice: with ``drimva.viewer_client.ViewerClient`` (HTTP,
+no JavaScript) and with ``drimva.browser`` (headless Chromium through
+Playwright). The Chromium runs skip, saying why, where Chromium or Playwright
+is missing; ``make test`` installs both on Debian when it runs as root.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import html
 import secrets
 import ssl
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from drimva.browser import Chromium, ChromiumViewerClient, unavailable_reason
 from drimva.context import Organisation, Patient, Professional
 from drimva.evidence import NullEvidence
 from drimva.tokens import verify_access_token
@@ -125,9 +132,32 @@ def evidence() -> NullEvidence:
     return NullEvidence()
 
 
+World = tuple[PscSimulator, FranceConnectSimulator, TinyRp]
+Client = ViewerClient | ChromiumViewerClient
+
+
+@pytest.fixture(scope="module")
+def chromium(world: World, pki: TestPki) -> Iterator[Chromium]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"headless Chromium variant not run: {reason}")
+    psc, fc, rp = world
+    with Chromium([pki.ca_cert], [rp.server.base_url, psc.issuer, fc.issuer], timeout=10) as browser:
+        yield browser
+
+
 @pytest.fixture
-def browser(pki: TestPki, evidence: NullEvidence) -> Iterator[ViewerClient]:
+def http_browser(pki: TestPki, evidence: NullEvidence) -> Iterator[ViewerClient]:
     with ViewerClient(evidence, pki.ca_cert, timeout=5, max_redirects=5) as client:
+        yield client
+
+
+@pytest.fixture(params=["http", "chromium"])
+def browser(request: pytest.FixtureRequest, evidence: NullEvidence) -> Iterator[Client]:
+    if request.param == "http":
+        yield request.getfixturevalue("http_browser")
+        return
+    with request.getfixturevalue("chromium").client(evidence) as client:
         yield client
 
 
@@ -137,7 +167,7 @@ def _viewer_url(rp: TinyRp, who: str) -> str:
 
 @pytest.mark.parametrize(("who", "user"), [("pro", PRO.national_id), ("patient", PATIENT.ins)])
 def test_open_stops_at_the_right_login_page_and_login_as_comes_back_to_the_study(
-    world: tuple[PscSimulator, FranceConnectSimulator, TinyRp], browser: ViewerClient, evidence: NullEvidence, who: str, user: str
+    world: World, browser: Client, evidence: NullEvidence, who: str, user: str
 ) -> None:
     psc, fc, rp = world
     provider = psc if who == "pro" else fc
@@ -153,15 +183,16 @@ def test_open_stops_at_the_right_login_page_and_login_as_comes_back_to_the_study
     assert hops == [("GET", 302), ("GET", 200), ("POST", 302), ("GET", 302), ("GET", 200)]
     assert done.chain[3].url.startswith(rp.callback + "?code=") and done.visited(provider.issuer)
     # every exchange went to the evidence, request before response
-    labels = [label for channel, label, *_ in evidence.records if channel == "viewer"]
-    assert labels[:2] == ["request-1", "response-1-302"] and len(labels) == 2 * len(done.chain)
-    assert any(raw.startswith(b"POST ") and b"auth_request=" in raw for _, _, raw, *_ in evidence.records)
+    seen = [("request" if "request-" in label else "response", meta["url"]) for _, label, _, _, meta in evidence.records]
+    for hop in done.chain:
+        assert seen.index(("request", hop.url)) < seen.index(("response", hop.url))
+    assert any(b"POST " in raw[:5] and b"auth_request=" in raw for _, _, raw, *_ in evidence.records)
     # the session cookie now opens the study directly
     again = browser.open(url)
     assert again.status == 200 and again.login_page_seen is None and [h.status for h in again.chain] == [200]
 
 
-def test_a_fresh_client_is_unauthenticated(world: tuple[PscSimulator, FranceConnectSimulator, TinyRp], pki: TestPki) -> None:
+def test_a_fresh_client_is_unauthenticated(world: World, pki: TestPki) -> None:
     _, fc, rp = world
     with ViewerClient(NullEvidence(), pki.ca_cert, timeout=5) as first:
         first.login_as(first.open(_viewer_url(rp, "patient")), PATIENT.ins)
@@ -169,13 +200,22 @@ def test_a_fresh_client_is_unauthenticated(world: tuple[PscSimulator, FranceConn
         assert second.open(_viewer_url(rp, "patient")).login_page_seen == fc.issuer
 
 
-def test_cancel_ends_on_the_relying_party_refusal(world: tuple[PscSimulator, FranceConnectSimulator, TinyRp], browser: ViewerClient) -> None:
+def test_each_chromium_client_is_a_browser_without_session(world: World, chromium: Chromium) -> None:
+    _, fc, rp = world
+    with chromium.client(NullEvidence()) as first:
+        assert first.login_as(first.open(_viewer_url(rp, "patient")), PATIENT.ins).status == 200
+        assert first.open(_viewer_url(rp, "patient")).login_page_seen is None  # its own cookie
+    with chromium.client(NullEvidence()) as second:
+        assert second.open(_viewer_url(rp, "patient")).login_page_seen == fc.issuer
+
+
+def test_cancel_ends_on_the_relying_party_refusal(world: World, browser: Client) -> None:
     _, _, rp = world
     done = browser.login_as(browser.open(_viewer_url(rp, "pro")), "", cancel=True)
     assert done.status == 403 and "access_denied" in done.text and done.final_url.startswith(rp.callback)
 
 
-def test_login_errors_are_viewer_errors(world: tuple[PscSimulator, FranceConnectSimulator, TinyRp], browser: ViewerClient) -> None:
+def test_login_errors_are_viewer_errors(world: World, browser: Client) -> None:
     _, _, rp = world
     page = browser.open(_viewer_url(rp, "pro"))
     with pytest.raises(ViewerError, match="not offered"):
@@ -185,28 +225,51 @@ def test_login_errors_are_viewer_errors(world: tuple[PscSimulator, FranceConnect
         browser.login_as(study, PRO.national_id)
 
 
-def test_redirects_are_capped_and_recorded(world: tuple[PscSimulator, FranceConnectSimulator, TinyRp], browser: ViewerClient, evidence: NullEvidence) -> None:
+def test_redirects_are_capped_and_recorded(world: World, http_browser: ViewerClient, evidence: NullEvidence) -> None:
     _, _, rp = world
     with pytest.raises(ViewerError, match="more than 5 redirects"):
-        browser.open(rp.server.base_url + "/loop")
+        http_browser.open(rp.server.base_url + "/loop")
     assert len([r for r in evidence.records if r[1].startswith("response-")]) == 6
 
 
 def test_a_login_page_not_served_by_its_declared_issuer_is_not_the_issuer(
-    world: tuple[PscSimulator, FranceConnectSimulator, TinyRp], browser: ViewerClient
+    world: World, browser: Client
 ) -> None:
     psc, _, rp = world
     fake = browser.open(f"{rp.server.base_url}/fake-login?{urlencode({'issuer': psc.issuer})}")
     assert fake.login_form is not None and fake.login_page_seen is None
 
 
-def test_an_unreachable_url_is_a_viewer_error_with_evidence(browser: ViewerClient, evidence: NullEvidence, pki: TestPki) -> None:
+def _closed_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(ViewerError, match="no HTTP answer"):
-        browser.open(f"https://127.0.0.1:{port}/viewer")
-    assert [r[1] for r in evidence.records] == ["request-1", "error-1"]
+        return int(s.getsockname()[1])
 
+
+def test_an_unreachable_url_is_a_viewer_error_with_evidence(browser: Client, evidence: NullEvidence) -> None:
+    with pytest.raises(ViewerError, match="no HTTP answer"):
+        browser.open(f"https://127.0.0.1:{_closed_port()}/viewer")
+    labels = [r[1] for r in evidence.records]
+    assert "error-" in labels[-1]
+    if isinstance(browser, ViewerClient):
+        assert labels == ["request-1", "error-1"]
+
+
+def test_chromium_refuses_a_certificate_the_harness_did_not_verify(world: World, chromium: Chromium, pki: TestPki) -> None:
+    """A CA-issued certificate, but for an origin not checked before the start: Chromium's own check applies."""
+    other = HttpsServer(lambda r: HttpResponse(200, [("Content-Type", "text/html")], b"<p>x</p>"), *pki.issue_server_cert("other"),
+                        None, client_auth="none", timeout=5)  # fmt: skip
+    with other, chromium.client(NullEvidence()) as client:
+        with pytest.raises(ViewerError, match="ERR_CERT"):
+            client.open(other.base_url + "/")
+
+
+def test_an_origin_whose_certificate_does_not_verify_stops_the_start(tmp_path: Path, world: World, pki: TestPki) -> None:
+    if unavailable_reason():
+        pytest.skip(f"headless Chromium variant not run: {unavailable_reason()}")
+    stranger = build_pki(tmp_path, ORG)  # another CA
+    server = HttpsServer(lambda r: HttpResponse(200), *stranger.issue_server_cert("x"), None, client_auth="none", timeout=5)
+    with server, pytest.raises(ViewerError, match=r"certificate not verified against the run's CA"):
+        Chromium([pki.ca_cert], [server.base_url], timeout=5)

@@ -1,0 +1,63 @@
+"""VA-C1 / VA-C2 in a real headless browser: ``drimva run --browser chromium`` against the reference DRIMbox.
+
+The viewer scenarios of ``visualisation.feature`` run as a user would run
+them (a ``drimva`` process of its own), with Debian's Chromium driven through
+Playwright instead of the built-in HTTP client: they pass against the
+faultless reference and fail where its viewer serves the study without a
+login (``viewer_no_login``). Skipped, saying why, where Chromium or
+Playwright is missing (``make test`` installs both on Debian as root).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drimva.browser import unavailable_reason
+
+REPO = Path(__file__).resolve().parents[1]
+VIEWER_SCENARIOS = "visionneuse or ouvre_lexamen or ouvre_son_examen or autre_identité"
+NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
+
+pytestmark = pytest.mark.skipif(bool(unavailable_reason()), reason=f"headless Chromium variant not run: {unavailable_reason()}")
+
+
+def _run_in_chromium(run_dir: Path, fault: str | None = None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "drimva", "run", "--browser", "chromium", "-k", VIEWER_SCENARIOS,
+               "--run-dir", str(run_dir), "--quiet"]  # fmt: skip
+    if fault:
+        command += ["--fault", fault]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    results = run_dir / "results.json"
+    assert results.exists(), f"no results (exit {done.returncode}): {done.stderr[-2000:]}"
+    return json.loads(results.read_text("utf-8"))
+
+
+def _by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {scenario["name"]: scenario for scenario in results["scenarios"]}
+
+
+def test_the_viewer_scenarios_pass_in_chromium_against_the_reference(tmp_path: Path) -> None:
+    scenarios = _by_name(_run_in_chromium(tmp_path))
+    assert len(scenarios) == 5
+    assert {name: s["outcome"] for name, s in scenarios.items()} == {name: "passed" for name in scenarios}
+    # the browser did the navigation: its requests and rendered pages are in each scenario's evidence
+    for scenario in scenarios.values():
+        files = [p.name for p in (tmp_path / scenario["evidence"]).iterdir()]
+        assert any("viewer-browser-request-" in f for f in files), scenario["name"]
+        assert any("viewer-browser-page-" in f and f.endswith(".html") for f in files), scenario["name"]
+    logged_in = scenarios["Un professionnel ouvre l'examen depuis l'URL du CR avec Pro Santé Connect"]
+    posts = [p for p in (tmp_path / logged_in["evidence"]).glob("*viewer-browser-request-*") if p.read_bytes().startswith(b"POST ")]
+    assert any(b"auth_request=" in p.read_bytes() for p in posts), "the login form was not submitted by the browser"
+
+
+def test_in_chromium_a_viewer_serving_without_login_fails_the_no_session_scenario(tmp_path: Path) -> None:
+    scenarios = _by_name(_run_in_chromium(tmp_path, "viewer_no_login"))
+    no_session = scenarios[NO_SESSION]
+    assert no_session["outcome"] == "failed"
+    assert [f["rule"] for f in no_session["findings"] if f["severity"] == "error"] == ["VIEWER-ACCESS"]
