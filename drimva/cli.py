@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference DRIMbox")
     soak.add_argument("--count", type=int, default=100, help="reports to send (default 100)")
     soak.add_argument("--rate", type=float, default=10.0, help="reports per second (default 10)")
+    soak.add_argument("--fault", help="fault of the embedded reference DRIMbox (to see a soak fail)")
     soak.add_argument("--json", dest="json_out", help="also write the figures as JSON to this file ('-': stdout)")
     soak.set_defaults(func=_cmd_soak)
 

@@ -17,16 +17,21 @@ from drimva.soak import (
 
 REFERENCE_PROFILE = Path(__file__).resolve().parents[1] / "drimva" / "profiles" / "reference.toml"
 COUNT = 20
-RATE = 3.0  # what the reference holds with margin on a loaded 2-core machine (see scripts/bench_soak.py)
+RATE = 5.0  # well below what the reference holds on a loaded 2-core machine (scripts/bench_soak.py: about 20/s)
 
 
-def test_short_soak_publishes_every_report(tmp_path: Path) -> None:
+def _profile(tmp_path: Path) -> Path:
+    """The embedded reference profile, its reports under ``tmp_path``."""
     profile = tmp_path / "profile.toml"
     text = REFERENCE_PROFILE.read_text("utf-8")
     assert 'reports_dir = "reports"' in text
     profile.write_text(text.replace('reports_dir = "reports"', f'reports_dir = "{tmp_path / "reports"}"'), "utf-8")
+    return profile
+
+
+def test_short_soak_publishes_every_report(tmp_path: Path) -> None:
     figures = tmp_path / "figures.json"
-    code = run_soak(argparse.Namespace(profile=str(profile), count=COUNT, rate=RATE, json_out=str(figures)))
+    code = run_soak(argparse.Namespace(profile=str(_profile(tmp_path)), count=COUNT, rate=RATE, json_out=str(figures)))
     data = json.loads(figures.read_text("utf-8"))
     assert code == 0, data
     assert (data["sent"], data["acked"], data["acked_aa"], data["t"], data["k"]) == (COUNT,) * 5
@@ -40,6 +45,15 @@ def test_short_soak_publishes_every_report(tmp_path: Path) -> None:
     exchanges = [json.loads(line) for line in (run_dir / "evidence" / "soak" / "exchanges.jsonl").read_text("utf-8").splitlines()]
     assert sum(1 for e in exchanges if e["channel"] == "dmp" and e["meta"].get("direction", "") != "sent") >= COUNT
     assert sum(1 for e in exchanges if e["channel"] == "ris" and e["meta"].get("summarised")) == COUNT - FULL_RIS_MESSAGES
+
+
+def test_a_soak_against_a_reference_whose_publications_fail_fails(tmp_path: Path) -> None:
+    figures = tmp_path / "figures.json"
+    code = run_soak(argparse.Namespace(profile=str(_profile(tmp_path)), count=3, rate=RATE, json_out=str(figures), fault="xds_wrong_hash"))
+    data = json.loads(figures.read_text("utf-8"))
+    assert code == 1 and not data["passed"] and not data["kt_ok"]
+    assert (data["t"], data["k"]) == (3, 0) and data["acked_aa"] == 0
+    assert all("ACK AR" in error for error in data["errors"]) and len(data["errors"]) == 3
 
 
 def test_figures_fail_below_99_percent_or_slow_rate() -> None:
