@@ -39,6 +39,7 @@ from fixtures.pki import TestPki, build_pki
 from fixtures.studies import make_kos, make_study
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer
 from simulators.reference.consumer import (
+    MAX_FORM,
     ConsumerServer,
     check_contextual_call,
 )
@@ -597,6 +598,21 @@ def test_consultation_retrieves_and_forwards_the_whole_study(world: World) -> No
 def test_incomplete_contextual_call_is_refused(world: World) -> None:
     response, _ = consult(world, **{"Patient.birthDate": None})
     assert response.status_code == 400 and "Patient.birthDate" in response.text
+    assert world.dmp.requests == []
+
+
+def test_a_form_over_the_size_limit_is_refused_and_the_server_goes_on(world: World) -> None:
+    server, clients = consumer(world)
+    ca = ssl.create_default_context(cafile=str(world.pki.pki.ca_cert))
+    try:
+        with server, httpx.Client(verify=ca, timeout=5, trust_env=False) as http:
+            url = f"{server.base_url}/drimbox/appel-contextuel"
+            too_big = http.post(url, content=b"x" * (MAX_FORM + 1), headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert too_big.status_code == 413
+            assert http.post(url, data=form(world.study.patient, **{"Patient.birthDate": None})).status_code == 400
+    finally:
+        for client in clients:
+            client.close()  # type: ignore[attr-defined]
     assert world.dmp.requests == []
 
 

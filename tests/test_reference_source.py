@@ -41,7 +41,8 @@ from simulators.reference.pacs_client import PacsUnavailable
 from simulators.reference.retrieval import Retrieval, RetrievedInstance
 from simulators.reference.publication import KosPublication
 from simulators.reference.service import ReferenceService
-from simulators.reference.source_server import AcceptError, Request, SourceServer, choose_transfer_syntax, parse_accept
+from simulators.reference.https_server import Request
+from simulators.reference.source_server import AcceptError, SourceServer, choose_transfer_syntax, parse_accept
 from simulators.reference.state import APPROVED, PublishedKos, StateStore
 from simulators.reference.token_check import JwksUnavailable
 

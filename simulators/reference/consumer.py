@@ -29,15 +29,13 @@ import base64
 import binascii
 import json
 import logging
-import ssl
 import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from pydicom.dataset import Dataset
 
@@ -47,6 +45,7 @@ from simulators.reference.dmp_query import (
     QueryResult,
     RetrieveResult,
 )
+from simulators.reference.https_server import Request, Response, TlsHttpServer, text_response
 from simulators.reference.store_scu import StoreResult
 from simulators.reference.wado_client import SeriesRef, SeriesResult, kos_series
 
@@ -195,12 +194,9 @@ class ConsumerServer:
         self.faults = faults
         self.log = log or logging.getLogger("reference.consumer")
         self.timeout_s = timeout_s
-        self._requested_port = port
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._context.load_cert_chain(str(server_cert), str(server_key))
-        self._server: _HttpsServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = TlsHttpServer(
+            self.handle, server_cert, server_key, bind_host, port, timeout_s=timeout_s, max_body=MAX_FORM, log=self.log
+        )
         self._jobs: dict[str, Consultation] = {}
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -209,35 +205,21 @@ class ConsumerServer:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("consumer server not started")
-        return self._server.server_address[1]
+        return self._http.port
 
     @property
     def base_url(self) -> str:
         return f"https://{self.bind_host}:{self.port}"
 
     def start(self) -> ConsumerServer:
-        with self._lock:
-            if self._server is None:
-                self._server = _HttpsServer(self, (self.bind_host, self._requested_port))
-                self._thread = threading.Thread(
-                    target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="consumer-https",
-                    daemon=True,
-                )
-                self._thread.start()
-                self.log.info("consumer listening on %s%s", self.base_url, self.contextual_path)
+        self._http.start()
+        self.log.info("consumer listening on %s%s", self.base_url, self.contextual_path)
         return self
 
     def stop(self) -> None:
+        self._http.stop()
         with self._lock:
-            server, thread, workers = self._server, self._thread, list(self._workers)
-            self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=self.timeout_s)
+            workers = list(self._workers)
         for worker in workers:
             worker.join(timeout=self.timeout_s)
 
@@ -253,35 +235,36 @@ class ConsumerServer:
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        path = urlsplit(target).path
+    def handle(self, request: Request) -> Response:
+        method, path = request.method, request.path
         if method == "POST" and path == self.contextual_path:
-            return self._contextual_call(headers, body)
+            return self._contextual_call(request)
         if method == "GET" and path.startswith(RESULT_PATH):
             job = self.consultation(path[len(RESULT_PATH):])
             if job is None:
-                return _text(404, "unknown consultation")
+                return text_response(404, "unknown consultation")
             with self._lock:
                 document = job.as_json()
-            return 200, [("Content-Type", "application/json")], json.dumps(document, ensure_ascii=False).encode()
-        return _text(404 if method in ("GET", "POST") else 405, f"no {method} {path} here")
+            return Response(200, [("Content-Type", "application/json")], json.dumps(document, ensure_ascii=False).encode())
+        return text_response(404 if method in ("GET", "POST") else 405, f"no {method} {path} here")
 
-    def _contextual_call(self, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    def _contextual_call(self, request: Request) -> Response:
+        content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
-            return _text(400, f"Content-Type {content_type or '(none)'} is not application/x-www-form-urlencoded")
+            return text_response(400, f"Content-Type {content_type or '(none)'} is not application/x-www-form-urlencoded")
+        body = request.body
         try:
             form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError) as exc:
-            return _text(400, f"unreadable form: {exc}")
+            return text_response(400, f"unreadable form: {exc}")
         problem = check_contextual_call(form, self.consent_names)
         if problem is not None:
             if "consumer_accept_missing_param" not in self.faults:
                 self.log.info("contextual call refused: %s", problem)
-                return _text(400, problem)
+                return text_response(400, problem)
             self.log.info("fault consumer_accept_missing_param: accepting a call with %s", problem)
         values = dict(form)
-        authorization = headers.get("authorization", "")
+        authorization = request.header("Authorization") or ""
         token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
         job = Consultation(
             uuid.uuid4().hex,
@@ -295,7 +278,7 @@ class ConsumerServer:
         worker.start()
         location = f"{RESULT_PATH}{job.id}"
         self.log.info("contextual call accepted for INS %s: consultation %s", job.ins, job.id)
-        return 303, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode()
+        return Response(303, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
 
     # -- consultation ------------------------------------------------------------------------
 
@@ -375,64 +358,3 @@ class ConsumerServer:
                 self._fail(job, f"series {ref.series_uid}: {len(missing)} instance(s) of the KOS not returned")
             instances += result.instances
         return instances
-
-
-def _text(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "text/plain; charset=utf-8")], (message + "\n").encode()
-
-
-class _HttpsServer(ThreadingHTTPServer):
-    daemon_threads = False  # joined by server_close(); every response closes its connection
-    block_on_close = True
-    allow_reuse_address = True
-
-    def __init__(self, owner: ConsumerServer, address: tuple[str, int]) -> None:
-        self.owner = owner
-        super().__init__(address, _Handler)
-
-    def get_request(self):  # type: ignore[override]
-        raw, address = self.socket.accept()
-        raw.settimeout(self.owner.timeout_s)
-        return self.owner._context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False), address
-
-    def finish_request(self, request, client_address) -> None:  # type: ignore[override]
-        try:
-            request.do_handshake()
-        except (ssl.SSLError, OSError) as exc:
-            self.owner.log.info("TLS handshake with %s failed: %s", client_address[0], exc)
-            return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
-        pass  # a client hanging up mid-request is not a server error
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HttpsServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_FORM:
-            status, headers, body = _text(413, "form too large")
-        else:
-            request_body = self.rfile.read(length) if length else b""
-            request_headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                status, headers, body = self.server.owner.handle(self.command, self.path, request_headers, request_body)
-            except Exception as exc:  # pragma: no cover - a bug answers 500, never kills the server
-                status, headers, body = _text(500, f"internal error: {exc!r}")
-        self.close_connection = True
-        self.send_response(status)
-        self.send_header("Connection", "close")
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .source_server import Request, Response, TlsHttpServer, text_response
+from .https_server import Request, Response, TlsHttpServer, text_response
 
 PATH = "/supervision"
 SLOW_S = 3.0

@@ -62,7 +62,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from .oidc_rp import LoginRefused, OidcRelyingParty, PendingLogin, ProviderUnavailable
 from .publication import KosPublication
-from .source_server import Request, Response, TlsHttpServer, kos_references, text_response
+from .https_server import Request, Response, TlsHttpServer, text_response
+from .source_server import kos_references
 from .state import PublishedKos, StateStore
 
 ENTRY_PATH = "/IHEInvokeImageDisplay"
