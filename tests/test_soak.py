@@ -17,7 +17,7 @@ from drimva.soak import (
 
 REFERENCE_PROFILE = Path(__file__).resolve().parents[1] / "drimva" / "profiles" / "reference.toml"
 COUNT = 20
-RATE = 5.0  # well below what the reference holds on a loaded 2-core machine (scripts/bench_soak.py: about 20/s)
+RATE = 5.0  # well below what the reference holds on a loaded 2-core machine (scripts/bench_soak.py: 16-20/s)
 
 
 def _profile(tmp_path: Path) -> Path:

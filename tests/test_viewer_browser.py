@@ -4,8 +4,9 @@ The viewer scenarios of ``visualisation.feature`` run as a user would run
 them (a ``drimva`` process of its own), with Debian's Chromium driven through
 Playwright instead of the built-in HTTP client: they pass against the
 faultless reference and fail where its viewer serves the study without a
-login (``viewer_no_login``). Skipped, saying why, where Chromium or
-Playwright is missing (``make test`` installs both on Debian as root).
+login (``viewer_no_login``). Those two are skipped, saying why, where
+Chromium or Playwright is missing (``make test`` installs both on Debian as
+root); a profile asking for a Chromium that is not there is tested everywhere.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 VIEWER_SCENARIOS = "visionneuse or ouvre_lexamen or ouvre_son_examen or autre_identité"
 NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
 
-pytestmark = pytest.mark.skipif(bool(unavailable_reason()), reason=f"headless Chromium variant not run: {unavailable_reason()}")
+needs_chromium = pytest.mark.skipif(bool(unavailable_reason()), reason=f"headless Chromium variant not run: {unavailable_reason()}")
 
 
-def _run_in_chromium(run_dir: Path, fault: str | None = None) -> dict[str, Any]:
-    command = [sys.executable, "-m", "drimva", "run", "--browser", "chromium", "-k", VIEWER_SCENARIOS,
-               "--run-dir", str(run_dir), "--quiet"]  # fmt: skip
+def _run_in_chromium(run_dir: Path, fault: str | None = None, *extra: str, select: str = VIEWER_SCENARIOS) -> dict[str, Any]:
+    command = [sys.executable, "-m", "drimva", "run", "--browser", "chromium", "-k", select,
+               "--run-dir", str(run_dir), "--quiet", *extra]  # fmt: skip
     if fault:
         command += ["--fault", fault]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
@@ -42,6 +43,7 @@ def _by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {scenario["name"]: scenario for scenario in results["scenarios"]}
 
 
+@needs_chromium
 def test_the_viewer_scenarios_pass_in_chromium_against_the_reference(tmp_path: Path) -> None:
     scenarios = _by_name(_run_in_chromium(tmp_path))
     assert len(scenarios) == 5
@@ -56,8 +58,20 @@ def test_the_viewer_scenarios_pass_in_chromium_against_the_reference(tmp_path: P
     assert any(b"auth_request=" in p.read_bytes() for p in posts), "the login form was not submitted by the browser"
 
 
+@needs_chromium
 def test_in_chromium_a_viewer_serving_without_login_fails_the_no_session_scenario(tmp_path: Path) -> None:
     scenarios = _by_name(_run_in_chromium(tmp_path, "viewer_no_login"))
     no_session = scenarios[NO_SESSION]
     assert no_session["outcome"] == "failed"
     assert [f["rule"] for f in no_session["findings"] if f["severity"] == "error"] == ["VIEWER-ACCESS"]
+
+
+def test_without_chromium_the_viewer_scenarios_are_harness_errors_that_say_why(tmp_path: Path) -> None:
+    """Runs everywhere: a profile asking for a Chromium that is not there gets ``error``, not ``failed``."""
+    profile = tmp_path / "profile.toml"
+    reference = (REPO / "drimva" / "profiles" / "reference.toml").read_text("utf-8")
+    profile.write_text(reference + '\n[harness.browser]\nkind = "chromium"\nexecutable = "/nonexistent/chromium"\n', "utf-8")
+    scenarios = _by_name(_run_in_chromium(tmp_path / "run", None, "--profile", str(profile), select="sans_session"))
+    assert list(scenarios) == [NO_SESSION]
+    assert scenarios[NO_SESSION]["outcome"] == "error"
+    assert "harness.browser.kind" in scenarios[NO_SESSION]["message"] and "/nonexistent/chromium" in scenarios[NO_SESSION]["message"]
