@@ -79,8 +79,9 @@ class SupervisionEndpoint(_Section):
     expect_status: int = Field(default=200, ge=100, le=599)
     expect_json_status: str = "UP"  # value of the JSON "status" field; empty: any JSON body
     timeout_s: float = Field(default=2.0, gt=0, le=60)
-    probes: int = Field(default=5, ge=1, le=1000)
+    probes: int = Field(default=5, ge=1, le=1000)  # probes of the VA-F scenario, every interval_s
     interval_s: float = Field(default=0.2, ge=0, le=3600)
+    monitor_interval_s: float = Field(default=1.0, ge=0, le=3600)  # background probes for the whole run; 0: none
 
 
 class TrustEntry(_Section):
