@@ -176,15 +176,15 @@ class ChromiumViewerClient:
         self.evidence = evidence
         self.timeout = timeout
         self.settle_s = settle_s
+        self._count = 0
+        self._hops: list[Hop] = []  # main-frame document responses of the current navigation
+        self._types: dict[str, str] = {}  # their content types, by URL
         self._context = context
         self._context.set_default_timeout(timeout * 1000)
         self._page = context.new_page()
         self._page.on("request", self._on_request)
         self._page.on("response", self._on_response)
         self._page.on("requestfailed", self._on_failed)
-        self._count = 0
-        self._hops: list[Hop] = []  # main-frame document responses of the current navigation
-        self._types: dict[str, str] = {}  # their content types, by URL
 
     def close(self) -> None:
         try:
