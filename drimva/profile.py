@@ -69,6 +69,9 @@ class ConsumerEndpoint(_Section):
 
     contextual_url: str = "https://127.0.0.1:8444/drimbox/appel-contextuel"
     consent_parameter: str = "InformationEtOppositionConsultation"  # where-sources-disagree.md
+    # how it sends the retrieved images to the DICOM node (VA-D3): the VA says a DICOM node (C-STORE),
+    # the demonstrator stores over STOW-RS (where-sources-disagree.md); the node accepts both
+    node_transport: Literal["c-store", "stow-rs"] = "c-store"
 
 
 class SupervisionEndpoint(_Section):
@@ -198,6 +201,8 @@ class DicomNodeSettings(_Section):
 
     ae_title: str = Field(default="DRIMVA_NODE", min_length=1, max_length=16)
     port: int = Field(default=11114, ge=0, le=65535)
+    stow_port: int = Field(default=8451, ge=0, le=65535)  # its STOW-RS service (HTTPS, the run's test CA)
+    stow_path: str = Field(default="/dicom-web", pattern=r"^/[^?#\s]*$")  # STOW-RS root: POST {root}/studies
 
 
 class BrowserSettings(_Section):

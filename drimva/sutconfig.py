@@ -52,7 +52,11 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
             "audience": harness.psc.audience,
         },
         "trust_list": {"url": f"https://{harness.bind_host}:{harness.trust.port}/liste-blanche.xml", "anchor": str(pki.ca_cert)},
-        "dicom_node": {"ae_title": harness.dicom_node.ae_title, "host": harness.bind_host, "port": harness.dicom_node.port},
+        "dicom_node": {
+            "ae_title": harness.dicom_node.ae_title, "host": harness.bind_host, "port": harness.dicom_node.port,
+            "stow_rs": f"https://{harness.bind_host}:{harness.dicom_node.stow_port}{harness.dicom_node.stow_path}",
+            "expected_transport": profile.sut.consumer.node_transport,
+        },
         "peer_source": f"https://{harness.peer.host}:{harness.peer.port}/drimbox/wado-rs",
         "consumer_receives_contextual_call_at": profile.sut.consumer.contextual_url,
     }
@@ -64,6 +68,7 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
             ("PSC", harness.psc.port),
             ("trust list", harness.trust.port),
             ("DICOM node", harness.dicom_node.port),
+            ("DICOM node STOW-RS", harness.dicom_node.stow_port),
         )
         if port == 0
     ]
@@ -79,7 +84,8 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
         f"  KOS RetrieveURL base  {profile.sut.wado.base_url}/studies/{{study}}/series/{{series}}",
         f"  Pro Santé Connect     issuer {data['pro_sante_connect']['issuer']} (JWKS {data['pro_sante_connect']['jwks_url']})",
         f"  DRIM-M trust list     {data['trust_list']['url']} (signed by the CA above)",
-        f"  DICOM node (VA-D3)    AE {harness.dicom_node.ae_title} at {harness.bind_host}:{harness.dicom_node.port}",
+        f"  DICOM node (VA-D3)    AE {harness.dicom_node.ae_title} at {harness.bind_host}:{harness.dicom_node.port}"
+        f" or STOW-RS {data['dicom_node']['stow_rs']} (the profile expects {profile.sut.consumer.node_transport})",
         "The harness expects:",
         f"  the DRIMbox's MLLP listener at {profile.sut.hl7.host}:{profile.sut.hl7.port}",
         f"  its DICOM AE {profile.sut.dicom.ae_title} at {profile.sut.dicom.host}:{profile.sut.dicom.port}"

@@ -19,7 +19,7 @@ from pytest_bdd import given, parsers, then, when
 
 from drimva.context import Professional
 from drimva.evidence import EvidenceStore
-from drimva.findings import Finding
+from drimva.findings import Finding, Severity
 from drimva.profile import Profile
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
 from drimva.verdict import Verdict
@@ -277,6 +277,23 @@ def node_received_study(state: ScenarioState, dicom_node: DicomNode, profile: Pr
     time.sleep(0.1)  # let a C-STORE of an instance the KOS does not reference land, if any
     received = {str(ds.SOPInstanceUID): pixel_sha256(ds) for ds in dicom_node.received if str(ds.SOPInstanceUID) in expected}
     verdict.judge("examen transmis au nœud DICOM", check_retrieval(state.peer_kos, received, expected))
+    verdict.judge("service DICOM utilisé", _node_transport(dicom_node, set(expected), profile))
+
+
+NODE_SERVICES = {"c-store": "C-STORE", "stow-rs": "STOW-RS"}
+
+
+def _node_transport(node: DicomNode, uids: set[str], profile: Profile) -> list[Finding]:
+    """A warning when instances reached the node by another service than the profile declares (where-sources-disagree.md)."""
+    declared = NODE_SERVICES[profile.sut.consumer.node_transport]
+    other = sorted({r.via for r in node.receipts if r.sop_instance_uid in uids and r.via != declared})
+    if not other:
+        return []
+    return [Finding(
+        "NODE-TRANSPORT", "VA-D3: the images reach the DICOM node configured on the solution (the VA says a DICOM node; "
+        "the demonstrator stores over STOW-RS)", f"DICOM node {node.ae_title}",
+        f"{declared} (sut.consumer.node_transport)", ", ".join(other), severity=Severity.WARNING,
+    )]  # fmt: skip
 
 
 @then("la DRIMbox source absente de la liste blanche ne reçoit aucune requête")

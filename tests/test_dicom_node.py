@@ -108,3 +108,21 @@ def test_stop_is_idempotent_and_releases_the_ports(pki: TestPki) -> None:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
+
+
+def test_the_reference_stow_rs_client_stores_into_the_node_and_reads_its_failures(node: DicomNode, study: list[Dataset], pki: TestPki) -> None:
+    from simulators.reference.stow_client import StowClient
+
+    assert node.stow_url is not None
+    result = StowClient(base_url=node.stow_url, ca_cert=pki.ca_cert, timeout_s=5).store(study)
+    assert result.ok and result.stored == tuple(str(ds.SOPInstanceUID) for ds in study)
+    assert [r.via for r in node.receipts] == ["STOW-RS"] * len(study)
+    assert pixel_digests(node.received) == pixel_digests(study)
+    # a path naming another study: the node refuses every instance (0xA900), the client says which and why
+    refused = StowClient(base_url=f"{node.stow_url}/studies/1.2.3", ca_cert=pki.ca_cert, timeout_s=5).store(study)
+    assert refused.stored == () and [reason for _, reason in refused.failed] == ["STOW-RS failure reason 0xA900"] * len(study)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    unreachable = StowClient(base_url=f"https://127.0.0.1:{closed}/dicom-web", ca_cert=pki.ca_cert, timeout_s=2).store(study[:1])
+    assert unreachable.stored == () and "ConnectError" in unreachable.failed[0][1]

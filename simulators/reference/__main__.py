@@ -45,6 +45,7 @@ from .source_server import SourceServer
 from .state import StateStore, atomic_write
 from .supervision import SupervisionServer
 from .store_scu import StoreScu
+from .stow_client import StowClient
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
 from .viewer import PATIENT, PROFESSIONAL, ViewerServer
@@ -272,14 +273,20 @@ def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: loggi
     )
     wado = WadoClient(trust=trust, ca_cert=config.trust.anchor, timeout_s=timeout, faults=faults, log=log.getChild("wado"))
     node = config.dicom_node
-    store = StoreScu(
-        calling_ae=config.ae_title,
-        called_ae=node.ae_title,
-        host=node.host,
-        port=node.port,
-        timeout_s=config.timeouts.dicom_s,
-        log=log.getChild("store"),
-    )
+    store: StoreScu | StowClient
+    if node.stow_url:
+        store = StowClient(
+            base_url=node.stow_url, ca_cert=node.ca_cert or config.trust.anchor, timeout_s=timeout, log=log.getChild("stow")
+        )
+    else:
+        store = StoreScu(
+            calling_ae=config.ae_title,
+            called_ae=node.ae_title,
+            host=node.host,
+            port=node.port,
+            timeout_s=config.timeouts.dicom_s,
+            log=log.getChild("store"),
+        )
     consumer = config.consumer
     tls_cert, tls_key = _tls_identity(config, faults)
     return ConsumerServer(

@@ -13,7 +13,7 @@ cross-DRIMbox roles, each null or absent when the role is not wired:
 - ``trust``: ``{list_url, anchor, refresh_s (300)}``, where the signed DRIM-M
   trust list is fetched, the CA certificate (PEM) its signer must chain to,
   how often it is fetched again;
-- ``dicom_node``: ``{ae_title, host, port}``, the DICOM node the consumer
+- ``dicom_node``: ``{ae_title, host, port[, stow_url, ca_cert]}``, the DICOM node the consumer
   sends retrieved images to (VA-D3);
 - ``consumer``: ``{consent_names, contextual_path}``, the consent parameter
   names the contextual call accepts and its path.
@@ -101,6 +101,8 @@ class DicomNodeConfig(_Strict):
     ae_title: str = Field(min_length=1, max_length=16)
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
+    stow_url: str = ""  # set: the consumer sends over STOW-RS to {stow_url}/studies instead of C-STORE
+    ca_cert: Path | None = None  # the CA the STOW-RS server is verified with (STOW-RS only)
 
 
 # The contextual call's consent parameter: the ANS test server's name and the demonstrator API's
