@@ -92,6 +92,9 @@ class TrustEntry(_Section):
 
     db: str = ""  # its `db` address; empty: the host of sut.wado.base_url
     dn: str = ""  # DNCertificatOperateur; empty: the subject of the certificate the harness issued (embedded SUT)
+    # WADO-RS between DRIMboxes also authenticates the client by its certificate (the organisation's
+    # TLS client certificate): a profile option, the demonstrator has none (where-sources-disagree.md)
+    mutual_tls: bool = False
 
 
 class RisSut(_Section):

@@ -58,6 +58,7 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
             "expected_transport": profile.sut.consumer.node_transport,
         },
         "peer_source": f"https://{harness.peer.host}:{harness.peer.port}/drimbox/wado-rs",
+        "wado_between_drimboxes_mutual_tls": profile.sut.trust.mutual_tls,
         "consumer_receives_contextual_call_at": profile.sut.consumer.contextual_url,
     }
     ephemeral = [
@@ -84,6 +85,10 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
         f"  KOS RetrieveURL base  {profile.sut.wado.base_url}/studies/{{study}}/series/{{series}}",
         f"  Pro Santé Connect     issuer {data['pro_sante_connect']['issuer']} (JWKS {data['pro_sante_connect']['jwks_url']})",
         f"  DRIM-M trust list     {data['trust_list']['url']} (signed by the CA above)",
+        *(
+            ["  WADO-RS between DRIMboxes: mutual TLS; present the TLS client cert above, require one the CA above issued"]
+            if profile.sut.trust.mutual_tls else []
+        ),
         f"  DICOM node (VA-D3)    AE {harness.dicom_node.ae_title} at {harness.bind_host}:{harness.dicom_node.port}"
         f" or STOW-RS {data['dicom_node']['stow_rs']} (the profile expects {profile.sut.consumer.node_transport})",
         "The harness expects:",

@@ -234,6 +234,7 @@ def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging
         port=config.https.source_port,
         faults=faults,
         timeout_s=config.timeouts.http_s,
+        client_ca=config.dmp.ca_cert if config.https.mutual_tls else None,
         log=log.getChild("source"),
     )
 
@@ -271,7 +272,11 @@ def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: loggi
         timeout_s=timeout,
         log=log.getChild("dmp-query"),
     )
-    wado = WadoClient(trust=trust, ca_cert=config.trust.anchor, timeout_s=timeout, faults=faults, log=log.getChild("wado"))
+    client_cert = (dmp.client_cert, dmp.client_key) if config.https.mutual_tls and dmp.client_cert and dmp.client_key else None
+    wado = WadoClient(
+        trust=trust, ca_cert=config.trust.anchor, timeout_s=timeout, faults=faults, client_cert=client_cert,
+        log=log.getChild("wado"),
+    )
     node = config.dicom_node
     store: StoreScu | StowClient
     if node.stow_url:

@@ -83,6 +83,9 @@ class HttpsConfig(_Strict):
     server_key: Path
     source_port: int = Field(default=0, ge=0, le=65535)
     consumer_port: int = Field(default=0, ge=0, le=65535)
+    # WADO-RS between DRIMboxes with client certificates: the source requires one the trust anchor
+    # issued, the consumer presents the organisation's (dmp.client_cert); a profile option
+    mutual_tls: bool = False
 
 
 class PscConfig(_Strict):

@@ -158,6 +158,7 @@ class TlsHttpServer:
         timeout_s: float = 10.0,
         allow_plain: bool = False,
         max_body: int = DEFAULT_MAX_BODY,
+        client_ca: Path | None = None,
         log: logging.Logger | None = None,
     ) -> None:
         self.handler = handler
@@ -170,6 +171,9 @@ class TlsHttpServer:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.context.load_cert_chain(str(cert), str(key))
+        if client_ca is not None:  # mutual TLS: no certificate, or one client_ca did not issue, ends the handshake
+            self.context.load_verify_locations(cafile=str(client_ca))
+            self.context.verify_mode = ssl.CERT_REQUIRED
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

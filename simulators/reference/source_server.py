@@ -172,6 +172,7 @@ class SourceServer:
         port: int = 0,
         faults: frozenset[str] = frozenset(),
         timeout_s: float = 10.0,
+        client_ca: Path | None = None,
         log: logging.Logger | None = None,
     ) -> None:
         self.state = state
@@ -180,7 +181,8 @@ class SourceServer:
         self.faults = faults
         self.log = log or logging.getLogger("reference.source")
         self.http = TlsHttpServer(
-            self.handle, cert, key, host, port, timeout_s=timeout_s, allow_plain="wado_plain_http" in faults, log=self.log
+            self.handle, cert, key, host, port, timeout_s=timeout_s, allow_plain="wado_plain_http" in faults,
+            client_ca=client_ca, log=self.log,
         )
 
     @property

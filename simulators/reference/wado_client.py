@@ -111,6 +111,7 @@ class WadoClient:
         ca_cert: Path,
         timeout_s: float = 10.0,
         faults: frozenset[str] = frozenset(),
+        client_cert: tuple[Path, Path] | None = None,
         log: logging.Logger | None = None,
     ) -> None:
         self._trust = trust
@@ -118,6 +119,8 @@ class WadoClient:
         self.log = log or logging.getLogger("reference.wado")
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if client_cert is not None:  # mutual TLS between DRIMboxes (a profile option)
+            context.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
         self._http = httpx.Client(verify=context, timeout=httpx.Timeout(timeout_s), trust_env=False)
 
     def fetch_series(self, series: SeriesRef, *, kos_uid: str, token: str) -> SeriesResult:
