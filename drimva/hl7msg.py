@@ -256,7 +256,7 @@ def split_messages(data: bytes | str) -> list[Hl7Message]:
 
 def escape(text: str, separators: str = "|^~\\&") -> str:
     """HL7-escape a value (field, component, repetition, escape, sub-component separators; CR)."""
-    field, component, repetition, esc, sub = separators
+    field, component, repetition, esc, sub = tuple(separators)
     table = {esc: f"{esc}E{esc}", field: f"{esc}F{esc}", component: f"{esc}S{esc}",
              repetition: f"{esc}R{esc}", sub: f"{esc}T{esc}", "\r": f"{esc}.br{esc}", "\n": f"{esc}.br{esc}"}
     return "".join(table.get(char, char) for char in text)

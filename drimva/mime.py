@@ -54,7 +54,9 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
 
 
 def _split_params(value: str) -> list[str]:
-    items, current, quoted, escaped = [], [], False, False
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in value:
         if escaped:
             escaped = False
@@ -169,8 +171,8 @@ def _parse_part(data: bytes, index: int) -> MimePart:
     headers: list[tuple[str, str]] = []
     for line in re.split(rb"\r?\n", head) if head else []:
         if line[:1] in (b" ", b"\t") and headers:  # folded header
-            name, value = headers[-1]
-            headers[-1] = (name, value + " " + line.strip().decode("latin-1"))
+            folded_name, folded_value = headers[-1]
+            headers[-1] = (folded_name, folded_value + " " + line.strip().decode("latin-1"))
             continue
         name, sep, value = line.partition(b":")
         if not sep or not name.strip():
@@ -275,6 +277,7 @@ def build_multipart_related(
         head = line_break.join(f"{k}: {v}".encode("latin-1") for k, v in headers)
         chunks.append(dash + line_break + head + line_break + line_break + content + line_break)
     body = b"".join(chunks) + dash + b"--" + line_break
+    assert root_cid is not None  # the first part has one, or MimeError was raised
     content_type = f'multipart/related; boundary="{boundary}"; type="{root_type}"; start="{_angle(root_cid)}"'
     if start_info:
         content_type += f'; start-info="{start_info}"'

@@ -208,7 +208,8 @@ class PacsSimulator:
             ae.add_supported_context(model, QR_SYNTAXES)
         for context in AllStoragePresentationContexts:
             # scp_role: accept a C-GET requestor acting as Storage SCP on this association
-            ae.add_supported_context(context.abstract_syntax, STORAGE_SYNTAXES, scu_role=False, scp_role=True)
+            if context.abstract_syntax is not None:
+                ae.add_supported_context(context.abstract_syntax, STORAGE_SYNTAXES, scu_role=False, scp_role=True)
         return ae
 
     def _begin(self, event: Any, service: str, identifier: Dataset, level: str = "", destination: str = "") -> DimseRecord:
@@ -376,7 +377,7 @@ class PacsSimulator:
             )
             if command.get(name) is not None
         }
-        details = [("service", f"{service}-RSP"), ("status", f"0x{status:04X}")]
+        details: list[tuple[str, object]] = [("service", f"{service}-RSP"), ("status", f"0x{status:04X}")]
         if record is not None:
             details.append(("matches", record.matches))
         details += list(counts.items())

@@ -16,7 +16,8 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner
@@ -56,9 +57,12 @@ class VihfSigner:
         return cls(Path(cert).read_bytes(), Path(key).read_bytes())
 
     @cached_property
-    def private_key(self) -> PrivateKeyTypes:
+    def private_key(self) -> RSAPrivateKey | EllipticCurvePrivateKey:
         """The key, loaded once: loading (and checking) an RSA key costs ~40 ms, as much as a signature."""
-        return load_pem_private_key(self.key_pem, password=None)
+        key = load_pem_private_key(self.key_pem, password=None)
+        if not isinstance(key, (RSAPrivateKey, EllipticCurvePrivateKey)):
+            raise ValueError(f"the VIHF signing key must be RSA or EC, not {type(key).__name__}")
+        return key
 
     @property
     def issuer_dn(self) -> str:
@@ -193,7 +197,7 @@ def sign_vihf(assertion: etree._Element, signer: VihfSigner) -> etree._Element:
     return xml_signer.sign(
         assertion,
         key=signer.private_key,
-        cert=signer.cert_pem,
+        cert=signer.cert_pem.decode("ascii"),
         reference_uri=f"#{assertion.get('ID')}",
         id_attribute="ID",
     )
