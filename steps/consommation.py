@@ -29,11 +29,12 @@ from fixtures.identities import new_patient
 from fixtures.pki import TestPki
 from simulators.dicom_node import DicomNode
 from simulators.dmp import DmpSimulator
+from simulators.dmp.server import Submission
 from simulators.idp.psc import PscSimulator
 from simulators.peer.source import PeerSource
 from simulators.trust.server import TrustListServer
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 MANDATORY_PARAMETERS = (
     "Patient.identifier.value",
@@ -49,7 +50,7 @@ MANDATORY_PARAMETERS = (
 REQ_CALL = "appel contextuel (trust-list-and-identity.md §7): ten mandatory form parameters; 302/303 on success, 400 otherwise"
 
 
-def _wait(probe: Callable[[], T | None], timeout: float, interval: float = 0.05) -> T | None:
+def _wait(probe: Callable[[], _T | None], timeout: float, interval: float = 0.05) -> _T | None:
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
@@ -201,7 +202,7 @@ def refused_400(state: ScenarioState, verdict: Verdict) -> None:
     verdict.judge("appel contextuel incomplet refusé", findings)
 
 
-def _queried(dmp: DmpSimulator, state: ScenarioState, transaction: str) -> list[object]:
+def _queried(dmp: DmpSimulator, state: ScenarioState, transaction: str) -> list[Submission]:
     return [s for s in dmp.submissions[state.dmp_mark :] if s.transaction == transaction and s.response_status == "Success"]
 
 
@@ -210,7 +211,10 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
     assert state.patient is not None
     ins = state.patient.ins
     timeout = profile.timeouts.publication_s
-    found = _wait(lambda: [s for s in _queried(dmp, state, "ITI-18") if ins in (s.query.value("$XDSDocumentEntryPatientId") or "")], timeout)
+    found = _wait(
+        lambda: [s for s in _queried(dmp, state, "ITI-18") if s.query and ins in (s.query.value("$XDSDocumentEntryPatientId") or "")],
+        timeout,
+    )
     findings = []
     if not found:
         findings.append(

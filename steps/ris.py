@@ -21,7 +21,7 @@ from drimva.rules.ris_report import check_deletion_target, check_replacement_lin
 from drimva.verdict import Verdict
 from fixtures.ris_harness import RisDriver, RisScenario, SessionEnded
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 REQ_RECEIVED = "the RIS sends the {what} to the DRIMbox within the session (VA-B1 / AF-IMG-DB-Va2 §4.4)"
 WHAT = {
     "initial": "initial CR (ORU^R01 OBX-11 F / MDM^T02)",
@@ -30,7 +30,7 @@ WHAT = {
 }
 
 
-def _within_session(wait: Callable[[], T]) -> T:
+def _within_session(wait: Callable[[], _T]) -> _T:
     try:
         return wait()
     except SessionEnded as ended:

@@ -8,6 +8,8 @@ token and KOS header, and with each security fault in turn.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pytest_bdd import parsers, then, when
 
 from drimva.context import Professional
@@ -48,7 +50,7 @@ def every_series_served(state: ScenarioState, verdict: Verdict) -> None:
     verdict.judge("examen servi à une DRIMbox consommatrice", findings)
 
 
-PROBES = {
+PROBES: dict[str, dict[str, Any]] = {  # how the consumer's request departs from a valid one
     "sans jeton": {"omit": ("token",)},
     "avec un jeton expiré": {"token": "expired"},
     "avec un jeton d'un émetteur inconnu": {"token": "foreign"},

@@ -147,7 +147,8 @@ class DicomNode:
         ae.maximum_pdu_size = 0
         ae.add_supported_context(Verification, QR_SYNTAXES)
         for context in AllStoragePresentationContexts:
-            ae.add_supported_context(context.abstract_syntax, STORAGE_SYNTAXES)
+            if context.abstract_syntax is not None:
+                ae.add_supported_context(context.abstract_syntax, STORAGE_SYNTAXES)
         return ae
 
     def _on_echo(self, event: Any) -> int:

@@ -38,7 +38,8 @@ STORED_SYNTAX = str(ExplicitVRLittleEndian)
 class TokenVerdict(Protocol):
     """What the injected token check returns (``drimva.tokens.TokenCheck`` fits)."""
 
-    valid: bool
+    @property
+    def valid(self) -> bool: ...
 
 
 TokenCheck = Callable[[str | None], TokenVerdict]

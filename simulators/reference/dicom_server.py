@@ -6,6 +6,8 @@ and C-MOVE destination roles) and gives READY.json its ``dicom_port``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 
 from pynetdicom import AE, evt
@@ -30,7 +32,7 @@ class DicomServer:
         if self._server is None:
             ae = AE(ae_title=self.ae_title)
             ae.add_supported_context(Verification)
-            handlers = [(evt.EVT_C_ECHO, self._on_echo)]
+            handlers: list[Any] = [(evt.EVT_C_ECHO, self._on_echo)]
             self._server = ae.start_server((self.host, self.requested_port), block=False, evt_handlers=handlers)
         return self
 

@@ -291,8 +291,7 @@ def _root_part(content_type: str, body: bytes) -> bytes:
         boundary = header.get_param("boundary")
         start = str(header.get_param("start") or "").strip("<>")
         if isinstance(boundary, str) and boundary:
-            parts = [_split_part(chunk) for chunk in body.split(f"--{boundary}".encode())[1:]]
-            parts = [part for part in parts if part is not None]
+            parts = [part for chunk in body.split(f"--{boundary}".encode())[1:] if (part := _split_part(chunk)) is not None]
             for headers, payload in parts:
                 if start and headers.get("content-id", "").strip().strip("<>") == start:
                     return payload

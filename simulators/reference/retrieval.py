@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
@@ -65,7 +65,7 @@ class PacsRetriever:
         classes = classes[:MAX_STORAGE_CONTEXTS]
         for sop_class in classes:
             ae.add_requested_context(sop_class, [SERVED_SYNTAX])
-        roles = [build_role(sop_class, scp_role=True) for sop_class in classes]
+        roles: list[Any] = [build_role(sop_class, scp_role=True) for sop_class in classes]
         received: list[RetrievedInstance] = []
         lock = threading.Lock()
 

@@ -121,7 +121,9 @@ def choose_transfer_syntax(ranges: list[MediaRange], served: tuple[str, ...] = (
 
 
 def _split_unquoted(text: str, separator: str) -> list[str]:
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in text:
         if char == '"':
             quoted = not quoted
