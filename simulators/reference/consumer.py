@@ -45,7 +45,7 @@ from simulators.reference.dmp_query import (
     QueryResult,
     RetrieveResult,
 )
-from simulators.reference.https_server import Request, Response, TlsHttpServer, text_response
+from simulators.reference.https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, text_response
 from simulators.reference.store_scu import StoreResult
 from simulators.reference.wado_client import SeriesRef, SeriesResult, kos_series
 
@@ -164,7 +164,7 @@ def consultant_from(claims: dict[str, Any]) -> Consultant | None:
     return Consultant(national_id, name, str(claims.get("codeProfession") or "10"))
 
 
-class ConsumerServer:
+class ConsumerServer(ServedByTlsHttp):
     """HTTPS contextual-call endpoint + background consultations; ``start()`` / ``stop()``, context manager."""
 
     def __init__(
@@ -194,7 +194,7 @@ class ConsumerServer:
         self.faults = faults
         self.log = log or logging.getLogger("reference.consumer")
         self.timeout_s = timeout_s
-        self._http = TlsHttpServer(
+        self.http = TlsHttpServer(
             self.handle, server_cert, server_key, bind_host, port, timeout_s=timeout_s, max_body=MAX_FORM, log=self.log
         )
         self._jobs: dict[str, Consultation] = {}
@@ -204,30 +204,20 @@ class ConsumerServer:
     # -- lifecycle ---------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
     def base_url(self) -> str:
         return f"https://{self.bind_host}:{self.port}"
 
     def start(self) -> ConsumerServer:
-        self._http.start()
+        super().start()
         self.log.info("consumer listening on %s%s", self.base_url, self.contextual_path)
         return self
 
     def stop(self) -> None:
-        self._http.stop()
+        super().stop()
         with self._lock:
             workers = list(self._workers)
         for worker in workers:
             worker.join(timeout=self.timeout_s)
-
-    def __enter__(self) -> ConsumerServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def consultation(self, job_id: str) -> Consultation | None:
         with self._lock:

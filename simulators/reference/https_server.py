@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
 _TLS_HANDSHAKE = b"\x16"
@@ -221,3 +221,30 @@ class TlsHttpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+_Served = TypeVar("_Served", bound="ServedByTlsHttp")
+
+
+class ServedByTlsHttp:
+    """Life cycle of an endpoint answered by one :class:`TlsHttpServer` kept in ``self.http``."""
+
+    http: TlsHttpServer
+
+    @property
+    def port(self) -> int:
+        return self.http.port
+
+    def start(self: _Served) -> _Served:
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.stop()
+
+    def __enter__(self: _Served) -> _Served:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+

@@ -42,7 +42,7 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from .https_server import Request, Response, TlsHttpServer, text_response
+from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, text_response
 from .pacs_client import PacsUnavailable
 from .retrieval import SERVED_SYNTAX, PacsRetriever
 from .state import StateStore
@@ -159,7 +159,7 @@ def kos_references(kos_bytes: bytes, study_uid: str) -> dict[str, list[tuple[str
 # -- the source -------------------------------------------------------------------------------
 
 
-class SourceServer:
+class SourceServer(ServedByTlsHttp):
     """WADO-RS source of the reference DRIMbox; ``base_url`` is what its KOS RetrieveURLs start with."""
 
     def __init__(
@@ -188,25 +188,8 @@ class SourceServer:
         )
 
     @property
-    def port(self) -> int:
-        return self.http.port
-
-    @property
     def base_url(self) -> str:
         return self.http.url(BASE_PATH)
-
-    def start(self) -> SourceServer:
-        self.http.start()
-        return self
-
-    def stop(self) -> None:
-        self.http.stop()
-
-    def __enter__(self) -> SourceServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def handle(self, request: Request) -> Response:
         response = self._answer(request)

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .https_server import Request, Response, TlsHttpServer, text_response
+from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, text_response
 
 PATH = "/supervision"
 SLOW_S = 3.0
@@ -28,7 +28,7 @@ SLOW_S = 3.0
 Check = Callable[[], bool]
 
 
-class SupervisionServer:
+class SupervisionServer(ServedByTlsHttp):
     def __init__(
         self,
         *,
@@ -48,27 +48,16 @@ class SupervisionServer:
         self.http = TlsHttpServer(self.handle, cert, key, host, port, timeout_s=timeout_s, log=self.log)
 
     @property
-    def port(self) -> int:
-        return self.http.port
-
-    @property
     def url(self) -> str:
         return self.http.url(PATH)
 
     def start(self) -> SupervisionServer:
         self._stopping.clear()
-        self.http.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()  # a slow answer in progress ends now
-        self.http.stop()
-
-    def __enter__(self) -> SupervisionServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     def handle(self, request: Request) -> Response:
         if request.path.rstrip("/") != PATH:

@@ -62,7 +62,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from .oidc_rp import LoginRefused, OidcRelyingParty, PendingLogin, ProviderUnavailable
 from .publication import KosPublication
-from .https_server import Request, Response, TlsHttpServer, text_response
+from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, text_response
 from .source_server import kos_references
 from .state import PublishedKos, StateStore
 
@@ -144,7 +144,7 @@ def patient_mismatch(claims: dict[str, Any], pub: KosPublication) -> str:
     return ""
 
 
-class ViewerServer:
+class ViewerServer(ServedByTlsHttp):
     def __init__(
         self,
         *,
@@ -171,25 +171,8 @@ class ViewerServer:
         self._sessions = _Expiring()  # cookie value -> ViewerSession
         self.http = TlsHttpServer(self.handle, cert, key, host, port, timeout_s=timeout_s, log=self.log)
 
-    @property
-    def port(self) -> int:
-        return self.http.port
-
     def url(self, path: str = "") -> str:
         return self.http.url(path)
-
-    def start(self) -> ViewerServer:
-        self.http.start()
-        return self
-
-    def stop(self) -> None:
-        self.http.stop()
-
-    def __enter__(self) -> ViewerServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- routing -----------------------------------------------------------------------------
 
