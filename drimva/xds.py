@@ -320,12 +320,21 @@ def parse_soap_message(body: bytes, content_type: str) -> SoapMessage:
     )
 
 
-def parse_provide_and_register(body: bytes, content_type: str) -> ProvideAndRegister:
+_PREFIXES = {XDSB_NS: "xds-b", LCM_NS: "lcm", QUERY_NS: "query"}  # how errors name the expected element
+
+
+def _soap_body(body: bytes, content_type: str, namespace: str, tag: str) -> tuple[SoapMessage, etree._Element]:
+    """The SOAP message and its Body's element, which must be ``{namespace}tag``."""
     soap = parse_soap_message(body, content_type)
-    request = soap.body
-    if request is None or request.tag != f"{{{XDSB_NS}}}ProvideAndRegisterDocumentSetRequest":
-        found = etree.QName(request).text if request is not None else "(empty Body)"
-        raise XdsParseError(f"Body holds {found}, not xds-b:ProvideAndRegisterDocumentSetRequest")
+    element = soap.body
+    if element is None or element.tag != f"{{{namespace}}}{tag}":
+        found = etree.QName(element).text if element is not None else "(empty Body)"
+        raise XdsParseError(f"Body holds {found}, not {_PREFIXES.get(namespace, namespace)}:{tag}")
+    return soap, element
+
+
+def parse_provide_and_register(body: bytes, content_type: str) -> ProvideAndRegister:
+    soap, request = _soap_body(body, content_type, XDSB_NS, "ProvideAndRegisterDocumentSetRequest")
     sor = request.find(f"{{{LCM_NS}}}SubmitObjectsRequest")
     if sor is None:
         raise XdsParseError("ProvideAndRegisterDocumentSetRequest has no lcm:SubmitObjectsRequest")
@@ -356,11 +365,7 @@ def parse_provide_and_register(body: bytes, content_type: str) -> ProvideAndRegi
 
 
 def parse_update_document_set(body: bytes, content_type: str) -> UpdateDocumentSet:
-    soap = parse_soap_message(body, content_type)
-    sor = soap.body
-    if sor is None or sor.tag != f"{{{LCM_NS}}}SubmitObjectsRequest":
-        found = etree.QName(sor).text if sor is not None else "(empty Body)"
-        raise XdsParseError(f"Body holds {found}, not lcm:SubmitObjectsRequest")
+    soap, sor = _soap_body(body, content_type, LCM_NS, "SubmitObjectsRequest")
     return UpdateDocumentSet(soap, parse_submit_objects(sor))
 
 
@@ -735,11 +740,7 @@ class StoredQuery:
 
 
 def parse_stored_query(body: bytes, content_type: str) -> StoredQuery:
-    soap = parse_soap_message(body, content_type)
-    request = soap.body
-    if request is None or request.tag != f"{{{QUERY_NS}}}AdhocQueryRequest":
-        found = etree.QName(request).text if request is not None else "(empty Body)"
-        raise XdsParseError(f"Body holds {found}, not query:AdhocQueryRequest")
+    soap, request = _soap_body(body, content_type, QUERY_NS, "AdhocQueryRequest")
     option = request.find(f"{{{QUERY_NS}}}ResponseOption")
     query = request.find(f"{{{RIM_NS}}}AdhocQuery")
     if query is None:
@@ -822,11 +823,7 @@ def _registry_errors(parent: etree._Element) -> list[tuple[str, str, str]]:
 
 def parse_query_response(body: bytes, content_type: str) -> QueryResponse:
     """An ITI-18 response (plain SOAP or MTOM) as its status, DocumentEntries, ObjectRefs and errors."""
-    soap = parse_soap_message(body, content_type)
-    response = soap.body
-    if response is None or response.tag != f"{{{QUERY_NS}}}AdhocQueryResponse":
-        found = etree.QName(response).text if response is not None else "(empty Body)"
-        raise XdsParseError(f"Body holds {found}, not query:AdhocQueryResponse")
+    soap, response = _soap_body(body, content_type, QUERY_NS, "AdhocQueryResponse")
     entries: list[DocumentEntry] = []
     refs: list[str] = []
     rol = response.find(f"{{{RIM_NS}}}RegistryObjectList")
@@ -861,11 +858,7 @@ class RetrieveRequest:
 
 
 def parse_retrieve_request(body: bytes, content_type: str) -> RetrieveRequest:
-    soap = parse_soap_message(body, content_type)
-    request = soap.body
-    if request is None or request.tag != f"{{{XDSB_NS}}}RetrieveDocumentSetRequest":
-        found = etree.QName(request).text if request is not None else "(empty Body)"
-        raise XdsParseError(f"Body holds {found}, not xds-b:RetrieveDocumentSetRequest")
+    soap, request = _soap_body(body, content_type, XDSB_NS, "RetrieveDocumentSetRequest")
     text = lambda el, name: (el.findtext(f"{{{XDSB_NS}}}{name}") or "").strip()  # noqa: E731
     documents = [
         DocumentRequest(text(d, "RepositoryUniqueId"), text(d, "DocumentUniqueId"), text(d, "HomeCommunityId"))
@@ -922,11 +915,7 @@ class RetrieveResponse:
 
 def parse_retrieve_response(body: bytes, content_type: str) -> RetrieveResponse:
     """An ITI-43 response (MTOM with xop:Include, or inline base64) with each document's bytes."""
-    soap = parse_soap_message(body, content_type)
-    response = soap.body
-    if response is None or response.tag != f"{{{XDSB_NS}}}RetrieveDocumentSetResponse":
-        found = etree.QName(response).text if response is not None else "(empty Body)"
-        raise XdsParseError(f"Body holds {found}, not xds-b:RetrieveDocumentSetResponse")
+    soap, response = _soap_body(body, content_type, XDSB_NS, "RetrieveDocumentSetResponse")
     registry = response.find(f"{{{RS_NS}}}RegistryResponse")
     documents = []
     for el in response.findall(f"{{{XDSB_NS}}}DocumentResponse"):
