@@ -9,6 +9,7 @@ the session ends.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
-from drimva.results import ScenarioResult, build_results, write_results
+from drimva.results import SUPERVISION_FILE, ScenarioResult, build_results, write_results
 from drimva.va import VA_ITEMS, VaItem
 from drimva.verdict import Verdict
 
@@ -180,4 +181,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         item_table=state.item_table,
         kind=state.kind,
     )
+    campaign = state.run_dir / SUPERVISION_FILE  # written by the supervision monitor's teardown, before this hook
+    if campaign.exists():
+        summary = json.loads(campaign.read_text("utf-8"))
+        results["supervision"] = {key: summary.get(key) for key in ("url", "interval_s", "probes", "ok", "availability", "evidence")}
     write_results(state.run_dir, results)

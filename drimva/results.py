@@ -15,6 +15,7 @@ from drimva.va import VA_BY_ID, VA_ITEMS, VaItem
 
 RESULTS_FILE = "results.json"
 REPORT_FILE = "rapport-va.html"
+SUPERVISION_FILE = "supervision.json"  # the background supervision probes of the run (VA-F)
 
 
 @dataclass
@@ -145,6 +146,18 @@ code{font-size:.9em}
 """
 
 
+def _supervision_paragraph(campaign: dict[str, Any] | None) -> str:
+    """What the background supervision probes saw during the run, in French (empty when there were none)."""
+    if not campaign or not campaign.get("probes"):
+        return ""
+    esc = html.escape
+    return (
+        f"<p>Supervision pendant toute l'exécution (VA-F) : <b>{campaign['ok']}/{campaign['probes']}</b> sondes conformes "
+        f"({100 * (campaign.get('availability') or 0):.0f} %), une toutes les {campaign.get('interval_s')} s sur "
+        f"<code>{esc(str(campaign.get('url')))}</code> · preuves : <code>{esc(str(campaign.get('evidence')))}</code></p>"
+    )
+
+
 def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
     """The VA report in French, for the field engineer to hand to the client."""
     esc = html.escape
@@ -194,6 +207,7 @@ exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({
 (AF-IMG-DB-Va2 §4.4). Généré le {generated}.</p>
 <table><tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>
 {''.join(rows)}</table>
+{_supervision_paragraph(results.get("supervision"))}
 <h2>Détail des scénarios</h2>
 {''.join(details)}
 </body></html>

@@ -45,6 +45,11 @@ def test_the_reference_is_available_for_the_whole_run(tmp_path: Path) -> None:
     assert [f["severity"] for f in _campaign(scenario)] == ["info"]
     (scenario_probes,) = [f["actual"] for f in scenario["findings"] if f["rule"] == "SUPERVISION-AVAILABILITY"]
     assert scenario_probes == "5/5"  # sut.supervision.probes, default 5
+    # the run's results and its report carry the figures too
+    results = json.loads((tmp_path / "results.json").read_text("utf-8"))
+    assert results["supervision"]["probes"] == summary["probes"] and results["supervision"]["availability"] == 1.0
+    report = (tmp_path / "rapport-va.html").read_text("utf-8")
+    assert f"<b>{summary['probes']}/{summary['probes']}</b> sondes conformes (100 %)" in report
 
 
 def test_a_wrong_status_is_recorded_for_the_whole_run(tmp_path: Path) -> None:
