@@ -34,11 +34,6 @@ class Request:
     query: str = ""  # the raw query string (the viewer reads it; WADO-RS ignores it)
     body: bytes = b""
 
-    @property
-    def target(self) -> str:
-        """Path and query, as in the request line."""
-        return f"{self.path}?{self.query}" if self.query else self.path
-
     def header_values(self, name: str) -> list[str]:
         wanted = name.lower()
         return [value for key, value in self.headers if key.lower() == wanted]
