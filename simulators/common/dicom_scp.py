@@ -1,4 +1,4 @@
-"""Life cycle of the simulators' DICOM SCPs (PACS, DICOM node): start, tune, stop.
+"""Life cycle of the simulators' DICOM SCPs (PACS, DICOM node): start, tune, stop (:class:`ServedScp`).
 
 pynetdicom's ``AE.start_server`` runs ``serve_forever`` with socketserver's
 0.5 s poll, which makes every stop slow; these SCPs run their own loop at
@@ -14,7 +14,7 @@ import logging
 import socket
 import socketserver
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
@@ -45,6 +45,52 @@ def stop_scp(server: Any, thread: threading.Thread | None, timeout: float) -> No
     server.server_close()
     if thread is not None:
         thread.join(timeout)
+
+
+_Scp = TypeVar("_Scp", bound="ServedScp")
+
+
+class ServedScp:
+    """``start()`` / ``stop()``, context manager and ``port`` of a simulator answering DICOM on its own SCP.
+
+    The simulator sets ``_ae``, ``host``, ``timeout`` and ``_requested_port``, and
+    says which events it handles (``_scp_handlers``) and how its thread is named.
+    """
+
+    _ae: AE
+    host: str
+    timeout: float
+    _requested_port: int
+    _server: ThreadedAssociationServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _scp_handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
+        raise NotImplementedError
+
+    def _scp_name(self) -> str:
+        raise NotImplementedError
+
+    def start(self: _Scp) -> _Scp:
+        if self._server is None:
+            address = (self.host, self._requested_port)
+            self._server, self._thread = serve_scp(self._ae, address, self._scp_handlers(), self._scp_name())
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        thread, self._thread = self._thread, None
+        stop_scp(server, thread, self.timeout)
+
+    def __enter__(self: _Scp) -> _Scp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port once started, else the requested one."""
+        return int(self._server.server_address[1]) if self._server is not None else self._requested_port
 
 
 def _no_delay(event: Any) -> None:

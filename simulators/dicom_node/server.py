@@ -17,19 +17,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
-from pynetdicom.transport import ThreadedAssociationServer
 
 from drimva.dicom_text import dump_dataset, dump_lines, read_part10
 from drimva.dicomweb import parse_multipart_dicom
 from drimva.evidence import EvidenceSink
 from drimva.mime import MimeError
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
-from simulators.common.dicom_scp import serve_scp, stop_scp
+from simulators.common.dicom_scp import ServedScp
 from simulators.pacs.simulator import QR_SYNTAXES, STORAGE_SYNTAXES
 
 CHANNEL = "dicom-node"
@@ -49,7 +48,7 @@ class Receipt:
     at: float = 0.0
 
 
-class DicomNode:
+class DicomNode(ServedScp):
     """``DicomNode(evidence)``; ``start()`` / ``stop()`` or a context manager. STOW-RS when ``stow_cert`` is given."""
 
     def __init__(
@@ -74,23 +73,20 @@ class DicomNode:
         self.receipts: list[Receipt] = []
         self._requested_port = port
         self._changed = threading.Condition()
-        self._server: ThreadedAssociationServer | None = None
-        self._thread: threading.Thread | None = None
         self._ae = self._make_ae()
         self._stow: HttpsServer | None = None
         if stow_cert is not None and stow_key is not None:
             self._stow = HttpsServer(self._on_stow, stow_cert, stow_key, host=host, port=stow_port, client_auth="none", timeout=timeout)
 
     # -- life cycle --------------------------------------------------------------------
+    def _scp_handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
+        return [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, self._on_echo)]
+
+    def _scp_name(self) -> str:
+        return f"node-{self.ae_title}"
+
     def start(self) -> "DicomNode":
-        if self._server is None:
-            server, self._thread = serve_scp(
-                self._ae,
-                (self.host, self._requested_port),
-                [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, self._on_echo)],
-                f"node-{self.ae_title}",
-            )
-            self._server = server
+        super().start()
         if self._stow is not None:
             self._stow.start()
         return self
@@ -98,19 +94,7 @@ class DicomNode:
     def stop(self) -> None:
         if self._stow is not None:
             self._stow.stop()
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        stop_scp(server, thread, self.timeout)
-
-    def __enter__(self) -> "DicomNode":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1]) if self._server is not None else self._requested_port
+        super().stop()
 
     @property
     def stow_url(self) -> str | None:

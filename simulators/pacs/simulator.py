@@ -27,11 +27,10 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelMove,
     Verification,
 )
-from pynetdicom.transport import ThreadedAssociationServer
 
 from drimva.dicom_text import dataset_bytes, dump_dataset, dump_lines, part10_bytes
 from drimva.evidence import EvidenceSink
-from simulators.common.dicom_scp import serve_scp, stop_scp
+from simulators.common.dicom_scp import ServedScp
 from simulators.pacs.matching import (
     PATIENT_ROOT_LEVELS,
     STUDY_ROOT_LEVELS,
@@ -94,7 +93,7 @@ class DimseRecord:
         return [str(v) for v in value]
 
 
-class PacsSimulator:
+class PacsSimulator(ServedScp):
     """A PACS: Q/R SCP (FIND / MOVE / GET) and Storage SCP, in memory."""
 
     def __init__(
@@ -120,41 +119,21 @@ class PacsSimulator:
         self._destinations: dict[str, tuple[str, int]] = dict(move_destinations or {})
         self._open: dict[tuple[int, int], DimseRecord] = {}
         self._changed = threading.Condition()
-        self._server: ThreadedAssociationServer | None = None
-        self._thread: threading.Thread | None = None
         self._ae = self._make_ae()
 
     # -- life cycle -----------------------------------------------------------
-    def start(self) -> "PacsSimulator":
-        if self._server is None:
-            handlers = [
-                (evt.EVT_C_ECHO, self._on_echo),
-                (evt.EVT_C_FIND, self._on_find),
-                (evt.EVT_C_MOVE, self._on_move),
-                (evt.EVT_C_GET, self._on_get),
-                (evt.EVT_C_STORE, self._on_store),
-                (evt.EVT_DIMSE_SENT, self._on_sent),
-            ]
-            server, self._thread = serve_scp(self._ae, (self.host, self._requested_port), handlers, f"pacs-{self.ae_title}")
-            self._server = server
-        return self
+    def _scp_handlers(self) -> list[tuple[Any, Callable[..., Any]]]:
+        return [
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_C_FIND, self._on_find),
+            (evt.EVT_C_MOVE, self._on_move),
+            (evt.EVT_C_GET, self._on_get),
+            (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_DIMSE_SENT, self._on_sent),
+        ]
 
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        stop_scp(server, thread, self.timeout)
-
-    def __enter__(self) -> "PacsSimulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            return self._requested_port
-        return int(self._server.server_address[1])
+    def _scp_name(self) -> str:
+        return f"pacs-{self.ae_title}"
 
     # -- content and configuration -------------------------------------------
     def add_study(self, datasets: Sequence[Dataset]) -> None:
