@@ -9,7 +9,6 @@ the session ends.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
-from drimva.results import SUPERVISION_FILE, ScenarioResult, build_results, write_results
+from drimva.results import ScenarioResult, build_results, write_results
 from drimva.va import VA_ITEMS, VaItem
 from drimva.verdict import Verdict
 
@@ -49,6 +48,7 @@ class RunState:
         self.sut_name = ""
         self.kind = "drimbox"
         self.item_table: tuple[VaItem, ...] = VA_ITEMS  # the RIS harness sets the RIS items
+        self.supervision: dict[str, Any] | None = None  # the background supervision probes' summary (VA-F)
 
 
 _STATE = pytest.StashKey[RunState]()
@@ -181,8 +181,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         item_table=state.item_table,
         kind=state.kind,
     )
-    campaign = state.run_dir / SUPERVISION_FILE  # written by the supervision monitor's teardown, before this hook
-    if campaign.exists():
-        summary = json.loads(campaign.read_text("utf-8"))
-        results["supervision"] = {key: summary.get(key) for key in ("url", "interval_s", "probes", "ok", "availability", "evidence")}
+    if state.supervision is not None:  # set by the supervision monitor's teardown, before this hook
+        keys = ("url", "interval_s", "probes", "ok", "availability", "evidence")
+        results["supervision"] = {key: state.supervision.get(key) for key in keys}
     write_results(state.run_dir, results)

@@ -11,7 +11,7 @@ from drimva.findings import Finding, Severity
 from drimva.profile import Profile
 from drimva.verdict import Verdict
 from fixtures.exam import ScenarioState
-from fixtures.harness import MONITOR_FOLDER, SutHandle
+from fixtures.harness import MONITOR_FOLDER, SutHandle, supervision_prober
 from fixtures.pki import TestPki
 from simulators.supervision import SupervisionProber
 
@@ -21,11 +21,7 @@ def probe(state: ScenarioState, sut: SutHandle, profile: Profile, evidence: Evid
     """``sut.supervision.probes`` probes, ``interval_s`` apart."""
     settings = profile.sut.supervision
     count = settings.probes
-    prober = SupervisionProber(
-        evidence, sut.supervision_url, method=settings.method, expect_status=settings.expect_status,
-        expect_json_status=settings.expect_json_status or None, timeout_s=settings.timeout_s,
-        interval_s=max(settings.interval_s, 0.01), ca_cert=pki.ca_cert,
-    )
+    prober = supervision_prober(profile, sut, pki, evidence, max(settings.interval_s, 0.01))
     records = []
     for index in range(count):
         records.append(prober.probe_once())
