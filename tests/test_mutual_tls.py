@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from va_runs import reference_profile, run_va
 
 from drimva.context import Organisation
 from drimva.evidence import NullEvidence
@@ -25,7 +24,6 @@ from simulators.peer.source import PeerSource
 from simulators.reference.https_server import Response, TlsHttpServer
 from simulators.reference.wado_client import SeriesRef, WadoClient
 
-REPO = Path(__file__).resolve().parents[1]
 ORG = Organisation("Cabinet test", "499700367909006", "IDNST")
 
 
@@ -86,18 +84,10 @@ def test_the_reference_consumer_presents_its_certificate_to_a_peer_that_requires
 
 
 def test_the_va_cross_drimbox_items_pass_with_mutual_tls_on(tmp_path: Path) -> None:
-    profile = tmp_path / "profile.toml"
-    text = (REPO / "drimva" / "profiles" / "reference.toml").read_text("utf-8")
-    assert "[sut.trust]" not in text
-    profile.write_text(text + "\n[sut.trust]\nmutual_tls = true\n", "utf-8")
+    profile = reference_profile(tmp_path, "[sut.trust]\nmutual_tls = true\n")
     run_dir = tmp_path / "run"
     select = "chaque_série or consommatrice_récupère or source_refuse_une_requête_sans_jeton"
-    done = subprocess.run(
-        [sys.executable, "-m", "drimva", "run", "--profile", str(profile), "-k", select, "--run-dir", str(run_dir), "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert (run_dir / "results.json").exists(), done.stderr[-2000:]
-    scenarios = json.loads((run_dir / "results.json").read_text("utf-8"))["scenarios"]
+    scenarios = run_va(run_dir, "-k", select, profile=profile)["scenarios"]
     assert len(scenarios) >= 2 and {s["outcome"] for s in scenarios} == {"passed"}, [(s["name"], s["message"]) for s in scenarios]
     config = json.loads((run_dir / "reference" / "config.json").read_text("utf-8"))
     assert config["https"]["mutual_tls"] is True

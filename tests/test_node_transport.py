@@ -8,32 +8,20 @@ path end to end; a SUT using the other service than declared gets a warning.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
+
+from va_runs import REFERENCE_PROFILE, reference_profile, run_va
 
 from drimva.profile import load_profile
 from simulators.dicom_node.server import Receipt
 from steps.consommation import _node_transport
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO / "drimva" / "profiles" / "reference.toml"
-
 
 def test_va_d3_passes_with_a_reference_that_stores_over_stow_rs(tmp_path: Path) -> None:
-    profile = tmp_path / "profile.toml"
-    text = REFERENCE.read_text("utf-8")
-    assert "[sut.consumer]" not in text
-    profile.write_text(text + '\n[sut.consumer]\nnode_transport = "stow-rs"\n', "utf-8")
+    profile = reference_profile(tmp_path, '[sut.consumer]\nnode_transport = "stow-rs"\n')
     run_dir = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "drimva", "run", "--profile", str(profile), "-k", "nœud_dicom", "--run-dir", str(run_dir), "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert (run_dir / "results.json").exists(), done.stderr[-2000:]
-    (scenario,) = json.loads((run_dir / "results.json").read_text("utf-8"))["scenarios"]
+    (scenario,) = run_va(run_dir, "-k", "nœud_dicom", profile=profile)["scenarios"]
     assert scenario["outcome"] == "passed" and not [f for f in scenario["findings"] if f["rule"] == "NODE-TRANSPORT"]
     files = [p.name for p in (run_dir / scenario["evidence"]).iterdir()]
     assert any("dicom-node-STOW-RS-POST" in name for name in files) and not any("C-STORE" in name for name in files)
@@ -44,7 +32,7 @@ def _node(*receipts: tuple[str, str]) -> SimpleNamespace:
 
 
 def test_a_service_other_than_the_declared_one_is_a_warning() -> None:
-    c_store = load_profile(REFERENCE)
+    c_store = load_profile(REFERENCE_PROFILE)
     stow = c_store.model_copy(update={"sut": c_store.sut.model_copy(update={
         "consumer": c_store.sut.consumer.model_copy(update={"node_transport": "stow-rs"})})})  # fmt: skip
     node = _node(("C-STORE", "1.1"), ("C-STORE", "1.2"), ("STOW-RS", "9.9"))

@@ -9,24 +9,15 @@ every background probe, and the VA-F scenario's campaign findings.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from va_runs import reference_profile, run_va
 
 
 def _run(run_dir: Path, fault: str | None = None, profile: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    command = [sys.executable, "-m", "drimva", "run", "-k", "supervision", "--run-dir", str(run_dir), "--quiet"]
-    if fault:
-        command += ["--fault", fault]
-    if profile:
-        command += ["--profile", str(profile)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert (run_dir / "supervision.json").exists(), f"no supervision.json (exit {done.returncode}): {done.stderr[-2000:]}"
-    results = json.loads((run_dir / "results.json").read_text("utf-8"))
-    (scenario,) = results["scenarios"]
+    (scenario,) = run_va(run_dir, "-k", "supervision", fault=fault, profile=profile)["scenarios"]
+    assert (run_dir / "supervision.json").exists(), "no supervision.json"
     return json.loads((run_dir / "supervision.json").read_text("utf-8")), scenario
 
 
@@ -53,10 +44,7 @@ def test_the_reference_is_available_for_the_whole_run(tmp_path: Path) -> None:
 
 
 def test_a_wrong_status_is_recorded_for_the_whole_run(tmp_path: Path) -> None:
-    profile = tmp_path / "profile.toml"
-    reference = (REPO / "drimva" / "profiles" / "reference.toml").read_text("utf-8")
-    assert "[sut.supervision]" not in reference
-    profile.write_text(reference + "\n[sut.supervision]\nprobes = 2\n", "utf-8")
+    profile = reference_profile(tmp_path, "[sut.supervision]\nprobes = 2\n")
     summary, scenario = _run(tmp_path / "run", "supervision_wrong_status", profile)
     assert scenario["outcome"] == "failed"
     assert summary["probes"] >= 1 and summary["ok"] == 0 and summary["availability"] == 0.0

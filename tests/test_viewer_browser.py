@@ -11,41 +11,27 @@ root); a profile asking for a Chromium that is not there is tested everywhere.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from va_runs import reference_profile, run_va, scenarios_by_name
 
 from drimva.browser import unavailable_reason
 
-REPO = Path(__file__).resolve().parents[1]
 VIEWER_SCENARIOS = "visionneuse or ouvre_lexamen or ouvre_son_examen or autre_identité"
 NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
 
 needs_chromium = pytest.mark.skipif(bool(unavailable_reason()), reason=f"headless Chromium variant not run: {unavailable_reason()}")
 
 
-def _run_in_chromium(run_dir: Path, fault: str | None = None, *extra: str, select: str = VIEWER_SCENARIOS) -> dict[str, Any]:
-    command = [sys.executable, "-m", "drimva", "run", "--browser", "chromium", "-k", select,
-               "--run-dir", str(run_dir), "--quiet", *extra]  # fmt: skip
-    if fault:
-        command += ["--fault", fault]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    results = run_dir / "results.json"
-    assert results.exists(), f"no results (exit {done.returncode}): {done.stderr[-2000:]}"
-    return json.loads(results.read_text("utf-8"))
-
-
-def _by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {scenario["name"]: scenario for scenario in results["scenarios"]}
+def _run_in_chromium(run_dir: Path, fault: str | None = None, profile: Path | None = None, select: str = VIEWER_SCENARIOS) -> dict[str, Any]:
+    return scenarios_by_name(run_va(run_dir, "--browser", "chromium", "-k", select, fault=fault, profile=profile))
 
 
 @needs_chromium
 def test_the_viewer_scenarios_pass_in_chromium_against_the_reference(tmp_path: Path) -> None:
-    scenarios = _by_name(_run_in_chromium(tmp_path))
+    scenarios = _run_in_chromium(tmp_path)
     assert len(scenarios) == 5
     assert {name: s["outcome"] for name, s in scenarios.items()} == {name: "passed" for name in scenarios}
     # the browser did the navigation: its requests and rendered pages are in each scenario's evidence
@@ -60,7 +46,7 @@ def test_the_viewer_scenarios_pass_in_chromium_against_the_reference(tmp_path: P
 
 @needs_chromium
 def test_in_chromium_a_viewer_serving_without_login_fails_the_no_session_scenario(tmp_path: Path) -> None:
-    scenarios = _by_name(_run_in_chromium(tmp_path, "viewer_no_login"))
+    scenarios = _run_in_chromium(tmp_path, "viewer_no_login")
     no_session = scenarios[NO_SESSION]
     assert no_session["outcome"] == "failed"
     assert [f["rule"] for f in no_session["findings"] if f["severity"] == "error"] == ["VIEWER-ACCESS"]
@@ -68,10 +54,8 @@ def test_in_chromium_a_viewer_serving_without_login_fails_the_no_session_scenari
 
 def test_without_chromium_the_viewer_scenarios_are_harness_errors_that_say_why(tmp_path: Path) -> None:
     """Runs everywhere: a profile asking for a Chromium that is not there gets ``error``, not ``failed``."""
-    profile = tmp_path / "profile.toml"
-    reference = (REPO / "drimva" / "profiles" / "reference.toml").read_text("utf-8")
-    profile.write_text(reference + '\n[harness.browser]\nkind = "chromium"\nexecutable = "/nonexistent/chromium"\n', "utf-8")
-    scenarios = _by_name(_run_in_chromium(tmp_path / "run", None, "--profile", str(profile), select="sans_session"))
+    profile = reference_profile(tmp_path, '[harness.browser]\nkind = "chromium"\nexecutable = "/nonexistent/chromium"\n')
+    scenarios = _run_in_chromium(tmp_path / "run", profile=profile, select="sans_session")
     assert list(scenarios) == [NO_SESSION]
     assert scenarios[NO_SESSION]["outcome"] == "error"
     assert "harness.browser.kind" in scenarios[NO_SESSION]["message"] and "/nonexistent/chromium" in scenarios[NO_SESSION]["message"]
