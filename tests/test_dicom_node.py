@@ -10,6 +10,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from ports import free_loopback_port
 from pydicom.dataset import Dataset
 from pynetdicom import AE, StoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
@@ -121,8 +122,5 @@ def test_the_reference_stow_rs_client_stores_into_the_node_and_reads_its_failure
     # a path naming another study: the node refuses every instance (0xA900), the client says which and why
     refused = StowClient(base_url=f"{node.stow_url}/studies/1.2.3", ca_cert=pki.ca_cert, timeout_s=5).store(study)
     assert refused.stored == () and [reason for _, reason in refused.failed] == ["STOW-RS failure reason 0xA900"] * len(study)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    unreachable = StowClient(base_url=f"https://127.0.0.1:{closed}/dicom-web", ca_cert=pki.ca_cert, timeout_s=2).store(study[:1])
+    unreachable = StowClient(base_url=f"https://127.0.0.1:{free_loopback_port()}/dicom-web", ca_cert=pki.ca_cert, timeout_s=2).store(study[:1])
     assert unreachable.stored == () and "ConnectError" in unreachable.failed[0][1]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from ports import free_loopback_port
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
@@ -63,16 +64,10 @@ def _responses(folder: Path) -> list[Dataset]:
     return [dcmread(path) for path in sorted(folder.glob("rsp*.dcm"))]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def _storescp(folder: Path, ae_title: str = "STORESCP") -> Iterator[int]:
     """DCMTK storescp on an ephemeral port, writing into ``folder``; always terminated."""
-    port = _free_port()
+    port = free_loopback_port()
     process = subprocess.Popen(
         ["storescp", "-aet", ae_title, "-od", str(folder), "-dhl", "-ta", "5", "-td", "5", str(port)],
         stdout=subprocess.PIPE,

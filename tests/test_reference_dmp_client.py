@@ -7,7 +7,6 @@ import datetime
 import email
 import email.policy
 import hashlib
-import socket
 import ssl
 import threading
 import time
@@ -18,6 +17,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
+from ports import free_loopback_port
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -538,9 +538,7 @@ def test_refusals_give_not_ok(
 
 
 def test_refused_connection_gives_not_ok_quickly(pki: Pki) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_loopback_port()
     started = time.monotonic()
     with client_for(pki, f"https://127.0.0.1:{port}/si-dmp-server/v2/services", timeout_s=2.0) as client:
         result = client.publish(PUB)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pydicom
 import pytest
+from ports import free_loopback_port
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
@@ -182,12 +183,6 @@ class FindScp:
                 yield 0xFF00, answer
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Running:
     process: subprocess.Popen[bytes]
@@ -199,7 +194,7 @@ class Running:
 
 
 def _config(folder: Path, pki_folder: Path, pacs_port: int) -> dict[str, Any]:
-    dmp = f"https://127.0.0.1:{_free_port()}/si-dmp-server/v2/services"  # nothing listens there
+    dmp = f"https://127.0.0.1:{free_loopback_port()}/si-dmp-server/v2/services"  # nothing listens there
     return {
         "bind_host": "127.0.0.1",
         "mllp_port": 0,

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from ports import free_loopback_port
 
 from drimva.browser import Chromium, ChromiumViewerClient, unavailable_reason
 from drimva.context import Organisation, Patient, Professional
@@ -240,17 +241,9 @@ def test_a_login_page_not_served_by_its_declared_issuer_is_not_the_issuer(
     assert fake.login_form is not None and fake.login_page_seen is None
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_an_unreachable_url_is_a_viewer_error_with_evidence(browser: Client, evidence: NullEvidence) -> None:
     with pytest.raises(ViewerError, match="no HTTP answer"):
-        browser.open(f"https://127.0.0.1:{_closed_port()}/viewer")
+        browser.open(f"https://127.0.0.1:{free_loopback_port()}/viewer")
     labels = [r[1] for r in evidence.records]
     assert "error-" in labels[-1]
     if isinstance(browser, ViewerClient):
