@@ -45,7 +45,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from drimva.evidence import EvidenceSink
-from drimva.viewer_client import CHANNEL, USER_FIELD, Hop, Navigation, ViewerError, login_form_of
+from drimva.viewer_client import CHANNEL, USER_FIELD, Hop, Navigation, ViewerError, login_form_of, trust_context
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
@@ -93,11 +93,8 @@ def verified_spki(origin: str, ca_files: Sequence[Path], timeout: float) -> str:
     if parts.scheme != "https" or not parts.hostname:
         raise ViewerError(f"{origin}: not an https origin")
     host, port = parts.hostname, parts.port or 443
-    context = ssl.create_default_context()
-    for ca in ca_files:
-        context.load_verify_locations(cafile=str(ca))
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        with socket.create_connection((host, port), timeout=timeout) as raw, trust_context(ca_files).wrap_socket(raw, server_hostname=host) as tls:
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as exc:
         raise ViewerError(f"{origin}: certificate not verified against the run's CA ({type(exc).__name__}: {exc})") from exc

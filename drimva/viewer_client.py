@@ -99,12 +99,9 @@ class ViewerClient:
         self.evidence = evidence
         self.timeout = timeout
         self.max_redirects = max_redirects
-        context = ssl.create_default_context()
         cas = [ca_cert] if isinstance(ca_cert, (str, Path)) else list(ca_cert or [])
-        for ca in cas:
-            context.load_verify_locations(cafile=str(ca))
         self._client = httpx.Client(
-            verify=context, timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent}
+            verify=trust_context(cas), timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent}
         )
         self._count = 0
 
@@ -195,6 +192,14 @@ class ViewerClient:
         return response
 
 
+def trust_context(ca_files: Sequence[Path]) -> ssl.SSLContext:
+    """What a browser of the run trusts: the system CAs and ``ca_files`` (the run's test CA, a real SUT's CA)."""
+    context = ssl.create_default_context()
+    for ca in ca_files:
+        context.load_verify_locations(cafile=str(ca))
+    return context
+
+
 def _ordered(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Later values of a repeated name win (a form field overridden by the submitted choice)."""
     merged: dict[str, str] = {}
@@ -248,4 +253,4 @@ def _raw(start_line: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     return head.encode("latin-1", "replace") + b"\r\n" + body
 
 
-__all__ = ["CHANNEL", "Hop", "LoginForm", "Navigation", "ViewerClient", "ViewerError", "login_form_of"]
+__all__ = ["CHANNEL", "Hop", "LoginForm", "Navigation", "ViewerClient", "ViewerError", "login_form_of", "trust_context"]
