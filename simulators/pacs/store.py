@@ -60,13 +60,13 @@ class StudyStore:
             return list(self._groups[key].get(value, {}).values())
 
     def candidates(self, identifier: Dataset) -> list[Dataset]:
-        """The instances a query can match: those of the studies it names (UID or list of UIDs), else all."""
+        """The instances a query can match: those of the studies it names (UID or list of UIDs), study by study, else all."""
         studies = _uid_values(identifier, "StudyInstanceUID")
         if not studies:
             return self.instances()
         with self._lock:
-            chosen = {uid for study in studies for uid in self._groups["StudyInstanceUID"].get(study, {})}
-            return [ds for uid, ds in self._instances.items() if uid in chosen]
+            by_study = self._groups["StudyInstanceUID"]
+            return [ds for study in dict.fromkeys(studies) for ds in by_study.get(study, {}).values()]
 
     def __len__(self) -> int:
         with self._lock:
