@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 _TLS_HANDSHAKE = b"\x16"
 DEFAULT_MAX_BODY = 1 << 20
+LINGER_BYTES = 8 << 20  # at most this much of a refused body is read (and dropped) before the close
+LINGER_S = 2.0  # ... within this long per read
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if not 0 <= length <= owner.max_body:
             self.close_connection = True  # the unread body must not be taken for the next request
             self._send(text_response(413 if length > 0 else 400, "request body too large" if length > 0 else "bad Content-Length"))
+            self._discard_body(min(max(length, 0), LINGER_BYTES))
             return
         split = urlsplit(self.path)
         request = Request(
@@ -126,12 +129,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = text_response(500, "internal error of the DRIMbox")
         self._send(response)
 
+    def _discard_body(self, length: int) -> None:
+        """Read (a bounded part of) a refused body before closing: closing a socket with unread
+        data resets it, and the client then loses the answer it was sent (a lingering close)."""
+        try:
+            self.connection.settimeout(LINGER_S)
+            while length > 0:
+                chunk = self.rfile.read(min(length, 65536))
+                if not chunk:
+                    return
+                length -= len(chunk)
+        except OSError:
+            return
+
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() != "content-length":
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")  # else the client reuses a connection about to close
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
