@@ -9,12 +9,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from drimva.installation import STEPS_DIR, VA_INI, build_label
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile, ProfileError, load_profile
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-STEPS_DIR = REPO_ROOT / "steps"
-VA_INI = STEPS_DIR / "va.ini"
 
 
 def new_run_id() -> str:
@@ -56,17 +53,18 @@ def run_suite(
         raise ProfileError(f"the profile {profile.source} describes a sut.kind = {profile.sut.kind!r}: use '{command}'")
     if fault and not profile.is_embedded:
         raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\" or \"ris-simulator\")")
-    reports_dir = Path(profile.harness.reports_dir)
+    reports_dir = profile.reports_folder
     if run_dir is None:
         run_dir = reports_dir / new_run_id()
-        latest_of = reports_dir
+        latest_of: Path | None = reports_dir
     else:
+        run_dir = run_dir.resolve()  # the reference DRIMbox's process is handed paths inside it
         latest_of = None
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
         str(STEPS_DIR),
         "-c", str(VA_INI),
-        "--rootdir", str(REPO_ROOT),
+        "--rootdir", str(STEPS_DIR),
         "-p", "drimva.pytest_plugin",
         "-p", "fixtures.harness",
         "--drimva-run-dir", str(run_dir),
@@ -162,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="drimva",
         description="Pre-VA conformance harness for DRIM-M DRIMboxes (AF-IMG-DB-Va2 §4.4).",
     )
+    parser.add_argument("--version", action="version", version=f"drimva {build_label()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the VA suite against the embedded reference DRIMbox")

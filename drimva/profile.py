@@ -224,7 +224,8 @@ class BrowserSettings(_Section):
 
 class Harness(_Section):
     bind_host: str = "127.0.0.1"
-    reports_dir: str = "reports"
+    # paths: relative to the profile file (an embedded profile: to the current folder)
+    reports_dir: str = ""  # empty: ./reports of the folder drimva is run from
     pki_dir: str = ""  # empty: a new test PKI per run, in the run folder
     ris: RisSettings = RisSettings()
     pacs: PacsSettings = PacsSettings()
@@ -299,12 +300,17 @@ class Profile(_Section):
             trusted_ca_pem=trusted_ca_pem,
         )
 
+    @property
+    def reports_folder(self) -> Path:
+        """Where run folders go: ``harness.reports_dir``, else ``./reports`` of the current folder."""
+        return Path(self.harness.reports_dir or "reports").resolve()
+
     def pki_folder(self, run_dir: Path) -> Path:
         """Where the test PKI lives: the profile's folder, else per run (embedded SUT) or
         ``<reports_dir>/pki`` (a real SUT is configured once with it)."""
         if self.harness.pki_dir:
-            return Path(self.harness.pki_dir)
-        return run_dir / "pki" if self.is_embedded else Path(self.harness.reports_dir) / "pki"
+            return Path(self.harness.pki_dir).resolve()
+        return run_dir / "pki" if self.is_embedded else self.reports_folder / "pki"
 
 
 def _format_errors(error: ValidationError, origin: str) -> str:
@@ -346,4 +352,28 @@ def load_profile(path: str | Path | None = None, embedded: str = EMBEDDED_PROFIL
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"SUT profile {origin} is not valid TOML: {error}") from None
-    return profile_from_mapping(data, origin)
+    profile = profile_from_mapping(data, origin)
+    return anchor_paths(profile, Path.cwd() if path is None else Path(path).resolve().parent)
+
+
+# The profile keys that hold a file or folder path.
+PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("harness", "reports_dir"),
+    ("harness", "pki_dir"),
+    ("harness", "browser", "executable"),
+)
+
+
+def anchor_paths(profile: Profile, base: Path) -> Profile:
+    """The profile with every relative path of :data:`PATH_KEYS` made absolute against ``base``
+    (the profile file's folder), so that a profile means the same files from any current folder."""
+    data = profile.model_dump()
+    for key in PATH_KEYS:
+        *parents, leaf = key
+        table = data
+        for part in parents:
+            table = table[part]
+        value = table[leaf]
+        if value and not Path(value).is_absolute():
+            table[leaf] = str(base / value)
+    return profile_from_mapping(data, profile.source)

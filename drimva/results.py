@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from drimva.findings import Finding, Severity
+from drimva.installation import commit, version
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome, aggregate
 from drimva.va import VA_BY_ID, VA_ITEMS, VaItem
 
@@ -82,6 +83,7 @@ def build_results(
         counts[scenario.outcome.value] = counts.get(scenario.outcome.value, 0) + 1
     return {
         "run_id": run_id,
+        "drimva": {"version": version(), "commit": commit()},
         "kind": kind,
         "sut": sut_name,
         "profile": profile_source,
@@ -119,7 +121,7 @@ def exit_code(results: dict[str, Any]) -> int:
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
-    lines = [f"drimva — {results['sut']} — run {results['run_id']} ({results['duration_s']:.1f} s)"]
+    lines = [f"drimva {_build_of(results)} — {results['sut']} — run {results['run_id']} ({results['duration_s']:.1f} s)"]
     if results.get("fault"):
         lines[0] += f" — fault {results['fault']}"
     for item in results["items"]:
@@ -156,6 +158,11 @@ def _supervision_paragraph(campaign: dict[str, Any] | None) -> str:
         f"({100 * (campaign.get('availability') or 0):.0f} %), une toutes les {campaign.get('interval_s')} s sur "
         f"<code>{esc(str(campaign.get('url')))}</code> · preuves : <code>{esc(str(campaign.get('evidence')))}</code></p>"
     )
+
+
+def _build_of(results: dict[str, Any]) -> str:
+    build = results.get("drimva") or {}
+    return f"{build.get('version', '?')} (commit {build.get('commit', '?')})"
 
 
 def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
@@ -201,7 +208,8 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 <style>{_CSS}</style></head><body>
 <h1>Rapport de pré-vérification d'aptitude (VA) {'RIS' if results.get('kind') == 'ris' else 'DRIMbox'}</h1>
 <p>Système testé : <b>{esc(results['sut'])}</b> · profil <code>{esc(results['profile'])}</code> ·
-exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({results['duration_s']:.1f} s)
+exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({results['duration_s']:.1f} s) ·
+drimva {esc(_build_of(results))}
 {('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}</p>
 <p>Ce rapport est une pièce que le client peut joindre ; il ne remplace pas l'attestation de VA
 (AF-IMG-DB-Va2 §4.4). Généré le {generated}.</p>

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from drimva.cli import REPO_ROOT, new_run_id
+from drimva.cli import new_run_id
 from drimva.results import RESULTS_FILE
 from fixtures.embedded import list_faults
 from fixtures.ris_process import list_ris_faults
@@ -30,12 +30,13 @@ RIS_PREFIX = "ris:"
 
 
 def _run_one(run_dir: Path, fault: str | None, timeout_s: float, subcommand: str = "run") -> dict[str, Any] | str:
-    command = [sys.executable, "-m", "drimva", subcommand, "--run-dir", str(run_dir), "--quiet"]
+    command = [sys.executable, "-P", "-m", "drimva", subcommand, "--run-dir", str(run_dir), "--quiet"]
     if fault:
         command += ["--fault", fault]
+    run_dir.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
-            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s, check=False
+            command, cwd=run_dir, capture_output=True, text=True, timeout=timeout_s, check=False
         )
     except subprocess.TimeoutExpired:
         return f"run timed out after {timeout_s} s"
@@ -104,6 +105,7 @@ def merge_matrices(*parts: tuple[dict[str, Any], list[str]]) -> tuple[dict[str, 
 
 def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0) -> int:
     started = time.monotonic()
+    out = out.resolve()
     faults = list_faults()
     ris_faults = [{**f, "name": RIS_PREFIX + f["name"]} for f in list_ris_faults()]
     base = out.parent / f"selftest-{new_run_id()}"

@@ -334,7 +334,7 @@ def _row(run: ReportRun) -> dict[str, Any]:
 def run_soak(args: argparse.Namespace) -> int:
     """The ``drimva soak`` subcommand: 0 when K/T >= 99 % and the rate held, 1 otherwise."""
     profile = load_profile(args.profile)
-    run_dir = Path(profile.harness.reports_dir) / f"soak-{new_run_id()}"
+    run_dir = profile.reports_folder / f"soak-{new_run_id()}"
     fault = getattr(args, "fault", None)
     if fault and not profile.is_embedded:
         raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\")")

@@ -16,7 +16,7 @@ def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
     harness = profile.harness
     org = profile.organisation
     pki = load_or_build_pki(
-        profile.pki_folder(Path(harness.reports_dir) / "sut-config").resolve(),
+        profile.pki_folder(profile.reports_folder / "sut-config"),
         Organisation(name=org.name, structure_id=org.structure_id, id_type=org.id_type),
         sorted({"localhost", "127.0.0.1", harness.bind_host, harness.dmp.public_host}),
     )

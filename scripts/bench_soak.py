@@ -33,7 +33,7 @@ def main() -> int:
     print(f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}; {args.count} reports per run")
     with tempfile.TemporaryDirectory(prefix="drimva-soak-bench-") as tmp:
         profile = Path(tmp) / "profile.toml"
-        text = PROFILE.read_text("utf-8").replace('reports_dir = "reports"', f'reports_dir = "{Path(tmp) / "reports"}"')
+        text = PROFILE.read_text("utf-8").replace("[harness]\n", f'[harness]\nreports_dir = "{Path(tmp) / "reports"}"\n')
         profile.write_text(text, "utf-8")
         for rate in args.rates:
             started = time.perf_counter()

@@ -81,3 +81,24 @@ def test_sut_config_names_every_endpoint_and_writes_the_pki(tmp_path: Path, caps
     for key in ("tls_client_cert", "tls_client_key", "signing_cert", "signing_key"):
         assert Path(data["organisation_certificate"][key]).is_file()
     assert Path(data["dmp"]["trust_anchor"]).parent == pki_dir
+
+
+def test_paths_of_a_profile_file_are_relative_to_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "sut.toml").write_text('[harness]\npki_dir = "pki"\nreports_dir = "../runs"\n[harness.browser]\nexecutable = "/usr/bin/chromium"\n', "utf-8")
+    monkeypatch.chdir(tmp_path)
+    profile = load_profile("conf/sut.toml")
+    assert profile.harness.pki_dir == str(conf / "pki")
+    assert profile.reports_folder == tmp_path / "runs"
+    assert profile.harness.browser.executable == "/usr/bin/chromium"
+
+
+def test_run_folders_default_to_reports_of_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_profile().reports_folder == tmp_path / "reports"
+    (tmp_path / "sut.toml").write_text("", "utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_profile(tmp_path / "sut.toml").reports_folder == elsewhere / "reports"

@@ -40,7 +40,7 @@ from simulators.reference.state import DELETED, StateStore
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SKELETONS = SHARED / "ans-samples" / "_partial" / "Referencement-DRIMBox" / "Jeux-de-donnees" / "HL7v2"
-FEATURES = REPO / "features"
+FEATURES = REPO / "drimva" / "features"
 KNOWN_STUDY = "1.2.250.1.213.4.5.2.1.901"
 UNKNOWN_STUDY = "1.2.250.1.213.4.5.2.1.902"
 INS, INS_OID = "279035121518989", "1.2.250.1.213.1.4.10"

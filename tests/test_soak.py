@@ -24,8 +24,8 @@ def _profile(tmp_path: Path) -> Path:
     """The embedded reference profile, its reports under ``tmp_path``."""
     profile = tmp_path / "profile.toml"
     text = REFERENCE_PROFILE.read_text("utf-8")
-    assert 'reports_dir = "reports"' in text
-    profile.write_text(text.replace('reports_dir = "reports"', f'reports_dir = "{tmp_path / "reports"}"'), "utf-8")
+    assert "[harness]\n" in text
+    profile.write_text(text.replace("[harness]\n", f'[harness]\nreports_dir = "{tmp_path / "reports"}"\n'), "utf-8")
     return profile
 
 
