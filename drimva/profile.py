@@ -116,6 +116,8 @@ class Sut(_Section):
     # "reference": the harness starts its reference DRIMbox; "ris-simulator": its RIS simulator (kind "ris")
     embedded: Literal["", "reference", "ris-simulator"] = ""
     roles: tuple[Literal["source", "consumer"], ...] = ("source",)
+    has_viewer: bool = True  # the study opens from the URL of the CR (VA-C1, VA-C2; with the source role)
+    has_supervision: bool = True  # it answers the ANS supervision tool (VA-F)
     ris_vague2: bool = True
     ris_notification_date: str = ""  # date the client notified the RIS update (deferred items)
     hl7: Hl7Endpoint = Hl7Endpoint()
@@ -288,6 +290,12 @@ class Profile(_Section):
     @property
     def is_ris(self) -> bool:
         return self.sut.kind == "ris"
+
+    @property
+    def claims(self) -> frozenset[str]:
+        """What the SUT claims (``drimva.va.VaItem.claims``): its roles, ``viewer``, ``supervision``."""
+        flags = {"viewer": self.sut.has_viewer, "supervision": self.sut.has_supervision}
+        return frozenset(self.sut.roles) | {name for name, claimed in flags.items() if claimed}
 
     def rule_options(self, trusted_ca_pem: bytes | None = None) -> RuleOptions:
         """The ``[rules]`` section as the rules take it (``trusted_ca_pem``: the run's CA, live runs)."""

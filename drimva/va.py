@@ -10,20 +10,22 @@ class VaItem:
     id: str
     label: str  # French, as on the client's attestation
     needs_ris_vague2: bool  # deferred when the client's RIS is not yet vague 2
+    # what the SUT must claim for the item to apply (Profile.claims): "source", "consumer", "viewer", "supervision"
+    claims: tuple[str, ...] = ()
 
 
 VA_ITEMS: tuple[VaItem, ...] = (
     VaItem("VA-A", "Inscription dans l'espace de confiance DRIM-M (URL attribuée, certificat serveur)", False),
-    VaItem("VA-B1", "Connexion avec le RIS : réception du compte rendu (HL7 v2 ORU^R01 / MDM^T02)", True),
-    VaItem("VA-B2", "Connexion avec le PACS : réception des métadonnées de l'examen (C-FIND, C-MOVE)", True),
-    VaItem("VA-B3", "Connexion à Mon espace santé : publication du KOS (authentification par certificat logiciel)", True),
-    VaItem("VA-C1", "Visualisation par le patient depuis l'URL du CR (FranceConnect+)", True),
-    VaItem("VA-C2", "Visualisation par un professionnel de santé depuis l'URL du CR (Pro Santé Connect)", True),
-    VaItem("VA-D1", "DRIMbox consommatrice : consultation du DMP et récupération d'un KOS", False),
-    VaItem("VA-D2", "DRIMbox consommatrice : récupération des images auprès de la DRIMbox source", False),
-    VaItem("VA-D3", "DRIMbox consommatrice : envoi des images vers un nœud DICOM configuré", False),
-    VaItem("VA-E", "DRIMbox source : mise à disposition d'un examen à une DRIMbox consommatrice", True),
-    VaItem("VA-F", "Réponse à l'outil de supervision de l'ANS", False),
+    VaItem("VA-B1", "Connexion avec le RIS : réception du compte rendu (HL7 v2 ORU^R01 / MDM^T02)", True, ("source",)),
+    VaItem("VA-B2", "Connexion avec le PACS : réception des métadonnées de l'examen (C-FIND, C-MOVE)", True, ("source",)),
+    VaItem("VA-B3", "Connexion à Mon espace santé : publication du KOS (authentification par certificat logiciel)", True, ("source",)),
+    VaItem("VA-C1", "Visualisation par le patient depuis l'URL du CR (FranceConnect+)", True, ("source", "viewer")),
+    VaItem("VA-C2", "Visualisation par un professionnel de santé depuis l'URL du CR (Pro Santé Connect)", True, ("source", "viewer")),
+    VaItem("VA-D1", "DRIMbox consommatrice : consultation du DMP et récupération d'un KOS", False, ("consumer",)),
+    VaItem("VA-D2", "DRIMbox consommatrice : récupération des images auprès de la DRIMbox source", False, ("consumer",)),
+    VaItem("VA-D3", "DRIMbox consommatrice : envoi des images vers un nœud DICOM configuré", False, ("consumer",)),
+    VaItem("VA-E", "DRIMbox source : mise à disposition d'un examen à une DRIMbox consommatrice", True, ("source",)),
+    VaItem("VA-F", "Réponse à l'outil de supervision de l'ANS", False, ("supervision",)),
 )
 
 VA_BY_ID = {item.id: item for item in VA_ITEMS}

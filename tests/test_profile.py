@@ -102,3 +102,16 @@ def test_run_folders_default_to_reports_of_the_current_folder(tmp_path: Path, mo
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert load_profile(tmp_path / "sut.toml").reports_folder == elsewhere / "reports"
+
+
+def test_items_the_profile_does_not_claim_are_named_with_the_key() -> None:
+    from fixtures.harness import unclaimed_items
+
+    both = profile_from_mapping({"sut": {"roles": ["source", "consumer"]}})
+    assert unclaimed_items(both, {"VA-C1", "VA-D1", "VA-F", "securite"}) == []
+    source_only = profile_from_mapping({"sut": {"roles": ["source"], "has_viewer": False, "has_supervision": False}})
+    assert unclaimed_items(source_only, {"VA-C1", "VA-B1"}) == ["VA-C1: the profile does not claim viewer (sut.has_viewer)"]
+    assert unclaimed_items(source_only, {"VA-F"}) == ["VA-F: the profile does not claim supervision (sut.has_supervision)"]
+    assert unclaimed_items(source_only, {"VA-D2"}) == ["VA-D2: the profile does not claim consumer (sut.roles)"]
+    consumer_only = profile_from_mapping({"sut": {"roles": ["consumer"]}})
+    assert unclaimed_items(consumer_only, {"VA-C2"}) == ["VA-C2: the profile does not claim source (sut.roles)"]
