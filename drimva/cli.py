@@ -148,10 +148,14 @@ def _cmd_soak(args: argparse.Namespace) -> int:
 
 def _cmd_sut_config(args: argparse.Namespace) -> int:
     profile: Profile = load_profile(args.profile)
-    from drimva.sutconfig import describe
+    from drimva.sutconfig import build_bundle, write_bundle
 
-    text, data = describe(profile)
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+    bundle = build_bundle(profile)
+    if args.out:
+        out = write_bundle(bundle, Path(args.out).resolve())
+        print(f"drimva sut-config: {out}/LISEZMOI.md, configuration.json, pki/ (PKI {bundle.data['pki']['status']})")
+        return 0
+    print(json.dumps(bundle.data, indent=2, ensure_ascii=False) if args.json else bundle.text)
     return 0
 
 
@@ -233,10 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     soak.set_defaults(func=_cmd_soak)
 
     sut_config = commands.add_parser(
-        "sut-config", help="print what the SUT must be configured with (PACS, DMP, certificates)"
+        "sut-config",
+        help="what the DRIMbox must be configured with, for the items it claims: certificates, counterparts, expectations",
     )
     sut_config.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference")
-    sut_config.add_argument("--json", action="store_true", help="JSON output")
+    sut_config.add_argument("--json", action="store_true", help="print the bundle as JSON (default: the French text)")
+    sut_config.add_argument(
+        "--out", help="write the bundle into this folder: LISEZMOI.md, configuration.json, pki/ (keys 0600, never the CA key)"
+    )
     sut_config.set_defaults(func=_cmd_sut_config)
     return parser
 

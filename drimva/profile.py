@@ -11,6 +11,7 @@ the reading is a setting here, with the documented default.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -149,7 +150,7 @@ class PacsSettings(_Section):
 
 class DmpSettings(_Section):
     port: int = Field(default=8443, ge=0, le=65535)
-    public_host: str = "127.0.0.1"  # host name the SUT uses to reach the DMP simulator
+    public_host: str = ""  # host name the SUT uses to reach the DMP simulator; empty: harness.advertise_host
 
 
 class DrimboxSourceSettings(_Section):
@@ -166,7 +167,7 @@ class ContextualCallSettings(_Section):
     port: int = Field(default=8444, ge=0, le=65535)
     path: str = Field(default="/appel-contextuel", pattern=r"^/[^?#\s]*$")
     tls: bool = True  # false: plain HTTP (a RIS on a closed LAN that cannot load the test CA)
-    public_host: str = "127.0.0.1"  # host name the RIS uses to reach the endpoint (server certificate SAN)
+    public_host: str = ""  # host name the RIS uses to reach the endpoint (server certificate SAN); empty: harness.advertise_host
 
 
 class PscSettings(_Section):
@@ -224,8 +225,14 @@ class BrowserSettings(_Section):
     settle_s: float = Field(default=0.6, ge=0, le=30)  # at most this long for the network to go quiet after a page load
 
 
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 class Harness(_Section):
-    bind_host: str = "127.0.0.1"
+    bind_host: str = "127.0.0.1"  # where the simulators listen; 0.0.0.0: every interface
+    # the address (or name) the SUT reaches the harness by: in every URL and certificate it is given;
+    # empty: bind_host (then bind_host must not be a wildcard)
+    advertise_host: str = ""
     # paths: relative to the profile file (an embedded profile: to the current folder)
     reports_dir: str = ""  # empty: ./reports of the folder drimva is run from
     pki_dir: str = ""  # empty: a new test PKI per run, in the run folder
@@ -241,6 +248,37 @@ class Harness(_Section):
     peer: PeerSettings = PeerSettings()
     dicom_node: DicomNodeSettings = DicomNodeSettings()
     browser: BrowserSettings = BrowserSettings()
+
+    @model_validator(mode="after")
+    def _advertised(self) -> "Harness":
+        if not self.advertise_host and self.bind_host in WILDCARD_HOSTS:
+            raise ValueError(
+                f"bind_host = {self.bind_host!r} listens on every interface: set harness.advertise_host, "
+                "the address the SUT reaches the harness by"
+            )
+        return self
+
+    @property
+    def advertised_host(self) -> str:
+        """The address the SUT reaches the harness by (``advertise_host``, else ``bind_host``)."""
+        return self.advertise_host or self.bind_host
+
+    @property
+    def dmp_host(self) -> str:
+        return self.dmp.public_host or self.advertised_host
+
+    @property
+    def contextual_call_host(self) -> str:
+        return self.contextual_call.public_host or self.advertised_host
+
+    def peer_bind_host(self, advertised: str) -> str:
+        """Where a peer DRIMbox advertised as ``advertised`` listens: that address when it is an IP
+        address (a second address of the harness machine), else ``bind_host`` (a second name of it)."""
+        try:
+            ipaddress.ip_address(advertised)
+        except ValueError:
+            return self.bind_host
+        return advertised
 
 
 class OrganisationSettings(_Section):

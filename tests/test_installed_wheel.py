@@ -121,5 +121,5 @@ def test_profile_paths_are_relative_to_the_profile_file(installed: Path, tmp_pat
     done = _drimva(installed, elsewhere, "sut-config", "--profile", "../conf/sut.toml", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     data = json.loads(done.stdout)
-    assert Path(data["dmp"]["trust_anchor"]).parent == conf / "drimva-pki"
+    assert Path(data["files"]["ca.pem"]).parent == conf / "drimva-pki"
     assert not (elsewhere / "drimva-pki").exists()

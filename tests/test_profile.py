@@ -68,21 +68,6 @@ def test_fault_only_applies_to_the_embedded_reference(capsys: pytest.CaptureFixt
     assert "embedded" in capsys.readouterr().err
 
 
-def test_sut_config_names_every_endpoint_and_writes_the_pki(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    profile = tmp_path / "sut.toml"
-    pki_dir = tmp_path / "pki"
-    profile.write_text(
-        EXAMPLE.read_text("utf-8").replace('pki_dir = "drimva-pki"', f'pki_dir = "{pki_dir}"'), "utf-8"
-    )
-    assert main(["sut-config", "--profile", str(profile), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["dmp"]["repository_url"] == "https://127.0.0.1:8443/si-dmp-server/v2/services/repository"
-    assert data["pacs"] == {"ae_title": "DRIMVA_PACS", "host": "127.0.0.1", "port": 11112}
-    for key in ("tls_client_cert", "tls_client_key", "signing_cert", "signing_key"):
-        assert Path(data["organisation_certificate"][key]).is_file()
-    assert Path(data["dmp"]["trust_anchor"]).parent == pki_dir
-
-
 def test_paths_of_a_profile_file_are_relative_to_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "conf"
     conf.mkdir()

@@ -243,6 +243,7 @@ class HttpsServer:
     ) -> None:
         self.handler = handler
         self.host = host
+        self.public_host = ""  # the name clients reach it by, in base_url (default: host)
         self.timeout = timeout
         self.on_tls_error = on_tls_error
         self.context = server_context(Path(cert), Path(key), Path(ca) if ca else None, client_auth)
@@ -259,7 +260,8 @@ class HttpsServer:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        name = self.public_host or self.host
+        host = f"[{name}]" if ":" in name else name
         return f"https://{host}:{self.port}"
 
     def start(self) -> "HttpsServer":
@@ -366,6 +368,11 @@ class ServedOverHttps:
 
     def start(self: _Served) -> _Served:
         self._server.start()
+        return self
+
+    def advertise(self: _Served, host: str) -> _Served:
+        """Name its URLs with ``host``, the address its clients reach it by (it listens on another, e.g. 0.0.0.0)."""
+        self._server.public_host = host
         return self
 
     def stop(self) -> None:

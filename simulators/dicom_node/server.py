@@ -96,6 +96,12 @@ class DicomNode(ServedScp):
             self._stow.stop()
         super().stop()
 
+    def advertise(self, host: str) -> "DicomNode":
+        """Name the STOW-RS URL with ``host``, the address the SUT reaches the node by."""
+        if self._stow is not None:
+            self._stow.public_host = host
+        return self
+
     @property
     def stow_url(self) -> str | None:
         """``https://host:port{base}``: the STOW-RS service root (``POST {stow_url}/studies``); None without STOW."""
