@@ -1,7 +1,9 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from drimva.cli import main
 from drimva.profile import ProfileError, load_profile, profile_from_mapping
@@ -100,3 +102,45 @@ def test_items_the_profile_does_not_claim_are_named_with_the_key() -> None:
     assert unclaimed_items(source_only, {"VA-D2"}) == ["VA-D2: the profile does not claim consumer (sut.roles)"]
     consumer_only = profile_from_mapping({"sut": {"roles": ["consumer"]}})
     assert unclaimed_items(consumer_only, {"VA-C2"}) == ["VA-C2: the profile does not claim source (sut.roles)"]
+
+
+# Keys of a RIS under test, documented in example-ris.toml, and those the harness sets itself.
+NOT_IN_THE_DRIMBOX_EXAMPLE = {"sut.kind", "sut.embedded", "sut.ris", "harness.drimbox_source", "harness.contextual_call"}
+
+
+def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, info in model.model_fields.items():
+        if info.exclude:
+            continue
+        key = f"{prefix}{name}"
+        if key in NOT_IN_THE_DRIMBOX_EXAMPLE:
+            continue
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _model_keys(annotation, key + ".")
+        else:
+            keys.add(key)
+    return keys
+
+
+def _documented_keys(text: str) -> set[str]:
+    """Every ``key =`` line of a TOML file, commented out or not, with the table it is in."""
+    keys, table = set(), ""
+    for line in text.splitlines():
+        header = re.match(r"^\[([\w.]+)\]", line)
+        if header:
+            table = header.group(1) + "."
+            continue
+        assignment = re.match(r"^#?\s*(\w+)\s*=", line)
+        if assignment:
+            keys.add(table + assignment.group(1))
+    return keys
+
+
+def test_the_example_profile_documents_every_key_of_the_model() -> None:
+    from drimva.profile import Profile
+
+    model, documented = _model_keys(Profile), _documented_keys(EXAMPLE.read_text("utf-8"))
+    assert model - documented == set()
+    assert documented - model == set()
