@@ -159,6 +159,14 @@ def _cmd_sut_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_example_profile(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    name = "example-ris.toml" if args.ris else "example-sut.toml"
+    print(resources.files("drimva.profiles").joinpath(name).read_text("utf-8"), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drimva",
@@ -246,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="write the bundle into this folder: LISEZMOI.md, configuration.json, pki/ (keys 0600, never the CA key)"
     )
     sut_config.set_defaults(func=_cmd_sut_config)
+
+    example = commands.add_parser(
+        "example-profile", help="print the commented example profile of a DRIMbox (or, with --ris, of a RIS) to start yours from"
+    )
+    example.add_argument("--ris", action="store_true", help="the example profile of a RIS under test")
+    example.set_defaults(func=_cmd_example_profile)
     return parser
 
 

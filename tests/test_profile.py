@@ -144,3 +144,10 @@ def test_the_example_profile_documents_every_key_of_the_model() -> None:
     model, documented = _model_keys(Profile), _documented_keys(EXAMPLE.read_text("utf-8"))
     assert model - documented == set()
     assert documented - model == set()
+
+
+def test_example_profile_prints_the_shipped_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["example-profile"]) == 0
+    assert capsys.readouterr().out == EXAMPLE.read_text("utf-8")
+    assert main(["example-profile", "--ris"]) == 0
+    assert 'kind = "ris"' in capsys.readouterr().out
