@@ -115,9 +115,9 @@ def test_ris_mode_and_soak_run_from_another_folder(installed: Path, elsewhere: P
 def test_profile_paths_are_relative_to_the_profile_file(installed: Path, tmp_path: Path, elsewhere: Path) -> None:
     conf = tmp_path / "conf"
     conf.mkdir()
-    example = installed.parent / "lib"
-    (source,) = example.glob("python3*/site-packages/drimva/profiles/example-sut.toml")
-    shutil.copy(source, conf / "sut.toml")
+    example = _drimva(installed, elsewhere, "example-profile")
+    assert example.returncode == 0, example.stderr[-2000:]
+    (conf / "sut.toml").write_text(example.stdout, "utf-8")
     done = _drimva(installed, elsewhere, "sut-config", "--profile", "../conf/sut.toml", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     data = json.loads(done.stdout)
