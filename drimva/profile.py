@@ -392,12 +392,14 @@ class Profile(_Section):
             value = getattr(value, part)
         return value
 
+    def listener(self, port_key: str) -> Listener:
+        """The harness's listening socket whose port is ``port_key`` (a key of :data:`HARNESS_LISTENERS`)."""
+        host_key = next(host for pairs in HARNESS_LISTENERS.values() for port, host in pairs if port == port_key)
+        return Listener(port_key, self.setting(port_key), host_key, self.setting(host_key))
+
     def listeners(self) -> tuple[Listener, ...]:
-        """The harness's listening sockets in a run of this profile (:data:`HARNESS_LISTENERS`)."""
-        return tuple(
-            Listener(port_key, self.setting(port_key), host_key, self.setting(host_key))
-            for port_key, host_key in HARNESS_LISTENERS[self.sut.kind]
-        )
+        """The harness's listening sockets in a run of this profile."""
+        return tuple(self.listener(port_key) for port_key, _ in HARNESS_LISTENERS[self.sut.kind])
 
     @model_validator(mode="after")
     def _one_listener_per_port(self) -> Profile:
