@@ -1,12 +1,16 @@
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drimva.cli import main
 from drimva.profile import VIEWER_PLACEHOLDERS, ProfileError, load_profile, profile_from_mapping
+from fixtures.embedded import list_faults
 from fixtures.identities import new_patient
 from fixtures.reports import new_report_spec
+from fixtures.ris_process import list_ris_faults
 
 PROFILES = Path(__file__).resolve().parents[1] / "drimva" / "profiles"
 EXAMPLE = PROFILES / "example-sut.toml"
@@ -168,6 +172,25 @@ def test_cli_reports_invalid_toml(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_fault_only_applies_to_the_embedded_reference(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--profile", str(EXAMPLE), "--fault", "hl7_no_ack"]) == 2
     assert "embedded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "faults"),
+    [(["run"], list_faults), (["ris"], list_ris_faults), (["soak", "--count", "1"], list_faults)],
+    ids=["run", "ris", "soak"],
+)
+def test_an_unknown_fault_is_a_usage_error_listing_the_faults_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], faults: Callable[[], list[dict[str, Any]]]
+) -> None:
+    run_dir = tmp_path / "run"
+    extra = ["--run-dir", str(run_dir)] if command[0] != "soak" else []
+    assert main([*command, *extra, "--fault", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("drimva: unknown fault 'nope' of the ") and "Traceback" not in err
+    listed = {line.split()[0] for line in err.splitlines()[1:]}
+    assert listed == {fault["name"] for fault in faults()} and len(listed) > 1
+    if extra:  # the run folder is the first thing a run makes
+        assert not run_dir.exists()
 
 
 def test_sut_config_names_every_endpoint_and_writes_the_pki(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
