@@ -12,6 +12,8 @@ from pathlib import Path
 from drimva.installation import STEPS_DIR, VA_INI, build_label
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile, ProfileError, load_profile
+from fixtures.embedded import list_faults
+from fixtures.ris_process import list_ris_faults
 
 
 def new_run_id() -> str:
@@ -26,6 +28,23 @@ def _update_latest(reports_dir: Path, run_dir: Path) -> None:
         latest.symlink_to(run_dir.name)
     except OSError:
         pass  # a file system without symlinks keeps no "latest" link; the run folder is printed anyway
+
+
+def check_fault(profile: Profile, fault: str | None) -> None:
+    """``--fault`` names a fault of the profile's embedded SUT, else a usage error (exit 2) listing its faults.
+
+    Called before anything starts; the faults are listed by the embedded SUT's
+    own process (``--list-faults``), never imported."""
+    if not fault:
+        return
+    if not profile.is_embedded:
+        raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\" or \"ris-simulator\")")
+    owner, faults = ("the RIS simulator", list_ris_faults()) if profile.is_ris else ("the reference DRIMbox", list_faults())
+    if fault in {item["name"] for item in faults}:
+        return
+    width = max(len(item["name"]) for item in faults)
+    listing = "\n".join(f"  {item['name']:<{width}}  {item.get('description', '')}".rstrip() for item in faults)
+    raise ProfileError(f"unknown fault {fault!r} of {owner}; --fault takes one of:\n{listing}")
 
 
 def run_suite(
@@ -51,8 +70,7 @@ def run_suite(
     if profile.is_ris != (marker == "ris"):
         command = "drimva ris" if profile.is_ris else "drimva run"
         raise ProfileError(f"the profile {profile.source} describes a sut.kind = {profile.sut.kind!r}: use '{command}'")
-    if fault and not profile.is_embedded:
-        raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\" or \"ris-simulator\")")
+    check_fault(profile, fault)
     reports_dir = profile.reports_folder
     if run_dir is None:
         run_dir = reports_dir / new_run_id()

@@ -12,13 +12,18 @@ the reading is a setting here, with the documented default.
 from __future__ import annotations
 
 import ipaddress
+import string
 import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from drimva import netaddr
 from drimva.context import RuleOptions
 
 EMBEDDED_PROFILE = "reference.toml"
@@ -31,8 +36,100 @@ DEFAULT_VIEWER_TEMPLATE = (
 )
 
 
+# The placeholders of viewer.url_template (fixtures.reports.viewer_url fills them).
+VIEWER_PLACEHOLDERS = (
+    "host", "location", "study_uid", "accession", "accession_root", "cda_id", "cda_id_root",
+    "order_id", "order_root", "ins", "ipp",
+)  # fmt: skip
+
+# The harness's listening sockets by the kind of SUT a run tests, as (port key, host key): the
+# DRIMbox suite plays the national services, the PACS, the DICOM node and two peer DRIMboxes
+# (on their own hosts); the RIS mode plays the DRIMbox's MLLP listener and contextual-call endpoint.
+HARNESS_LISTENERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "drimbox": (
+        ("harness.pacs.port", "harness.bind_host"),
+        ("harness.dmp.port", "harness.bind_host"),
+        ("harness.psc.port", "harness.bind_host"),
+        ("harness.franceconnect.port", "harness.bind_host"),
+        ("harness.trust.port", "harness.bind_host"),
+        ("harness.dicom_node.port", "harness.bind_host"),
+        ("harness.dicom_node.stow_port", "harness.bind_host"),
+        ("harness.peer.port", "harness.peer.host"),
+        ("harness.peer.untrusted_port", "harness.peer.untrusted_host"),
+    ),
+    "ris": (
+        ("harness.drimbox_source.port", "harness.bind_host"),
+        ("harness.contextual_call.port", "harness.bind_host"),
+    ),
+}
+
+
 class ProfileError(ValueError):
     """A profile that cannot be used; the message names the key."""
+
+
+def _checked_by(check: Callable[[str], object], *, optional: bool = False) -> AfterValidator:
+    """A field validator running a :mod:`drimva.netaddr` check (``optional``: the empty string passes)."""
+
+    def validate(value: str) -> str:
+        if optional and not value:
+            return value
+        try:
+            check(value)
+        except netaddr.AddressError as error:
+            raise PydanticCustomError("address", "{reason}", {"reason": str(error)}) from None
+        return value
+
+    return AfterValidator(validate)
+
+
+Host = Annotated[str, _checked_by(netaddr.check_host)]  # an IP literal or a DNS host name
+OptionalHost = Annotated[str, _checked_by(netaddr.check_host, optional=True)]
+HostAndPort = Annotated[str, _checked_by(netaddr.check_host_port)]  # a host with an optional :port
+WebUrl = Annotated[str, _checked_by(netaddr.check_http_url)]  # an absolute http(s) URL
+OptionalWebUrl = Annotated[str, _checked_by(netaddr.check_http_url, optional=True)]
+
+
+def _errors_at(title: str, errors: list[tuple[str, str, Any]]) -> ValidationError:
+    """A ValidationError with one line per (dotted key relative to the model validated, message, value)."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(type=PydanticCustomError("profile", "{reason}", {"reason": message}), loc=tuple(key.split(".")), input=value)
+            for key, message, value in errors
+        ],
+    )
+
+
+def viewer_template_problem(template: str, host: str) -> str | None:
+    """What is wrong with a viewer URL template: unknown placeholders, or no absolute http(s) URL once filled."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        return f"not a URL template: {error}"
+    unknown = sorted(names - set(VIEWER_PLACEHOLDERS))
+    if unknown:
+        return f"unknown placeholder(s) {_braced(unknown)}; known: {_braced(VIEWER_PLACEHOLDERS)}"
+    sample = {name: host if name in ("host", "location") else "1.2.3" for name in VIEWER_PLACEHOLDERS}
+    try:
+        netaddr.check_http_url(template.format(**sample))
+    except ValueError as error:  # AddressError, or a format spec that does not apply ({study_uid:d})
+        return f"once filled ({{host}} = viewer.host): {error}"
+    return None
+
+
+def _braced(names: Iterable[str]) -> str:
+    return " ".join("{" + name + "}" for name in names)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening socket of the harness: the profile keys of its port and host, and their values."""
+
+    port_key: str
+    port: int
+    host_key: str
+    host: str
 
 
 class _Section(BaseModel):
@@ -40,7 +137,7 @@ class _Section(BaseModel):
 
 
 class Hl7Endpoint(_Section):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: int = Field(default=2575, ge=0, le=65535)
     transport: Literal["mllp"] = "mllp"
     receiving_application: str = "DRIMBOX"
@@ -49,26 +146,19 @@ class Hl7Endpoint(_Section):
 
 class DicomNode(_Section):
     ae_title: str = Field(default="DRIMBOX", min_length=1, max_length=16)
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: int = Field(default=11113, ge=0, le=65535)
 
 
 class WadoEndpoint(_Section):
-    base_url: str = "https://127.0.0.1/drimbox/wado-rs"
+    base_url: WebUrl = "https://127.0.0.1/drimbox/wado-rs"
     retrieve_location_uid: str = ""  # expected value of (0040,E011), when the SUT documents one
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an absolute http(s) URL")
-        return value
 
 
 class ConsumerEndpoint(_Section):
     """The consumer role of the SUT: where the contextual call is posted (``sut.roles`` has "consumer")."""
 
-    contextual_url: str = "https://127.0.0.1:8444/drimbox/appel-contextuel"
+    contextual_url: WebUrl = "https://127.0.0.1:8444/drimbox/appel-contextuel"
     consent_parameter: str = "InformationEtOppositionConsultation"  # where-sources-disagree.md
     # how it sends the retrieved images to the DICOM node (VA-D3): the VA says a DICOM node (C-STORE),
     # the demonstrator stores over STOW-RS (where-sources-disagree.md); the node accepts both
@@ -78,7 +168,7 @@ class ConsumerEndpoint(_Section):
 class SupervisionEndpoint(_Section):
     """How the ANS supervision tool reaches the SUT (VA-F; the protocol is not public: va-checklist.md)."""
 
-    url: str = "https://127.0.0.1:8449/supervision"
+    url: WebUrl = "https://127.0.0.1:8449/supervision"
     method: Literal["GET", "HEAD", "POST"] = "GET"
     expect_status: int = Field(default=200, ge=100, le=599)
     expect_json_status: str = "UP"  # value of the JSON "status" field; empty: any JSON body
@@ -91,7 +181,7 @@ class SupervisionEndpoint(_Section):
 class TrustEntry(_Section):
     """How the SUT appears in the DRIM-M trust list the harness publishes (VA-A)."""
 
-    db: str = ""  # its `db` address; empty: the host of sut.wado.base_url
+    db: OptionalHost = ""  # its `db` address; empty: the host of sut.wado.base_url
     dn: str = ""  # DNCertificatOperateur; empty: the subject of the certificate the harness issued (embedded SUT)
     # WADO-RS between DRIMboxes also authenticates the client by its certificate (the organisation's
     # TLS client certificate): a profile option, the demonstrator has none (where-sources-disagree.md)
@@ -150,7 +240,7 @@ class PacsSettings(_Section):
 
 class DmpSettings(_Section):
     port: int = Field(default=8443, ge=0, le=65535)
-    public_host: str = ""  # host name the SUT uses to reach the DMP simulator; empty: harness.advertise_host
+    public_host: OptionalHost = ""  # host name the SUT uses to reach the DMP simulator; empty: harness.advertise_host
 
 
 class DrimboxSourceSettings(_Section):
@@ -167,7 +257,7 @@ class ContextualCallSettings(_Section):
     port: int = Field(default=8444, ge=0, le=65535)
     path: str = Field(default="/appel-contextuel", pattern=r"^/[^?#\s]*$")
     tls: bool = True  # false: plain HTTP (a RIS on a closed LAN that cannot load the test CA)
-    public_host: str = ""  # host name the RIS uses to reach the endpoint (server certificate SAN); empty: harness.advertise_host
+    public_host: OptionalHost = ""  # host name the RIS uses to reach the endpoint (server certificate SAN); empty: harness.advertise_host
 
 
 class PscSettings(_Section):
@@ -185,7 +275,7 @@ class ViewerClients(_Section):
 
     client_id: str = "drimbox-viewer"
     client_secret: str = "drimva-test-secret"
-    redirect_uri: str = ""  # the SUT's callback; empty for the embedded reference (known once it is up)
+    redirect_uri: OptionalWebUrl = ""  # the SUT's callback; empty for the embedded reference (known once it is up)
 
 
 class TrustSettings(_Section):
@@ -196,9 +286,9 @@ class TrustSettings(_Section):
 class PeerSettings(_Section):
     """The peer DRIMboxes the harness plays: a trusted source and one absent from the trust list."""
 
-    host: str = "127.0.0.2"
+    host: Host = "127.0.0.2"
     port: int = Field(default=8447, ge=0, le=65535)
-    untrusted_host: str = "127.0.0.3"
+    untrusted_host: Host = "127.0.0.3"
     untrusted_port: int = Field(default=8448, ge=0, le=65535)
 
 
@@ -229,10 +319,10 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 class Harness(_Section):
-    bind_host: str = "127.0.0.1"  # where the simulators listen; 0.0.0.0: every interface
+    bind_host: Host = "127.0.0.1"  # where the simulators listen; 0.0.0.0: every interface
     # the address (or name) the SUT reaches the harness by: in every URL and certificate it is given;
     # empty: bind_host (then bind_host must not be a wildcard)
-    advertise_host: str = ""
+    advertise_host: OptionalHost = ""
     # paths: relative to the profile file (an embedded profile: to the current folder)
     reports_dir: str = ""  # empty: ./reports of the folder drimva is run from
     pki_dir: str = ""  # empty: a new test PKI per run, in the run folder
@@ -252,10 +342,8 @@ class Harness(_Section):
     @model_validator(mode="after")
     def _advertised(self) -> "Harness":
         if not self.advertise_host and self.bind_host in WILDCARD_HOSTS:
-            raise ValueError(
-                f"bind_host = {self.bind_host!r} listens on every interface: set harness.advertise_host, "
-                "the address the SUT reaches the harness by"
-            )
+            reason = f"needed: bind_host = {self.bind_host!r} listens on every interface; the address the SUT reaches the harness by"
+            raise _errors_at("Harness", [("advertise_host", reason, self.advertise_host)])
         return self
 
     @property
@@ -307,7 +395,14 @@ class RuleSettings(_Section):
 
 class ViewerSettings(_Section):
     url_template: str = DEFAULT_VIEWER_TEMPLATE
-    host: str = "vi.drimbox.test"
+    host: HostAndPort = "vi.drimbox.test"
+
+    @model_validator(mode="after")
+    def _template_gives_a_url(self) -> ViewerSettings:
+        problem = viewer_template_problem(self.url_template, self.host)
+        if problem:
+            raise _errors_at("ViewerSettings", [("url_template", problem, self.url_template)])
+        return self
 
 
 class Profile(_Section):
@@ -335,6 +430,41 @@ class Profile(_Section):
         flags = {"viewer": self.sut.has_viewer, "supervision": self.sut.has_supervision}
         return frozenset(self.sut.roles) | {name for name, claimed in flags.items() if claimed}
 
+    def setting(self, key: str) -> Any:
+        """The value of a dotted key (``harness.pacs.port``)."""
+        value: Any = self
+        for part in key.split("."):
+            value = getattr(value, part)
+        return value
+
+    def listener(self, port_key: str) -> Listener:
+        """The harness's listening socket whose port is ``port_key`` (a key of :data:`HARNESS_LISTENERS`)."""
+        host_key = next(host for pairs in HARNESS_LISTENERS.values() for port, host in pairs if port == port_key)
+        host = self.setting(host_key)
+        if host_key.startswith("harness.peer."):  # a peer named by a host name listens on bind_host
+            host = self.harness.peer_bind_host(host)
+        return Listener(port_key, self.setting(port_key), host_key, host)
+
+    def listeners(self) -> tuple[Listener, ...]:
+        """The harness's listening sockets in a run of this profile."""
+        return tuple(self.listener(port_key) for port_key, _ in HARNESS_LISTENERS[self.sut.kind])
+
+    @model_validator(mode="after")
+    def _one_listener_per_port(self) -> Profile:
+        """Two harness services on one port of one address cannot both listen: the second is named."""
+        errors: list[tuple[str, str, Any]] = []
+        configured: list[Listener] = []
+        for listener in self.listeners():
+            if not listener.port:
+                continue  # ephemeral
+            other = next((o for o in configured if o.port == listener.port and netaddr.hosts_overlap(o.host, listener.host)), None)
+            if other is not None:
+                errors.append((listener.port_key, f"same port as {other.port_key} {_same_address(other, listener)}", listener.port))
+            configured.append(listener)
+        if errors:
+            raise _errors_at("Profile", errors)
+        return self
+
     def rule_options(self, trusted_ca_pem: bytes | None = None) -> RuleOptions:
         """The ``[rules]`` section as the rules take it (``trusted_ca_pem``: the run's CA, live runs)."""
         rules = self.rules
@@ -357,6 +487,13 @@ class Profile(_Section):
         if self.harness.pki_dir:
             return Path(self.harness.pki_dir).resolve()
         return run_dir / "pki" if self.is_embedded else self.reports_folder / "pki"
+
+
+def _same_address(first: Listener, second: Listener) -> str:
+    if first.host.lower() == second.host.lower():
+        return f"on {first.host}"
+    wide, narrow = (first, second) if first.host in netaddr.WILDCARD_HOSTS else (second, first)
+    return f"on {narrow.host} ({wide.host_key} = {wide.host} listens on every address)"
 
 
 def _format_errors(error: ValidationError, origin: str) -> str:

@@ -37,11 +37,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drimva.cli import new_run_id
+from drimva.cli import check_fault, new_run_id
 from drimva.evidence import EvidenceSink, EvidenceStore
 from drimva.hl7msg import Hl7Error, parse_message
 from drimva.outcomes import HarnessError
-from drimva.profile import Profile, ProfileError, load_profile
+from drimva.profile import Profile, load_profile
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState, new_exam
 from fixtures.stack import BlockBStack, profile_organisation, start_block_b
@@ -336,8 +336,7 @@ def run_soak(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     run_dir = profile.reports_folder / f"soak-{new_run_id()}"
     fault = getattr(args, "fault", None)
-    if fault and not profile.is_embedded:
-        raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\")")
+    check_fault(profile, fault)
     result = soak(profile, int(args.count), float(args.rate), run_dir, fault=fault)
     print(result.to_text())
     json_out = getattr(args, "json_out", None)

@@ -1,7 +1,8 @@
 """``drimva run`` for the tests: a process of its own, as a user would start it, against the embedded reference.
 
-``reference_profile`` writes the embedded profile with some tables added;
-``run_va`` runs the suite and returns its ``results.json``.
+``reference_profile`` writes the embedded profile with some tables added or
+some of its keys set; ``run_va`` runs the suite and returns its
+``results.json``; ``run_drimva`` runs any command and returns the process.
 """
 
 from __future__ import annotations
@@ -17,24 +18,36 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE_PROFILE = REPO / "drimva" / "profiles" / "reference.toml"
 
 
-def reference_profile(folder: Path, extra_toml: str) -> Path:
-    """``folder/profile.toml``: the embedded reference profile plus ``extra_toml`` (tables it does not define)."""
+def reference_profile(folder: Path, extra_toml: str = "", settings: dict[str, str] | None = None) -> Path:
+    """``folder/profile.toml``: the embedded reference profile plus ``extra_toml`` (tables it does not define),
+    with ``settings`` (dotted keys it defines, to a TOML value: ``{"harness.pacs.port": "11112"}``) changed."""
     text = REFERENCE_PROFILE.read_text("utf-8")
     for table in re.findall(r"^\[([^\]]+)\]", extra_toml, re.MULTILINE):
         assert f"[{table}]" not in text, f"reference.toml already defines [{table}]: append to it instead"
+    for key, value in (settings or {}).items():
+        table, _, name = key.rpartition(".")
+        line = re.compile(rf"^(\[{re.escape(table)}\]\n(?:[^\[].*\n|\n)*?){re.escape(name)} = .*$", re.MULTILINE)
+        text, count = line.subn(lambda match: f"{match.group(1)}{name} = {value}", text)
+        assert count == 1, f"reference.toml does not define {key}: add it with extra_toml"
     path = folder / "profile.toml"
     path.write_text(text + "\n" + extra_toml, "utf-8")
     return path
 
 
+def run_drimva(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m drimva ARGS…`` in a process of its own, from the repository; never longer than ``timeout_s``."""
+    command = [sys.executable, "-m", "drimva", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
 def run_va(run_dir: Path, *args: str, fault: str | None = None, profile: Path | None = None) -> dict[str, Any]:
     """``drimva run --run-dir RUN_DIR --quiet ARGS…`` (with ``--fault`` / ``--profile`` when given); its results."""
-    command = [sys.executable, "-m", "drimva", "run", "--run-dir", str(run_dir), "--quiet", *args]
+    command = ["run", "--run-dir", str(run_dir), "--quiet", *args]
     if fault:
         command += ["--fault", fault]
     if profile:
         command += ["--profile", str(profile)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    done = run_drimva(*command)
     results = run_dir / "results.json"
     assert results.exists(), f"no results (exit {done.returncode}): {done.stderr[-2000:]}"
     return json.loads(results.read_text("utf-8"))

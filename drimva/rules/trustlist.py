@@ -20,7 +20,6 @@ import base64
 import binascii
 import copy
 import hashlib
-import ipaddress
 import re
 import secrets
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from drimva.findings import Finding, FindingList, Severity
+from drimva.netaddr import is_ip_literal
 from drimva.rules.vihf import subject_attribute
 
 TL_NS = "https://github.com/ansforge/DRIM-M_DATA"
@@ -74,14 +74,6 @@ NOTE_UNSIGNED = "a corrupted or unsigned list is rejected (ANS README: the unsig
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _FQDN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _DOMAIN_FIELDS = ("Identifiant", "db", "vi", "Denomination", "DNCertificatOperateur", "SupportContact", "DateMAJ")
-
-
-def _is_ip_literal(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 class TrustListError(ValueError):
@@ -192,7 +184,7 @@ def _check_structure(root: etree._Element, out: FindingList) -> None:
             value = values[name]
             if value and not _FQDN.match(value):
                 # An IP literal is what a loopback test trust space uses (no DNS there): a warning, not an error.
-                severity = Severity.WARNING if _is_ip_literal(value) else Severity.ERROR
+                severity = Severity.WARNING if is_ip_literal(value) else Severity.ERROR
                 out.add("TL-DOMAINE", f"{FORMAT}: {name} is a fully qualified domain name", f"{base}/{name}", "an FQDN", value, severity)
         if values["vi"] is None:
             out.add("TL-DOMAINE", f"{FORMAT}: vi (viewer FQDN) present in the ANS list, not in its README", f"{base}/vi", "the viewer FQDN", None, Severity.WARNING)

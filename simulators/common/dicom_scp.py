@@ -19,6 +19,8 @@ from typing import Any, Callable, Sequence, TypeVar
 from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
 
+from simulators.common.binding import binding
+
 _log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
 
@@ -26,10 +28,13 @@ POLL_INTERVAL_S = 0.05
 def serve_scp(
     ae: AE, address: tuple[str, int], handlers: Sequence[tuple[Any, Callable[..., Any]]], name: str
 ) -> tuple[ThreadedAssociationServer, threading.Thread]:
-    """Bind ``address`` and serve in a daemon thread; every association gets ``TCP_NODELAY``."""
-    server = ae.make_server(
-        address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), *handlers], server_class=ThreadedAssociationServer
-    )
+    """Bind ``address`` and serve in a daemon thread; every association gets ``TCP_NODELAY``.
+
+    A socket that cannot be bound raises :class:`~simulators.common.binding.BindError`."""
+    with binding(*address):
+        server = ae.make_server(
+            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), *handlers], server_class=ThreadedAssociationServer
+        )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S}, name=name, daemon=True)
     thread.start()
     return server, thread

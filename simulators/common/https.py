@@ -28,6 +28,7 @@ from cryptography import x509
 from lxml import etree
 
 from drimva.mime import MimeError, parse_content_type, parse_multipart
+from simulators.common.binding import binding
 
 ClientAuth = Literal["none", "optional", "required"]
 MAX_BODY = 64 * 1024 * 1024
@@ -268,7 +269,8 @@ class HttpsServer:
         with self._lock:
             if self._server is not None:
                 return self
-            server = _Server(self, (self.host, self._requested_port))
+            with binding(self.host, self._requested_port):  # BindError names the address
+                server = _Server(self, (self.host, self._requested_port))
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"https:{self.port}", daemon=True

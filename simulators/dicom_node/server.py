@@ -88,7 +88,11 @@ class DicomNode(ServedScp):
     def start(self) -> "DicomNode":
         super().start()
         if self._stow is not None:
-            self._stow.start()
+            try:
+                self._stow.start()
+            except BaseException:
+                super().stop()  # not half started
+                raise
         return self
 
     def stop(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from drimva.evidence import EvidenceSink
 from drimva.hl7msg import Hl7Error, parse_message
 from drimva.mllp import MllpDecoder, MllpError, frame
+from simulators.common.binding import binding
 
 CHANNEL = "drimbox_source"
 EVIDENCE_VALUE_LIMIT = 200
@@ -74,7 +75,8 @@ class DrimboxSourceSimulator(Generic[J]):
         with self._lock:
             if self._server is not None:
                 return self
-            server = socket.create_server((self.host, self._requested_port), reuse_port=False)
+            with binding(self.host, self._requested_port):  # BindError names the address
+                server = socket.create_server((self.host, self._requested_port), reuse_port=False)
             server.settimeout(0.1)
             self._server = server
             self._stopping.clear()
