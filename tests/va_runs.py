@@ -1,6 +1,7 @@
 """``drimva run`` for the tests: a process of its own, as a user would start it, against the embedded reference.
 
-``reference_profile`` writes the embedded profile with some tables added;
+``reference_profile`` writes the embedded profile with some tables added,
+``reference_profile_with`` the embedded profile with some of its values changed;
 ``run_va`` runs the suite and returns its ``results.json``.
 """
 
@@ -24,6 +25,17 @@ def reference_profile(folder: Path, extra_toml: str) -> Path:
         assert f"[{table}]" not in text, f"reference.toml already defines [{table}]: append to it instead"
     path = folder / "profile.toml"
     path.write_text(text + "\n" + extra_toml, "utf-8")
+    return path
+
+
+def reference_profile_with(folder: Path, **settings: str) -> Path:
+    """``folder/profile.toml``: the embedded reference profile with the lines ``key = …`` of ``settings`` set to their TOML values."""
+    text = REFERENCE_PROFILE.read_text("utf-8")
+    for key, value in settings.items():
+        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
+        assert count == 1, f"reference.toml has no single line {key} = …"
+    path = folder / "profile.toml"
+    path.write_text(text, "utf-8")
     return path
 
 
