@@ -1,6 +1,6 @@
 """A run stopped by SIGINT (Ctrl-C) or SIGTERM: exit 130 / 143, partial results that say so, no process left.
 
-The runs are ``drimva run`` processes against the embedded
+The runs are ``drimva run`` / ``drimva soak`` processes against the embedded
 reference DRIMbox. To stop a run *inside* a scenario, deterministically, the
 profile sets ``timeouts.no_publication_grace_s`` to 300 s: the scenario « Aucun
 KOS n'est publié pour une identité non qualifiée » then waits that long in its
@@ -179,6 +179,34 @@ def test_a_run_stopped_in_a_scenario(
     page = (run_dir / "rapport-va.html").read_text("utf-8")
     assert f"<b>Exécution interrompue</b> par {signum.name}" in page and "non lancé" in page
 
+    _assert_none_left(below, run_dir / "reference" / "ready.json")
+
+
+# -- drimva soak -------------------------------------------------------------------------------
+
+
+def test_a_soak_stopped_prints_what_it_measured(tmp_path: Path, spawn_drimva: Callable[..., subprocess.Popen[str]]) -> None:
+    reports = tmp_path / "reports"
+    profile = reference_profile_with(tmp_path, reports_dir=json.dumps(str(reports)))
+    figures = tmp_path / "figures.json"
+    process = spawn_drimva("soak", "--profile", str(profile), "--count", "5000", "--rate", "5", "--json", str(figures))
+    out = tmp_path / "drimva.out"
+
+    def published() -> bool:  # the DMP simulator answered a first submission with Success: there is a K to report
+        logs = list(reports.glob("soak-*/evidence/soak/exchanges.jsonl"))
+        lines = logs[0].read_text("utf-8").splitlines() if logs else []
+        return any('"channel": "dmp"' in line and '"status": "Success"' in line for line in lines)
+
+    _wait_for(published, process, START_S, "a first publication", out)
+    below = _stop(process, signal.SIGINT, group=True)
+    output = out.read_text("utf-8")
+    assert process.returncode == 130, output[-3000:]
+    assert output.startswith("soak INTERRUPTED by SIGINT") and "INTERRUPTED (SIGINT)" in output
+    data = json.loads(figures.read_text("utf-8"))
+    assert data["interrupted"] == "SIGINT" and not data["passed"]
+    assert 1 <= data["sent"] < 5000 and data["k"] >= 1
+    run_dir = Path(data["run_dir"])
+    assert json.loads((run_dir / "soak.json").read_text("utf-8"))["interrupted"] == "SIGINT"
     _assert_none_left(below, run_dir / "reference" / "ready.json")
 
 
