@@ -6,8 +6,8 @@ its VA items (tags), turns the pytest outcome into the drimva vocabulary
 (:mod:`drimva.outcomes`) and writes ``results.json`` and the HTML report when
 the session ends.
 
-As the run goes, ``progress.jsonl`` gets a line when a scenario starts and
-when it ends. A run stopped by SIGINT or SIGTERM (:mod:`drimva.interruption`)
+As the run goes, ``progress.jsonl`` gets a line when a scenario starts, at
+each of its steps, and when it ends. A run stopped by SIGINT or SIGTERM (:mod:`drimva.interruption`)
 still writes its results, after the session's teardown has stopped the
 simulators and the SUT: the scenario that was running is ``interrupted``,
 those selected that had not started are ``not_run``, and ``junit.xml`` says so
@@ -82,6 +82,7 @@ class RunProgress:
 
     def pytest_bdd_before_step(self, step: Any) -> None:
         self.step = f"{step.keyword} {step.name}"
+        self._log("step", self.running, step=self.step)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         error = excinfo.value

@@ -4,7 +4,7 @@ The runs are ``drimva run`` / ``drimva soak`` processes against the embedded
 reference DRIMbox. To stop a run *inside* a scenario, deterministically, the
 profile sets ``timeouts.no_publication_grace_s`` to 300 s: the scenario « Aucun
 KOS n'est publié pour une identité non qualifiée » then waits that long in its
-last step, and the signal is sent once ``progress.jsonl`` says it started.
+last step, and the signal is sent once ``progress.jsonl`` says it is at that step.
 SIGINT goes to the whole process group, as a terminal's Ctrl-C does (the
 reference DRIMbox gets it too); SIGTERM to the harness alone, as a supervisor's
 ``kill`` does (the harness must stop the reference itself).
@@ -32,6 +32,7 @@ from drimva.results import ScenarioResult, exit_code
 from va_runs import REPO, reference_profile_with
 
 SLOW = "Aucun KOS n'est publié pour une identité non qualifiée"
+SLOW_STEP = "Et aucun KOS n'est publié dans le DMP pour ce patient"
 SELECT = "orur01_est or non_qualifi or inconnu_du_pacs or outil_de_supervision"  # one before SLOW, two after
 START_S = 240.0  # a loaded CI machine: the first scenario, which starts the simulators and the reference, can take 30 s
 STOP_S = 90.0
@@ -107,9 +108,10 @@ def _progress(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.endswith("}")]
 
 
-def _slow_scenario_runs(run_dir: Path) -> bool:
-    events = [(e["event"], e.get("name"), e.get("outcome")) for e in _progress(run_dir)]
-    return ("end", "Le CR transmis en ORU^R01 est reçu et acquitté", "passed") in events and ("start", SLOW, None) in events
+def _slow_scenario_waits(run_dir: Path) -> bool:
+    """A scenario has passed, and SLOW is at its last step (which waits 300 s)."""
+    events = [(e["event"], e.get("name"), e.get("outcome") or e.get("step")) for e in _progress(run_dir)]
+    return ("end", "Le CR transmis en ORU^R01 est reçu et acquitté", "passed") in events and ("step", SLOW, SLOW_STEP) in events
 
 
 def _stop(process: subprocess.Popen[str], signum: signal.Signals, *, group: bool) -> dict[int, str]:
@@ -143,7 +145,7 @@ def test_a_run_stopped_in_a_scenario(
     run_dir = tmp_path / "run"
     process = spawn_drimva("run", "--profile", str(profile), "--run-dir", str(run_dir), "-k", SELECT)
     out = tmp_path / "drimva.out"
-    _wait_for(lambda: _slow_scenario_runs(run_dir), process, START_S, f"a scenario passed and « {SLOW} » started", out)
+    _wait_for(lambda: _slow_scenario_waits(run_dir), process, START_S, f"a scenario passed and « {SLOW} » waits", out)
     below = _stop(process, signum, group=group)
     output = out.read_text("utf-8")
     assert process.returncode == signal_exit_code(signum) == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], output[-3000:]
@@ -162,7 +164,7 @@ def test_a_run_stopped_in_a_scenario(
     items = {item["id"]: item["outcome"] for item in results["items"]}
     assert (items["VA-B1"], items["VA-B3"], items["VA-F"]) == ("passed", "interrupted", "not_run")
     slow = next(s for s in results["scenarios"] if s["name"] == SLOW)
-    assert slow["message"].startswith(f"exécution interrompue par {signum.name} pendant ce scénario, à l'étape")
+    assert slow["message"] == f"exécution interrompue par {signum.name} pendant ce scénario, à l'étape « {SLOW_STEP} »"
     assert ["not_run"] * 2 == [s["outcome"] for s in results["scenarios"] if s["evidence"] == ""]
     for scenario in results["scenarios"][:2]:  # the evidence written before the stop is kept
         assert (run_dir / scenario["evidence"] / "exchanges.jsonl").stat().st_size > 0
