@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from drimva.installation import STEPS_DIR, VA_INI, build_label
+from drimva.interruption import interruptible, signal_exit_code, stop_signal
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile, ProfileError, load_profile
 from fixtures.embedded import list_faults
@@ -61,7 +62,9 @@ def run_suite(
     """Run the VA features against the profile's SUT; return (exit code, run folder).
 
     ``marker`` selects the features by tag: the DRIMbox VA suite is everything
-    but ``@ris`` (the RIS-under-test mode selects ``ris``)."""
+    but ``@ris`` (the RIS-under-test mode selects ``ris``). SIGINT and SIGTERM
+    stop the run as Ctrl-C does (:mod:`drimva.interruption`): the results say
+    so and the exit code is 130 or 143."""
     import pytest
 
     from drimva.results import RESULTS_FILE, exit_code, load_results, summary_lines
@@ -103,10 +106,14 @@ def run_suite(
     if marker:
         args += ["-m", marker]
     args += list(extra_args)
-    pytest_code = pytest.main(args)
+    with interruptible() as interruption:
+        pytest_code = pytest.main(args)
     if latest_of is not None:
         _update_latest(latest_of, run_dir)
     if not (run_dir / RESULTS_FILE).exists():
+        if interruption.signum is not None:
+            print(f"drimva: {interruption.signum.name} before the run could write its results", file=sys.stderr)
+            return signal_exit_code(interruption.signum), run_dir
         print(f"drimva: the run produced no results (pytest exit code {pytest_code})", file=sys.stderr)
         return 3, run_dir
     results = load_results(run_dir)
@@ -292,9 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as error:
         print(f"drimva: harness error: {error}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
-        print("drimva: interrupted; the evidence written so far is kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        signum = stop_signal(error)
+        print(f"drimva: interrupted ({signum.name}); the evidence written so far is kept", file=sys.stderr)
+        return signal_exit_code(signum)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
 ``not_applicable`` the profile says the SUT does not claim this function
 ``deferred``       the client's RIS is not yet vague 2 (AF-IMG-DB-Va2 §4.4)
 ``manual``         needs a human attestation (the reason says what to check)
+``interrupted``    the run was stopped (SIGINT, SIGTERM) while this scenario ran
+``not_run``        selected but never started (the run was stopped before it,
+                   or its VA item was left out of the selection)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class Outcome(str, Enum):
     NOT_APPLICABLE = "not_applicable"
     DEFERRED = "deferred"
     MANUAL = "manual"
+    INTERRUPTED = "interrupted"
+    NOT_RUN = "not_run"
 
 
 # French labels for the VA report.
@@ -36,6 +41,8 @@ OUTCOME_LABELS_FR = {
     Outcome.NOT_APPLICABLE: "non applicable",
     Outcome.DEFERRED: "différé (RIS non vague 2)",
     Outcome.MANUAL: "attestation manuelle",
+    Outcome.INTERRUPTED: "interrompu",
+    Outcome.NOT_RUN: "non lancé",
 }
 
 # A skip reason that starts with one of these prefixes maps to that outcome.
@@ -72,18 +79,24 @@ def outcome_of_skip(message: str) -> tuple[Outcome, str]:
 
 
 def aggregate(outcomes: Iterable[Outcome]) -> Outcome:
-    """The outcome of a VA item from those of its scenarios."""
+    """The outcome of a VA item from those of its scenarios.
+
+    Worst first: ``failed``, ``error``, then ``interrupted`` (the item's check
+    was cut short); an item whose scenarios all share one of ``passed``,
+    ``not_applicable``, ``not_run`` takes it; otherwise the first partial
+    outcome present (``not_run``, ``deferred``, ``skipped``, ``manual``), as
+    the item was not wholly checked.
+    """
     seen = set(outcomes)
     if not seen:
         return Outcome.SKIPPED
-    for worst in (Outcome.FAILED, Outcome.ERROR):
+    for worst in (Outcome.FAILED, Outcome.ERROR, Outcome.INTERRUPTED):
         if worst in seen:
             return worst
-    if seen == {Outcome.PASSED}:
-        return Outcome.PASSED
-    if seen == {Outcome.NOT_APPLICABLE}:
-        return Outcome.NOT_APPLICABLE
-    for partial in (Outcome.DEFERRED, Outcome.SKIPPED, Outcome.MANUAL):
+    for whole in (Outcome.PASSED, Outcome.NOT_APPLICABLE, Outcome.NOT_RUN):
+        if seen == {whole}:
+            return whole
+    for partial in (Outcome.NOT_RUN, Outcome.DEFERRED, Outcome.SKIPPED, Outcome.MANUAL):
         if partial in seen:
             return partial
     return Outcome.PASSED

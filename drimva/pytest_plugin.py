@@ -5,10 +5,19 @@ fixtures come from ``fixtures.harness``. It maps each pytest-bdd scenario to
 its VA items (tags), turns the pytest outcome into the drimva vocabulary
 (:mod:`drimva.outcomes`) and writes ``results.json`` and the HTML report when
 the session ends.
+
+As the run goes, ``progress.jsonl`` gets a line when a scenario starts, at
+each of its steps, and when it ends. A run stopped by SIGINT or SIGTERM (:mod:`drimva.interruption`)
+still writes its results, after the session's teardown has stopped the
+simulators and the SUT: the scenario that was running is ``interrupted``,
+those selected that had not started are ``not_run``, and ``junit.xml`` says so
+too (:mod:`drimva.junit`).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +26,8 @@ from typing import Any, Generator
 import pytest
 
 from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
+from drimva.interruption import stop_signal
+from drimva.junit import InterruptedCase, mark_interrupted
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
 from drimva.results import ScenarioResult, build_results, write_results
 from drimva.va import VA_ITEMS, VaItem
@@ -25,6 +36,7 @@ from drimva.verdict import Verdict
 SCENARIO_KEY = pytest.StashKey["ScenarioInfo"]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
 RESULT_KEY = pytest.StashKey[ScenarioResult]()
+PROGRESS_FILE = "progress.jsonl"
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,80 @@ class ScenarioInfo:
         return slug(f"{Path(self.feature).stem}--{self.name}", SCENARIO_FOLDER_LIMIT)
 
 
+class RunProgress:
+    """The run as it goes: the scenarios selected, the one running, ``progress.jsonl``, the signal that stopped it.
+
+    Registered as a plugin of its own, as it needs hooks that are given no config.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / PROGRESS_FILE
+        self.selected: dict[str, pytest.Item] = {}  # by node id, in the order of the run
+        self.running: pytest.Item | None = None
+        self.running_since = 0.0
+        self.stopped_at = 0.0
+        self.step = ""  # the Gherkin step of the running scenario, once its fixtures are set up
+        self.interrupted_by: str | None = None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.selected = {item.nodeid: item for item in session.items}
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running = self.selected.get(nodeid)
+        self.running_since = time.monotonic()
+        self.step = ""
+        if self.running is not None:
+            self._log("start", self.running)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        item, self.running = self.running, None
+        if item is not None and item.nodeid == nodeid:
+            self._log("end", item)
+
+    def pytest_bdd_before_step(self, step: Any) -> None:
+        self.step = f"{step.keyword} {step.name}"
+        self._log("step", self.running, step=self.step)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        error = excinfo.value
+        # pytest.Session.Interrupted is pytest's own stop (--maxfail), not a signal.
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, pytest.Session.Interrupted):
+            self.interrupted_by = stop_signal(error).name
+            self.stopped_at = time.monotonic()
+            self._log("interrupted", self.running, signal=self.interrupted_by)
+
+    def _log(self, event: str, item: pytest.Item | None, **extra: str) -> None:
+        line: dict[str, Any] = {"at": datetime.now(timezone.utc).isoformat(), "event": event, **extra}
+        if item is not None:
+            info = _scenario_info(item)
+            line.update(feature=info.feature, name=info.name)
+            result = item.stash.get(RESULT_KEY, None)
+            if event == "end" and result is not None:
+                line.update(outcome=result.outcome.value, duration_s=round(result.duration_s, 3))
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def unfinished(self) -> list[tuple[pytest.Item, ScenarioResult]]:
+        """After an interruption: the running scenario ``interrupted``, every selected one not started ``not_run``."""
+        signal_name = self.interrupted_by or "SIGINT"
+        results = []
+        for item in self.selected.values():
+            if RESULT_KEY in item.stash:
+                continue
+            if item is self.running:
+                where = f"pendant ce scénario, à l'étape « {self.step} »" if self.step else "pendant la mise en place de ce scénario"
+                message = f"exécution interrompue par {signal_name} {where}"
+                results.append((item, _result(item, Outcome.INTERRUPTED, message, self.stopped_at - self.running_since)))
+            else:
+                message = f"non lancé : exécution interrompue par {signal_name} avant ce scénario"
+                results.append((item, _result(item, Outcome.NOT_RUN, message, evidence=False)))
+        return results
+
+
 class RunState:
     def __init__(self, run_dir: Path, fault: str | None) -> None:
         self.run_dir = run_dir
+        self.progress = RunProgress(run_dir)
         self.fault = fault
         self.started = datetime.now(timezone.utc)
         self.results: list[ScenarioResult] = []
@@ -70,7 +153,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     path = Path(run_dir)
     path.mkdir(parents=True, exist_ok=True)
-    config.stash[_STATE] = RunState(path, config.getoption("--drimva-fault"))
+    state = RunState(path, config.getoption("--drimva-fault"))
+    config.stash[_STATE] = state
+    config.pluginmanager.register(state.progress, "drimva-progress")
 
 
 def run_state(config: pytest.Config) -> RunState:
@@ -135,6 +220,22 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[O
     return Outcome.ERROR, "unknown failure"
 
 
+def _result(item: pytest.Item, outcome: Outcome, message: str, duration_s: float = 0.0, *, evidence: bool = True) -> ScenarioResult:
+    """The result of ``item``, with the findings its verdict has so far; ``evidence``: name its evidence folder."""
+    info = _scenario_info(item)
+    verdict = item.stash.get(VERDICT_KEY, None)
+    return ScenarioResult(
+        feature=info.feature,
+        name=info.name,
+        tags=info.tags,
+        outcome=outcome,
+        duration_s=duration_s,
+        message=message,
+        findings=list(verdict.findings) if verdict else [],
+        evidence=f"evidence/{info.evidence_name}" if evidence else "",
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
@@ -149,30 +250,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 result.outcome = Outcome.ERROR
                 result.message = f"teardown: {call.excinfo.value if call.excinfo else 'failed'}"
         return
-    info = _scenario_info(item)
     kind, message = _classify(report, call)
-    verdict = item.stash.get(VERDICT_KEY, None)
-    result = ScenarioResult(
-        feature=info.feature,
-        name=info.name,
-        tags=info.tags,
-        outcome=kind,
-        duration_s=report.duration,
-        message=message,
-        findings=list(verdict.findings) if verdict else [],
-        evidence=f"evidence/{info.evidence_name}",
-    )
+    result = _result(item, kind, message, report.duration)
     item.stash[RESULT_KEY] = result
     run_state(item.config).results.append(result)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config.stash.get(_STATE, None)
-    if state is None:
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    """Results are written around every other session-end hook: after the teardown that an
+    interrupted run does here (simulators, SUT, supervision summary) and after ``junit.xml``,
+    and even when that teardown raises."""
+    try:
+        return (yield)
+    finally:
+        state = session.config.stash.get(_STATE, None)
+        if state is not None:
+            _write_run_results(session.config, state)
+
+
+def _write_run_results(config: pytest.Config, state: RunState) -> None:
+    progress = state.progress
+    unfinished = progress.unfinished() if progress.interrupted_by else []
     results = build_results(
         run_id=state.run_dir.name,
-        scenarios=state.results,
+        scenarios=state.results + [result for _, result in unfinished],
         profile_source=state.profile_source,
         sut_name=state.sut_name,
         fault=state.fault,
@@ -180,8 +282,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         finished=datetime.now(timezone.utc),
         item_table=state.item_table,
         kind=state.kind,
+        interrupted_by=progress.interrupted_by,
     )
     if state.supervision is not None:  # set by the supervision monitor's teardown, before this hook
         keys = ("url", "interval_s", "probes", "ok", "availability", "evidence")
         results["supervision"] = {key: state.supervision.get(key) for key in keys}
     write_results(state.run_dir, results)
+    junit = config.getoption("xmlpath", None)
+    if progress.interrupted_by and junit and Path(junit).exists():
+        mark_interrupted(Path(junit), progress.interrupted_by, [InterruptedCase(item.nodeid, result) for item, result in unfinished])

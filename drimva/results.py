@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import signal
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 
 from drimva.findings import Finding, Severity
 from drimva.installation import commit, version
+from drimva.interruption import signal_exit_code
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome, aggregate
 from drimva.va import VA_BY_ID, VA_ITEMS, VaItem
 
@@ -63,8 +65,10 @@ def build_results(
     finished: datetime,
     item_table: Sequence[VaItem] = VA_ITEMS,
     kind: str = "drimbox",
+    interrupted_by: str | None = None,
 ) -> dict[str, Any]:
-    """``item_table``: the checklist the run reports on (the VA items of a DRIMbox, or the RIS items)."""
+    """``item_table``: the checklist the run reports on (the VA items of a DRIMbox, or the RIS items);
+    ``interrupted_by``: the signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), None when it ran to its end."""
     items = []
     for va in item_table:
         mine = [s for s in scenarios if va.id in s.tags]
@@ -88,6 +92,8 @@ def build_results(
         "sut": sut_name,
         "profile": profile_source,
         "fault": fault,
+        "interrupted": interrupted_by is not None,
+        "signal": interrupted_by,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "duration_s": round((finished - started).total_seconds(), 3),
@@ -109,7 +115,10 @@ def load_results(run_dir: Path) -> dict[str, Any]:
 
 
 def exit_code(results: dict[str, Any]) -> int:
-    """0 when no scenario failed or errored; 1 when the SUT failed; 3 on a harness error."""
+    """0 when no scenario failed or errored; 1 when the SUT failed; 3 on a harness error;
+    128 + the signal's number when the run was interrupted (130 SIGINT, 143 SIGTERM), whatever the outcomes."""
+    if results.get("interrupted"):
+        return signal_exit_code(signal.Signals[results.get("signal") or "SIGINT"])
     counts = results.get("scenario_counts", {})
     if counts.get(Outcome.FAILED.value):
         return 1
@@ -128,12 +137,14 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         count = len(item["scenarios"])
         lines.append(f"  {item['id']:<6} {item['outcome']:<15} {count} scenario(s)  {item['label']}")
         for scenario in item["scenarios"]:
-            if scenario["outcome"] != Outcome.PASSED.value:
+            if scenario["outcome"] not in (Outcome.PASSED.value, Outcome.NOT_RUN.value):
                 lines.append(f"           - {scenario['outcome']}: {scenario['name']}")
                 if scenario["message"]:
                     lines.append(f"             {scenario['message'][:300]}")
     counts = ", ".join(f"{n} {k}" for k, n in sorted(results["scenario_counts"].items()))
     lines.append(f"  scenarios: {counts or 'none'}")
+    if results.get("interrupted"):
+        lines.append(f"  INTERRUPTED by {results['signal']}: the outcomes are partial; the evidence written so far is kept")
     return lines
 
 
@@ -143,7 +154,8 @@ table{border-collapse:collapse;width:100%;margin:1em 0}
 td,th{border:1px solid #bbb;padding:.35em .6em;text-align:left;vertical-align:top}
 th{background:#eef}
 .passed{background:#dff5df}.failed{background:#fbdcdc}.error{background:#fde9c8}
-.skipped,.not_applicable,.deferred,.manual{background:#eee}
+.skipped,.not_applicable,.deferred,.manual,.not_run{background:#eee}
+.interrupted{background:#fff1a8}
 code{font-size:.9em}
 """
 
@@ -163,6 +175,19 @@ def _supervision_paragraph(campaign: dict[str, Any] | None) -> str:
 def _build_of(results: dict[str, Any]) -> str:
     build = results.get("drimva") or {}
     return f"{build.get('version', '?')} (commit {build.get('commit', '?')})"
+
+
+def _interruption_paragraph(results: dict[str, Any]) -> str:
+    """The warning that the run was stopped before its end, in French (empty when it was not)."""
+    if not results.get("interrupted"):
+        return ""
+    counts = results.get("scenario_counts", {})
+    return (
+        f"<p class='interrupted'><b>Exécution interrompue</b> par {html.escape(str(results.get('signal')))} : "
+        f"{counts.get(Outcome.INTERRUPTED.value, 0)} scénario(s) interrompu(s), "
+        f"{counts.get(Outcome.NOT_RUN.value, 0)} non lancé(s). Les résultats sont partiels ; "
+        "les preuves recueillies jusqu'à l'interruption sont conservées.</p>"
+    )
 
 
 def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
@@ -197,8 +222,9 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
         )
         details.append(
             f"<h3 class='{outcome.value}'>{esc(scenario['name'])} — {esc(OUTCOME_LABELS_FR[outcome])}</h3>"
-            f"<p>{esc(', '.join(scenario['tags']))} · {esc(scenario['feature'])} · "
-            f"preuves : <code>{esc(scenario['evidence'])}</code></p>"
+            f"<p>{esc(', '.join(scenario['tags']))} · {esc(scenario['feature'])}"
+            + (f" · preuves : <code>{esc(scenario['evidence'])}</code>" if scenario["evidence"] else "")
+            + "</p>"
             + (f"<p>{esc(scenario['message'])}</p>" if scenario["message"] else "")
             + table
         )
@@ -213,6 +239,7 @@ drimva {esc(_build_of(results))}
 {('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}</p>
 <p>Ce rapport est une pièce que le client peut joindre ; il ne remplace pas l'attestation de VA
 (AF-IMG-DB-Va2 §4.4). Généré le {generated}.</p>
+{_interruption_paragraph(results)}
 <table><tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>
 {''.join(rows)}</table>
 {_supervision_paragraph(results.get("supervision"))}

@@ -19,6 +19,10 @@ Figures (decisions where the issue is silent):
 - achieved rate: (sent - 1) / (last send start - first send start).
 
 Exit 0 when K/T >= 99 % and the achieved rate >= 90 % of the asked rate.
+SIGINT or SIGTERM stops the sending (:mod:`drimva.interruption`): the figures
+then cover the reports created before the stop (K: the publications the DMP
+had already received, no further wait), are marked interrupted and never pass,
+and the exit code is 130 or 143.
 The RIS evidence keeps the first messages in full, then only their MSH
 segment (the ACKs are kept whole); PACS and DMP evidence is complete.
 """
@@ -30,6 +34,7 @@ import itertools
 import json
 import math
 import queue
+import signal
 import statistics
 import threading
 import time
@@ -40,6 +45,7 @@ from typing import Any
 from drimva.cli import check_fault, new_run_id
 from drimva.evidence import EvidenceSink, EvidenceStore
 from drimva.hl7msg import Hl7Error, parse_message
+from drimva.interruption import RunInterrupted, interruptible, signal_exit_code
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile, load_profile
 from fixtures.cda import build_cda
@@ -94,6 +100,7 @@ class SoakResult:
     duration_s: float = 0.0
     errors: list[str] = field(default_factory=list)
     run_dir: str = ""
+    interrupted: str | None = None  # the signal that stopped the soak ("SIGINT", "SIGTERM")
 
     @property
     def kt(self) -> float:
@@ -109,7 +116,14 @@ class SoakResult:
 
     @property
     def passed(self) -> bool:
-        return self.kt_ok and self.rate_ok
+        return self.kt_ok and self.rate_ok and self.interrupted is None
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed, 1 failed, 128 + the signal's number when interrupted (130 SIGINT, 143 SIGTERM)."""
+        if self.interrupted is not None:
+            return signal_exit_code(signal.Signals[self.interrupted])
+        return 0 if self.passed else 1
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,7 +134,8 @@ class SoakResult:
         def seconds(value: float | None) -> str:
             return "-" if value is None else f"{value:.3f} s"
 
-        lines = [
+        lines = [f"soak INTERRUPTED by {self.interrupted}: the figures cover the reports sent before the stop"] if self.interrupted else []
+        lines += [
             (
                 f"soak: {self.sent}/{self.asked_count} reports sent at {self.send_rate:.2f}/s "
                 f"(asked {self.asked_rate:g}/s, {'ok' if self.rate_ok else 'below 90 %'}), in {self.duration_s:.1f} s"
@@ -139,7 +154,7 @@ class SoakResult:
                 lines.append(f"  ... and {len(self.errors) - 20} more (see soak.json)")
         if self.run_dir:
             lines.append(f"evidence: {self.run_dir}")
-        lines.append("PASSED" if self.passed else "FAILED")
+        lines.append(f"INTERRUPTED ({self.interrupted})" if self.interrupted else "PASSED" if self.passed else "FAILED")
         return "\n".join(lines)
 
 
@@ -200,9 +215,16 @@ def soak(
         ris = RisSimulator(
             SummarisedRisEvidence(evidence), connect_timeout=profile.timeouts.connect_s, ack_timeout=profile.timeouts.ack_s
         )
-        runs = _send_all(profile, stack, ris, count, rate, workers or max(2, min(64, math.ceil(rate))))
-        _wait_publications(stack, runs, profile.timeouts.publication_s)
+        runs: list[ReportRun] = []
+        stopped_by: str | None = None
+        try:
+            _send_all(profile, stack, ris, count, rate, workers or max(2, min(64, math.ceil(rate))), runs)
+            _wait_publications(stack, runs, profile.timeouts.publication_s)
+        except RunInterrupted as stop:
+            stopped_by = stop.signum.name
+            _wait_publications(stack, runs, 0)  # one look: what the DMP has received so far counts in K
         result = _figures(runs, count, rate)
+        result.interrupted = stopped_by
         result.duration_s = round(time.monotonic() - started, 3)
         result.run_dir = str(run_dir)
         evidence.write_json("soak.json", {"figures": result.to_json(), "reports": [_row(r) for r in runs]})
@@ -211,12 +233,14 @@ def soak(
     return result
 
 
-def _send_all(profile: Profile, stack: BlockBStack, ris: RisSimulator, count: int, rate: float, workers: int) -> list[ReportRun]:
+def _send_all(
+    profile: Profile, stack: BlockBStack, ris: RisSimulator, count: int, rate: float, workers: int, runs: list[ReportRun]
+) -> None:
+    """Send the reports, appending each to ``runs`` as it is made (the caller keeps them if this is interrupted)."""
     organisation = profile_organisation(profile)
     template = profile.viewer.url_template.replace("{host}", profile.viewer.host)
     qualified = set(profile.rules.qualified_identity_statuses)
     pending: queue.Queue[tuple[ReportRun, str] | None] = queue.Queue(maxsize=max(1, math.ceil(rate * QUEUE_SECONDS)))
-    runs: list[ReportRun] = []
 
     def sender() -> None:
         while True:
@@ -257,13 +281,23 @@ def _send_all(profile: Profile, stack: BlockBStack, ris: RisSimulator, count: in
             if delay > 0:
                 time.sleep(delay)
             pending.put((run, message))  # blocks while the pool and the queue are full: the SUT is behind
+    except BaseException:
+        _drop_waiting(pending)  # interrupted: the reports still in the queue are not sent
+        raise
     finally:
         for _ in pool:
             pending.put(None)
         limit = time.monotonic() + profile.timeouts.connect_s + profile.timeouts.ack_s + 5
         for thread in pool:
             thread.join(timeout=max(0.1, limit - time.monotonic()))
-    return runs
+
+
+def _drop_waiting(pending: queue.Queue[tuple[ReportRun, str] | None]) -> None:
+    while True:
+        try:
+            pending.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _ack_code(text: str) -> str:
@@ -332,12 +366,13 @@ def _row(run: ReportRun) -> dict[str, Any]:
 
 
 def run_soak(args: argparse.Namespace) -> int:
-    """The ``drimva soak`` subcommand: 0 when K/T >= 99 % and the rate held, 1 otherwise."""
+    """The ``drimva soak`` subcommand: 0 when K/T >= 99 % and the rate held, 1 otherwise, 130 / 143 when interrupted."""
     profile = load_profile(args.profile)
     run_dir = profile.reports_folder / f"soak-{new_run_id()}"
     fault = getattr(args, "fault", None)
     check_fault(profile, fault)
-    result = soak(profile, int(args.count), float(args.rate), run_dir, fault=fault)
+    with interruptible():
+        result = soak(profile, int(args.count), float(args.rate), run_dir, fault=fault)
     print(result.to_text())
     json_out = getattr(args, "json_out", None)
     if json_out:
@@ -346,4 +381,4 @@ def run_soak(args: argparse.Namespace) -> int:
             print(text)
         else:
             Path(json_out).write_text(text + "\n", "utf-8")
-    return 0 if result.passed else 1
+    return result.exit_code

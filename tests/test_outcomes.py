@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from drimva.findings import Finding, Severity
-from drimva.outcomes import Outcome, aggregate, outcome_of_skip, skip_reason
+from drimva.outcomes import OUTCOME_LABELS_FR, Outcome, aggregate, outcome_of_skip, skip_reason
 from drimva.results import ScenarioResult, build_results, exit_code, write_results
 from drimva.selftest import kill_matrix
 
@@ -16,6 +16,21 @@ def test_aggregate_worst_first() -> None:
     assert aggregate([Outcome.PASSED, Outcome.DEFERRED]) is Outcome.DEFERRED
     assert aggregate([Outcome.NOT_APPLICABLE]) is Outcome.NOT_APPLICABLE
     assert aggregate([]) is Outcome.SKIPPED
+
+
+def test_aggregate_of_an_interrupted_item() -> None:
+    assert aggregate([Outcome.PASSED, Outcome.INTERRUPTED, Outcome.NOT_RUN]) is Outcome.INTERRUPTED
+    assert aggregate([Outcome.FAILED, Outcome.INTERRUPTED]) is Outcome.FAILED
+    assert aggregate([Outcome.ERROR, Outcome.INTERRUPTED]) is Outcome.ERROR
+    assert aggregate([Outcome.NOT_RUN, Outcome.NOT_RUN]) is Outcome.NOT_RUN
+    assert aggregate([Outcome.PASSED, Outcome.NOT_RUN]) is Outcome.NOT_RUN  # not wholly checked
+    assert aggregate([Outcome.SKIPPED, Outcome.NOT_RUN]) is Outcome.NOT_RUN
+    assert aggregate([Outcome.NOT_APPLICABLE, Outcome.NOT_RUN]) is Outcome.NOT_RUN
+
+
+def test_every_outcome_has_its_own_french_label() -> None:
+    assert set(OUTCOME_LABELS_FR) == set(Outcome)
+    assert len(set(OUTCOME_LABELS_FR.values())) == len(Outcome)
 
 
 def test_skip_reasons_round_trip() -> None:

@@ -28,7 +28,9 @@ def reference_profile(folder: Path, extra_toml: str = "", settings: dict[str, st
         table, _, name = key.rpartition(".")
         line = re.compile(rf"^(\[{re.escape(table)}\]\n(?:[^\[].*\n|\n)*?){re.escape(name)} = .*$", re.MULTILINE)
         text, count = line.subn(lambda match: f"{match.group(1)}{name} = {value}", text)
-        assert count == 1, f"reference.toml does not define {key}: add it with extra_toml"
+        if count == 0 and f"[{table}]\n" in text:  # a key of a table it defines, left at its default
+            text, count = text.replace(f"[{table}]\n", f"[{table}]\n{name} = {value}\n", 1), 1
+        assert count == 1, f"reference.toml does not define [{table}]: add it with extra_toml"
     path = folder / "profile.toml"
     path.write_text(text + "\n" + extra_toml, "utf-8")
     return path

@@ -1,0 +1,262 @@
+"""A run stopped by SIGINT (Ctrl-C) or SIGTERM: exit 130 / 143, partial results that say so, no process left.
+
+The runs are ``drimva run`` / ``drimva soak`` processes against the embedded
+reference DRIMbox. To stop a run *inside* a scenario, deterministically, the
+profile sets ``timeouts.no_publication_grace_s`` to 300 s: the scenario « Aucun
+KOS n'est publié pour une identité non qualifiée » then waits that long in its
+last step, and the signal is sent once ``progress.jsonl`` says it is at that step.
+SIGINT goes to the whole process group, as a terminal's Ctrl-C does (the
+reference DRIMbox gets it too); SIGTERM to the harness alone, as a supervisor's
+``kill`` does (the harness must stop the reference itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from _pytest.junitxml import mangle_test_address
+
+from drimva.interruption import RunInterrupted, interruptible, signal_exit_code
+from drimva.junit import InterruptedCase, mark_interrupted, junit_names
+from drimva.outcomes import Outcome
+from drimva.results import ScenarioResult, exit_code
+from va_runs import REPO, reference_profile
+
+SLOW = "Aucun KOS n'est publié pour une identité non qualifiée"
+SLOW_STEP = "Et aucun KOS n'est publié dans le DMP pour ce patient"
+SELECT = "orur01_est or non_qualifi or inconnu_du_pacs or outil_de_supervision"  # one before SLOW, two after
+START_S = 240.0  # a loaded CI machine: the first scenario, which starts the simulators and the reference, can take 30 s
+STOP_S = 90.0
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) from /proc, None when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every process below ``root``, with its start time (so a reused pid is not mistaken for it)."""
+    table = {int(p.name): _stat(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    found: dict[int, str] = {}
+    parents = {root}
+    while parents:
+        children = {pid: stat[2] for pid, stat in table.items() if stat and stat[1] in parents and pid not in found}
+        found.update(children)
+        parents = set(children)
+    return found
+
+
+def _alive(pid: int, started: str) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z" and stat[2] == started
+
+
+@pytest.fixture
+def spawn_drimva(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``python -m drimva ARGS…`` in a session of its own (output in ``tmp_path/drimva.out``); its group is killed at the end."""
+    started: list[subprocess.Popen[str]] = []
+
+    def spawn(*args: str) -> subprocess.Popen[str]:
+        with (tmp_path / "drimva.out").open("w", encoding="utf-8") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "drimva", *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True,
+                start_new_session=True,
+            )  # fmt: skip
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:  # the harness and whatever it left in its group
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], timeout_s: float, what: str, out: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"drimva exited ({process.returncode}) before {what}: {out.read_text('utf-8')[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout_s} s: {what}")
+        time.sleep(0.1)
+
+
+def _progress(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "progress.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.endswith("}")]
+
+
+def _slow_scenario_waits(run_dir: Path) -> bool:
+    """A scenario has passed, and SLOW is at its last step (which waits 300 s)."""
+    events = [(e["event"], e.get("name"), e.get("outcome") or e.get("step")) for e in _progress(run_dir)]
+    return ("end", "Le CR transmis en ORU^R01 est reçu et acquitté", "passed") in events and ("step", SLOW, SLOW_STEP) in events
+
+
+def _stop(process: subprocess.Popen[str], signum: signal.Signals, *, group: bool) -> dict[int, str]:
+    """Send ``signum`` (to the process group: a terminal's Ctrl-C); wait for the exit; the processes it had below it."""
+    below = _descendants(process.pid)
+    if group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    process.wait(timeout=STOP_S)
+    return below
+
+
+def _assert_none_left(below: dict[int, str], reference: Path) -> None:
+    pid = int(json.loads(reference.read_text("utf-8"))["pid"])
+    assert pid in below, f"the reference DRIMbox {pid} is not a child of the harness: {sorted(below)}"
+    deadline = time.monotonic() + 5  # an orphan is reaped by init a moment after the harness exits
+    while any(_alive(p, started) for p, started in below.items()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p, started in below.items() if _alive(p, started)] == []
+
+
+# -- drimva run --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["SIGINT-group", "SIGTERM-harness"])
+def test_a_run_stopped_in_a_scenario(
+    tmp_path: Path, spawn_drimva: Callable[..., subprocess.Popen[str]], signum: signal.Signals, group: bool
+) -> None:
+    profile = reference_profile(tmp_path, settings={"timeouts.no_publication_grace_s": "300"})
+    run_dir = tmp_path / "run"
+    process = spawn_drimva("run", "--profile", str(profile), "--run-dir", str(run_dir), "-k", SELECT)
+    out = tmp_path / "drimva.out"
+    _wait_for(lambda: _slow_scenario_waits(run_dir), process, START_S, f"a scenario passed and « {SLOW} » waits", out)
+    below = _stop(process, signum, group=group)
+    output = out.read_text("utf-8")
+    assert process.returncode == signal_exit_code(signum) == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], output[-3000:]
+    assert f"INTERRUPTED by {signum.name}" in output
+
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    assert (results["interrupted"], results["signal"]) == (True, signum.name)
+    outcomes = {s["name"]: s["outcome"] for s in results["scenarios"]}
+    assert outcomes == {
+        "Le CR transmis en ORU^R01 est reçu et acquitté": "passed",
+        SLOW: "interrupted",
+        "Aucun KOS n'est publié pour un examen inconnu du PACS": "not_run",
+        "La DRIMbox répond à l'outil de supervision de l'ANS": "not_run",
+    }
+    assert results["scenario_counts"] == {"passed": 1, "interrupted": 1, "not_run": 2}
+    items = {item["id"]: item["outcome"] for item in results["items"]}
+    assert (items["VA-B1"], items["VA-B3"], items["VA-F"]) == ("passed", "interrupted", "not_run")
+    slow = next(s for s in results["scenarios"] if s["name"] == SLOW)
+    assert slow["message"] == f"exécution interrompue par {signum.name} pendant ce scénario, à l'étape « {SLOW_STEP} »"
+    assert ["not_run"] * 2 == [s["outcome"] for s in results["scenarios"] if s["evidence"] == ""]
+    for scenario in results["scenarios"][:2]:  # the evidence written before the stop is kept
+        assert (run_dir / scenario["evidence"] / "exchanges.jsonl").stat().st_size > 0
+    assert results["supervision"]["probes"] > 0  # written after the teardown stopped the background probes
+    assert ("interrupted", SLOW) in [(e["event"], e.get("name")) for e in _progress(run_dir)]
+
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("errors"), suite.get("skipped"), suite.get("failures")) == ("4", "1", "2", "0")
+    assert [(p.get("name"), p.get("value")) for p in suite.iter("property")] == [("interrupted", signum.name)]
+    assert [e.get("type") for e in suite.iter("error")] == ["interrupted"]
+    assert [e.get("type") for e in suite.iter("skipped")] == ["not_run", "not_run"]
+
+    page = (run_dir / "rapport-va.html").read_text("utf-8")
+    assert f"<b>Exécution interrompue</b> par {signum.name}" in page and "non lancé" in page
+
+    _assert_none_left(below, run_dir / "reference" / "ready.json")
+
+
+# -- drimva soak -------------------------------------------------------------------------------
+
+
+def test_a_soak_stopped_prints_what_it_measured(tmp_path: Path, spawn_drimva: Callable[..., subprocess.Popen[str]]) -> None:
+    reports = tmp_path / "reports"
+    profile = reference_profile(tmp_path, settings={"harness.reports_dir": json.dumps(str(reports))})
+    figures = tmp_path / "figures.json"
+    process = spawn_drimva("soak", "--profile", str(profile), "--count", "5000", "--rate", "5", "--json", str(figures))
+    out = tmp_path / "drimva.out"
+
+    def published() -> bool:  # the DMP simulator answered a first submission with Success: there is a K to report
+        logs = list(reports.glob("soak-*/evidence/soak/exchanges.jsonl"))
+        lines = logs[0].read_text("utf-8").splitlines() if logs else []
+        return any('"channel": "dmp"' in line and '"status": "Success"' in line for line in lines)
+
+    _wait_for(published, process, START_S, "a first publication", out)
+    below = _stop(process, signal.SIGINT, group=True)
+    output = out.read_text("utf-8")
+    assert process.returncode == 130, output[-3000:]
+    assert output.startswith("soak INTERRUPTED by SIGINT") and "INTERRUPTED (SIGINT)" in output
+    data = json.loads(figures.read_text("utf-8"))
+    assert data["interrupted"] == "SIGINT" and not data["passed"]
+    assert 1 <= data["sent"] < 5000 and data["k"] >= 1
+    run_dir = Path(data["run_dir"])
+    assert json.loads((run_dir / "soak.json").read_text("utf-8"))["interrupted"] == "SIGINT"
+    _assert_none_left(below, run_dir / "reference" / "ready.json")
+
+
+# -- the pieces --------------------------------------------------------------------------------
+
+
+def test_the_first_stop_signal_raises_once_and_the_handlers_are_restored() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with interruptible() as interruption:
+        with pytest.raises(RunInterrupted) as raised:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        assert raised.value.signum is signal.SIGTERM and interruption.signum is signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal while stopping: noted, not raised
+        time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_interrupted_run_exits_128_plus_the_signal_whatever_the_outcomes() -> None:
+    counts = {"failed": 1, "passed": 3}
+    assert exit_code({"scenario_counts": counts, "scenarios": [{}], "interrupted": False, "signal": None}) == 1
+    assert exit_code({"scenario_counts": counts, "scenarios": [{}], "interrupted": True, "signal": "SIGINT"}) == 130
+    assert exit_code({"scenario_counts": {}, "scenarios": [], "interrupted": True, "signal": "SIGTERM"}) == 143
+
+
+@pytest.mark.parametrize("nodeid", ["steps/test_va.py::test_reçu", "steps/sub/test_x.py::Test::test_y[a-b]", "test_z.py::test_w"])
+def test_junit_names_are_those_of_pytest_junitxml(nodeid: str) -> None:
+    names = mangle_test_address(nodeid)
+    assert junit_names(nodeid) == (".".join(names[:-1]), names[-1])
+
+
+def test_junit_gets_the_interruption_and_the_scenarios_it_left(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="drimva-va" errors="0" '
+        'failures="0" skipped="0" tests="1" time="1.0"><testcase classname="steps.test_va" name="test_a" time="0.5" />'
+        "</testsuite></testsuites>",
+        "utf-8",
+    )
+    interrupted = ScenarioResult("f.feature", "B", ("VA-B1",), Outcome.INTERRUPTED, 2.0, "interrompu à l'étape « Alors x »")
+    not_run = ScenarioResult("f.feature", "C", ("VA-B1",), Outcome.NOT_RUN, message="non lancé")
+    cases = [InterruptedCase("steps/test_va.py::test_b", interrupted), InterruptedCase("steps/test_va.py::test_c", not_run)]
+    mark_interrupted(junit, "SIGTERM", cases)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite[0].tag == "properties"
+    assert (suite.get("tests"), suite.get("errors"), suite.get("skipped")) == ("3", "1", "1")
+    case_b, case_c = suite.findall("testcase")[1:]
+    assert (case_b.get("name"), case_b.get("time")) == ("test_b", "2.000")
+    error, skipped = case_b.find("error"), case_c.find("skipped")
+    assert error is not None and error.get("message") == "interrompu à l'étape « Alors x »"
+    assert skipped is not None and (skipped.get("type"), skipped.get("message")) == ("not_run", "non lancé")
