@@ -6,6 +6,7 @@ import argparse
 import json
 import secrets
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from drimva.installation import STEPS_DIR, VA_INI, build_label
 from drimva.interruption import interruptible, signal_exit_code, stop_signal
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile, ProfileError, load_profile
+from drimva.va import VA_ITEMS, VaItem
 from fixtures.embedded import list_faults
 from fixtures.ris_process import list_ris_faults
 
@@ -57,12 +59,14 @@ def run_suite(
     quiet: bool = False,
     marker: str = "not ris",
     browser: str | None = None,
+    items: tuple[str, ...] = (),
     extra_args: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
     """Run the VA features against the profile's SUT; return (exit code, run folder).
 
     ``marker`` selects the features by tag: the DRIMbox VA suite is everything
-    but ``@ris`` (the RIS-under-test mode selects ``ris``). SIGINT and SIGTERM
+    but ``@ris`` (the RIS-under-test mode selects ``ris``); ``items`` keeps the
+    scenarios of those checklist items only, the others are ``not_run``. SIGINT and SIGTERM
     stop the run as Ctrl-C does (:mod:`drimva.interruption`): the results say
     so and the exit code is 130 or 143."""
     import pytest
@@ -101,15 +105,24 @@ def run_suite(
         args += ["--drimva-fault", fault]
     if browser:
         args += ["--drimva-browser", browser]
+    selection = [f"--items {','.join(items)}"] if items else []
     if select:
         args += ["-k", select]
+        selection.append(f"-k {select!r}")
+    if items:
+        marker = f"{marker} and ({' or '.join(items)})" if marker else " or ".join(items)
     if marker:
         args += ["-m", marker]
+    if selection:
+        args.append("--drimva-selection=" + " ".join(selection))  # "=": the value starts with "-"
     args += list(extra_args)
     with interruptible() as interruption:
         pytest_code = pytest.main(args)
     if latest_of is not None:
         _update_latest(latest_of, run_dir)
+    if pytest_code == pytest.ExitCode.USAGE_ERROR:  # e.g. a -k expression pytest cannot read; it said why
+        print("drimva: bad selection (pytest's message above)", file=sys.stderr)
+        return 2, run_dir
     if not (run_dir / RESULTS_FILE).exists():
         if interruption.signum is not None:
             print(f"drimva: {interruption.signum.name} before the run could write its results", file=sys.stderr)
@@ -117,6 +130,9 @@ def run_suite(
         print(f"drimva: the run produced no results (pytest exit code {pytest_code})", file=sys.stderr)
         return 3, run_dir
     results = load_results(run_dir)
+    if pytest_code == pytest.ExitCode.NO_TESTS_COLLECTED and selection:
+        print(f"drimva: no scenario matches {' '.join(selection)}", file=sys.stderr)
+        return 2, run_dir
     if not quiet:
         print("\n".join(summary_lines(results)))
         print(f"  results: {run_dir / RESULTS_FILE}")
@@ -132,13 +148,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         select=args.select,
         quiet=args.quiet,
         browser=args.browser,
+        items=parse_items(args.items, VA_ITEMS),
     )
     return code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    code, _ = run_suite(None, select=args.select, browser=args.browser)
+    code, _ = run_suite(None, select=args.select, browser=args.browser, items=parse_items(args.items, VA_ITEMS))
     return code
+
+
+def parse_items(text: str | None, table: Sequence[VaItem]) -> tuple[str, ...]:
+    """``--items VA-B1,VA-B3`` as item ids of ``table`` (case-insensitive), in the table's order."""
+    if not text:
+        return ()
+    known = {item.id.upper(): item.id for item in table}
+    asked = [part.strip().upper() for part in text.split(",") if part.strip()]
+    unknown = [part for part in asked if part not in known]
+    if unknown or not asked:
+        raise ProfileError(f"--items: unknown item(s) {', '.join(unknown) or repr(text)}; the items are {', '.join(known.values())}")
+    return tuple(item.id for item in table if item.id.upper() in asked)
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
@@ -192,6 +221,12 @@ def _cmd_example_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+ITEMS_HELP = (
+    "only these VA items, comma-separated (e.g. VA-B1,VA-B3; items: " + ", ".join(item.id for item in VA_ITEMS)
+    + "); the others are reported not_run"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drimva",
@@ -202,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the VA suite against the embedded reference DRIMbox")
     demo.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
+    demo.add_argument("--items", help=ITEMS_HELP)
     demo.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
     demo.set_defaults(func=_cmd_demo)
 
@@ -210,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fault", help="fault of the embedded reference DRIMbox (self-test)")
     run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
+    run.add_argument("--items", help=ITEMS_HELP)
     run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
     run.set_defaults(func=_cmd_run)
@@ -238,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     ris.add_argument("--count", type=int, help="end the session after this many reports")
     ris.add_argument("--duration", type=float, help="end the session after this many seconds")
     ris.add_argument("--fault", help="fault of the embedded RIS simulator (self-test)")
+    ris.add_argument("--items", help="only these RIS items, comma-separated (RIS-1 … RIS-4); the others are reported not_run")
     ris.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     ris.add_argument("--quiet", action="store_true", help="print no summary")
     ris.set_defaults(func=_cmd_ris)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any, Generator, Sequence
 
 import pytest
 
@@ -59,6 +59,7 @@ class RunProgress:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / PROGRESS_FILE
         self.selected: dict[str, pytest.Item] = {}  # by node id, in the order of the run
+        self.deselected: list[pytest.Item] = []  # left out by -m (the other mode's features, --items) or -k
         self.running: pytest.Item | None = None
         self.running_since = 0.0
         self.stopped_at = 0.0
@@ -67,6 +68,9 @@ class RunProgress:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected = {item.nodeid: item for item in session.items}
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self.deselected.extend(items)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.running = self.selected.get(nodeid)
@@ -119,6 +123,14 @@ class RunProgress:
                 results.append((item, _result(item, Outcome.NOT_RUN, message, evidence=False)))
         return results
 
+    def left_out(self, item_ids: set[str], selection: str) -> list[ScenarioResult]:
+        """The scenarios of the checklist ``item_ids`` that the selection left out: ``not_run``."""
+        return [
+            _result(item, Outcome.NOT_RUN, f"non sélectionné ({selection})", evidence=False)
+            for item in self.deselected
+            if item_ids & set(_scenario_info(item).tags)
+        ]
+
 
 class RunState:
     def __init__(self, run_dir: Path, fault: str | None) -> None:
@@ -142,6 +154,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drimva-profile", default=None, help="SUT profile (TOML); default: embedded reference")
     group.addoption("--drimva-run-dir", default=None, help="folder of this run's evidence and results")
     group.addoption("--drimva-fault", default=None, help="fault of the embedded reference DRIMbox")
+    group.addoption("--drimva-selection", default="", help="how the scenarios were selected (--items, -k), for the results")
     group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
@@ -272,9 +285,11 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
 def _write_run_results(config: pytest.Config, state: RunState) -> None:
     progress = state.progress
     unfinished = progress.unfinished() if progress.interrupted_by else []
+    selection = config.getoption("--drimva-selection") or "-m"
+    left_out = progress.left_out({item.id for item in state.item_table}, selection)
     results = build_results(
         run_id=state.run_dir.name,
-        scenarios=state.results + [result for _, result in unfinished],
+        scenarios=state.results + [result for _, result in unfinished] + left_out,
         profile_source=state.profile_source,
         sut_name=state.sut_name,
         fault=state.fault,

@@ -36,7 +36,8 @@ def ris_suite_args(count: int | None, duration: float | None) -> tuple[str, ...]
 
 
 def run_ris(args: argparse.Namespace) -> int:
-    from drimva.cli import run_suite
+    from drimva.cli import parse_items, run_suite
+    from drimva.va import RIS_ITEMS
 
     code, _ = run_suite(
         args.profile or str(EMBEDDED_RIS),
@@ -44,6 +45,7 @@ def run_ris(args: argparse.Namespace) -> int:
         fault=args.fault,
         quiet=args.quiet,
         marker="ris",
+        items=parse_items(getattr(args, "items", None), RIS_ITEMS),
         extra_args=ris_suite_args(args.count, args.duration),
     )
     return code

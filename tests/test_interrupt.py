@@ -153,20 +153,24 @@ def test_a_run_stopped_in_a_scenario(
 
     results = json.loads((run_dir / "results.json").read_text("utf-8"))
     assert (results["interrupted"], results["signal"]) == (True, signum.name)
-    outcomes = {s["name"]: s["outcome"] for s in results["scenarios"]}
+    selected = [s for s in results["scenarios"] if not s["message"].startswith("non sélectionné")]
+    left_out = {s["outcome"] for s in results["scenarios"] if s not in selected}
+    assert left_out == {"not_run"} and len(selected) == 4  # the others, left out by -k, are not_run as such
+    outcomes = {s["name"]: s["outcome"] for s in selected}
     assert outcomes == {
         "Le CR transmis en ORU^R01 est reçu et acquitté": "passed",
         SLOW: "interrupted",
         "Aucun KOS n'est publié pour un examen inconnu du PACS": "not_run",
         "La DRIMbox répond à l'outil de supervision de l'ANS": "not_run",
     }
-    assert results["scenario_counts"] == {"passed": 1, "interrupted": 1, "not_run": 2}
+    assert results["scenario_counts"] == {"passed": 1, "interrupted": 1, "not_run": 2 + len(results["scenarios"]) - 4}
     items = {item["id"]: item["outcome"] for item in results["items"]}
-    assert (items["VA-B1"], items["VA-B3"], items["VA-F"]) == ("passed", "interrupted", "not_run")
+    # VA-B1: one of its two scenarios passed, -k left the other out, so not wholly checked
+    assert (items["VA-B1"], items["VA-B3"], items["VA-F"]) == ("not_run", "interrupted", "not_run")
     slow = next(s for s in results["scenarios"] if s["name"] == SLOW)
     assert slow["message"] == f"exécution interrompue par {signum.name} pendant ce scénario, à l'étape « {SLOW_STEP} »"
-    assert ["not_run"] * 2 == [s["outcome"] for s in results["scenarios"] if s["evidence"] == ""]
-    for scenario in results["scenarios"][:2]:  # the evidence written before the stop is kept
+    assert ["not_run"] * 2 == [s["outcome"] for s in selected if s["evidence"] == ""]
+    for scenario in selected[:2]:  # the evidence written before the stop is kept
         assert (run_dir / scenario["evidence"] / "exchanges.jsonl").stat().st_size > 0
     assert results["supervision"]["probes"] > 0  # written after the teardown stopped the background probes
     assert ("interrupted", SLOW) in [(e["event"], e.get("name")) for e in _progress(run_dir)]
