@@ -199,12 +199,16 @@ class DmpSimulator(ServedOverHttps):
         with self._lock:
             return list(self._tls_rejections)
 
+    # The registry is read under the request lock: a request changes it before its submission is
+    # recorded, so a reader in between would see an entry whose submission is not in ``submissions`` yet.
     def entries(self) -> list[RegistryEntry]:
-        return self.registry.entries()
+        with self._lock:
+            return self.registry.entries()
 
     def entry(self, ref: str) -> RegistryEntry | None:
         """An entry by entryUUID or uniqueId."""
-        return self.registry.find(ref)
+        with self._lock:
+            return self.registry.find(ref)
 
     def preload(
         self,
