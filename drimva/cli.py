@@ -17,6 +17,10 @@ STEPS_DIR = REPO_ROOT / "steps"
 VA_INI = STEPS_DIR / "va.ini"
 
 
+class UsageError(ValueError):
+    """A command line that cannot be run as given (exit code 2, like a bad profile)."""
+
+
 def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
@@ -36,6 +40,7 @@ def run_suite(
     *,
     run_dir: Path | None = None,
     fault: str | None = None,
+    variant: str | None = None,
     select: str | None = None,
     quiet: bool = False,
     marker: str = "not ris",
@@ -56,6 +61,8 @@ def run_suite(
         raise ProfileError(f"the profile {profile.source} describes a sut.kind = {profile.sut.kind!r}: use '{command}'")
     if fault and not profile.is_embedded:
         raise ProfileError("--fault applies to an embedded SUT only (sut.embedded = \"reference\" or \"ris-simulator\")")
+    if variant:
+        _check_variant(variant, profile)
     reports_dir = Path(profile.harness.reports_dir)
     if run_dir is None:
         run_dir = reports_dir / new_run_id()
@@ -80,6 +87,8 @@ def run_suite(
         args += ["--drimva-profile", str(Path(profile_path).resolve())]
     if fault:
         args += ["--drimva-fault", fault]
+    if variant:
+        args += ["--drimva-variant", variant]
     if browser:
         args += ["--drimva-browser", browser]
     if select:
@@ -101,11 +110,24 @@ def run_suite(
     return exit_code(results), run_dir
 
 
+def _check_variant(name: str, profile: Profile) -> None:
+    """``--variant NAME``: the embedded reference DRIMbox only, and one of its variants."""
+    from fixtures.embedded import UnknownVariant, find_variant
+
+    if profile.sut.embedded != "reference":
+        raise UsageError("--variant applies to the embedded reference DRIMbox only (sut.embedded = \"reference\")")
+    try:
+        find_variant(name)
+    except UnknownVariant as error:
+        raise UsageError(str(error)) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     code, _ = run_suite(
         args.profile,
         run_dir=Path(args.run_dir) if args.run_dir else None,
         fault=args.fault,
+        variant=args.variant,
         select=args.select,
         quiet=args.quiet,
         browser=args.browser,
@@ -172,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the VA suite against the SUT of a profile")
     run.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference DRIMbox")
     run.add_argument("--fault", help="fault of the embedded reference DRIMbox (self-test)")
+    run.add_argument(
+        "--variant", help="conformant variant of the embedded reference DRIMbox (python -m simulators.reference --list-variants)"
+    )
     run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--quiet", action="store_true", help="print no summary")
@@ -247,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ProfileError as error:
+    except (ProfileError, UsageError) as error:
         print(f"drimva: {error}", file=sys.stderr)
         return 2
     except HarnessError as error:

@@ -39,9 +39,10 @@ class ScenarioInfo:
 
 
 class RunState:
-    def __init__(self, run_dir: Path, fault: str | None) -> None:
+    def __init__(self, run_dir: Path, fault: str | None, variant: str | None = None) -> None:
         self.run_dir = run_dir
         self.fault = fault
+        self.variant = variant
         self.started = datetime.now(timezone.utc)
         self.results: list[ScenarioResult] = []
         self.profile_source = ""
@@ -59,6 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drimva-profile", default=None, help="SUT profile (TOML); default: embedded reference")
     group.addoption("--drimva-run-dir", default=None, help="folder of this run's evidence and results")
     group.addoption("--drimva-fault", default=None, help="fault of the embedded reference DRIMbox")
+    group.addoption("--drimva-variant", default=None, help="conformant variant of the embedded reference DRIMbox")
     group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
@@ -70,7 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     path = Path(run_dir)
     path.mkdir(parents=True, exist_ok=True)
-    config.stash[_STATE] = RunState(path, config.getoption("--drimva-fault"))
+    config.stash[_STATE] = RunState(path, config.getoption("--drimva-fault"), config.getoption("--drimva-variant"))
 
 
 def run_state(config: pytest.Config) -> RunState:
@@ -176,6 +178,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         profile_source=state.profile_source,
         sut_name=state.sut_name,
         fault=state.fault,
+        variant=state.variant,
         started=state.started,
         finished=datetime.now(timezone.utc),
         item_table=state.item_table,
