@@ -19,6 +19,10 @@ from fixtures.embedded import list_faults
 from fixtures.ris_process import list_ris_faults
 
 
+class UsageError(ValueError):
+    """A command line that cannot be run as given (exit code 2, like a bad profile)."""
+
+
 def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
@@ -55,6 +59,7 @@ def run_suite(
     *,
     run_dir: Path | None = None,
     fault: str | None = None,
+    variant: str | None = None,
     select: str | None = None,
     quiet: bool = False,
     marker: str = "not ris",
@@ -78,6 +83,8 @@ def run_suite(
         command = "drimva ris" if profile.is_ris else "drimva run"
         raise ProfileError(f"the profile {profile.source} describes a sut.kind = {profile.sut.kind!r}: use '{command}'")
     check_fault(profile, fault)
+    if variant:
+        _check_variant(variant, profile)
     reports_dir = profile.reports_folder
     if run_dir is None:
         run_dir = reports_dir / new_run_id()
@@ -103,6 +110,8 @@ def run_suite(
         args += ["--drimva-profile", str(Path(profile_path).resolve())]
     if fault:
         args += ["--drimva-fault", fault]
+    if variant:
+        args += ["--drimva-variant", variant]
     if browser:
         args += ["--drimva-browser", browser]
     selection = [f"--items {','.join(items)}"] if items else []
@@ -140,11 +149,24 @@ def run_suite(
     return exit_code(results), run_dir
 
 
+def _check_variant(name: str, profile: Profile) -> None:
+    """``--variant NAME``: the embedded reference DRIMbox only, and one of its variants."""
+    from fixtures.embedded import UnknownVariant, find_variant
+
+    if profile.sut.embedded != "reference":
+        raise UsageError("--variant applies to the embedded reference DRIMbox only (sut.embedded = \"reference\")")
+    try:
+        find_variant(name)
+    except UnknownVariant as error:
+        raise UsageError(str(error)) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     code, _ = run_suite(
         args.profile,
         run_dir=Path(args.run_dir) if args.run_dir else None,
         fault=args.fault,
+        variant=args.variant,
         select=args.select,
         quiet=args.quiet,
         browser=args.browser,
@@ -244,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the VA suite against the SUT of a profile")
     run.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference DRIMbox")
     run.add_argument("--fault", help="fault of the embedded reference DRIMbox (self-test)")
+    run.add_argument(
+        "--variant", help="conformant variant of the embedded reference DRIMbox (python -m simulators.reference --list-variants)"
+    )
     run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--items", help=ITEMS_HELP)
@@ -331,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ProfileError as error:
+    except (ProfileError, UsageError) as error:
         print(f"drimva: {error}", file=sys.stderr)
         return 2
     except HarnessError as error:

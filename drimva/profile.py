@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import string
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -376,6 +376,18 @@ class OrganisationSettings(_Section):
 
 
 class Timeouts(_Section):
+    """Every wait of the harness.
+
+    ``publication_s`` bounds every wait for something the SUT does after its
+    answer (the C-FIND, the KOS publication, its replacement or withdrawal, the
+    consumer's DMP query, WADO-RS fetch and C-STORE): the steps poll up to it.
+    ``no_publication_grace_s`` is how long a check that something did *not*
+    happen (no KOS, no request to an unlisted source) watches before it
+    concludes: a SUT that acknowledges a report before it publishes
+    (hl7v2-ris-to-drimbox.md open question 2) may publish up to
+    ``publication_s`` after its ACK, so for such a SUT the grace must be as long.
+    """
+
     connect_s: float = Field(default=5.0, gt=0, le=600)
     ack_s: float = Field(default=15.0, gt=0, le=600)
     publication_s: float = Field(default=20.0, gt=0, le=3600)
@@ -518,6 +530,20 @@ def profile_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Pro
     except ValidationError as error:
         raise ProfileError(_format_errors(error, origin)) from None
     return profile.model_copy(update={"source": origin})
+
+
+def with_settings(profile: Profile, settings: Mapping[str, Any], why: str) -> Profile:
+    """``profile`` with ``settings`` (nested like the TOML) laid over it, validated again; ``why`` joins its origin."""
+    origin = f"{profile.source} + {why}"
+    return profile_from_mapping(_merged(profile.model_dump(), settings), origin)
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merged(below, value) if isinstance(below, Mapping) and isinstance(value, Mapping) else value
+    return merged
 
 
 def load_profile(path: str | Path | None = None, embedded: str = EMBEDDED_PROFILE) -> Profile:

@@ -133,10 +133,11 @@ class RunProgress:
 
 
 class RunState:
-    def __init__(self, run_dir: Path, fault: str | None) -> None:
+    def __init__(self, run_dir: Path, fault: str | None, variant: str | None = None) -> None:
         self.run_dir = run_dir
         self.progress = RunProgress(run_dir)
         self.fault = fault
+        self.variant = variant
         self.started = datetime.now(timezone.utc)
         self.results: list[ScenarioResult] = []
         self.profile_source = ""
@@ -155,6 +156,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drimva-run-dir", default=None, help="folder of this run's evidence and results")
     group.addoption("--drimva-fault", default=None, help="fault of the embedded reference DRIMbox")
     group.addoption("--drimva-selection", default="", help="how the scenarios were selected (--items, -k), for the results")
+    group.addoption("--drimva-variant", default=None, help="conformant variant of the embedded reference DRIMbox")
     group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
@@ -166,7 +168,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     path = Path(run_dir)
     path.mkdir(parents=True, exist_ok=True)
-    state = RunState(path, config.getoption("--drimva-fault"))
+    state = RunState(path, config.getoption("--drimva-fault"), config.getoption("--drimva-variant"))
     config.stash[_STATE] = state
     config.pluginmanager.register(state.progress, "drimva-progress")
 
@@ -293,6 +295,7 @@ def _write_run_results(config: pytest.Config, state: RunState) -> None:
         profile_source=state.profile_source,
         sut_name=state.sut_name,
         fault=state.fault,
+        variant=state.variant,
         started=state.started,
         finished=datetime.now(timezone.utc),
         item_table=state.item_table,

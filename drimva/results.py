@@ -66,6 +66,7 @@ def build_results(
     item_table: Sequence[VaItem] = VA_ITEMS,
     kind: str = "drimbox",
     interrupted_by: str | None = None,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     """``item_table``: the checklist the run reports on (the VA items of a DRIMbox, or the RIS items);
     ``interrupted_by``: the signal that stopped the run (``"SIGINT"``, ``"SIGTERM"``), None when it ran to its end."""
@@ -94,6 +95,7 @@ def build_results(
         "fault": fault,
         "interrupted": interrupted_by is not None,
         "signal": interrupted_by,
+        "variant": variant,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "duration_s": round((finished - started).total_seconds(), 3),
@@ -133,6 +135,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     lines = [f"drimva {_build_of(results)} — {results['sut']} — run {results['run_id']} ({results['duration_s']:.1f} s)"]
     if results.get("fault"):
         lines[0] += f" — fault {results['fault']}"
+    if results.get("variant"):
+        lines[0] += f" — variant {results['variant']}"
     for item in results["items"]:
         count = len(item["scenarios"])
         lines.append(f"  {item['id']:<6} {item['outcome']:<15} {count} scenario(s)  {item['label']}")
@@ -236,7 +240,8 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 <p>Système testé : <b>{esc(results['sut'])}</b> · profil <code>{esc(results['profile'])}</code> ·
 exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({results['duration_s']:.1f} s) ·
 drimva {esc(_build_of(results))}
-{('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}</p>
+{('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}
+{('· variante conforme <code>' + esc(results['variant']) + '</code>') if results.get('variant') else ''}</p>
 <p>Ce rapport est une pièce que le client peut joindre ; il ne remplace pas l'attestation de VA
 (AF-IMG-DB-Va2 §4.4). Généré le {generated}.</p>
 {_interruption_paragraph(results)}

@@ -1,12 +1,15 @@
 """The self-test: every scenario must pass on the reference DRIMbox and fail on a fault of it.
 
-Runs ``drimva run`` once against the faultless embedded reference and once per
-named fault, and ``drimva ris`` once against the faultless embedded RIS
-simulator and once per RIS fault (separate processes, ``jobs`` at a time; RIS
-faults are named ``ris:<fault>`` in the matrix), then builds the kill
-matrix ``{"scenarios": {"<feature>::<scenario>": {"reference": outcome,
-"killed_by": [fault, ...]}}}``. It fails when a scenario does not pass on the
-reference, when a scenario is killed by no fault, when a fault does not kill
+Runs ``drimva run`` once against the faultless embedded reference, once per
+conformant variant of it and once per named fault, and ``drimva ris`` once
+against the faultless embedded RIS simulator and once per RIS fault
+(separate processes, ``jobs`` at a time; RIS faults are named ``ris:<fault>``
+in the matrix), then builds the kill matrix ``{"scenarios":
+{"<feature>::<scenario>": {"reference": outcome, "killed_by": [fault, ...]}},
+"variants": {"<variant>": {"passed": [...], "failed": [...], ...}}}``. It
+fails when a scenario does not pass on the reference or on a variant (a
+variant is a behaviour the sources allow: failing it is a false fail of the
+harness), when a scenario is killed by no fault, when a fault does not kill
 a scenario it declares as its target, or when any run ends in ``error``.
 """
 
@@ -22,17 +25,22 @@ from typing import Any
 
 from drimva.cli import new_run_id
 from drimva.results import RESULTS_FILE
-from fixtures.embedded import list_faults
+from fixtures.embedded import list_faults, list_variants
 from fixtures.ris_process import list_ris_faults
 
 REFERENCE = "reference"
 RIS_PREFIX = "ris:"
+VARIANT_PREFIX = "variant:"
 
 
-def _run_one(run_dir: Path, fault: str | None, timeout_s: float, subcommand: str = "run") -> dict[str, Any] | str:
+def _run_one(
+    run_dir: Path, fault: str | None, timeout_s: float, subcommand: str = "run", variant: str | None = None
+) -> dict[str, Any] | str:
     command = [sys.executable, "-P", "-m", "drimva", subcommand, "--run-dir", str(run_dir), "--quiet"]
     if fault:
         command += ["--fault", fault]
+    if variant:
+        command += ["--variant", variant]
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
@@ -93,6 +101,39 @@ def kill_matrix(
     return {"scenarios": scenarios, "faults": fault_report, "problems": problems}, problems
 
 
+def variant_report(
+    runs: dict[str, dict[str, Any] | str], variants: list[dict[str, Any]], reference_key: str = REFERENCE
+) -> tuple[dict[str, Any], list[str]]:
+    """Per variant (``runs`` keyed ``variant:<name>``), which scenarios passed and which did not; and the problems:
+    every scenario of the reference run must pass with every variant too."""
+    problems: list[str] = []
+    reference = runs.get(reference_key)
+    expected = [s["key"] for s in reference["scenarios"]] if isinstance(reference, dict) else []
+    report: dict[str, Any] = {}
+    for variant in variants:
+        name = variant["name"]
+        run = runs.get(VARIANT_PREFIX + name)
+        if not isinstance(run, dict):
+            problems.append(f"variant {name}: {run or 'not run'}")
+            continue
+        seen = {s["key"]: s for s in run["scenarios"]}
+        passed = sorted(key for key, s in seen.items() if s["outcome"] == "passed")
+        others = {key: s["outcome"] for key, s in sorted(seen.items()) if s["outcome"] != "passed"}
+        problems += [
+            f"variant {name}: {key}: {outcome} with a conformant variant (false fail): {seen[key]['message'][:300]}"
+            for key, outcome in others.items()
+        ]
+        problems += [f"variant {name}: {key} did not run" for key in expected if key not in seen]
+        report[name] = {
+            "description": variant.get("description", ""),
+            "reading": variant.get("reading", ""),
+            "passed": passed,
+            "failed": sorted(key for key, outcome in others.items() if outcome == "failed"),
+            "other": {key: outcome for key, outcome in others.items() if outcome != "failed"},
+        }
+    return report, problems
+
+
 def merge_matrices(*parts: tuple[dict[str, Any], list[str]]) -> tuple[dict[str, Any], list[str]]:
     """One kill matrix from several (DRIMbox and RIS): scenario keys and fault names do not overlap."""
     merged: dict[str, Any] = {"scenarios": {}, "faults": {}, "problems": []}
@@ -107,34 +148,49 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0) -> int:
     started = time.monotonic()
     out = out.resolve()
     faults = list_faults()
+    variants = list_variants()
     ris_faults = [{**f, "name": RIS_PREFIX + f["name"]} for f in list_ris_faults()]
     base = out.parent / f"selftest-{new_run_id()}"
     # (matrix key, run folder, fault given to the SUT, subcommand)
-    plan: list[tuple[str, Path, str | None, str]] = [(REFERENCE, base / REFERENCE, None, "run")]
-    plan += [(f["name"], base / f["name"], f["name"], "run") for f in faults]
-    plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris"))
+    # (matrix key, run folder, fault given to the SUT, subcommand, variant); the variants first: their
+    # runs are the longest (their grace periods are), so they do not end the self-test alone
+    plan: list[tuple[str, Path, str | None, str, str | None]] = [(REFERENCE, base / REFERENCE, None, "run", None)]
+    plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"]) for v in variants]
+    plan += [(f["name"], base / f["name"], f["name"], "run", None) for f in faults]
+    plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris", None))
     plan += [
-        (f["name"], base / f"ris-{f['name'][len(RIS_PREFIX):]}", f["name"][len(RIS_PREFIX):], "ris")
+        (f["name"], base / f"ris-{f['name'][len(RIS_PREFIX):]}", f["name"][len(RIS_PREFIX):], "ris", None)
         for f in ris_faults
     ]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {key: pool.submit(_run_one, folder, fault, timeout_s, command) for key, folder, fault, command in plan}
+        futures = {
+            key: pool.submit(_run_one, folder, fault, timeout_s, command, variant)
+            for key, folder, fault, command, variant in plan
+        }
         runs = {name: future.result() for name, future in futures.items()}
-    drimbox_runs = {k: v for k, v in runs.items() if not k.startswith(RIS_PREFIX)}
+    drimbox_runs = {k: v for k, v in runs.items() if not k.startswith((RIS_PREFIX, VARIANT_PREFIX))}
     ris_runs = {k: v for k, v in runs.items() if k.startswith(RIS_PREFIX)}
     matrix, problems = merge_matrices(
         kill_matrix(drimbox_runs, faults),
         kill_matrix(ris_runs, ris_faults, reference_key=RIS_PREFIX + REFERENCE),
     )
+    matrix["variants"], variant_problems = variant_report(runs, variants)
+    problems = matrix["problems"] = problems + variant_problems
     faults = faults + ris_faults
     matrix["runs_dir"] = str(base)
     matrix["duration_s"] = round(time.monotonic() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(matrix, indent=2, ensure_ascii=False), "utf-8")
     width = max((len(k) for k in matrix["scenarios"]), default=10)
-    print(f"drimva selftest: {len(faults)} faults, {len(matrix['scenarios'])} scenarios, {matrix['duration_s']} s")
+    print(
+        f"drimva selftest: {len(faults)} faults, {len(variants)} conformant variants, "
+        f"{len(matrix['scenarios'])} scenarios, {matrix['duration_s']} s"
+    )
     for key, row in sorted(matrix["scenarios"].items()):
         print(f"  {key:<{width}}  reference={row['reference']:<7} killed_by={','.join(row['killed_by']) or '-'}")
+    for name, row in sorted(matrix["variants"].items()):
+        not_passed = len(row["failed"]) + len(row["other"])
+        print(f"  variant {name}: {len(row['passed'])} passed, {not_passed} not passed")
     for problem in problems:
         print(f"  PROBLEM: {problem}")
     print(f"  kill matrix: {out}")

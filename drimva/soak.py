@@ -48,6 +48,7 @@ from drimva.hl7msg import Hl7Error, parse_message
 from drimva.interruption import RunInterrupted, interruptible, signal_exit_code
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile, load_profile
+from drimva.waiting import poll
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState, new_exam
 from fixtures.stack import BlockBStack, profile_organisation, start_block_b
@@ -310,17 +311,19 @@ def _ack_code(text: str) -> str:
 def _wait_publications(stack: BlockBStack, runs: list[ReportRun], timeout_s: float) -> None:
     """Match registry entries to the reports of T until all are found or ``timeout_s`` passes."""
     waiting = {run.ins: run for run in runs if _in_t(run)}
-    deadline = time.monotonic() + timeout_s
-    while waiting:
+
+    def all_found() -> bool:
+        entries = stack.dmp.entries()  # first: every submission of an entry seen is recorded by then
         submissions = stack.dmp.submissions
-        for entry in stack.dmp.entries():
-            run = waiting.pop(entry.patient_id.split("^", 1)[0], None)
+        for entry in entries:
+            run = waiting.get(entry.patient_id.split("^", 1)[0])
             if run is not None and 0 <= entry.submission_index < len(submissions):
                 run.published_at = submissions[entry.submission_index].at
                 run.entry_uuid = entry.entry_uuid
-        if not waiting or time.monotonic() >= deadline:
-            return
-        time.sleep(POLL_S)
+                del waiting[run.ins]
+        return not waiting
+
+    poll(all_found, timeout_s, POLL_S)
 
 
 def _in_t(run: ReportRun) -> bool:

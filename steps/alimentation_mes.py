@@ -24,6 +24,7 @@ from drimva.rules.kos import check_kos
 from drimva.rules.vihf import check_vihf
 from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update
 from drimva.verdict import Verdict
+from drimva.waiting import poll
 from drimva.xds import ProvideAndRegister
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState, new_exam
@@ -76,9 +77,7 @@ def _patient_entries(dmp: DmpSimulator, state: ScenarioState) -> list[RegistryEn
 def _wait_entry(
     dmp: DmpSimulator, state: ScenarioState, timeout: float, accept: Callable[[RegistryEntry], bool]
 ) -> RegistryEntry | None:
-    return dmp.wait_for(
-        lambda _sim: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout
-    )
+    return poll(lambda: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout)
 
 
 def _submissions_summary(dmp: DmpSimulator, since: int) -> str:
@@ -217,9 +216,10 @@ def ack_any(state: ScenarioState, verdict: Verdict) -> None:
 
 
 @then("le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR")
-def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, verdict: Verdict) -> None:
+def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, profile: Profile, verdict: Verdict) -> None:
     study_uid = state.require_spec().study_uid
-    queries = pacs.requests_for_study(study_uid, service="C-FIND")
+    # A DRIMbox may acknowledge before it queries the PACS (open question 2): wait as for the publication.
+    queries = poll(lambda: pacs.requests_for_study(study_uid, service="C-FIND"), profile.timeouts.publication_s)
     from_sut = [q for q in queries if q.calling_ae == sut.dicom_ae]
     findings = []
     if not queries:
@@ -229,7 +229,8 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, verd
                 "VA-B2: the DRIMbox reads the study's metadata from the PACS (C-FIND, PS3.4 C.6.2)",
                 "PACS C-FIND identifier (0020,000D)",
                 study_uid,
-                f"no C-FIND on this study ({len(pacs.requests)} DICOM requests seen in the run)",
+                f"no C-FIND on this study within {profile.timeouts.publication_s} s "
+                f"({len(pacs.requests)} DICOM requests seen in the run)",
             )
         )
     elif not from_sut:
@@ -355,10 +356,8 @@ def kos_replaced(
 @then("le KOS précédemment publié n'est plus disponible dans le DMP")
 def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
     previous = state.published
-    entry = dmp.wait_for(
-        lambda sim: next(
-            (e for e in sim.entries() if e.entry_uuid == previous.entry_uuid and e.status != APPROVED), None
-        ),
+    entry = poll(
+        lambda: next((e for e in dmp.entries() if e.entry_uuid == previous.entry_uuid and e.status != APPROVED), None),
         profile.timeouts.publication_s,
     )
     if entry is None:
@@ -377,8 +376,8 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
 
 @then("aucun KOS n'est publié dans le DMP pour ce patient")
 def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
-    time.sleep(profile.timeouts.no_publication_grace_s)
-    entries = _patient_entries(dmp, state)
+    # The whole grace unless a KOS shows up: it must cover a SUT that acknowledges before it publishes.
+    entries = poll(lambda: _patient_entries(dmp, state), profile.timeouts.no_publication_grace_s)
     if entries:
         verdict.fail(
             "absence de publication",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ssl
 import time
-from typing import Callable, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +22,7 @@ from drimva.findings import Finding, Severity
 from drimva.profile import Profile
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
 from drimva.verdict import Verdict
+from drimva.waiting import poll
 from fixtures.exam import ScenarioState, new_exam
 from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
@@ -33,8 +33,6 @@ from simulators.dmp.server import Submission
 from simulators.idp.psc import PscSimulator
 from simulators.peer.source import PeerSource
 from simulators.trust.server import TrustListServer
-
-_T = TypeVar("_T")
 
 MANDATORY_PARAMETERS = (
     "Patient.identifier.value",
@@ -48,15 +46,6 @@ MANDATORY_PARAMETERS = (
     "PatientIDIssuer",
 )
 REQ_CALL = "appel contextuel (trust-list-and-identity.md §7): ten mandatory form parameters; 302/303 on success, 400 otherwise"
-
-
-def _wait(probe: Callable[[], _T | None], timeout: float, interval: float = 0.05) -> _T | None:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def _publish_at(state: ScenarioState, source: PeerSource, dmp: DmpSimulator, profile: Profile, organisation: object) -> None:
@@ -211,7 +200,7 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
     assert state.patient is not None
     ins = state.patient.ins
     timeout = profile.timeouts.publication_s
-    found = _wait(
+    found = poll(
         lambda: [s for s in _queried(dmp, state, "ITI-18") if s.query and ins in (s.query.value("$XDSDocumentEntryPatientId") or "")],
         timeout,
     )
@@ -222,7 +211,7 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
                     "DMP registry", f"a FindDocuments on {state.patient.xds_patient_id}",
                     f"{len(_queried(dmp, state, 'ITI-18'))} successful ITI-18 for other patients")
         )
-    retrieved = _wait(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0)
+    retrieved = poll(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0)
     if not retrieved:
         findings.append(
             Finding("DMP-ITI-43", "VA-D1: the consumer retrieves the KOS (ITI-43 RetrieveDocumentSet)",
@@ -245,7 +234,7 @@ def _series_requests(state: ScenarioState, source: PeerSource) -> dict[str, list
 def series_fetched(state: ScenarioState, psc: PscSimulator, profile: Profile, verdict: Verdict) -> None:
     source: PeerSource = state.peer_source
     kos_uid = _kos_uid(state.peer_kos)
-    _wait(lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s)
+    poll(lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s)
     findings = []
     for series_uid, requests in sorted(_series_requests(state, source).items()):
         location = f"GET …/series/{series_uid}"
@@ -277,7 +266,7 @@ def _kos_uid(kos: bytes) -> str:
 def node_received_study(state: ScenarioState, dicom_node: DicomNode, profile: Profile, verdict: Verdict) -> None:
     expected = pixel_digests(state.datasets)
     dicom_node_uids = set(expected)
-    _wait(lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s)
+    poll(lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s)
     time.sleep(0.1)  # let a C-STORE of an instance the KOS does not reference land, if any
     received = {str(ds.SOPInstanceUID): pixel_sha256(ds) for ds in dicom_node.received if str(ds.SOPInstanceUID) in expected}
     verdict.judge("examen transmis au nœud DICOM", check_retrieval(state.peer_kos, received, expected))
@@ -305,9 +294,11 @@ def untrusted_not_contacted(
     state: ScenarioState, untrusted_source: PeerSource, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
     # The consumer got the KOS (ITI-43) and had the time to act on it.
-    _wait(lambda: _queried(dmp, state, "ITI-43"), profile.timeouts.publication_s)
-    time.sleep(profile.timeouts.no_publication_grace_s)
-    contacted = [r for series in _series_requests(state, untrusted_source).values() for r in series]
+    poll(lambda: _queried(dmp, state, "ITI-43"), profile.timeouts.publication_s)
+    contacted = poll(
+        lambda: [r for series in _series_requests(state, untrusted_source).values() for r in series],
+        profile.timeouts.no_publication_grace_s,
+    )
     findings = []
     if contacted:
         findings.append(
@@ -320,9 +311,9 @@ def untrusted_not_contacted(
 
 
 @then("le nœud DICOM ne reçoit aucune image de cet examen")
-def node_received_nothing(state: ScenarioState, dicom_node: DicomNode, verdict: Verdict) -> None:
+def node_received_nothing(state: ScenarioState, dicom_node: DicomNode, profile: Profile, verdict: Verdict) -> None:
     expected = set(pixel_digests(state.datasets))
-    stored = expected & dicom_node.sop_instance_uids()
+    stored = poll(lambda: expected & dicom_node.sop_instance_uids(), profile.timeouts.no_publication_grace_s)
     findings = [] if not stored else [
         Finding("TRUST-UNLISTED-PEER", "VA-A: nothing from a DRIMbox absent from the trust list reaches the DICOM node",
                 "DICOM node C-STORE", "no instance of this study", f"{len(stored)} instance(s)")

@@ -14,6 +14,7 @@ import pytest
 from drimva.context import Organisation
 from drimva.evidence import NullEvidence
 from drimva.mime import MtomMessage, build_multipart_related
+from drimva.waiting import poll
 from drimva.xds import (
     ACTION_ITI41,
     ACTION_ITI41_RESPONSE,
@@ -179,7 +180,7 @@ def test_certificate_of_another_ca_is_refused_by_tls_and_recorded(pki: TestPki, 
     other = build_pki(tmp_path, ORG)
     with client(pki, cert=(other.client_cert, other.client_key)) as http, pytest.raises(httpx.TransportError):
         post(http, dmp.repository_url, *iti41())
-    assert dmp.wait_for(lambda d: d.tls_rejections, timeout=2)
+    assert poll(lambda: dmp.tls_rejections, 2)
     assert dmp.submissions == [] and dmp.entries() == []
     assert evidence.records[-1][1] == "tls-refused"
 
@@ -290,16 +291,16 @@ def test_demonstrator_capture_replayed(pki: TestPki, dmp: DmpSimulator) -> None:
     assert {e.location for e in dmp.submissions[0].errors} == {"Signature01"}
 
 
-def test_wait_for_clear_and_idempotent_stop(pki: TestPki, evidence: NullEvidence) -> None:
+def test_entries_clear_and_idempotent_stop(pki: TestPki, evidence: NullEvidence) -> None:
     sim = DmpSimulator(evidence, pki.dmp_server_cert, pki.dmp_server_key, pki.ca_cert)
     sim.start()
     sim.start()
     port = sim.port
     assert sim.repository_url == f"https://127.0.0.1:{port}/si-dmp-server/v2/services/repository"
-    assert sim.wait_for(lambda d: d.entries(), timeout=0.05) is None
+    assert sim.entries() == []
     with client(pki) as http:
         post(http, sim.repository_url, *iti41())
-        assert sim.wait_for(lambda d: d.entries(), timeout=1)
+        assert sim.entries()  # registered before the response came back
         sim.clear()
         assert sim.entries() == [] and sim.submissions == []
         sim.stop()  # with a keep-alive connection still open in the client

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import pytest
+from ports import free_loopback_port
 from pydicom.dataset import Dataset
 
 from drimva.context import Organisation, Patient
@@ -105,6 +106,9 @@ def test_security_probes(source: PeerSource, consumer: PeerConsumer, study: list
     assert consumer.security_probe(other_series, token=GOOD, kos_uid=kos_uid).status == 404
     plain = consumer.security_probe(url, token=GOOD, kos_uid=kos_uid, omit={"tls"})
     assert plain.status is None and plain.url.startswith("http://127.0.0.2:") and "no HTTP answer" in plain.error
+    assert plain.connected  # the TLS-only port took the connection, then gave no HTTP answer
+    nowhere = consumer.security_probe(f"https://127.0.0.1:{free_loopback_port()}/x", token=GOOD, kos_uid=kos_uid, omit={"tls"})
+    assert (nowhere.status, nowhere.connected) == (None, False) and "no TCP connection" in nowhere.error
     assert evidence.records[-1][1].startswith("error probe without tls")
     with pytest.raises(ValueError):
         consumer.security_probe(url, token=GOOD, kos_uid=kos_uid, omit={"everything"})

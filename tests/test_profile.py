@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from drimva.cli import main
-from drimva.profile import VIEWER_PLACEHOLDERS, ProfileError, load_profile, profile_from_mapping
-from fixtures.embedded import list_faults
+from drimva.profile import VIEWER_PLACEHOLDERS, ProfileError, load_profile, profile_from_mapping, with_settings
+from fixtures.embedded import list_faults, list_variants
 from fixtures.identities import new_patient
 from fixtures.reports import new_report_spec
 from fixtures.ris_process import list_ris_faults
@@ -276,3 +276,32 @@ def test_an_unknown_fault_is_a_usage_error_listing_the_faults_before_anything_st
     assert listed == {fault["name"] for fault in faults()} and len(listed) > 1
     if extra:  # the run folder is the first thing a run makes
         assert not run_dir.exists()
+
+
+def test_variant_only_applies_to_the_embedded_reference_and_must_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--profile", str(EXAMPLE), "--variant", "ack_before_processing"]) == 2
+    assert "embedded reference" in capsys.readouterr().err
+    assert main(["run", "--variant", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown variant 'nope'" in err and "ack_before_processing" in err and "Traceback" not in err
+
+
+def test_settings_are_laid_over_a_profile_and_validated_again() -> None:
+    base = load_profile()
+    changed = with_settings(base, {"timeouts": {"no_publication_grace_s": 2.5}}, "test")
+    assert changed.timeouts.no_publication_grace_s == 2.5
+    assert changed.timeouts.publication_s == base.timeouts.publication_s and changed.sut == base.sut
+    assert changed.source == f"{base.source} + test"
+    with pytest.raises(ProfileError) as raised:
+        with_settings(base, {"timeouts": {"grace": 1}}, "test")
+    assert "timeouts.grace: unknown key" in str(raised.value)
+
+
+def test_every_variant_of_the_reference_is_described_by_valid_profile_settings() -> None:
+    base = load_profile()
+    described = {
+        variant["name"]: with_settings(base, variant["profile"], f"variant {variant['name']}") for variant in list_variants()
+    }
+    # It may publish up to publication_s after its ACK: a check that nothing is published watches as long.
+    early = described["ack_before_processing"].timeouts
+    assert early.no_publication_grace_s == early.publication_s

@@ -36,6 +36,7 @@ from simulators.reference.pacs_client import PacsInstance, PacsStudy, PacsUnavai
 from simulators.reference.publication import KosPublication, PublishResult
 from simulators.reference.service import DELETED_STATUS, ReferenceService
 from simulators.reference.state import DELETED, StateStore
+from simulators.reference.variants import VARIANTS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -330,18 +331,30 @@ def test_bad_config_exits_2_naming_the_key(workdir: Path, change: Any, named: st
     assert named in done.stderr.decode() and "Traceback" not in done.stderr.decode()
 
 
-def test_unknown_fault_exits_2_with_the_list(workdir: Path) -> None:
+@pytest.mark.parametrize(("option", "known"), [("--fault", "kos_drop_instance"), ("--variant", "ack_before_processing")])
+def test_unknown_fault_or_variant_exits_2_with_the_list(workdir: Path, option: str, known: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "simulators.reference", "--config", "x.json", "--ready-file", "r.json", "--fault", "nope"],
+        [sys.executable, "-m", "simulators.reference", "--config", "x.json", "--ready-file", "r.json", option, "nope"],
         cwd=REPO, capture_output=True, timeout=30,
     )
     assert done.returncode == 2
-    assert "nope" in done.stderr.decode() and "kos_drop_instance" in done.stderr.decode()
+    assert "nope" in done.stderr.decode() and known in done.stderr.decode()
+
+
+def test_list_variants_is_json_naming_the_reading_of_the_sources() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "simulators.reference", "--list-variants"], cwd=REPO, capture_output=True, check=True, timeout=30
+    )
+    listed = json.loads(out.stdout)
+    assert [entry["name"] for entry in listed] == [variant.name for variant in VARIANTS]
+    assert all(entry["description"] and ".md" in entry["reading"] for entry in listed)
+    assert all(isinstance(entry["profile"], dict) for entry in listed)
+    assert not {entry["name"] for entry in listed} & {fault.name for fault in FAULTS}
 
 
 def test_ready_file(reference: Running) -> None:
     ready = reference.ready
-    assert ready["pid"] == reference.process.pid and ready["fault"] is None
+    assert ready["pid"] == reference.process.pid and ready["fault"] is None and ready["variant"] is None
     assert ready["mllp_port"] > 0 and ready["dicom_port"] > 0
     assert ready["wado_base_url"] == "https://127.0.0.1/drimbox/wado-rs"
 
@@ -406,9 +419,12 @@ class FakePacs:
     def __init__(self, down: bool = False) -> None:
         self.down = down
         self.queried: list[str] = []
+        self.gate = threading.Event()  # a query waits for it (5 s at most)
+        self.gate.set()
 
     def query_study(self, study_uid: str) -> PacsStudy:
         self.queried.append(study_uid)
+        self.gate.wait(5)
         if self.down:
             raise PacsUnavailable("association refused")
         if study_uid != KNOWN_STUDY:
@@ -454,10 +470,15 @@ class Harness:
         return pydicom.dcmread(io.BytesIO(self.publisher.published[index].kos_bytes))
 
 
-def harness(tmp_path: Path, *faults: str, pacs_down: bool = False, dmp_ok: bool = True) -> Harness:
+def harness(
+    tmp_path: Path, *faults: str, pacs_down: bool = False, dmp_ok: bool = True, variant: str | None = None
+) -> Harness:
     config = parse_config(_config(tmp_path, tmp_path / "no-pki", 11112))
     pacs, publisher, state = FakePacs(pacs_down), FakePublisher(dmp_ok), StateStore(tmp_path / "state")
-    service = ReferenceService(config, pacs=pacs, publisher=publisher, state=state, faults=frozenset(faults), clock=lambda: NOW)
+    service = ReferenceService(
+        config, pacs=pacs, publisher=publisher, state=state, faults=frozenset(faults), clock=lambda: NOW,
+        variants=frozenset({variant} if variant else ()),
+    )
     return Harness(service, pacs, publisher, state)
 
 
@@ -519,6 +540,37 @@ def test_negative_cases_publish_nothing(tmp_path: Path, payload: bytes, code: st
     assert msa == code
     assert (err[3].split("^")[0] if err else None) == error
     assert h.publisher.published == []
+
+
+def test_ack_before_processing_answers_aa_before_it_queries_the_pacs(tmp_path: Path) -> None:
+    h = harness(tmp_path, variant="ack_before_processing")
+    h.pacs.gate.clear()  # the PACS does not answer until the ACK has been seen
+    assert h.send(message("V1"))[0] == "AA"
+    assert h.publisher.published == []
+    h.pacs.gate.set()
+    assert h.service.drain(5)
+    assert h.pacs.queried == [KNOWN_STUDY] and len(h.publisher.published) == 1
+    assert h.state.current(KNOWN_STUDY) is not None
+
+
+def test_ack_before_processing_keeps_the_arrival_order_of_one_study(tmp_path: Path) -> None:
+    h = harness(tmp_path, variant="ack_before_processing")
+    h.pacs.gate.clear()  # the initial report's work is held up in its PACS query
+    assert h.send(message("V1"))[0] == "AA"
+    assert h.send(message("V2", kind="MDM", trigger="T04", status="D", orc="CA"))[0] == "AA"
+    time.sleep(0.1)
+    assert h.publisher.updates == []  # the deletion waits for the initial report
+    h.pacs.gate.set()
+    assert h.service.drain(5)
+    assert len(h.publisher.published) == 1
+    assert [status for _, status, _ in h.publisher.updates] == [DELETED_STATUS]  # it withdrew what was published
+
+
+def test_ack_before_processing_still_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    h = harness(tmp_path, variant="ack_before_processing")
+    msa, err = h.send(message("V3", kind="MDM", trigger="T02", version="2.5"))
+    assert (msa, err[3].split("^")[0]) == ("AE", "203")
+    assert h.service.drain(1) and h.publisher.published == [] and h.pacs.queried == []
 
 
 def test_circumstantial_failures_answer_ar(tmp_path: Path) -> None:
@@ -651,3 +703,29 @@ def test_study_locks_serialise_one_study_and_let_the_others_run() -> None:
     for worker in workers:
         worker.join(5)
     assert len(locks) == 0  # no lock is kept for a study nobody holds
+
+
+def test_study_locks_let_reports_of_one_study_in_in_the_order_they_queued() -> None:
+    from simulators.reference.service import StudyLocks
+
+    locks = StudyLocks()
+    first, second = locks.queue(["1.2.3"]), locks.queue(["1.2.3", "1.2.4"])
+    other = locks.queue(["1.2.4"])  # queued after the second: waits for it
+    order: list[str] = []
+
+    def enter(turn: Any, name: str) -> None:
+        with turn:
+            order.append(name)
+
+    late = [threading.Thread(target=enter, args=(turn, name)) for turn, name in ((other, "other"), (second, "second"))]
+    for thread in late:
+        thread.start()
+    time.sleep(0.1)
+    assert order == []  # both wait for the first report of 1.2.3
+    enter(first, "first")
+    for thread in late:
+        thread.join(5)
+    assert order == ["first", "second", "other"]
+    abandoned = locks.queue(["9.9"])
+    abandoned.cancel()
+    assert len(locks) == 0

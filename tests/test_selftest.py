@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
+from drimva.selftest import variant_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,9 +36,37 @@ def test_kill_matrix_is_complete(tmp_path: Path) -> None:
     for key, row in matrix["scenarios"].items():
         assert row["reference"] == "passed", key
         assert row["killed_by"], key
+    drimbox_scenarios = {key for key in matrix["scenarios"] if not key.startswith("ris.feature::")}
+    assert "ack_before_processing" in matrix["variants"]
+    for name, row in matrix["variants"].items():
+        assert set(row["passed"]) == drimbox_scenarios, name  # a conformant variant passes every scenario
     published = sorted((Path(matrix["runs_dir"]) / "reference" / "reference" / "state" / "kos").glob("*.dcm"))
     assert published, "the faultless reference published no KOS"
     check_with_dciodvfy(published)
+
+
+def _run(*outcomes: tuple[str, str]) -> dict[str, object]:
+    return {"scenarios": [{"key": key, "outcome": outcome, "message": f"{outcome} here"} for key, outcome in outcomes]}
+
+
+def test_a_variant_that_does_not_pass_every_scenario_is_a_problem() -> None:
+    variants = [{"name": "early", "description": "d", "reading": "r"}, {"name": "late"}, {"name": "broken"}]
+    runs = {
+        "reference": _run(("f::a", "passed"), ("f::b", "passed"), ("f::c", "passed")),
+        "variant:early": _run(("f::a", "passed"), ("f::b", "passed"), ("f::c", "passed")),
+        "variant:late": _run(("f::a", "failed"), ("f::b", "skipped")),
+        "variant:broken": "run timed out after 600 s",
+    }
+    report, problems = variant_report(runs, variants)  # type: ignore[arg-type]
+    assert report["early"]["passed"] == ["f::a", "f::b", "f::c"] and report["early"]["reading"] == "r"
+    assert report["late"]["failed"] == ["f::a"] and report["late"]["other"] == {"f::b": "skipped"}
+    assert "broken" not in report
+    assert len(problems) == 4
+    assert [p for p in problems if p.startswith("variant early")] == []
+    assert any("f::a: failed with a conformant variant" in p for p in problems)
+    assert any("f::b: skipped" in p for p in problems)
+    assert "variant late: f::c did not run" in problems
+    assert "variant broken: run timed out after 600 s" in problems
 
 
 def check_with_dciodvfy(files: list[Path]) -> None:

@@ -2,7 +2,8 @@
 
 ``reference_profile`` writes the embedded profile with some tables added or
 some of its keys set; ``run_va`` runs the suite and returns its
-``results.json``; ``run_drimva`` runs any command and returns the process.
+``results.json`` (``scenarios``: those that ran; ``left_out``: those a
+selection left out); ``run_drimva`` runs any command and returns the process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_PROFILE = REPO / "drimva" / "profiles" / "reference.toml"
+LEFT_OUT = "non sélectionné"
 
 
 def reference_profile(folder: Path, extra_toml: str = "", settings: dict[str, str] | None = None) -> Path:
@@ -50,9 +52,14 @@ def run_va(run_dir: Path, *args: str, fault: str | None = None, profile: Path | 
     if profile:
         command += ["--profile", str(profile)]
     done = run_drimva(*command)
-    results = run_dir / "results.json"
-    assert results.exists(), f"no results (exit {done.returncode}): {done.stderr[-2000:]}"
-    return json.loads(results.read_text("utf-8"))
+    results_file = run_dir / "results.json"
+    assert results_file.exists(), f"no results (exit {done.returncode}): {done.stderr[-2000:]}"
+    results: dict[str, Any] = json.loads(results_file.read_text("utf-8"))
+    # the scenarios a -k / --items selection left out (not_run, "non sélectionné") apart from those that ran
+    scenarios = results["scenarios"]
+    results["left_out"] = [s for s in scenarios if s["message"].startswith(LEFT_OUT)]
+    results["scenarios"] = [s for s in scenarios if not s["message"].startswith(LEFT_OUT)]
+    return results
 
 
 def scenarios_by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -244,3 +244,23 @@ def _check_part(index: int, content_type: str, content: bytes, top_syntax: str |
         out.add("WADO-PART-TS", f"{PS3_18} §8.7.3.5: the declared transfer syntax is the one of the instance", f"{where} (0002,0010)", declared, syntax)
     if accepted is not None and syntax not in accepted:
         out.add("WADO-RESPONSE-TS", f"{PS3_18} §8.7.3.5: a transfer syntax the request accepted (else 406)", f"{where} (0002,0010)", sorted(accepted), syntax)
+
+
+REQ_TLS = "flows between DRIMboxes are encrypted (ANS FAQ, control point C17): no DICOM over plain HTTP"
+
+
+def check_plain_http(url: str, status: int | None, error: str = "") -> list[Finding]:
+    """A consumer's request in plain HTTP to the source's WADO-RS (``url``) is not served.
+
+    ``status`` is the HTTP status of the answer, None when the listener gave
+    none (a TLS-only port closes or resets the connection: ``error`` says how).
+    A 2xx is an error; a refusal, a redirect or no HTTP answer at all is
+    recorded as information. Whether a listener was reached at all is the
+    caller's precondition: with nothing listening the check cannot fail.
+    """
+    where = f"GET {url}"
+    expected = "no DICOM over plain HTTP (refused, redirected or no HTTP answer)"
+    if status is not None and 200 <= status < 300:
+        return [Finding("WADO-TLS", REQ_TLS, where, expected, f"HTTP {status}: served in clear")]
+    actual = f"HTTP {status}" if status is not None else (error or "no HTTP answer")
+    return [Finding("WADO-TLS", REQ_TLS, where, expected, actual, Severity.INFO)]

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import Iterable, Mapping
 
 from drimva.dicom_text import dump_dataset, read_part10
 from drimva.evidence import EvidenceSink
@@ -77,7 +77,6 @@ CHANNEL = "dmp"
 ROOT_CID = "<root.message@drimva.dmp>"
 DEFAULT_REPOSITORY_UNIQUE_ID = "1.2.250.1.213.4.1.1.2"  # not public; configurable
 PRELOAD_INDEX = -1  # submission_index of preloaded entries (no request was received)
-T = TypeVar("T")
 
 
 @dataclass
@@ -199,12 +198,16 @@ class DmpSimulator(ServedOverHttps):
         with self._lock:
             return list(self._tls_rejections)
 
+    # The registry is read under the request lock: a request changes it before its submission is
+    # recorded, so a reader in between would see an entry whose submission is not in ``submissions`` yet.
     def entries(self) -> list[RegistryEntry]:
-        return self.registry.entries()
+        with self._lock:
+            return self.registry.entries()
 
     def entry(self, ref: str) -> RegistryEntry | None:
         """An entry by entryUUID or uniqueId."""
-        return self.registry.find(ref)
+        with self._lock:
+            return self.registry.find(ref)
 
     def preload(
         self,
@@ -237,17 +240,6 @@ class DmpSimulator(ServedOverHttps):
         entry = self.registry.find(id_map["DocumentKOS"])
         assert entry is not None
         return entry
-
-    def wait_for(self, predicate: Callable[["DmpSimulator"], T | None], timeout: float, interval: float = 0.02) -> T | None:
-        """Poll ``predicate(self)`` until it returns something truthy or ``timeout`` seconds pass."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate(self)
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(interval)
 
     def clear(self) -> None:
         with self._lock:

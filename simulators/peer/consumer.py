@@ -82,13 +82,23 @@ class ConsumerFetch:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What a deliberately faulty request got back; ``status`` None when no HTTP answer came."""
+    """What a deliberately faulty request got back; ``status`` None when no HTTP answer came, and then
+    ``connected`` says whether a TCP connection was made at all (False: refused, unreachable, timed out)."""
 
     omitted: frozenset[str]
     url: str
     status: int | None
     body: bytes = b""
     error: str = ""
+    connected: bool = True
+
+
+@dataclass(frozen=True)
+class NoAnswer:
+    """A request that got no HTTP response: why, and whether a TCP connection was made first."""
+
+    text: str
+    connected: bool
 
 
 class PeerConsumer:
@@ -124,8 +134,8 @@ class PeerConsumer:
                     continue
                 headers = [("Authorization", f"Bearer {token}"), ("KOS-SOPInstanceUID", kos_uid), ("Accept", accept)]
                 response = self._exchange(client, ref.retrieve_url, headers, f"series {ref.series_uid}")
-                if isinstance(response, str):
-                    series.problems.append(response)
+                if isinstance(response, NoAnswer):
+                    series.problems.append(response.text)
                     continue
                 series.status, series.elapsed = response.status_code, response.elapsed.total_seconds()
                 series.content_type = response.headers.get("Content-Type", "")
@@ -161,12 +171,14 @@ class PeerConsumer:
         label = "probe without " + ", ".join(sorted(omitted)) if omitted else "probe"
         with httpx.Client(verify=self._ssl, timeout=self.timeout) as client:
             response = self._exchange(client, url, headers, label)
-        if isinstance(response, str):
-            return ProbeResult(omitted, url, None, error=response)
+        if isinstance(response, NoAnswer):
+            return ProbeResult(omitted, url, None, error=response.text, connected=response.connected)
         return ProbeResult(omitted, url, response.status_code, response.content)
 
-    def _exchange(self, client: httpx.Client, url: str, headers: list[tuple[str, str]], label: str) -> httpx.Response | str:
-        """GET ``url``; the response, or the transport error as text. Both sides go to the evidence."""
+    def _exchange(
+        self, client: httpx.Client, url: str, headers: list[tuple[str, str]], label: str
+    ) -> httpx.Response | NoAnswer:
+        """GET ``url``; the response, or why none came. Both sides go to the evidence."""
         request = client.build_request("GET", url, headers=headers)
         start_line = f"GET {url} HTTP/1.1"
         sent = list(request.headers.multi_items())
@@ -177,9 +189,14 @@ class PeerConsumer:
         try:
             response = client.send(request)
         except httpx.HTTPError as exc:
+            connected = _connected(exc)
             error = f"no HTTP answer from {url}: {type(exc).__name__}: {exc}"
-            self.evidence.record(CHANNEL, f"error {label}", error.encode("utf-8"), error, {"url": url}, "txt")
-            return error
+            if not connected:
+                error += " (no TCP connection)"
+            self.evidence.record(
+                CHANNEL, f"error {label}", error.encode("utf-8"), error, {"url": url, "connected": connected}, "txt"
+            )
+            return NoAnswer(error, connected)
         status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
         received = list(response.headers.multi_items())
         self.evidence.record(
@@ -188,6 +205,21 @@ class PeerConsumer:
             {"url": url, "status": response.status_code, "seconds": round(time.monotonic() - started, 3)}, "http",
         )
         return response
+
+
+def _connected(error: httpx.HTTPError) -> bool:
+    """Whether a TCP connection was made before ``error``: not when the connect was refused, could not reach
+    the host or timed out; a TLS handshake that failed (a ConnectError too) came after one."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return False
+    if not isinstance(error, httpx.ConnectError):
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _read_series(series: SeriesFetch, body: bytes) -> None:

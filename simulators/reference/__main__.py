@@ -1,10 +1,11 @@
 """``python -m simulators.reference``: run the reference DRIMbox as its own process.
 
-    python -m simulators.reference --config CONFIG.json [--fault NAME] --ready-file READY.json
+    python -m simulators.reference --config CONFIG.json [--fault NAME] [--variant NAME] --ready-file READY.json
     python -m simulators.reference --list-faults
+    python -m simulators.reference --list-variants
 
 Binds its servers (port 0 = ephemeral), writes READY.json atomically
-(``{"pid", "mllp_port", "dicom_port", "source_port", "wado_base_url", "fault"}``),
+(``{"pid", "mllp_port", "dicom_port", "source_port", "wado_base_url", "fault", "variant"}``),
 logs every decision to ``log_file`` and stops on SIGTERM / SIGINT. When the
 configuration has ``https`` and ``psc`` the WADO-RS source server runs too:
 ``source_port`` is its port and ``wado_base_url`` (also the base of every KOS
@@ -15,7 +16,7 @@ With ``https`` + ``viewer``, the viewer entry point runs (``viewer_port``:
 ``https`` + ``supervision``, the supervision endpoint (``supervision_url``);
 both null otherwise.
 Exit codes: 0
-clean stop, 1 cannot listen, 2 bad command line / configuration / fault name.
+clean stop, 1 cannot listen, 2 bad command line / configuration / fault or variant name.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from .config import FC_ACR, FC_SCOPE, PSC_ACR, PSC_SCOPE, OidcClientConfig
 from .consumer import ConsumerServer
 from .dicom_server import DicomServer
 from .dmp_query import DmpQueryClient
-from .faults import UnknownFault, listed_faults, select_faults
+from .faults import listed_faults, select_faults
 from .mllp_server import MllpServer
+from .named import UnknownName
 from .oidc_rp import OidcRelyingParty
 from .pacs_client import PacsClient
 from .retrieval import PacsRetriever
@@ -48,6 +50,7 @@ from .store_scu import StoreScu
 from .stow_client import StowClient
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
+from .variants import VARIANTS, select_variants
 from .viewer import PATIENT, PROFESSIONAL, ViewerServer
 from .wado_client import WadoClient
 
@@ -59,17 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="CONFIG.json")
     parser.add_argument("--fault", help="name of the fault to inject (see --list-faults)")
     parser.add_argument("--ready-file", type=Path, help="where to write READY.json once listening")
+    parser.add_argument("--variant", help="name of the conformant variant to behave as (see --list-variants)")
     parser.add_argument("--list-faults", action="store_true", help="print the known faults as JSON and exit")
+    parser.add_argument("--list-variants", action="store_true", help="print the conformant variants as JSON and exit")
     args = parser.parse_args(argv)
-    if args.list_faults:
-        print(json.dumps([fault.as_json() for fault in listed_faults()], ensure_ascii=False, indent=2))
+    if args.list_faults or args.list_variants:
+        listed = listed_faults() if args.list_faults else VARIANTS
+        print(json.dumps([entry.as_json() for entry in listed], ensure_ascii=False, indent=2))
         return 0
     if args.config is None or args.ready_file is None:
         parser.error("--config and --ready-file are required")
     try:
         faults = select_faults(args.fault)
+        variants = select_variants(args.variant)
         config = load_config(args.config)
-    except (UnknownFault, ConfigError) as exc:
+    except (UnknownName, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log = _logging(config.log_file)
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         publisher.close()
         print(f"error: cannot set up the viewer / supervision from the 'https' / 'viewer' / 'supervision' keys: {exc}", file=sys.stderr)
         return 2
-    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision)
+    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision, variants)
 
 
 def run(
@@ -110,6 +117,7 @@ def run(
     consumer: ConsumerServer | None = None,
     viewer: ViewerServer | None = None,
     supervision: SupervisionServer | None = None,
+    variants: frozenset[str] = frozenset(),
 ) -> int:
     stop = threading.Event()
 
@@ -128,6 +136,7 @@ def run(
     )
     dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log)
     mllp: MllpServer | None = None
+    service: ReferenceService | None = None
     try:
         try:
             wado_base_url = source.start().base_url if source is not None else config.wado_base_url
@@ -137,6 +146,7 @@ def run(
                 publisher=publisher,
                 state=source.state if source is not None else StateStore(config.state_dir),
                 faults=faults,
+                variants=variants,
                 log=log,
                 wado_base_url=wado_base_url,
             )
@@ -164,6 +174,7 @@ def run(
             "viewer_port": viewer.port if viewer is not None else None,
             "supervision_url": supervision.url if supervision is not None else None,
             "fault": next(iter(faults), None),
+            "variant": next(iter(variants), None),
         }
         atomic_write(ready_file, json.dumps(ready).encode("utf-8"))
         log.info("ready: %s", ready)
@@ -181,6 +192,8 @@ def run(
             viewer.stop()
         if supervision is not None:
             supervision.stop()
+        if service is not None and not service.drain(config.timeouts.http_s):
+            log.info("stopping with reports still being processed after their ACK")
         publisher.close()
         log.info("stopped")
     return 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .named import select_named
+
 S_ORU = "Le CR transmis en ORU^R01 est reçu et acquitté"
 S_MDM = "Le CR transmis en MDM^T02 est reçu et acquitté"
 S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
@@ -141,15 +143,6 @@ def listed_faults() -> tuple[Fault, ...]:
     return FAULTS
 
 
-class UnknownFault(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown fault {name!r}; known faults: {', '.join(sorted(FAULTS_BY_NAME))}")
-
-
 def select_faults(name: str | None) -> frozenset[str]:
-    """The set of active faults for ``--fault NAME`` (empty when None)."""
-    if name is None:
-        return frozenset()
-    if name not in FAULTS_BY_NAME:
-        raise UnknownFault(name)
-    return frozenset({name})
+    """The set of active faults for ``--fault NAME`` (empty when None; :class:`UnknownName` if unknown)."""
+    return select_named("fault", name, FAULTS_BY_NAME)

@@ -3,6 +3,10 @@
 ``ReferenceService.handle`` is the MLLP handler: it reads the message and its
 CDA, decides (event, identity gate, DESTDMP gate), queries the PACS, builds
 the KOS, publishes / replaces / withdraws it, and only then returns the ACK.
+With the variant ``ack_before_processing`` (variants.py) it returns ``AA`` as
+soon as the message and its CDA are read and does the rest in a background
+thread; the work on one study still happens one report at a time, in arrival
+order (``StudyLocks``), and what goes wrong after the ACK is only logged.
 
 ACK policy (MSA-1):
 - ``AE`` + ERR when the message cannot be used: not HL7 / no MSH (100),
@@ -26,6 +30,8 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Callable, Protocol
@@ -38,6 +44,7 @@ from .kos_builder import KosSettings, build_kos
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
 from .state import APPROVED, PublishedKos, StateStore
+from .variants import ACK_BEFORE_PROCESSING
 
 DELETED_STATUS = "urn:asip:ci-sis:2010:StatusType:Deleted"
 MASKING_FLAGS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX")
@@ -66,49 +73,67 @@ ACCEPTED = Outcome("AA")
 
 
 class StudyLocks:
-    """One lock per Study Instance UID: reports of different studies are processed in parallel,
-    those of one study (initial, replacement, deletion) one after the other, in arrival order
-    as far as the connections deliver them. Locks are taken in sorted order (no deadlock) and
-    forgotten when nobody holds or waits for them."""
+    """One line per Study Instance UID: reports of different studies are processed in parallel,
+    those of one study (initial, replacement, deletion) one after the other, in the order they
+    took their place. ``queue`` takes a place in the line of each of its studies at once (the
+    MLLP connection's thread, so in arrival order) and returns the :class:`StudyTurn` that the
+    worker enters (``with turn:``); it gets in when it is first in each of its lines, so the
+    oldest waiting report always can (no deadlock). ``hold`` is both in one thread. A line is
+    forgotten when nobody is in it."""
 
     def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._changed = threading.Condition()
+        self._lines: dict[str, deque[StudyTurn]] = {}
+
+    def queue(self, study_uids: Iterable[str]) -> StudyTurn:
+        turn = StudyTurn(self, tuple(sorted(set(study_uids))))
+        with self._changed:
+            for key in turn.keys:
+                self._lines.setdefault(key, deque()).append(turn)
+        return turn
 
     @contextmanager
     def hold(self, study_uids: Iterable[str]) -> Iterator[None]:
-        keys = sorted(set(study_uids))
-        locks = [self._take(key) for key in keys]
-        acquired: list[threading.Lock] = []
-        try:
-            for lock in locks:
-                lock.acquire()
-                acquired.append(lock)
+        with self.queue(study_uids):
             yield
-        finally:
-            for lock in reversed(acquired):
-                lock.release()
-            for key in keys:
-                self._give_back(key)
 
     def __len__(self) -> int:
         """How many studies are held or waited for."""
-        with self._guard:
-            return len(self._locks)
+        with self._changed:
+            return len(self._lines)
 
-    def _take(self, key: str) -> threading.Lock:
-        with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-            return lock
+    def _wait_first(self, turn: StudyTurn) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: all(self._lines[key][0] is turn for key in turn.keys))
 
-    def _give_back(self, key: str) -> None:
-        with self._guard:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+    def _leave(self, turn: StudyTurn) -> None:
+        with self._changed:
+            for key in turn.keys:
+                line = self._lines[key]
+                line.remove(turn)
+                if not line:
+                    del self._lines[key]
+            self._changed.notify_all()
+
+
+class StudyTurn:
+    """A report's place in the lines of its studies (:meth:`StudyLocks.queue`); ``with turn:``
+    waits until it is first in each, and gives the place up on the way out. A turn never
+    entered must be given up with :meth:`cancel`."""
+
+    def __init__(self, locks: StudyLocks, keys: tuple[str, ...]) -> None:
+        self._locks = locks
+        self.keys = keys
+
+    def __enter__(self) -> StudyTurn:
+        self._locks._wait_first(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._locks._leave(self)
+
+    def cancel(self) -> None:
+        self._locks._leave(self)
 
 
 class ReferenceService:
@@ -120,6 +145,7 @@ class ReferenceService:
         publisher: Publisher,
         state: StateStore,
         faults: frozenset[str] = frozenset(),
+        variants: frozenset[str] = frozenset(),
         log: logging.Logger | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         wado_base_url: str | None = None,
@@ -129,9 +155,12 @@ class ReferenceService:
         self.publisher = publisher
         self.state = state
         self.faults = faults
+        self.variants = variants
         self.log = log or logging.getLogger("reference")
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._studies = StudyLocks()  # messages about the same study are processed one at a time
+        self._background: list[threading.Thread] = []  # ack_before_processing: the work after the ACKs
+        self._background_lock = threading.Lock()
         self.kos_settings = KosSettings(
             wado_base_url=wado_base_url or config.wado_base_url,  # the running source server's URL, when there is one
             retrieve_location_uid=config.retrieve_location_uid,
@@ -181,9 +210,49 @@ class ReferenceService:
         self.log.info(
             "%s event, CDA %s, studies %s", report.event.value, cda.document_id, ", ".join(s.study_uid for s in cda.studies)
         )
-        with self._studies.hold(study.study_uid for study in cda.studies):
-            outcomes = [self._process_study(report, cda, study) for study in cda.studies]
+        turn = self._studies.queue(study.study_uid for study in cda.studies)
+        if ACK_BEFORE_PROCESSING in self.variants:
+            self._in_background(turn, report, cda)
+            self.log.info("variant %s: AA now, the studies are processed after the ACK", ACK_BEFORE_PROCESSING)
+            return ACCEPTED
+        with turn:
+            return self._process_studies(report, cda)
+
+    def _process_studies(self, report: Hl7Report, cda: CdaReport) -> Outcome:
+        outcomes = [self._process_study(report, cda, study) for study in cda.studies]
         return next((outcome for outcome in outcomes if outcome.code != "AA"), ACCEPTED)
+
+    def _in_background(self, turn: StudyTurn, report: Hl7Report, cda: CdaReport) -> None:
+        """Process the studies in a thread of their own once ``turn`` comes; the outcome can only be logged."""
+
+        def work() -> None:
+            with turn:
+                try:
+                    outcome = self._process_studies(report, cda)
+                except Exception:  # nobody is left to answer: log it
+                    self.log.exception("internal error while processing CDA %s after its ACK", cda.document_id)
+                    return
+            if outcome.code != "AA":
+                self.log.info("after the ACK of CDA %s: would have been MSA-1 %s ERR %s", cda.document_id, outcome.code, outcome.error)
+
+        worker = threading.Thread(target=work, name=f"report-{cda.document_id}", daemon=True)
+        with self._background_lock:
+            self._background = [thread for thread in self._background if thread.is_alive()]
+            self._background.append(worker)
+        try:
+            worker.start()
+        except RuntimeError:
+            turn.cancel()
+            raise
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the work still running after its ACK; True when none is left."""
+        with self._background_lock:
+            workers = list(self._background)
+        deadline = time.monotonic() + timeout_s
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return not any(worker.is_alive() for worker in workers)
 
     # -- one study ---------------------------------------------------------
 
