@@ -195,7 +195,8 @@ def parse_items(text: str | None, table: Sequence[VaItem]) -> tuple[str, ...]:
 def _cmd_selftest(args: argparse.Namespace) -> int:
     from drimva.selftest import run_selftest
 
-    return run_selftest(Path(args.out), jobs=args.jobs, timeout_s=args.timeout)
+    names = {name.strip() for name in args.only.split(",") if name.strip()} if args.only else None
+    return run_selftest(Path(args.out), jobs=args.jobs, timeout_s=args.timeout, names=names)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -282,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--out", default="reports/selftest.json", help="kill matrix file")
     selftest.add_argument("--jobs", type=int, default=3, help="runs in parallel (default 3: the runs mostly wait on sockets)")
     selftest.add_argument("--timeout", type=float, default=600.0, help="time limit of one run, seconds")
+    selftest.add_argument(
+        "--only", help="only these faults / variants (comma-separated; ris:<fault> for the RIS), with the faultless runs: "
+        "a partial matrix that checks their targets but not that every scenario is killed"
+    )
     selftest.set_defaults(func=_cmd_selftest)
 
     validate = commands.add_parser(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from drimva.cli import new_run_id
+from drimva.profile import ProfileError
 from drimva.results import RESULTS_FILE
 from fixtures.embedded import list_faults, list_variants
 from fixtures.ris_process import list_ris_faults
@@ -56,9 +57,13 @@ def _run_one(
 
 
 def kill_matrix(
-    runs: dict[str, dict[str, Any] | str], faults: list[dict[str, Any]], reference_key: str = REFERENCE
+    runs: dict[str, dict[str, Any] | str], faults: list[dict[str, Any]], reference_key: str = REFERENCE,
+    *, every_fault: bool = True,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The kill matrix and the problems it shows (``runs`` keyed by ``reference_key`` and fault names)."""
+    """The kill matrix and the problems it shows (``runs`` keyed by ``reference_key`` and fault names).
+
+    ``every_fault``: ``faults`` are all the faults, so a scenario none kills is a problem (a partial
+    matrix, ``selftest --only``, cannot tell)."""
     problems: list[str] = []
     for target, run in runs.items():
         if isinstance(run, str):
@@ -96,7 +101,7 @@ def kill_matrix(
             "killed": killed,
         }
     for key, row in scenarios.items():
-        if not row["killed_by"]:
+        if every_fault and not row["killed_by"]:
             problems.append(f"{key}: no fault makes this scenario fail")
     return {"scenarios": scenarios, "faults": fault_report, "problems": problems}, problems
 
@@ -144,20 +149,29 @@ def merge_matrices(*parts: tuple[dict[str, Any], list[str]]) -> tuple[dict[str, 
     return merged, merged["problems"]
 
 
-def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0) -> int:
+def only(named: list[dict[str, Any]], names: set[str] | None) -> list[dict[str, Any]]:
+    return named if names is None else [item for item in named if item["name"] in names]
+
+
+def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[str] | None = None) -> int:
+    """The whole matrix, or with ``names`` (faults, ``ris:<fault>``, variants) the reference and those only."""
     started = time.monotonic()
     out = out.resolve()
-    faults = list_faults()
-    variants = list_variants()
-    ris_faults = [{**f, "name": RIS_PREFIX + f["name"]} for f in list_ris_faults()]
+    all_faults, all_variants = list_faults(), list_variants()
+    all_ris_faults = [{**f, "name": RIS_PREFIX + f["name"]} for f in list_ris_faults()]
+    unknown = sorted((names or set()) - {item["name"] for item in all_faults + all_variants + all_ris_faults})
+    if unknown:
+        known = ", ".join(item["name"] for item in all_faults + all_ris_faults + all_variants)
+        raise ProfileError(f"--only: unknown fault or variant {', '.join(unknown)}; known: {known}")
+    faults, variants, ris_faults = only(all_faults, names), only(all_variants, names), only(all_ris_faults, names)
     base = out.parent / f"selftest-{new_run_id()}"
-    # (matrix key, run folder, fault given to the SUT, subcommand)
     # (matrix key, run folder, fault given to the SUT, subcommand, variant); the variants first: their
     # runs are the longest (their grace periods are), so they do not end the self-test alone
     plan: list[tuple[str, Path, str | None, str, str | None]] = [(REFERENCE, base / REFERENCE, None, "run", None)]
     plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"]) for v in variants]
     plan += [(f["name"], base / f["name"], f["name"], "run", None) for f in faults]
-    plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris", None))
+    if names is None or ris_faults:
+        plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris", None))
     plan += [
         (f["name"], base / f"ris-{f['name'][len(RIS_PREFIX):]}", f["name"][len(RIS_PREFIX):], "ris", None)
         for f in ris_faults
@@ -170,10 +184,13 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0) -> int:
         runs = {name: future.result() for name, future in futures.items()}
     drimbox_runs = {k: v for k, v in runs.items() if not k.startswith((RIS_PREFIX, VARIANT_PREFIX))}
     ris_runs = {k: v for k, v in runs.items() if k.startswith(RIS_PREFIX)}
-    matrix, problems = merge_matrices(
-        kill_matrix(drimbox_runs, faults),
-        kill_matrix(ris_runs, ris_faults, reference_key=RIS_PREFIX + REFERENCE),
-    )
+    every = names is None
+    parts = [kill_matrix(drimbox_runs, faults, every_fault=every)]
+    if ris_runs:
+        parts.append(kill_matrix(ris_runs, ris_faults, reference_key=RIS_PREFIX + REFERENCE, every_fault=every))
+    matrix, problems = merge_matrices(*parts)
+    if names is not None:
+        matrix["partial"] = sorted(names)  # not every fault ran: whether every scenario is killed is not known
     matrix["variants"], variant_problems = variant_report(runs, variants)
     problems = matrix["problems"] = problems + variant_problems
     faults = faults + ris_faults

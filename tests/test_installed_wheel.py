@@ -123,3 +123,20 @@ def test_profile_paths_are_relative_to_the_profile_file(installed: Path, tmp_pat
     data = json.loads(done.stdout)
     assert Path(data["files"]["ca.pem"]).parent == conf / "drimva-pki"
     assert not (elsewhere / "drimva-pki").exists()
+
+
+def test_a_partial_selftest_runs_from_another_folder(installed: Path, elsewhere: Path) -> None:
+    done = _drimva(installed, elsewhere, "selftest", "--only", "hl7_ack_wrong_msh9,ris:" + _first_ris_fault(installed, elsewhere))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    matrix = json.loads((elsewhere / "reports" / "selftest.json").read_text("utf-8"))
+    assert matrix["problems"] == [] and matrix["partial"]
+    assert matrix["faults"]["hl7_ack_wrong_msh9"]["killed"]
+    assert all(row["reference"] == "passed" for row in matrix["scenarios"].values())
+
+
+def _first_ris_fault(installed: Path, elsewhere: Path) -> str:
+    listed = subprocess.run(
+        [str(installed / "python"), "-P", "-m", "simulators.ris", "--list-faults"],
+        cwd=elsewhere, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return str(json.loads(listed.stdout)[0]["name"])

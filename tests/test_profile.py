@@ -305,3 +305,9 @@ def test_every_variant_of_the_reference_is_described_by_valid_profile_settings()
     # It may publish up to publication_s after its ACK: a check that nothing is published watches as long.
     early = described["ack_before_processing"].timeouts
     assert early.no_publication_grace_s == early.publication_s
+
+
+def test_an_unknown_name_for_a_partial_selftest_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["selftest", "--only", "hl7_no_ack,nope"]) == 2
+    error = capsys.readouterr().err
+    assert "--only: unknown fault or variant nope" in error and "ack_before_processing" in error
