@@ -18,6 +18,7 @@ import pytest
 
 from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
+from drimva.preflight import PREFLIGHT_FILE
 from drimva.results import ScenarioResult, build_results, write_results
 from drimva.va import VA_ITEMS, VaItem
 from drimva.verdict import Verdict
@@ -49,6 +50,7 @@ class RunState:
         self.kind = "drimbox"
         self.item_table: tuple[VaItem, ...] = VA_ITEMS  # the RIS harness sets the RIS items
         self.supervision: dict[str, Any] | None = None  # the background supervision probes' summary (VA-F)
+        self.preflight: dict[str, Any] | None = None  # the pre-flight of the SUT's addresses (drimva.preflight)
 
 
 _STATE = pytest.StashKey[RunState]()
@@ -59,6 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drimva-profile", default=None, help="SUT profile (TOML); default: embedded reference")
     group.addoption("--drimva-run-dir", default=None, help="folder of this run's evidence and results")
     group.addoption("--drimva-fault", default=None, help="fault of the embedded reference DRIMbox")
+    group.addoption(
+        "--drimva-no-preflight", action="store_true", help="do not probe the SUT's addresses before the first scenario"
+    )
     group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
@@ -129,6 +134,8 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[O
     excinfo = call.excinfo
     if excinfo is not None and isinstance(excinfo.value, NonConformance) and report.when == "call":
         return Outcome.FAILED, str(excinfo.value)
+    if excinfo is not None and isinstance(excinfo.value, HarnessError):
+        return Outcome.ERROR, str(excinfo.value)  # worded for the reader already
     if excinfo is not None:
         kind = type(excinfo.value).__name__
         return Outcome.ERROR, f"{kind}: {excinfo.value}"
@@ -184,4 +191,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.supervision is not None:  # set by the supervision monitor's teardown, before this hook
         keys = ("url", "interval_s", "probes", "ok", "availability", "evidence")
         results["supervision"] = {key: state.supervision.get(key) for key in keys}
+    if state.preflight is not None:
+        summary = ("ran", "not_run", "ok", "duration_s", "failed")
+        results["preflight"] = {key: state.preflight.get(key) for key in summary} | {"file": PREFLIGHT_FILE}
     write_results(state.run_dir, results)
