@@ -236,8 +236,13 @@ def test_items_whose_addresses_answer_run_normally(tmp_path: Path) -> None:
     assert "--no-preflight" not in json.dumps(results["preflight"])
 
 
-def test_no_preflight_skips_it(tmp_path: Path) -> None:
-    code, results = run_va_exit(tmp_path / "run", "--no-preflight", "-k", "supervision", profile=_absent_sut(tmp_path, "127.0.0.1"))
+def test_no_preflight_skips_it_and_an_unreachable_server_is_still_no_certificate_finding(tmp_path: Path) -> None:
+    select = "supervision or certificat_serveur_conforme"
+    code, results = run_va_exit(tmp_path / "run", "--no-preflight", "-k", select, profile=_absent_sut(tmp_path, "db.invalid"))
     assert results["preflight"]["not_run"] == "--no-preflight"
-    (scenario,) = results["scenarios"]
-    assert not scenario["message"].startswith("pré-vol")  # judged by the scenario itself
+    scenarios = {s["name"]: s for s in results["scenarios"]}
+    supervision = scenarios["La DRIMbox répond à l'outil de supervision de l'ANS"]
+    assert supervision["outcome"] == "failed" and not supervision["message"].startswith("pré-vol")  # judged by the scenario
+    certificate = scenarios["La DRIMbox figure dans la liste blanche avec un certificat serveur conforme"]
+    assert certificate["outcome"] == "error" and certificate["findings"] == []  # not "no TLS certificate presented"
+    assert certificate["message"].startswith("sut.wado.base_url: db.invalid:") and "db.invalid does not resolve" in certificate["message"]
