@@ -65,9 +65,12 @@ def run_suite(
     marker: str = "not ris",
     browser: str | None = None,
     items: tuple[str, ...] = (),
+    preflight: bool = True,
     extra_args: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
     """Run the VA features against the profile's SUT; return (exit code, run folder).
+
+    ``preflight``: probe the SUT's addresses before the first scenario (:mod:`drimva.preflight`).
 
     ``marker`` selects the features by tag: the DRIMbox VA suite is everything
     but ``@ris`` (the RIS-under-test mode selects ``ris``); ``items`` keeps the
@@ -114,6 +117,8 @@ def run_suite(
         args += ["--drimva-variant", variant]
     if browser:
         args += ["--drimva-browser", browser]
+    if not preflight:
+        args += ["--drimva-no-preflight"]
     selection = [f"--items {','.join(items)}"] if items else []
     if select:
         args += ["-k", select]
@@ -171,6 +176,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         browser=args.browser,
         items=parse_items(args.items, VA_ITEMS),
+        preflight=not args.no_preflight,
     )
     return code
 
@@ -274,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--items", help=ITEMS_HELP)
     run.add_argument("--quiet", action="store_true", help="print no summary")
+    run.add_argument(
+        "--no-preflight", action="store_true",
+        help="do not check, before the first scenario, that every address of the claimed items answers "
+        "(DNS, TCP, TLS against the run's CA, HTTP); by default a scenario that needs an address that does not answer "
+        "ends 'error' naming the profile key, the address and the cause (preflight.json in the run folder)",
+    )
     run.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
     run.set_defaults(func=_cmd_run)
 

@@ -76,6 +76,7 @@ class MllpExchange:
     error: str | None
     elapsed_s: float
     closed_by_peer: bool = False
+    delivered: bool = False  # the message was written to a connection (False: the connection never opened)
 
 
 def send_and_receive(
@@ -88,9 +89,10 @@ def send_and_receive(
 ) -> MllpExchange:
     """Send ``message`` framed over a new connection; wait ``ack_timeout`` s for one framed answer."""
     started = time.monotonic()
+    delivered = False
 
     def done(ack: bytes | None, error: str | None, closed: bool = False) -> MllpExchange:
-        return MllpExchange(ack, error, round(time.monotonic() - started, 3), closed)
+        return MllpExchange(ack, error, round(time.monotonic() - started, 3), closed, delivered)
 
     try:
         sock = socket.create_connection((host, port), timeout=connect_timeout)
@@ -102,6 +104,7 @@ def send_and_receive(
         try:
             sock.settimeout(max(0.001, ack_timeout))
             sock.sendall(frame(message))
+            delivered = True
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -71,6 +71,17 @@ def skip_reason(outcome: Outcome, reason: str) -> str:
     return f"{outcome.value}: {reason}"
 
 
+BLOCKED_BY = "bloqué par : "
+
+
+def blocked_by(what: str, rule: str, detail: str = "") -> str:
+    """Why a scenario is skipped: a precondition it does not judge failed, ``bloqué par : <what> (<rule>) — <detail>``.
+
+    ``rule`` is the rule id of the failed check, under which the scenario that judges it reports it."""
+    reason = f"{BLOCKED_BY}{what} ({rule})"
+    return f"{reason} — {detail}" if detail else reason
+
+
 def outcome_of_skip(message: str) -> tuple[Outcome, str]:
     for prefix, outcome in _SKIP_PREFIXES.items():
         if message.startswith(prefix):

@@ -29,6 +29,7 @@ from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.interruption import stop_signal
 from drimva.junit import InterruptedCase, mark_interrupted
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
+from drimva.preflight import PREFLIGHT_FILE
 from drimva.results import ScenarioResult, build_results, write_results
 from drimva.va import VA_ITEMS, VaItem
 from drimva.verdict import Verdict
@@ -145,6 +146,7 @@ class RunState:
         self.kind = "drimbox"
         self.item_table: tuple[VaItem, ...] = VA_ITEMS  # the RIS harness sets the RIS items
         self.supervision: dict[str, Any] | None = None  # the background supervision probes' summary (VA-F)
+        self.preflight: dict[str, Any] | None = None  # the pre-flight of the SUT's addresses (drimva.preflight)
 
 
 _STATE = pytest.StashKey[RunState]()
@@ -157,6 +159,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--drimva-fault", default=None, help="fault of the embedded reference DRIMbox")
     group.addoption("--drimva-selection", default="", help="how the scenarios were selected (--items, -k), for the results")
     group.addoption("--drimva-variant", default=None, help="conformant variant of the embedded reference DRIMbox")
+    group.addoption(
+        "--drimva-no-preflight", action="store_true", help="do not probe the SUT's addresses before the first scenario"
+    )
     group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
@@ -229,6 +234,8 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[O
     excinfo = call.excinfo
     if excinfo is not None and isinstance(excinfo.value, NonConformance) and report.when == "call":
         return Outcome.FAILED, str(excinfo.value)
+    if excinfo is not None and isinstance(excinfo.value, HarnessError):
+        return Outcome.ERROR, str(excinfo.value)  # worded for the reader already
     if excinfo is not None:
         kind = type(excinfo.value).__name__
         return Outcome.ERROR, f"{kind}: {excinfo.value}"
@@ -305,6 +312,9 @@ def _write_run_results(config: pytest.Config, state: RunState) -> None:
     if state.supervision is not None:  # set by the supervision monitor's teardown, before this hook
         keys = ("url", "interval_s", "probes", "ok", "availability", "evidence")
         results["supervision"] = {key: state.supervision.get(key) for key in keys}
+    if state.preflight is not None:
+        summary = ("ran", "not_run", "ok", "duration_s", "failed")
+        results["preflight"] = {key: state.preflight.get(key) for key in summary} | {"file": PREFLIGHT_FILE}
     write_results(state.run_dir, results)
     junit = config.getoption("xmlpath", None)
     if progress.interrupted_by and junit and Path(junit).exists():

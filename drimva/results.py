@@ -149,6 +149,9 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     lines.append(f"  scenarios: {counts or 'none'}")
     if results.get("interrupted"):
         lines.append(f"  INTERRUPTED by {results['signal']}: the outcomes are partial; the evidence written so far is kept")
+    preflight = results.get("preflight") or {}
+    for failure in preflight.get("failed") or ():
+        lines.append(f"  pre-flight: {failure}")
     return lines
 
 
@@ -173,6 +176,18 @@ def _supervision_paragraph(campaign: dict[str, Any] | None) -> str:
         f"<p>Supervision pendant toute l'exécution (VA-F) : <b>{campaign['ok']}/{campaign['probes']}</b> sondes conformes "
         f"({100 * (campaign.get('availability') or 0):.0f} %), une toutes les {campaign.get('interval_s')} s sur "
         f"<code>{esc(str(campaign.get('url')))}</code> · preuves : <code>{esc(str(campaign.get('evidence')))}</code></p>"
+    )
+
+
+def _preflight_paragraph(preflight: dict[str, Any] | None) -> str:
+    """The addresses of the SUT the pre-flight could not reach, in French (empty when all answered)."""
+    if not preflight or not preflight.get("failed"):
+        return ""
+    items = "".join(f"<li><code>{html.escape(str(failure))}</code></li>" for failure in preflight["failed"])
+    return (
+        "<p>Vérification préalable (pré-vol) : ces adresses du système testé ne répondent pas ; les items qui en "
+        f"dépendent sont en « {OUTCOME_LABELS_FR[Outcome.ERROR]} », non jugés · preuves : "
+        f"<code>{html.escape(str(preflight.get('file')))}</code></p><ul>{items}</ul>"
     )
 
 
@@ -247,6 +262,7 @@ drimva {esc(_build_of(results))}
 {_interruption_paragraph(results)}
 <table><tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>
 {''.join(rows)}</table>
+{_preflight_paragraph(results.get("preflight"))}
 {_supervision_paragraph(results.get("supervision"))}
 <h2>Détail des scénarios</h2>
 {''.join(details)}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable, NoReturn
 
+import pytest
+
 from drimva.evidence import EvidenceStore
 from drimva.findings import Finding, Severity, errors
-from drimva.outcomes import NonConformance
+from drimva.outcomes import NonConformance, Outcome, blocked_by, skip_reason
 
 
 class Verdict:
@@ -45,9 +47,36 @@ class Verdict:
         actual: str,
     ) -> NoReturn:
         """Record one blocking finding about the SUT's behaviour (e.g. nothing arrived in time)."""
-        finding = Finding(rule, requirement, location, expected, actual, Severity.ERROR)
+        self.reject(check, Finding(rule, requirement, location, expected, actual, Severity.ERROR))
+
+    def reject(self, check: str, finding: Finding) -> NoReturn:
+        """Record ``finding`` (an error) and fail the scenario with it."""
         self.judge(check, [finding])
         raise NonConformance([finding])  # not reached: judge() raised; keeps the type checker informed
+
+    def precondition(self, check: str, findings: Iterable[Finding], what: str) -> list[Finding]:
+        """Judge a precondition that is not the scenario's subject (e.g. the ACK of the CR whose KOS it judges).
+
+        Blocking findings end the scenario ``skipped``, "bloqué par : <what> (<rule>) — <actual>"
+        (:meth:`blocked`); otherwise they are noted and returned.
+        """
+        found = list(findings)
+        blocking = errors(found, strict=self.strict)
+        if blocking:
+            self.blocked(check, what, blocking[0].rule, blocking[0].actual, found)
+        self.note(check, found)
+        return found
+
+    def blocked(self, check: str, what: str, rule: str, detail: str = "", findings: Iterable[Finding] = ()) -> NoReturn:
+        """End the scenario ``skipped``: ``what`` (checked by ``rule``) failed, so its subject cannot be judged.
+
+        The findings of the failed precondition go to the evidence, not to the scenario's
+        findings: the scenario whose subject they are reports them.
+        """
+        reason = blocked_by(what, rule, detail)
+        self.checks.append({"check": check, "outcome": "blocked", "reason": reason, "findings": [f.to_dict() for f in findings]})
+        self.evidence.write_json("findings.json", self.checks)
+        pytest.skip(skip_reason(Outcome.SKIPPED, reason))
 
     def note(self, check: str, findings: Iterable[Finding]) -> None:
         """Record findings that never fail the scenario (information, oracle output)."""

@@ -91,22 +91,45 @@ def _submissions_summary(dmp: DmpSimulator, since: int) -> str:
     return " | ".join(parts)
 
 
+def _await_publication(
+    dmp: DmpSimulator, state: ScenarioState, profile: Profile, accept: Callable[[RegistryEntry], bool] = lambda e: e.status == APPROVED
+) -> RegistryEntry | None:
+    """The DMP entry ``accept`` picks, within ``timeouts.publication_s``; None at once when the CR never reached the SUT."""
+    if state.exchanges and not state.last_exchange.delivered:
+        return None
+    return _wait_entry(dmp, state, profile.timeouts.publication_s, accept)
+
+
+def _publication_missing(dmp: DmpSimulator, state: ScenarioState, profile: Profile) -> Finding:
+    return Finding(
+        "DMP-PUBLICATION", REQ_PUBLICATION, "DMP registry (ITI-41)",
+        f"an approved KOS entry for patient {state.patient.ins if state.patient else '?'} within {profile.timeouts.publication_s} s",
+        _submissions_summary(dmp, state.dmp_mark),
+    )  # fmt: skip
+
+
 def _require_publication(
     verdict: Verdict, dmp: DmpSimulator, state: ScenarioState, profile: Profile, check: str,
     accept: Callable[[RegistryEntry], bool] = lambda e: e.status == APPROVED,
 ) -> RegistryEntry:
-    entry = _wait_entry(dmp, state, profile.timeouts.publication_s, accept)
+    """The publication the scenario judges; blocked, not failed, when nothing came and its CR got no ACK."""
+    entry = _await_publication(dmp, state, profile, accept)
     if entry is None:
-        verdict.fail(
-            check,
-            "DMP-PUBLICATION",
-            REQ_PUBLICATION,
-            "DMP registry (ITI-41)",
-            f"an approved KOS entry for patient {state.patient.ins if state.patient else '?'} "
-            f"within {profile.timeouts.publication_s} s",
-            _submissions_summary(dmp, state.dmp_mark),
-        )
+        _unless_acknowledged(verdict, state, check)
+        verdict.reject(check, _publication_missing(dmp, state, profile))
     return entry
+
+
+def _unless_acknowledged(verdict: Verdict, state: ScenarioState, check: str) -> None:
+    """What the scenario judges did not happen: if the CR it sent got no ACK, that blocks it (VA-B1 judges the ACK)."""
+    exchange = state.last_exchange
+    if exchange.ack_text is None:
+        verdict.blocked(check, "pas d'ACK du CR", "ACK-PRESENT", exchange.error or "")
+
+
+def _ack_problem(exchange: RisExchange, of: str) -> str:
+    """What failed when the ACK of a precondition's CR is not conformant: "pas d'ACK du CR initial", …"""
+    return f"pas d'ACK {of}" if exchange.ack_text is None else f"ACK {of} non conforme"
 
 
 def _iti41(submission: Submission) -> ProvideAndRegister:
@@ -170,9 +193,14 @@ def masking_flag(state: ScenarioState, flag: str, value: str) -> None:
 def report_already_published(
     state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
+    """A precondition of the scenarios that judge what follows a publication: its failure blocks them."""
     exchange = _send(state, ris, sut, profile, "ORU", "initial")
-    verdict.judge("précondition : CR initial acquitté", _ack_findings(exchange))
-    state.published = _require_publication(verdict, dmp, state, profile, "précondition : KOS initial publié")
+    verdict.precondition("précondition : CR initial acquitté", _ack_findings(exchange), _ack_problem(exchange, "du CR initial"))
+    entry = _await_publication(dmp, state, profile)
+    if entry is None:
+        missing = _publication_missing(dmp, state, profile)
+        verdict.blocked("précondition : KOS initial publié", "KOS du CR initial non publié", missing.rule, missing.actual, [missing])
+    state.published = entry
     state.dmp_mark = len(dmp.submissions)
 
 
@@ -223,6 +251,7 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, prof
     from_sut = [q for q in queries if q.calling_ae == sut.dicom_ae]
     findings = []
     if not queries:
+        _unless_acknowledged(verdict, state, "requête C-FIND du PACS")
         findings.append(
             Finding(
                 "PACS-CFIND",

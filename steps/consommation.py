@@ -94,8 +94,12 @@ def contextual_form(state: ScenarioState, consent_parameter: str) -> dict[str, s
 
 def _post_call(
     state: ScenarioState, sut: SutHandle, form: dict[str, str], token: str, pki: TestPki, evidence: EvidenceStore,
-    timeout: float, verdict: Verdict,
-) -> httpx.Response:
+    timeout: float,
+) -> None:
+    """Post the contextual call; the answer (or, when none came, the finding that says so) goes to ``state``.
+
+    The Then steps decide: no answer fails a scenario whose subject is the call, and blocks the others.
+    """
     if not sut.consumer_url:
         pytest.skip("not_applicable: the profile gives no contextual-call URL for the SUT (sut.consumer.contextual_url)")
     request = httpx.Request("POST", sut.consumer_url, data=form, headers={"Authorization": f"Bearer {token}"})
@@ -109,18 +113,43 @@ def _post_call(
             response = client.send(request)
     except httpx.HTTPError as error:
         evidence.record("contextual-call", "no response", str(error).encode(), str(error), suffix="txt")
-        verdict.fail(
-            "appel contextuel", "CALL-REACHABLE",
-            "the consumer DRIMbox answers the contextual call over HTTPS with a certificate of the trust space",
+        state.call_response = None
+        state.call_failure = Finding(
+            "CALL-REACHABLE", "the consumer DRIMbox answers the contextual call over HTTPS with a certificate of the trust space",
             f"POST {sut.consumer_url}", "an HTTP answer", f"{type(error).__name__}: {error}",
         )
+        return
     evidence.record(
         "contextual-call", f"response {response.status_code}", response.content,
         f"HTTP {response.status_code}\nLocation: {response.headers.get('location', '')}\n\n{response.text[:2000]}",
         suffix="http",
     )
     state.call_response = response
+
+
+def _call_answer(state: ScenarioState, verdict: Verdict, check: str) -> httpx.Response:
+    """The SUT's answer to the contextual call, the subject of the scenario: no answer fails it."""
+    if state.call_response is None:
+        verdict.reject(check, state.call_failure)
+    response: httpx.Response = state.call_response
     return response
+
+
+def _require_kos_retrieved(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict, check: str) -> None:
+    """Precondition of what the consumer does with the KOS: the call was answered and the KOS retrieved (ITI-43).
+
+    Either failing blocks the scenario (VA-D1 judges them); without it, "no request to the
+    untrusted source" would pass for a consumer that did nothing at all.
+    """
+    if state.call_response is None:
+        failure: Finding = state.call_failure
+        verdict.blocked(check, "appel contextuel sans réponse", failure.rule, failure.actual, [failure])
+    timeout = profile.timeouts.publication_s
+    if not poll(lambda: _queried(dmp, state, "ITI-43"), timeout):
+        verdict.blocked(
+            check, "KOS non récupéré dans le DMP par la DRIMbox", "DMP-ITI-43",
+            f"contextual call answered HTTP {state.call_response.status_code}; no successful ITI-43 within {timeout:g} s",
+        )
 
 
 # -- Given ------------------------------------------------------------------------
@@ -153,23 +182,23 @@ def bad_trust_list(trust_server: TrustListServer, request: pytest.FixtureRequest
 @when("le professionnel ouvre le dossier du patient par un appel contextuel")
 def open_patient_file(
     state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
-    evidence: EvidenceStore, profile: Profile, verdict: Verdict,
+    evidence: EvidenceStore, profile: Profile,
 ) -> None:
     form = contextual_form(state, profile.sut.consumer.consent_parameter)
-    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, verdict)
+    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s)
 
 
 @when(parsers.re(r"l'appel contextuel (?P<how>omet|laisse vide) le paramètre « (?P<name>[^»]+) »"))
 def incomplete_call(
     state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
-    evidence: EvidenceStore, profile: Profile, verdict: Verdict, how: str, name: str,
+    evidence: EvidenceStore, profile: Profile, how: str, name: str,
 ) -> None:
     form = contextual_form(state, profile.sut.consumer.consent_parameter)
     if how == "omet":
         form.pop(name)
     else:
         form[name] = ""
-    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, verdict)
+    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s)
 
 
 # -- Then -------------------------------------------------------------------------
@@ -177,16 +206,17 @@ def incomplete_call(
 
 @then("la DRIMbox redirige le navigateur (302 ou 303)")
 def redirected(state: ScenarioState, verdict: Verdict) -> None:
-    status = state.call_response.status_code
+    response = _call_answer(state, verdict, "appel contextuel accepté")
+    status = response.status_code
     findings = []
     if status not in (302, 303):
-        findings.append(Finding("CALL-REDIRECT", REQ_CALL, "HTTP status", "302 or 303", f"{status}: {state.call_response.text[:200]}"))
+        findings.append(Finding("CALL-REDIRECT", REQ_CALL, "HTTP status", "302 or 303", f"{status}: {response.text[:200]}"))
     verdict.judge("appel contextuel accepté", findings)
 
 
 @then("la DRIMbox répond 400")
 def refused_400(state: ScenarioState, verdict: Verdict) -> None:
-    status = state.call_response.status_code
+    status = _call_answer(state, verdict, "appel contextuel incomplet refusé").status_code
     findings = [] if status == 400 else [Finding("CALL-400", REQ_CALL, "HTTP status", "400", str(status))]
     verdict.judge("appel contextuel incomplet refusé", findings)
 
@@ -231,7 +261,8 @@ def _series_requests(state: ScenarioState, source: PeerSource) -> dict[str, list
 
 
 @then("la DRIMbox source reçoit une requête WADO-RS pour chaque série du KOS, avec un jeton valide et l'en-tête KOS")
-def series_fetched(state: ScenarioState, psc: PscSimulator, profile: Profile, verdict: Verdict) -> None:
+def series_fetched(state: ScenarioState, psc: PscSimulator, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
+    _require_kos_retrieved(state, dmp, profile, verdict, "récupération des séries")
     source: PeerSource = state.peer_source
     kos_uid = _kos_uid(state.peer_kos)
     poll(lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s)
@@ -263,14 +294,31 @@ def _kos_uid(kos: bytes) -> str:
 
 
 @then("le nœud DICOM reçoit toutes les instances de l'examen, à l'identique")
-def node_received_study(state: ScenarioState, dicom_node: DicomNode, profile: Profile, verdict: Verdict) -> None:
+def node_received_study(
+    state: ScenarioState, dicom_node: DicomNode, dmp: DmpSimulator, profile: Profile, verdict: Verdict
+) -> None:
+    check = "examen transmis au nœud DICOM"
+    _require_kos_retrieved(state, dmp, profile, verdict, check)
     expected = pixel_digests(state.datasets)
     dicom_node_uids = set(expected)
-    poll(lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s)
+    complete = poll(lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s)
     time.sleep(0.1)  # let a C-STORE of an instance the KOS does not reference land, if any
+    if not complete:
+        _unless_series_served(state, verdict, check)
     received = {str(ds.SOPInstanceUID): pixel_sha256(ds) for ds in dicom_node.received if str(ds.SOPInstanceUID) in expected}
-    verdict.judge("examen transmis au nœud DICOM", check_retrieval(state.peer_kos, received, expected))
+    verdict.judge(check, check_retrieval(state.peer_kos, received, expected))
     verdict.judge("service DICOM utilisé", _node_transport(dicom_node, set(expected), profile))
+
+
+def _unless_series_served(state: ScenarioState, verdict: Verdict, check: str) -> None:
+    """The node lacks instances: if the consumer did not get every series from the source, that blocks it (VA-D2 judges it)."""
+    requests = _series_requests(state, state.peer_source)
+    unserved = [uid for uid, seen in requests.items() if not any(r.status == 200 for r in seen)]  # type: ignore[attr-defined]
+    if unserved:
+        verdict.blocked(
+            check, "séries du KOS non récupérées auprès de la DRIMbox source", "WADO-SERIES-FETCHED",
+            f"{len(unserved)} of {len(requests)} series never served (200) to the DRIMbox",
+        )
 
 
 NODE_SERVICES = {"c-store": "C-STORE", "stow-rs": "STOW-RS"}
@@ -293,8 +341,8 @@ def _node_transport(node: DicomNode, uids: set[str], profile: Profile) -> list[F
 def untrusted_not_contacted(
     state: ScenarioState, untrusted_source: PeerSource, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
-    # The consumer got the KOS (ITI-43) and had the time to act on it.
-    poll(lambda: _queried(dmp, state, "ITI-43"), profile.timeouts.publication_s)
+    _require_kos_retrieved(state, dmp, profile, verdict, "DRIMbox hors liste blanche")
+    # the consumer got the KOS (ITI-43): within the grace it would have contacted the source
     contacted = poll(
         lambda: [r for series in _series_requests(state, untrusted_source).values() for r in series],
         profile.timeouts.no_publication_grace_s,

@@ -5,7 +5,6 @@ The consumer-side trust scenarios share their steps with ``consommation.py``.
 
 from __future__ import annotations
 
-import socket
 import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +13,9 @@ from cryptography import x509
 from pytest_bdd import then
 
 from drimva.findings import Finding, Severity
+from drimva.outcomes import HarnessError
 from drimva.profile import Profile
+from drimva.reachability import Unreachable, connect, tls_cause
 from drimva.rules.trustlist import parse_trust_list
 from drimva.verdict import Verdict
 from fixtures.harness import SutHandle
@@ -44,7 +45,7 @@ def sut_certificate_matches(
     db, _ = sut_trust_entry(profile, sut_server_cert)
     declared = parse_trust_list(trust_server.document("signed")).domain_for(db)
     url = urlsplit(sut.endpoints.wado_base_url)
-    presented = _server_certificate(url.hostname or db, url.port or 443, profile.timeouts.connect_s)
+    presented, problem = _server_certificate(url.hostname or db, url.port or 443, profile.timeouts.connect_s)
     expected = _rdns(x509.Name.from_rfc4514_string(declared.dn_certificat_operateur)) if declared else None
     findings = []
     if presented is None or expected is None or _rdns(presented.subject) != expected:
@@ -54,7 +55,7 @@ def sut_certificate_matches(
         findings.append(
             Finding("TRUST-SERVER-CERT", REQ_TRUST, f"TLS server certificate of {url.netloc}",
                     declared.dn_certificat_operateur if declared else "(no entry)",
-                    presented.subject.rfc4514_string() if presented is not None else "no TLS certificate presented",
+                    presented.subject.rfc4514_string() if presented is not None else problem,
                     Severity.WARNING if lenient else Severity.ERROR,
                     note="rules.strict_dn_match is off: reported, not failed" if lenient else "")
         )
@@ -65,15 +66,24 @@ def _rdns(name: x509.Name) -> frozenset[tuple[str, str]]:
     return frozenset((attribute.oid.dotted_string, str(attribute.value).strip()) for attribute in name)
 
 
-def _server_certificate(host: str, port: int, timeout: float) -> x509.Certificate | None:
-    """The certificate the server presents (read only: the DN is what is judged, not the chain)."""
+def _server_certificate(host: str, port: int, timeout: float) -> tuple[x509.Certificate | None, str]:
+    """The certificate the server presents (read only: the DN is what is judged, not the chain), or why none was read.
+
+    A server that cannot be reached at all (no name, refused, timed out) is the
+    environment's problem, not a non-conformity: :class:`HarnessError`.
+    """
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                der = tls.getpeercert(binary_form=True)
-    except OSError:
-        return None
-    return x509.load_der_x509_certificate(der) if der else None
+        raw = connect(host, port, timeout)
+    except Unreachable as failure:
+        raise HarnessError(f"sut.wado.base_url: {host}:{port} — {failure.cause}") from None
+    try:
+        with raw, context.wrap_socket(raw, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except OSError as error:
+        return None, tls_cause(error, timeout)
+    if not der:
+        return None, "no TLS certificate presented"
+    return x509.load_der_x509_certificate(der), ""

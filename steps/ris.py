@@ -66,11 +66,12 @@ def _initial(ris_scenario: RisScenario) -> ReportJudgement:
 
 @given("le CR initial reçu de ce RIS")
 def initial_received(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    """A precondition of the replacement, deletion and contextual-call scenarios (RIS-1 judges the initial CR)."""
     initial = _within_session(ris_driver.initial_report)
     if initial is None:
-        verdict.fail(
-            "précondition : CR initial", "RIS-SENT", REQ_RECEIVED.format(what=WHAT["initial"]), "DRIMbox Source (MLLP)",
-            "an initial CR", f"nothing within the session ({ris_driver.duration_s:g} s)",
+        verdict.blocked(
+            "précondition : CR initial", "aucun CR initial reçu du RIS", "RIS-SENT",
+            f"nothing within the session ({ris_driver.duration_s:g} s)",
         )
     ris_scenario.initial = initial
 

@@ -99,6 +99,7 @@ def test_refused_connection_is_reported():
     probe.close()
     result = send_and_receive("127.0.0.1", port, MESSAGE, connect_timeout=1, ack_timeout=1)
     assert result.ack is None and result.error.startswith(f"cannot connect to 127.0.0.1:{port}")
+    assert not result.delivered  # the SUT never got the message
 
 
 def test_silent_peer_times_out():
@@ -110,6 +111,7 @@ def test_silent_peer_times_out():
         result = send_and_receive("127.0.0.1", port, MESSAGE, connect_timeout=1, ack_timeout=0.3)
     assert result.ack is None and "no ACK" in result.error and "0.3 s" in result.error
     assert 0.25 <= result.elapsed_s < 2 and not result.closed_by_peer
+    assert result.delivered  # sent, then no answer
 
 
 def test_peer_closing_without_ack_is_reported():

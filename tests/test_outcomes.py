@@ -4,9 +4,11 @@ from pathlib import Path
 import pytest
 
 from drimva.findings import Finding, Severity
-from drimva.outcomes import OUTCOME_LABELS_FR, Outcome, aggregate, outcome_of_skip, skip_reason
+from drimva.evidence import EvidenceStore
+from drimva.outcomes import OUTCOME_LABELS_FR, NonConformance, Outcome, aggregate, blocked_by, outcome_of_skip, skip_reason
 from drimva.results import ScenarioResult, build_results, exit_code, write_results
 from drimva.selftest import kill_matrix
+from drimva.verdict import Verdict
 
 
 def test_aggregate_worst_first() -> None:
@@ -37,6 +39,25 @@ def test_skip_reasons_round_trip() -> None:
     for outcome in (Outcome.DEFERRED, Outcome.NOT_APPLICABLE, Outcome.MANUAL, Outcome.SKIPPED):
         assert outcome_of_skip(skip_reason(outcome, "why")) == (outcome, "why")
     assert outcome_of_skip("dcmtk missing") == (Outcome.SKIPPED, "dcmtk missing")
+
+
+def test_a_failed_precondition_blocks_the_scenario_and_names_what_failed(tmp_path: Path) -> None:
+    verdict = Verdict(EvidenceStore(tmp_path))
+    no_ack = Finding("ACK-PRESENT", "the DRIMbox returns a technical ACK", "MSH", "an HL7 ACK", "no ACK: connection refused")
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        verdict.precondition("précondition : CR initial acquitté", [no_ack], "pas d'ACK du CR initial")
+    outcome, reason = outcome_of_skip(str(skipped.value.msg))
+    assert outcome is Outcome.SKIPPED
+    assert reason == blocked_by("pas d'ACK du CR initial", "ACK-PRESENT", "no ACK: connection refused")
+    assert reason == "bloqué par : pas d'ACK du CR initial (ACK-PRESENT) — no ACK: connection refused"
+    assert verdict.findings == [] and verdict.checks[-1]["outcome"] == "blocked"  # the ACK is VA-B1's finding
+    warning = Finding("ACK-MSH3", "r", "MSH-3", "a", "b", Severity.WARNING)
+    assert verdict.precondition("précondition", [warning], "x") == [warning]  # a warning does not block
+    assert verdict.findings == [warning]
+    with pytest.raises(NonConformance):  # strict: warnings fail, and block too when they are a precondition
+        Verdict(EvidenceStore(tmp_path), strict=True).judge("c", [warning])
+    with pytest.raises(pytest.skip.Exception):
+        Verdict(EvidenceStore(tmp_path), strict=True).precondition("c", [warning], "x")
 
 
 def _scenario(name: str, tags: tuple[str, ...], outcome: Outcome) -> ScenarioResult:

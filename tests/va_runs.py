@@ -3,7 +3,8 @@
 ``reference_profile`` writes the embedded profile with some tables added or
 some of its keys set; ``run_va`` runs the suite and returns its
 ``results.json`` (``scenarios``: those that ran; ``left_out``: those a
-selection left out); ``run_drimva`` runs any command and returns the process.
+selection left out; ``run_va_exit``: and its exit code); ``run_drimva`` runs
+any command and returns the process.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def run_drimva(*args: str, timeout_s: float = 300) -> subprocess.CompletedProces
 
 def run_va(run_dir: Path, *args: str, fault: str | None = None, profile: Path | None = None) -> dict[str, Any]:
     """``drimva run --run-dir RUN_DIR --quiet ARGS…`` (with ``--fault`` / ``--profile`` when given); its results."""
+    return run_va_exit(run_dir, *args, fault=fault, profile=profile)[1]
+
+
+def run_va_exit(
+    run_dir: Path, *args: str, fault: str | None = None, profile: Path | None = None
+) -> tuple[int, dict[str, Any]]:
+    """:func:`run_va`, with the exit code of ``drimva run``."""
     command = ["run", "--run-dir", str(run_dir), "--quiet", *args]
     if fault:
         command += ["--fault", fault]
@@ -59,7 +67,7 @@ def run_va(run_dir: Path, *args: str, fault: str | None = None, profile: Path | 
     scenarios = results["scenarios"]
     results["left_out"] = [s for s in scenarios if s["message"].startswith(LEFT_OUT)]
     results["scenarios"] = [s for s in scenarios if not s["message"].startswith(LEFT_OUT)]
-    return results
+    return done.returncode, results
 
 
 def scenarios_by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

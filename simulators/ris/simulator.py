@@ -28,6 +28,7 @@ class RisExchange:
     error: str | None
     elapsed_s: float
     closed_by_peer: bool = False
+    delivered: bool = True  # False: the connection never opened, the SUT did not get the message
 
     @property
     def sent(self) -> Hl7Message:
@@ -69,13 +70,14 @@ class RisSimulator:
             "in_reply_to": meta.get("control_id", ""),
             "elapsed_s": result.elapsed_s,
             "closed_by_peer": result.closed_by_peer,
+            "delivered": result.delivered,
         }
         if ack_text is not None:
             self.evidence.record(CHANNEL, f"ACK of {label}", result.ack or b"", decoded_view(ack_text), answer, "hl7")
         else:
             answer["error"] = result.error
             self.evidence.record(CHANNEL, f"no ACK for {label}", b"", f"(no ACK) {result.error}\n", answer, "txt")
-        return RisExchange(message, ack_text, result.error, result.elapsed_s, result.closed_by_peer)
+        return RisExchange(message, ack_text, result.error, result.elapsed_s, result.closed_by_peer, result.delivered)
 
 
 def decoded_view(text: str) -> str:
