@@ -167,7 +167,8 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
     base = out.parent / f"selftest-{new_run_id()}"
     # (matrix key, run folder, fault given to the SUT, subcommand, variant); the variants first: their
     # runs are the longest (their grace periods are), so they do not end the self-test alone
-    plan: list[tuple[str, Path, str | None, str, str | None]] = [(REFERENCE, base / REFERENCE, None, "run", None)]
+    drimbox = names is None or bool(faults or variants)  # --only ris:… runs no DRIMbox at all
+    plan: list[tuple[str, Path, str | None, str, str | None]] = [(REFERENCE, base / REFERENCE, None, "run", None)] if drimbox else []
     plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"]) for v in variants]
     plan += [(f["name"], base / f["name"], f["name"], "run", None) for f in faults]
     if names is None or ris_faults:
@@ -185,7 +186,7 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
     drimbox_runs = {k: v for k, v in runs.items() if not k.startswith((RIS_PREFIX, VARIANT_PREFIX))}
     ris_runs = {k: v for k, v in runs.items() if k.startswith(RIS_PREFIX)}
     every = names is None
-    parts = [kill_matrix(drimbox_runs, faults, every_fault=every)]
+    parts = [kill_matrix(drimbox_runs, faults, every_fault=every)] if drimbox else []
     if ris_runs:
         parts.append(kill_matrix(ris_runs, ris_faults, reference_key=RIS_PREFIX + REFERENCE, every_fault=every))
     matrix, problems = merge_matrices(*parts)

@@ -88,7 +88,7 @@ def test_a_run_whose_pacs_port_is_taken_ends_in_error_naming_it(tmp_path: Path, 
     profile = reference_profile(tmp_path, settings={"harness.pacs.port": str(taken_port)})
     done = run_drimva("run", "--profile", str(profile), "--run-dir", str(tmp_path / "run"), timeout_s=120)
     assert done.returncode == 3, done.stderr[-2000:]
-    expected = f"HarnessError: harness.pacs.port = {taken_port} on 127.0.0.1: address already in use"
+    expected = f"harness.pacs.port = {taken_port} on 127.0.0.1: address already in use"  # a harness error says what, not its class
     results = json.loads((tmp_path / "run" / "results.json").read_text("utf-8"))
     assert results["scenarios"] and {(s["outcome"], s["message"]) for s in results["scenarios"]} == {("error", expected)}
     assert expected in done.stdout
