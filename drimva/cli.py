@@ -65,6 +65,7 @@ def run_suite(
     marker: str = "not ris",
     browser: str | None = None,
     items: tuple[str, ...] = (),
+    scenarios: tuple[str, ...] = (),
     preflight: bool = True,
     extra_args: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
@@ -120,6 +121,10 @@ def run_suite(
     if not preflight:
         args += ["--drimva-no-preflight"]
     selection = [f"--items {','.join(items)}"] if items else []
+    for title in scenarios:
+        args.append(f"--drimva-scenario={title}")
+    if scenarios:
+        selection.append(f"--scenario ×{len(scenarios)}")
     if select:
         args += ["-k", select]
         selection.append(f"-k {select!r}")
@@ -176,6 +181,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         browser=args.browser,
         items=parse_items(args.items, VA_ITEMS),
+        scenarios=tuple(args.scenario or ()),
         preflight=not args.no_preflight,
     )
     return code
@@ -279,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--items", help=ITEMS_HELP)
+    run.add_argument(
+        "--scenario", action="append", help="only the scenario of this exact title (repeatable; the self-test runs a fault's targets so)"
+    )
     run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument(
         "--no-preflight", action="store_true",

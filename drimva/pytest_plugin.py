@@ -163,6 +163,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--drimva-no-preflight", action="store_true", help="do not probe the SUT's addresses before the first scenario"
     )
     group.addoption(
+        "--drimva-scenario", action="append", default=[], help="only the scenario of this title (repeatable)"
+    )
+    group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
 
@@ -176,6 +179,18 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState(path, config.getoption("--drimva-fault"), config.getoption("--drimva-variant"))
     config.stash[_STATE] = state
     config.pluginmanager.register(state.progress, "drimva-progress")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--drimva-scenario TITLE``: keep the scenarios of those titles; the others are deselected (``not_run``)."""
+    titles = set(config.getoption("--drimva-scenario", None) or ())
+    if not titles:
+        return
+    kept = [item for item in items if _scenario_info(item).name in titles]
+    left = [item for item in items if _scenario_info(item).name not in titles]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 def run_state(config: pytest.Config) -> RunState:

@@ -43,6 +43,8 @@ S_D_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
 S_C_NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
 S_C_OTHER_PATIENT = "Un patient connecté sous une autre identité n'accède pas à l'examen"
 S_C_ISSUER = "Un jeton d'un émetteur inconnu n'ouvre pas la visionneuse"
+S_C_PATIENT = "Le patient ouvre son examen depuis l'URL du CR avec FranceConnect+"
+S_C_PROFESSIONAL = "Un professionnel ouvre l'examen depuis l'URL du CR avec Pro Santé Connect"
 S_F_SUPERVISION = "La DRIMbox répond à l'outil de supervision de l'ANS"
 
 
@@ -120,7 +122,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,)),
     Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,)),
     # Viewer (VA-C1, VA-C2) and supervision (VA-F).
-    Fault("viewer_no_login", "the viewer serves the study (page and API) without a session", (S_C_NO_SESSION,)),
+    # it never sends the browser to an identity provider: the patient's and the professional's logins fail too
+    Fault(
+        "viewer_no_login", "the viewer serves the study (page and API) without a session",
+        (S_C_NO_SESSION, S_C_PATIENT, S_C_PROFESSIONAL),
+    ),
     Fault(
         "viewer_ignore_patient_identity",
         "the viewer serves a study to any FranceConnect+ user, whatever the patient's INS traits",
