@@ -200,7 +200,7 @@ def parse_items(text: str | None, table: Sequence[VaItem]) -> tuple[str, ...]:
     asked = [part.strip().upper() for part in text.split(",") if part.strip()]
     unknown = [part for part in asked if part not in known]
     if unknown or not asked:
-        raise ProfileError(f"--items: unknown item(s) {', '.join(unknown) or repr(text)}; the items are {', '.join(known.values())}")
+        raise UsageError(f"--items: unknown item(s) {', '.join(unknown) or repr(text)}; the items are {', '.join(known.values())}")
     return tuple(item.id for item in table if item.id.upper() in asked)
 
 

@@ -8,7 +8,7 @@ harness plays (PACS, DMP, trust list, identity providers, peer DRIMboxes,
 DICOM node) at the address the DRIMbox reaches them by
 (``harness.advertise_host``), and what the harness will expect of it.
 
-``describe`` returns it as French text (``LISEZMOI.md``) and as data;
+``build_bundle`` returns it as French text (``LISEZMOI.md``) and as data;
 ``write_bundle`` writes both into a folder with copies of the certificates
 and keys (keys 0600, never the CA's key).
 """
@@ -61,11 +61,6 @@ def _pki(profile: Profile) -> tuple[TestPki, str]:
     folder.mkdir(parents=not profile.harness.pki_dir, exist_ok=True)
     pki = profile_pki(profile, folder.parent)
     return pki, "reused" if before and pki.ca_cert.read_bytes() == before else "created"
-
-
-def describe(profile: Profile) -> tuple[str, dict[str, Any]]:
-    bundle = build_bundle(profile)
-    return bundle.text, bundle.data
 
 
 def build_bundle(profile: Profile) -> Bundle:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from va_runs import reference_profile, run_drimva, run_va
 
-from drimva.cli import parse_items
-from drimva.profile import ProfileError
+from drimva.cli import UsageError, parse_items
 from drimva.va import RIS_ITEMS, VA_ITEMS
 
 
@@ -21,7 +20,7 @@ def test_items_are_read_case_insensitively_in_the_checklist_order() -> None:
 
 @pytest.mark.parametrize("text", ["VA-B9", "VA-B1,nope", ","])
 def test_an_unknown_item_is_a_usage_error_listing_the_items(text: str) -> None:
-    with pytest.raises(ProfileError) as raised:
+    with pytest.raises(UsageError) as raised:
         parse_items(text, VA_ITEMS)
     assert "--items" in str(raised.value) and "VA-A, VA-B1" in str(raised.value)
 
