@@ -11,7 +11,6 @@ the reading is a setting here, with the documented default.
 
 from __future__ import annotations
 
-import ipaddress
 import string
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -315,9 +314,6 @@ class BrowserSettings(_Section):
     settle_s: float = Field(default=0.6, ge=0, le=30)  # at most this long for the network to go quiet after a page load
 
 
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-
-
 class Harness(_Section):
     bind_host: Host = "127.0.0.1"  # where the simulators listen; 0.0.0.0: every interface
     # the address (or name) the SUT reaches the harness by: in every URL and certificate it is given;
@@ -341,7 +337,7 @@ class Harness(_Section):
 
     @model_validator(mode="after")
     def _advertised(self) -> "Harness":
-        if not self.advertise_host and self.bind_host in WILDCARD_HOSTS:
+        if not self.advertise_host and self.bind_host in netaddr.WILDCARD_HOSTS:
             reason = f"needed: bind_host = {self.bind_host!r} listens on every interface; the address the SUT reaches the harness by"
             raise _errors_at("Harness", [("advertise_host", reason, self.advertise_host)])
         return self
@@ -362,11 +358,7 @@ class Harness(_Section):
     def peer_bind_host(self, advertised: str) -> str:
         """Where a peer DRIMbox advertised as ``advertised`` listens: that address when it is an IP
         address (a second address of the harness machine), else ``bind_host`` (a second name of it)."""
-        try:
-            ipaddress.ip_address(advertised)
-        except ValueError:
-            return self.bind_host
-        return advertised
+        return advertised if netaddr.is_ip_literal(advertised) else self.bind_host
 
 
 class OrganisationSettings(_Section):
@@ -566,23 +558,23 @@ def load_profile(path: str | Path | None = None, embedded: str = EMBEDDED_PROFIL
 
 
 # The profile keys that hold a file or folder path.
-PATH_KEYS: tuple[tuple[str, ...], ...] = (
-    ("harness", "reports_dir"),
-    ("harness", "pki_dir"),
-    ("harness", "browser", "executable"),
-)
+PATH_KEYS = ("harness.reports_dir", "harness.pki_dir", "harness.browser.executable")
 
 
 def anchor_paths(profile: Profile, base: Path) -> Profile:
     """The profile with every relative path of :data:`PATH_KEYS` made absolute against ``base``
     (the profile file's folder), so that a profile means the same files from any current folder."""
-    data = profile.model_dump()
+    anchored: dict[str, Any] = {}
     for key in PATH_KEYS:
-        *parents, leaf = key
-        table = data
-        for part in parents:
-            table = table[part]
-        value = table[leaf]
+        value = profile.setting(key)
         if value and not Path(value).is_absolute():
-            table[leaf] = str(base / value)
-    return profile_from_mapping(data, profile.source)
+            anchored = _merged(anchored, _nested(key, str(base / value)))
+    return profile_from_mapping(_merged(profile.model_dump(), anchored), profile.source) if anchored else profile
+
+
+def _nested(key: str, value: Any) -> dict[str, Any]:
+    """``{"harness": {"pki_dir": value}}`` for ``harness.pki_dir``."""
+    nested: Any = value
+    for part in reversed(key.split(".")):
+        nested = {part: nested}
+    return nested

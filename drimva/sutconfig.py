@@ -21,18 +21,17 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from drimva.installation import commit, version
 from drimva.profile import Profile, ProfileError
 from fixtures.pki import TestPki
-from fixtures.stack import profile_pki, sut_server_names
+from fixtures.stack import profile_pki, sut_db, sut_server_names
 from simulators.dmp import REGISTRY_PATH, REPOSITORY_PATH
 from simulators.idp.franceconnect import ISSUER_PATH as FRANCECONNECT_ISSUER_PATH
 from simulators.idp.psc import DEFAULT_ISSUER_PATH as PSC_ISSUER_PATH
+from simulators.peer.source import BASE_PATH as PEER_WADO_PATH
 from simulators.trust.server import LIST_PATH
 
-PEER_WADO_PATH = "/drimbox/wado-rs"
 README = "LISEZMOI.md"
 DATA = "configuration.json"
 PKI_FOLDER = "pki"
@@ -93,7 +92,7 @@ def build_bundle(profile: Profile) -> Bundle:
             "server_certificate": {"cert": "drimbox-server.pem", "key": "drimbox-server.key",
                                    "names": sut_server_names(profile)},
             "trust_list_url": _url(host, harness.trust.port, LIST_PATH),
-            "trust_list_entry": {"db": _sut_db(profile), "dn": profile.sut.trust.dn or "(le sujet de drimbox-server.pem)"},
+            "trust_list_entry": {"db": sut_db(profile), "dn": profile.sut.trust.dn or "(le sujet de drimbox-server.pem)"},
             "wado_mutual_tls": profile.sut.trust.mutual_tls,
         },
         "organisation": {
@@ -151,10 +150,6 @@ def build_bundle(profile: Profile) -> Bundle:
         }  # fmt: skip
     data["to_set"] = _unset(profile)
     return Bundle(data, readme_fr(data), files)
-
-
-def _sut_db(profile: Profile) -> str:
-    return profile.sut.trust.db or urlsplit(profile.sut.wado.base_url).hostname or ""
 
 
 def _unset(profile: Profile) -> list[str]:

@@ -70,6 +70,9 @@ class SourceRequest:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
+BASE_PATH = "/drimbox/wado-rs"  # the WADO-RS root of a peer source: RetrieveURL = https://host:port{BASE_PATH}/studies/…
+
+
 class PeerSource(ServedOverHttps):
     """``PeerSource(evidence, cert, key, token_check=...)``; ``start()`` / ``stop()`` or a context manager."""
 
@@ -82,7 +85,7 @@ class PeerSource(ServedOverHttps):
         token_check: TokenCheck,
         host: str = "127.0.0.2",
         port: int = 0,
-        base_path: str = "/drimbox/wado-rs",
+        base_path: str = BASE_PATH,
         ca: Path | None = None,
         client_auth: ClientAuth = "none",
         timeout: float = 10.0,
