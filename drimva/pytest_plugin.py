@@ -186,8 +186,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     titles = set(config.getoption("--drimva-scenario", None) or ())
     if not titles:
         return
-    kept = [item for item in items if _scenario_info(item).name in titles]
-    left = [item for item in items if _scenario_info(item).name not in titles]
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (kept if _scenario_info(item).name in titles else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

@@ -25,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from drimva.cli import new_run_id
-from drimva.profile import ProfileError
+from drimva.cli import UsageError, new_run_id
 from drimva.results import RESULTS_FILE
 from fixtures.embedded import list_faults, list_variants
 from fixtures.ris_process import list_ris_faults
@@ -170,7 +169,7 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
     unknown = sorted((names or set()) - {item["name"] for item in all_faults + all_variants + all_ris_faults})
     if unknown:
         known = ", ".join(item["name"] for item in all_faults + all_ris_faults + all_variants)
-        raise ProfileError(f"--only: unknown fault or variant {', '.join(unknown)}; known: {known}")
+        raise UsageError(f"--only: unknown fault or variant {', '.join(unknown)}; known: {known}")
     faults, variants, ris_faults = only(all_faults, names), only(all_variants, names), only(all_ris_faults, names)
     base = out.parent / f"selftest-{new_run_id()}"
     # (matrix key, run folder, fault given to the SUT, subcommand, variant, scenarios); the variants first:
