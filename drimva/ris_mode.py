@@ -36,7 +36,7 @@ def ris_suite_args(count: int | None, duration: float | None) -> tuple[str, ...]
 
 
 def run_ris(args: argparse.Namespace) -> int:
-    from drimva.cli import parse_items, run_suite
+    from drimva.runs import parse_items, run_suite
     from drimva.va import RIS_ITEMS
 
     code, _ = run_suite(

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from drimva.cli import UsageError, new_run_id
+from drimva.runs import UsageError, new_run_id
 from drimva.results import RESULTS_FILE
 from fixtures.embedded import list_faults, list_variants
 from fixtures.ris_process import list_ris_faults

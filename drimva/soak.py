@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drimva.cli import check_fault, new_run_id
+from drimva.runs import check_fault, new_run_id
 from drimva.evidence import EvidenceSink, EvidenceStore
 from drimva.hl7msg import Hl7Error, parse_message
 from drimva.interruption import RunInterrupted, interruptible, signal_exit_code

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from va_runs import reference_profile, run_drimva, run_va
 
-from drimva.cli import UsageError, parse_items
+from drimva.runs import UsageError, parse_items
 from drimva.va import RIS_ITEMS, VA_ITEMS
 
 
