@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import random
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -18,7 +17,7 @@ from fixtures.identities import new_patient
 from fixtures.pdf import minimal_pdf
 from fixtures.reports import new_report_spec, replacement_spec, viewer_url
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 POC_CDA = SHARED / "poc-samples" / "CDA" / "IMG_CR_IMG_2023.11_CDA-R2-Niveau-1.xml"
 STUDY_UID = "1.2.826.0.1.3680043.8.498.10203040506070809"
 URL = "https://vi.drimbox.test/IHEInvokeImageDisplay?requestType=STUDY&studyUID=1.2.3&Accessionnumber=9.8.ACN1"

@@ -15,7 +15,7 @@ import pytest
 from drimva.outcomes import HarnessError
 from fixtures.children import await_ready, spawn, terminate
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 STUBBORN = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"]
 

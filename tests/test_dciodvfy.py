@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
@@ -20,7 +19,7 @@ from drimva.oracles.dciodvfy import (
 from drimva.context import Patient
 from fixtures.studies import make_kos, make_study
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 POC_KOS = SHARED / "poc-samples" / "KOS" / "ko.dcm"
 
 

@@ -15,31 +15,23 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE, StoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-from drimva.context import Organisation, Patient
+from drimva.context import Patient
 from drimva.dicom_text import EXPLICIT_VR_LE, part10_bytes
 from drimva.dicomweb import build_multipart
 from drimva.evidence import NullEvidence
 from drimva.rules.retrieval import pixel_digests
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from fixtures.studies import make_study
 from simulators.dicom_node import DicomNode
 
 PATIENT = Patient(ins="279035121518989", birth_name="PAT-NODE", given_name="TROIS", birth_date="19790328", sex="F")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), Organisation("Cabinet test", "499700367909006", "IDNST"))
-
 
 @pytest.fixture(scope="module")
 def study() -> list[Dataset]:
     return make_study(PATIENT, "ACN-N1", series=(("CT", 2), ("MR", 1)))
 
-
-@pytest.fixture()
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 @pytest.fixture()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,7 @@ from drimva.wado import parse_accept, parse_request
 from drimva.context import Patient
 from fixtures.studies import make_study
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 SAMPLES = SHARED / "ans-samples" / "test-a-blanc"
 JPEG_BASELINE, JPEG_EXTENDED, JPEG_LOSSLESS, JPEG_LS = (
     "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80")

@@ -43,7 +43,7 @@ from drimva.xds import (
     soap_envelope,
     stored_query_xml,
 )
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from fixtures.studies import make_kos, make_study
 from simulators.dmp import DEFAULT_REPOSITORY_UNIQUE_ID, DmpSimulator, KosFacts, kos_submission
 
@@ -65,19 +65,11 @@ def _kos(patient: Patient = PATIENT, accession: str = "ACC42") -> tuple[bytes, l
     return buffer.getvalue(), study
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
-
 
 @pytest.fixture(scope="module")
 def kos_and_study() -> tuple[bytes, list]:
     return _kos()
 
-
-@pytest.fixture
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 @pytest.fixture

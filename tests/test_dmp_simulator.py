@@ -46,17 +46,9 @@ from simulators.dmp import DmpSimulator
 
 ORG = Organisation("CABINET M DOC0036790", "499700367909006", "IDNST")
 PATIENT = "162018885045327^^^&1.2.250.1.213.1.4.10&ISO^NH"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
-
-
-@pytest.fixture
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from drimva.context import Organisation
 from drimva.evidence import NullEvidence
 from drimva.outcomes import HarnessError
 from drimva.profile import profile_from_mapping
 from fixtures.listening import bind_failure, started
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from fixtures.stack import new_pacs
 from simulators.common.binding import BindError
 from simulators.dicom_node import DicomNode
@@ -31,10 +30,6 @@ def taken_port() -> Iterator[int]:
         holder.listen()
         yield int(holder.getsockname()[1])
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), Organisation("Cabinet test", "499700367909006", "IDNST"))
 
 
 def test_a_taken_pacs_port_names_the_key_the_host_and_the_port(taken_port: int) -> None:

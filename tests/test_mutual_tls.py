@@ -27,10 +27,6 @@ from simulators.reference.wado_client import SeriesRef, WadoClient
 ORG = Organisation("Cabinet test", "499700367909006", "IDNST")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
-
 
 @pytest.fixture(scope="module")
 def stranger(tmp_path_factory: pytest.TempPathFactory) -> TestPki:

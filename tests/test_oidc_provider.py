@@ -22,7 +22,7 @@ import pytest
 from drimva.context import Organisation, Patient, Professional
 from drimva.evidence import NullEvidence
 from drimva.tokens import verify_access_token
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from simulators.idp.franceconnect import FranceConnectSimulator
 from simulators.idp.oidc import OidcProvider, pkce_challenge
 from simulators.idp.psc import PscSimulator, psc_config
@@ -34,10 +34,6 @@ PATIENT = Patient(
 )
 REDIRECT = "https://rp.example/callback"
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import pytest
 from ports import free_loopback_port
 from pydicom.dataset import Dataset
 
-from drimva.context import Organisation, Patient
+from drimva.context import Patient
 from drimva.dicom_text import part10_bytes, read_part10
 from drimva.dicomweb import CISIS_LOSSLESS_ACCEPT
 from drimva.evidence import NullEvidence
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from fixtures.studies import make_study
 from simulators.peer import PeerConsumer, PeerSource
 
@@ -29,10 +29,6 @@ class Verdict:
     problem: str = "bad token"
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), Organisation("Cabinet test", "499700367909006", "IDNST"))
-
 
 @pytest.fixture(scope="module")
 def study() -> list[Dataset]:
@@ -45,10 +41,6 @@ def source(pki: TestPki) -> Iterator[PeerSource]:
     with PeerSource(NullEvidence(), cert, key, token_check=lambda t: Verdict(t == GOOD), timeout=5) as server:
         yield server
 
-
-@pytest.fixture()
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 @pytest.fixture()

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from pydicom.dataset import Dataset
 
-from drimva.context import Organisation, Patient
+from drimva.context import Patient
 from drimva.dicom_text import EXPLICIT_VR_LE, read_part10
 from drimva.dicomweb import CISIS_LOSSLESS_ACCEPT, parse_multipart_dicom
 from drimva.evidence import NullEvidence
 from drimva.mime import parse_content_type
 from drimva.rules.retrieval import pixel_sha256
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from fixtures.studies import make_study
 from simulators.peer import PeerSource
 
@@ -32,19 +32,11 @@ class Verdict:
     problem: str = ""
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), Organisation("Cabinet test", "499700367909006", "IDNST"))
-
 
 @pytest.fixture(scope="module")
 def study() -> list[Dataset]:
     return make_study(PATIENT, "ACN-P1", series=(("CT", 2), ("MR", 1)))
 
-
-@pytest.fixture()
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 @pytest.fixture()

@@ -17,23 +17,18 @@ from pathlib import Path
 import pytest
 from ports import free_loopback_port
 
-from drimva.context import Organisation
 from drimva.evidence import EvidenceStore, NullEvidence
 from drimva.findings import Severity
 from drimva.outcomes import NonConformance, Outcome, outcome_of_skip
 from drimva.rules.wado import check_plain_http
 from drimva.verdict import Verdict
 from fixtures.exam import ScenarioState
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from simulators.peer import PeerConsumer, PeerSource
 from steps.source import source_does_not_serve
 
 SERIES = "/drimbox/wado-rs/studies/1.2.3/series/1.2.3.4"
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), Organisation("Cabinet test", "499700367909006", "IDNST"))
 
 
 @contextmanager

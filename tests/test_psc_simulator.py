@@ -12,21 +12,13 @@ import pytest
 from drimva.context import Organisation, Professional
 from drimva.evidence import NullEvidence
 from drimva.tokens import verify_access_token
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from simulators.idp import FOREIGN_ISSUER, PscSimulator, RemoteJwks
 
 ORG = Organisation("CABINET M DOC0036790", "499700367909006", "IDNST")
 PRO = Professional("810001234567", "DOC0036790", "KIT")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
-
-
-@pytest.fixture
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ from simulators.reference.wado_client import (
     kos_series,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 OFFICIAL = SHARED / "ans-samples/Referencement-DRIMBox/Liste-blanche-TEST/Liste-blanche-signee/LISTEBLANCHE_DRIM-M_SIGNEE_TEST.xml"
 TL = "https://github.com/ansforge/DRIM-M_DATA"
 SOURCE, INTRUDER = "127.0.0.2", "127.0.0.3"

@@ -29,7 +29,7 @@ from simulators.reference import xds_metadata as xm
 from simulators.reference.dmp_client import SUCCESS, DmpClient, parse_registry_response
 from simulators.reference.publication import KosPublication
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 NS = {
     "soap": "http://www.w3.org/2003/05/soap-envelope",
     "wsa": "http://www.w3.org/2005/08/addressing",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from pathlib import Path
 
 import pydicom
 import pytest
@@ -14,7 +13,7 @@ from simulators.reference.cda_in import CdaOrder, CdaPatient
 from simulators.reference.kos_builder import KosSettings, build_kos
 from simulators.reference.pacs_client import PacsInstance, PacsStudy
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 STUDY = "1.2.250.1.213.4.5.2.1.101"
 CT = "1.2.840.10008.5.1.4.1.1.2"
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"

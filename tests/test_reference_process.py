@@ -38,8 +38,7 @@ from simulators.reference.service import DELETED_STATUS, ReferenceService
 from simulators.reference.state import DELETED, StateStore
 from simulators.reference.variants import VARIANTS
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from paths import REPO, SHARED
 SKELETONS = SHARED / "ans-samples" / "_partial" / "Referencement-DRIMBox" / "Jeux-de-donnees" / "HL7v2"
 FEATURES = REPO / "drimva" / "features"
 KNOWN_STUDY = "1.2.250.1.213.4.5.2.1.901"

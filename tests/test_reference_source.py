@@ -46,8 +46,7 @@ from simulators.reference.source_server import AcceptError, SourceServer, choose
 from simulators.reference.state import APPROVED, PublishedKos, StateStore
 from simulators.reference.token_check import JwksUnavailable
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from paths import REPO, SHARED
 WADO_SAMPLES = SHARED / "ans-samples" / "test-a-blanc"
 HOST = "127.0.0.2"  # the source DRIMbox of the loopback trust space
 ISSUER = "https://127.0.0.1/psc/auth/realms/esante-wallet"

@@ -43,7 +43,7 @@ from simulators.reference.publication import KosPublication
 from simulators.reference.state import APPROVED, PublishedKos, StateStore
 from simulators.reference.viewer import patient_mismatch, query_params
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO
 HOST = "127.0.0.2"
 PATIENT = Patient(
     ins="279035121518989", ipp="IPP901", birth_name="PAT-TROIS", given_name="DOMINIQUE", birth_date="19790328", sex="F",

@@ -8,7 +8,6 @@ import socket
 import threading
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,7 @@ from fixtures.identities import new_patient
 from fixtures.reports import METADMPMSS_FLAGS, new_report_spec, replacement_spec
 from simulators.ris import RisSimulator, build_report_message
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 HL7_SKELETONS = SHARED / "ans-samples" / "_partial" / "Referencement-DRIMBox" / "Jeux-de-donnees" / "HL7v2"
 NOW = datetime(2025, 1, 2, 10, 14, 55)
 

@@ -35,7 +35,7 @@ from drimva.rules.hl7_ack import TABLE_0357, check_ack
 from drimva.rules.ris_report import check_deletion_target, check_replacement_link
 from fixtures.cda import build_cda
 from fixtures.identities import new_patient
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from fixtures.reports import ReportSpec, new_report_spec
 from simulators.conso_endpoint import ContextualCallEndpoint
 from simulators.drimbox_source import DrimboxSourceSimulator, report_judge
@@ -245,10 +245,6 @@ def test_listener_records_before_judging_and_answers_the_ack() -> None:
     with socket.create_server(("127.0.0.1", port)):
         pass  # stop() released the port
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
 
 
 @pytest.fixture(params=[True, False], ids=["https", "http"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -20,7 +19,7 @@ from fixtures.identities import new_patient
 from fixtures.reports import new_report_spec
 from simulators.ris.messages import build_report_message
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 POC_CDA = SHARED / "poc-samples" / "CDA" / "IMG_CR_IMG_2023.11_CDA-R2-Niveau-1.xml"
 DATASETS = SHARED / "ans-samples" / "_partial" / "Referencement-DRIMBox" / "Jeux-de-donnees"
 CR_C = DATASETS / "CDA" / "Examen-C" / "CR_C.xml.skeleton"

@@ -18,7 +18,7 @@ from fixtures.identities import new_patient
 from fixtures.reports import new_report_spec, replacement_spec
 from simulators.ris.messages import build_report_message
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 HL7_SKELETONS = SHARED / "ans-samples" / "_partial" / "Referencement-DRIMBox" / "Jeux-de-donnees" / "HL7v2"
 EVENTS = ("initial", "replace", "delete")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -26,7 +25,7 @@ from drimva.findings import Finding, Severity
 from drimva.rules.kos import check_kos, check_kos_structure, tag_path
 from fixtures.studies import instance_refs, make_kos, make_study, modalities, study_attributes
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 POC_KOS = SHARED / "poc-samples" / "KOS" / "ko.dcm"
 WADO = "https://db.drimva.test/wado-rs"
 LOCATION_UID = "1.2.250.1.213.4.5.9.1"

@@ -22,7 +22,7 @@ from drimva.rules.trustlist import (
     sign_trust_list,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 LISTS = SHARED / "ans-samples" / "Referencement-DRIMBox" / "Liste-blanche-TEST"
 SIGNED = LISTS / "Liste-blanche-signee" / "LISTEBLANCHE_DRIM-M_SIGNEE_TEST.xml"
 UNSIGNED = LISTS / "Liste-blanche-non-signee" / "LISTEBLANCHE_DRIM-M_NONSIGNEE_TEST.xml"

@@ -16,7 +16,7 @@ from drimva.rules.vihf import check_vihf, match_structure_id, subject_attribute
 from drimva.xds import SAML2_NS, parse_capture
 from fixtures.pki import TestPki, build_pki
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 ORG = Organisation("CABINET M DOC0036790", "499700367909006", "IDNST")
 CTX = ReportContext(
     patient=Patient(ins="162018885045327"),
@@ -115,10 +115,6 @@ def make_vihf(
         id_attribute="ID",
     )
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
 
 
 def judged(findings: list[Finding]) -> list[tuple[str, str]]:

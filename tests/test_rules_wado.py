@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,7 @@ from drimva.wado import (
 )
 from fixtures.studies import make_study
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 WADO_SAMPLES = [
     *sorted((SHARED / "ans-samples" / "Echantillons-validateurs" / "Validateur-WADO-RS").rglob("Requete*.txt")),
     *sorted((SHARED / "ans-samples" / "test-a-blanc").rglob("OK_*.txt")),

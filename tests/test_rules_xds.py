@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from io import BytesIO
-from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -54,10 +53,10 @@ from drimva.xds import (
     soap_envelope,
     submit_objects_xml,
 )
-from fixtures.pki import TestPki, build_pki
+from fixtures.pki import TestPki
 from test_rules_vihf import CTX, ORG, make_vihf
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 CERT_SUBJECT = "CN=DRIMbox,OU=499700367909006,O=CABINET M DOC0036790,C=FR"
 INSTITUTION = f"CABINET M^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^{ORG.structure_id}"
 
@@ -183,10 +182,6 @@ def conformant(pki: TestPki, ctx: ReportContext = CTX) -> Publication:
     documents = {"DocumentKOS": kos_bytes, "Signature01": signature_bytes}
     return Publication(ss, [kos, signature], associations, documents, make_vihf(pki))
 
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
 
 
 def judged(findings: list[Finding]) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from drimva.cli import main
 from drimva.findings import Severity
 from drimva.validate import validate_bytes
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from paths import SHARED
 ROOTS = (SHARED / "ans-samples", SHARED / "poc-samples")
 NOT_ARTEFACTS = ("readme.md", "manifest.md", "license-drim-m_drimbox")
 LOCATION_UID = ["KOS-RETRIEVE-LOCATION-UID", "KOS-RETRIEVE-LOCATION-UID"]

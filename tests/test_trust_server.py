@@ -19,14 +19,6 @@ from simulators.trust import TrustListServer, certificate_dn, issue_list_signer,
 ORG = Organisation("CABINET M DOC0036790", "499700367909006", "IDNST")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
-
-
-@pytest.fixture
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 DOMAINS = [

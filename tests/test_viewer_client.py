@@ -110,10 +110,6 @@ def _cookie(request: HttpRequest, name: str) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    return build_pki(tmp_path_factory.mktemp("pki"), ORG)
-
 
 @pytest.fixture(scope="module")
 def world(pki: TestPki) -> Iterator[tuple[PscSimulator, FranceConnectSimulator, TinyRp]]:
@@ -127,10 +123,6 @@ def world(pki: TestPki) -> Iterator[tuple[PscSimulator, FranceConnectSimulator, 
         fc.add_patient(PATIENT)
         yield psc, fc, rp
 
-
-@pytest.fixture
-def evidence() -> NullEvidence:
-    return NullEvidence()
 
 
 World = tuple[PscSimulator, FranceConnectSimulator, TinyRp]
