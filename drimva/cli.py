@@ -68,6 +68,7 @@ def run_suite(
     scenarios: tuple[str, ...] = (),
     preflight: bool = True,
     extra_args: tuple[str, ...] = (),
+    verbose: bool = False,
 ) -> tuple[int, Path]:
     """Run the VA features against the profile's SUT; return (exit code, run folder).
 
@@ -77,7 +78,12 @@ def run_suite(
     but ``@ris`` (the RIS-under-test mode selects ``ris``); ``items`` keeps the
     scenarios of those checklist items only, the others are ``not_run``. SIGINT and SIGTERM
     stop the run as Ctrl-C does (:mod:`drimva.interruption`): the results say
-    so and the exit code is 130 or 143."""
+    so and the exit code is 130 or 143.
+
+    The suite runs in this process (``pytest.main``) with pytest's terminal
+    reporter off: drimva's plugin prints a line per scenario and per item
+    (:mod:`drimva.pytest_console`), this prints the summary; ``quiet``: the
+    summary only; ``verbose``: pytest's own output as well."""
     import pytest
 
     from drimva.results import RESULTS_FILE, exit_code, load_results, summary_lines
@@ -103,13 +109,11 @@ def run_suite(
         "--rootdir", str(STEPS_DIR),
         "-p", "drimva.pytest_plugin",
         "-p", "fixtures.harness",
-        "--drimva-run-dir", str(run_dir),
-        "--junitxml", str(run_dir / "junit.xml"),
-        "-o", "junit_suite_name=drimva-va",
-        "--no-header",
-        "--tb=no",  # findings are in the summary, results.json and the report; tracebacks in junit.xml
-        "-q" if not quiet else "-qq",
+        "--drimva-run-dir", str(run_dir),  # junit.xml is written there from the results (drimva.junit)
+        "--drimva-console", "quiet" if quiet else "normal",
     ]
+    # findings are in the console, results.json and the report; pytest says nothing unless asked
+    args += ["-v", "--tb=short"] if verbose else ["-p", "no:terminal"]
     if profile_path:
         args += ["--drimva-profile", str(Path(profile_path).resolve())]
     if fault:
@@ -140,22 +144,22 @@ def run_suite(
     if latest_of is not None:
         _update_latest(latest_of, run_dir)
     if pytest_code == pytest.ExitCode.USAGE_ERROR:  # e.g. a -k expression pytest cannot read; it said why
-        print("drimva: bad selection (pytest's message above)", file=sys.stderr)
+        print("drimva: sélection invalide (message de pytest ci-dessus)", file=sys.stderr)
         return 2, run_dir
     if not (run_dir / RESULTS_FILE).exists():
         if interruption.signum is not None:
-            print(f"drimva: {interruption.signum.name} before the run could write its results", file=sys.stderr)
+            print(f"drimva: {interruption.signum.name} avant que l'exécution n'écrive ses résultats", file=sys.stderr)
             return signal_exit_code(interruption.signum), run_dir
-        print(f"drimva: the run produced no results (pytest exit code {pytest_code})", file=sys.stderr)
+        print(f"drimva: l'exécution n'a produit aucun résultat (code de sortie de pytest {pytest_code})", file=sys.stderr)
         return 3, run_dir
     results = load_results(run_dir)
     if pytest_code == pytest.ExitCode.NO_TESTS_COLLECTED and selection:
-        print(f"drimva: no scenario matches {' '.join(selection)}", file=sys.stderr)
+        print(f"drimva: aucun scénario ne correspond à {' '.join(selection)}", file=sys.stderr)
         return 2, run_dir
-    if not quiet:
-        print("\n".join(summary_lines(results)))
-        print(f"  results: {run_dir / RESULTS_FILE}")
-        print(f"  rapport VA: {run_dir / 'rapport-va.html'}")
+    print("\n".join(summary_lines(results)))
+    print(f"  résultats : {run_dir / RESULTS_FILE}")
+    print(f"  JUnit : {run_dir / 'junit.xml'}")
+    print(f"  rapport VA : {run_dir / 'rapport-va.html'}")
     return exit_code(results), run_dir
 
 
@@ -183,12 +187,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         items=parse_items(args.items, VA_ITEMS),
         scenarios=tuple(args.scenario or ()),
         preflight=not args.no_preflight,
+        verbose=args.verbose,
     )
     return code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    code, _ = run_suite(None, select=args.select, browser=args.browser, items=parse_items(args.items, VA_ITEMS))
+    code, _ = run_suite(
+        None, select=args.select, browser=args.browser, items=parse_items(args.items, VA_ITEMS),
+        quiet=args.quiet, verbose=args.verbose,
+    )  # fmt: skip
     return code
 
 
@@ -262,6 +270,14 @@ ITEMS_HELP = (
 )
 
 
+def _console_options(command: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--verbose`` of the commands that run the suite (:mod:`drimva.console`)."""
+    command.add_argument(
+        "--quiet", action="store_true", help="print only the final summary (no line per scenario, per item, per long wait)"
+    )
+    command.add_argument("--verbose", action="store_true", help="print pytest's own output too (test names, tracebacks)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drimva",
@@ -274,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     demo.add_argument("--items", help=ITEMS_HELP)
     demo.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
+    _console_options(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = commands.add_parser("run", help="run the VA suite against the SUT of a profile")
@@ -288,7 +305,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--scenario", action="append", help="only the scenario of this exact title (repeatable; the self-test runs a fault's targets so)"
     )
-    run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument(
         "--no-preflight", action="store_true",
         help="do not check, before the first scenario, that every address of the claimed items answers "
@@ -296,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ends 'error' naming the profile key, the address and the cause (preflight.json in the run folder)",
     )
     run.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
+    _console_options(run)
     run.set_defaults(func=_cmd_run)
 
     selftest = commands.add_parser(
@@ -328,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     ris.add_argument("--fault", help="fault of the embedded RIS simulator (self-test)")
     ris.add_argument("--items", help="only these RIS items, comma-separated (RIS-1 … RIS-4); the others are reported not_run")
     ris.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
-    ris.add_argument("--quiet", action="store_true", help="print no summary")
+    ris.add_argument("--quiet", action="store_true", help="print only the final summary")
     ris.set_defaults(func=_cmd_ris)
 
     indicators = commands.add_parser(
