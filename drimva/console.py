@@ -126,8 +126,9 @@ class Console:
     Thread-safe: waits are heard from the steps' thread, lines written from pytest's hooks.
     """
 
-    def __init__(self, stream: TextIO, *, live: bool | None = None, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, live: bool | None = None, quiet: bool = False, width: int | None = None) -> None:
         self.stream = stream
+        self.width = width  # of the live status line; None: the terminal's
         self.live = _isatty(stream) if live is None else live
         self.quiet = quiet  # only the final summary: per-scenario lines and waits are not printed
         self._status = ""  # the live status line shown (terminal only)
@@ -199,8 +200,9 @@ class Console:
         """Show ``text`` as the live status line (a terminal only; elsewhere nothing)."""
         if not self.live:
             return
-        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
-        text = shorten(text, width)
+        width = self.width or max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+        indent = len(text) - len(text.lstrip(" "))
+        text = " " * indent + shorten(text, width - indent)
         with self._lock:
             padding = " " * max(0, len(self._status) - len(text))
             self.stream.write("\r" + text + padding)

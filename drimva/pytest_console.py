@@ -52,7 +52,7 @@ class ConsoleReporter:
             for item_id in self._items_of(item):
                 self.outcomes.setdefault(item_id, []).append(Outcome.NOT_RUN)
         count = len(session.items)
-        if count:
+        if count and not self.console.quiet:
             self.console.line(f"drimva : {count} scénario(s) à jouer — dossier {self.state.run_dir}")
 
     def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
