@@ -353,7 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="service-continuity indicators: K, T, K/T, D_t, D_f, PERF, semestrial amount, tranche (AF-IMG-DB-Va2 §3.3, §5.3, §5.4)",
     )
     indicators.add_argument("--run", dest="run_dirs", action="append", default=[], help="a run folder whose evidence gives K and T (repeatable)")
-    indicators.add_argument("--journal", help="unavailability journal (CSV: start, duration_minutes, service, cause, responsabilite)")
+    indicators.add_argument(
+        "--journal",
+        help="unavailability journal, CSV with the columns start (ISO 8601; without an offset: Europe/Paris time), "
+        "duration_minutes, service (reponse_db_consommatrice | visualisation_lien_cr | appel_contextuel), cause (text), "
+        "responsabilite (fournisseur | tiers); every problem is listed at once (line, column, value, what is allowed)",
+    )
     indicators.add_argument("--semester-start", help="first day of the semester (YYYY-MM-DD), to check the journal's events")
     indicators.add_argument("--tranche", help="the tranche declared at order (A-H)")
     indicators.add_argument("--exams", type=int, help="annual reference exam count, to compute the tranche")

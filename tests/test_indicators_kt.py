@@ -67,7 +67,7 @@ def test_indicators_command_on_the_run(run_dir: Path) -> None:
     )
     assert done.returncode == 1, done.stderr  # K/T < 99 %
     data = json.loads(done.stdout)
-    assert (data["kt"]["K"], data["kt"]["T"], data["kt"]["K/T"]) == (4, 5, "0.8000")
+    assert (data["kt"]["K"], data["kt"]["T"], data["kt"]["K/T"]) == (4, 5, 0.8)
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:
