@@ -230,6 +230,35 @@ def _gather_kt(args: argparse.Namespace, out: Indicators) -> None:
         except RunFolderError as error:
             raise BadInput(str(error)) from None
         out.k, out.t = out.kt_detail.k, out.kt_detail.t
+        out.notes.extend(run_folder_notes(out.kt_detail))
+
+
+T_RULE = (
+    "T compte les CR initiaux (ORU^R01 OBX-11 F, MDM^T02) acquittés par la DRIMbox, à identité qualifiée "
+    "(PID-32 qualifié, INS dans PID-3) et portant dans le CDA l'UID d'examen, le numéro d'accession et l'identifiant "
+    "de demande ; K, ceux de T pour lesquels un KOS du patient et de l'examen a été enregistré au DMP"
+)
+VA_NOT_A_SAMPLE = (
+    "une exécution VA n'est pas un échantillon de K/T : ses scénarios créent exprès des cas où aucun KOS n'est dû "
+    "ou n'est attendu à temps (remplacement, suppression, examen inconnu du PACS, défaut injecté, scénario bloqué), "
+    "et un CR de T resté sans KOS y dit qu'un scénario a échoué, pas qu'un semestre de service l'est ; "
+    "mesurez K/T avec « drimva soak » (chaque CR y compte dans T) ou sur l'activité réelle du semestre"
+)
+
+
+def run_folder_notes(detail: KtCounts) -> list[str]:
+    """Why the K/T of run folders reads as it does: what counts in T, and that a VA run is no K/T sample (issue 12 §5)."""
+    notes = [T_RULE]
+    scenarios: dict[str, list[int]] = {}
+    for report in detail.reports:
+        counted = scenarios.setdefault(str(report.get("scenario") or "?"), [0, 0])
+        counted[0] += 1
+        counted[1] += report.get("kos") is not None
+    for scenario, (in_t, with_kos) in sorted(scenarios.items()):
+        notes.append(f"T : {in_t} CR du scénario {scenario}, dont {with_kos} avec KOS")
+    if any(run.get("kind") in ("drimbox", "ris") for run in detail.runs):
+        notes.append(VA_NOT_A_SAMPLE)
+    return notes
 
 
 def text_report(result: Indicators) -> str:
