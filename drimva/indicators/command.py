@@ -92,7 +92,7 @@ class Indicators:
     def journal_conformant(self) -> bool | None:
         return None if self.journal is None else self.journal.conformant
 
-    def amount(self) -> tuple[dict[str, str] | None, list[str]]:
+    def amount(self) -> tuple[dict[str, int | float] | None, list[str]]:
         """(semestrial amount, why it is what it is); amount None when an input is missing."""
         missing = [
             what
@@ -113,7 +113,7 @@ class Indicators:
         if self.t == 0 and self.kt_met:
             reasons.append("T = 0: K/T n/a, deemed >= 99 % until the first CR arrives (§5.4)")
         amount = FORFAIT_SEMESTRIEL[self.tranche].times(factor)
-        return {**{key: number(Decimal(value)) for key, value in amount.to_dict().items()}, "factor": number(factor)}, reasons
+        return {**_price(amount.to_dict()), "factor": number(factor)}, reasons
 
     @property
     def exit_code(self) -> int:
