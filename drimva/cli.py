@@ -30,12 +30,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         items=parse_items(args.items, VA_ITEMS),
         scenarios=tuple(args.scenario or ()),
         preflight=not args.no_preflight,
+        verbose=args.verbose,
     )
     return code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    code, _ = run_suite(None, select=args.select, browser=args.browser, items=parse_items(args.items, VA_ITEMS))
+    code, _ = run_suite(
+        None, select=args.select, browser=args.browser, items=parse_items(args.items, VA_ITEMS),
+        quiet=args.quiet, verbose=args.verbose,
+    )  # fmt: skip
     return code
 
 
@@ -97,6 +101,14 @@ ITEMS_HELP = (
 )
 
 
+def _console_options(command: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--verbose`` of the commands that run the suite (:mod:`drimva.console`)."""
+    command.add_argument(
+        "--quiet", action="store_true", help="print only the final summary (no line per scenario, per item, per long wait)"
+    )
+    command.add_argument("--verbose", action="store_true", help="print pytest's own output too (test names, tracebacks)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drimva",
@@ -109,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     demo.add_argument("--items", help=ITEMS_HELP)
     demo.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
+    _console_options(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = commands.add_parser("run", help="run the VA suite against the SUT of a profile")
@@ -123,7 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--scenario", action="append", help="only the scenario of this exact title (repeatable; the self-test runs a fault's targets so)"
     )
-    run.add_argument("--quiet", action="store_true", help="print no summary")
     run.add_argument(
         "--no-preflight", action="store_true",
         help="do not check, before the first scenario, that every address of the claimed items answers "
@@ -131,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ends 'error' naming the profile key, the address and the cause (preflight.json in the run folder)",
     )
     run.add_argument("--browser", choices=("http", "chromium"), help="browser of the viewer scenarios: the built-in HTTP client, or headless Chromium (default: the profile's harness.browser)")
+    _console_options(run)
     run.set_defaults(func=_cmd_run)
 
     selftest = commands.add_parser(
@@ -163,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     ris.add_argument("--fault", help="fault of the embedded RIS simulator (self-test)")
     ris.add_argument("--items", help="only these RIS items, comma-separated (RIS-1 … RIS-4); the others are reported not_run")
     ris.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
-    ris.add_argument("--quiet", action="store_true", help="print no summary")
+    ris.add_argument("--quiet", action="store_true", help="print only the final summary")
     ris.set_defaults(func=_cmd_ris)
 
     indicators = commands.add_parser(
@@ -171,7 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="service-continuity indicators: K, T, K/T, D_t, D_f, PERF, semestrial amount, tranche (AF-IMG-DB-Va2 §3.3, §5.3, §5.4)",
     )
     indicators.add_argument("--run", dest="run_dirs", action="append", default=[], help="a run folder whose evidence gives K and T (repeatable)")
-    indicators.add_argument("--journal", help="unavailability journal (CSV: start, duration_minutes, service, cause, responsabilite)")
+    indicators.add_argument(
+        "--journal",
+        help="unavailability journal, CSV with the columns start (ISO 8601; without an offset: Europe/Paris time), "
+        "duration_minutes, service (reponse_db_consommatrice | visualisation_lien_cr | appel_contextuel), cause (text), "
+        "responsabilite (fournisseur | tiers); every problem is listed at once (line, column, value, what is allowed)",
+    )
     indicators.add_argument("--semester-start", help="first day of the semester (YYYY-MM-DD), to check the journal's events")
     indicators.add_argument("--tranche", help="the tranche declared at order (A-H)")
     indicators.add_argument("--exams", type=int, help="annual reference exam count, to compute the tranche")

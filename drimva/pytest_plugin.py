@@ -10,8 +10,9 @@ As the run goes, ``progress.jsonl`` gets a line when a scenario starts, at
 each of its steps, and when it ends. A run stopped by SIGINT or SIGTERM (:mod:`drimva.interruption`)
 still writes its results, after the session's teardown has stopped the
 simulators and the SUT: the scenario that was running is ``interrupted``,
-those selected that had not started are ``not_run``, and ``junit.xml`` says so
-too (:mod:`drimva.junit`).
+those selected that had not started are ``not_run``. ``junit.xml`` is written
+from the same results (:mod:`drimva.junit`); with ``--drimva-console`` the
+plugin prints drimva's console lines itself (:mod:`drimva.pytest_console`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 
 from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.interruption import stop_signal
-from drimva.junit import InterruptedCase, mark_interrupted
+from drimva.junit import write_junit
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
 from drimva.preflight import PREFLIGHT_FILE
 from drimva.results import ScenarioResult, build_results, write_results
@@ -148,6 +149,10 @@ class RunState:
         self.supervision: dict[str, Any] | None = None  # the background supervision probes' summary (VA-F)
         self.preflight: dict[str, Any] | None = None  # the pre-flight of the SUT's addresses (drimva.preflight)
 
+    def result_of(self, item: pytest.Item) -> ScenarioResult | None:
+        """The result of a scenario that has ended, else None."""
+        return item.stash.get(RESULT_KEY, None)
+
 
 _STATE = pytest.StashKey[RunState]()
 
@@ -166,6 +171,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--drimva-scenario", action="append", default=[], help="only the scenario of this title (repeatable)"
     )
     group.addoption(
+        "--drimva-console", default=None, choices=("normal", "quiet"),
+        help="print drimva's console lines (a line per scenario and per item, long waits); quiet: none (drimva run's summary only)",
+    )
+    group.addoption(
         "--drimva-browser", default=None, choices=("http", "chromium"), help="browser of the viewer scenarios (overrides the profile)"
     )
 
@@ -179,6 +188,13 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState(path, config.getoption("--drimva-fault"), config.getoption("--drimva-variant"))
     config.stash[_STATE] = state
     config.pluginmanager.register(state.progress, "drimva-progress")
+    console = config.getoption("--drimva-console", None)
+    if console:
+        from drimva.console import Console
+        from drimva.pytest_console import ConsoleReporter
+
+        reporter = ConsoleReporter(Console.for_stdout(quiet=console == "quiet"), state, _scenario_info)
+        config.pluginmanager.register(reporter, "drimva-console")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -237,6 +253,7 @@ def _scenario_info(item: pytest.Item) -> ScenarioInfo:
         return ScenarioInfo(item.fspath.basename, item.name, tuple(m.name for m in item.iter_markers()))
     tags = tuple(sorted(set(template.tags) | set(template.feature.tags)))
     return ScenarioInfo(Path(template.feature.filename).name, template.name, tags)
+
 
 
 def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[Outcome, str]:
@@ -333,6 +350,4 @@ def _write_run_results(config: pytest.Config, state: RunState) -> None:
         summary = ("ran", "not_run", "ok", "duration_s", "failed")
         results["preflight"] = {key: state.preflight.get(key) for key in summary} | {"file": PREFLIGHT_FILE}
     write_results(state.run_dir, results)
-    junit = config.getoption("xmlpath", None)
-    if progress.interrupted_by and junit and Path(junit).exists():
-        mark_interrupted(Path(junit), progress.interrupted_by, [InterruptedCase(item.nodeid, result) for item, result in unfinished])
+    write_junit(state.run_dir, results)  # from the results, so its counts are theirs (drimva.junit)

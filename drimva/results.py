@@ -132,26 +132,33 @@ def exit_code(results: dict[str, Any]) -> int:
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
-    lines = [f"drimva {_build_of(results)} — {results['sut']} — run {results['run_id']} ({results['duration_s']:.1f} s)"]
+    """The final summary of a run on the console, in French (:mod:`drimva.console`'s words and shortening).
+
+    The counts are ``scenario_counts``: those of ``results.json``, ``junit.xml`` and the report."""
+    from drimva.console import counts_text, outcome_word, scenario_detail, seconds_text
+
+    head = f"drimva {_build_of(results)} — {results['sut']} — exécution {results['run_id']} ({seconds_text(results['duration_s'])})"
     if results.get("fault"):
-        lines[0] += f" — fault {results['fault']}"
+        head += f" — défaut {results['fault']}"
     if results.get("variant"):
-        lines[0] += f" — variant {results['variant']}"
+        head += f" — variante {results['variant']}"
+    lines = [head]
     for item in results["items"]:
         count = len(item["scenarios"])
-        lines.append(f"  {item['id']:<6} {item['outcome']:<15} {count} scenario(s)  {item['label']}")
+        lines.append(f"  {item['id']:<6} {outcome_word(item['outcome']):<15} {count:>2} scénario(s)  {item['label']}")
         for scenario in item["scenarios"]:
-            if scenario["outcome"] not in (Outcome.PASSED.value, Outcome.NOT_RUN.value):
-                lines.append(f"           - {scenario['outcome']}: {scenario['name']}")
-                if scenario["message"]:
-                    lines.append(f"             {scenario['message'][:300]}")
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(results["scenario_counts"].items()))
-    lines.append(f"  scenarios: {counts or 'none'}")
+            detail = scenario_detail(scenario, shown=1)
+            if detail:
+                lines.append(f"           - {outcome_word(scenario['outcome'])} : {scenario['name']}")
+                lines += [f"             {text}" for text in detail]
+    lines.append(f"  scénarios : {counts_text(results['scenario_counts'])}")
     if results.get("interrupted"):
-        lines.append(f"  INTERRUPTED by {results['signal']}: the outcomes are partial; the evidence written so far is kept")
+        lines.append(
+            f"  INTERROMPU par {results['signal']} : les résultats sont partiels ; les preuves recueillies jusque-là sont conservées"
+        )
     preflight = results.get("preflight") or {}
     for failure in preflight.get("failed") or ():
-        lines.append(f"  pre-flight: {failure}")
+        lines.append(f"  pré-vol : {failure}")
     return lines
 
 

@@ -70,6 +70,7 @@ def run_suite(
     scenarios: tuple[str, ...] = (),
     preflight: bool = True,
     extra_args: tuple[str, ...] = (),
+    verbose: bool = False,
 ) -> tuple[int, Path]:
     """Run the VA features against the profile's SUT; return (exit code, run folder).
 
@@ -79,7 +80,12 @@ def run_suite(
     but ``@ris`` (the RIS-under-test mode selects ``ris``); ``items`` keeps the
     scenarios of those checklist items only, the others are ``not_run``. SIGINT and SIGTERM
     stop the run as Ctrl-C does (:mod:`drimva.interruption`): the results say
-    so and the exit code is 130 or 143."""
+    so and the exit code is 130 or 143.
+
+    The suite runs in this process (``pytest.main``) with pytest's terminal
+    reporter off: drimva's plugin prints a line per scenario and per item
+    (:mod:`drimva.pytest_console`), this prints the summary; ``quiet``: the
+    summary only; ``verbose``: pytest's own output as well."""
     import pytest
 
     from drimva.results import RESULTS_FILE, exit_code, load_results, summary_lines
@@ -105,13 +111,11 @@ def run_suite(
         "--rootdir", str(STEPS_DIR),
         "-p", "drimva.pytest_plugin",
         "-p", "fixtures.harness",
-        "--drimva-run-dir", str(run_dir),
-        "--junitxml", str(run_dir / "junit.xml"),
-        "-o", "junit_suite_name=drimva-va",
-        "--no-header",
-        "--tb=no",  # findings are in the summary, results.json and the report; tracebacks in junit.xml
-        "-q" if not quiet else "-qq",
+        "--drimva-run-dir", str(run_dir),  # junit.xml is written there from the results (drimva.junit)
+        "--drimva-console", "quiet" if quiet else "normal",
     ]
+    # findings are in the console, results.json and the report; pytest says nothing unless asked
+    args += ["-v", "--tb=short"] if verbose else ["-p", "no:terminal"]
     if profile_path:
         args += ["--drimva-profile", str(Path(profile_path).resolve())]
     if fault:
@@ -142,22 +146,22 @@ def run_suite(
     if latest_of is not None:
         update_latest(latest_of, run_dir)
     if pytest_code == pytest.ExitCode.USAGE_ERROR:  # e.g. a -k expression pytest cannot read; it said why
-        print("drimva: bad selection (pytest's message above)", file=sys.stderr)
+        print("drimva: sélection invalide (message de pytest ci-dessus)", file=sys.stderr)
         return 2, run_dir
     if not (run_dir / RESULTS_FILE).exists():
         if interruption.signum is not None:
-            print(f"drimva: {interruption.signum.name} before the run could write its results", file=sys.stderr)
+            print(f"drimva: {interruption.signum.name} avant que l'exécution n'écrive ses résultats", file=sys.stderr)
             return signal_exit_code(interruption.signum), run_dir
-        print(f"drimva: the run produced no results (pytest exit code {pytest_code})", file=sys.stderr)
+        print(f"drimva: l'exécution n'a produit aucun résultat (code de sortie de pytest {pytest_code})", file=sys.stderr)
         return 3, run_dir
     results = load_results(run_dir)
     if pytest_code == pytest.ExitCode.NO_TESTS_COLLECTED and selection:
-        print(f"drimva: no scenario matches {' '.join(selection)}", file=sys.stderr)
+        print(f"drimva: aucun scénario ne correspond à {' '.join(selection)}", file=sys.stderr)
         return 2, run_dir
-    if not quiet:
-        print("\n".join(summary_lines(results)))
-        print(f"  results: {run_dir / RESULTS_FILE}")
-        print(f"  rapport VA: {run_dir / 'rapport-va.html'}")
+    print("\n".join(summary_lines(results)))
+    print(f"  résultats : {run_dir / RESULTS_FILE}")
+    print(f"  JUnit : {run_dir / 'junit.xml'}")
+    print(f"  rapport VA : {run_dir / 'rapport-va.html'}")
     return exit_code(results), run_dir
 
 

@@ -42,13 +42,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drimva.runs import check_fault, new_run_id
+from drimva.console import Console, outcome_word, shorten
 from drimva.evidence import EvidenceSink, EvidenceStore
 from drimva.hl7msg import Hl7Error, parse_message
 from drimva.interruption import RunInterrupted, interruptible, signal_exit_code
-from drimva.outcomes import HarnessError
+from drimva.outcomes import HarnessError, Outcome
 from drimva.profile import Profile, load_profile
-from drimva.waiting import poll
+from drimva.runs import check_fault, new_run_id
+from drimva.waiting import observed, poll
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState, new_exam
 from fixtures.stack import BlockBStack, profile_organisation, start_block_b
@@ -132,30 +133,32 @@ class SoakResult:
         return data
 
     def to_text(self) -> str:
+        """The figures in French, as the console prints them (the verdict word last: conforme, non conforme, interrompu)."""
         def seconds(value: float | None) -> str:
-            return "-" if value is None else f"{value:.3f} s"
+            return "-" if value is None else f"{value:.3f} s".replace(".", ",")
 
-        lines = [f"soak INTERRUPTED by {self.interrupted}: the figures cover the reports sent before the stop"] if self.interrupted else []
+        lines = [f"soak INTERROMPU par {self.interrupted} : les chiffres portent sur les CR envoyés avant l'arrêt"] if self.interrupted else []
         lines += [
             (
-                f"soak: {self.sent}/{self.asked_count} reports sent at {self.send_rate:.2f}/s "
-                f"(asked {self.asked_rate:g}/s, {'ok' if self.rate_ok else 'below 90 %'}), in {self.duration_s:.1f} s"
-            ),
-            f"ACK: {self.acked} received, {self.acked_aa} AA; throughput {self.ack_throughput:.2f}/s",
-            f"T = {self.t}, K = {self.k}, K/T = {self.kt:.2%} ({'>= 99 %' if self.kt_ok else '< 99 %'})",
+                f"soak : {self.sent}/{self.asked_count} CR envoyés à {self.send_rate:.2f}/s "
+                f"(demandé {self.asked_rate:g}/s, {'tenu' if self.rate_ok else 'sous 90 %'}), en {self.duration_s:.1f} s"
+            ).replace(".", ","),
+            f"ACK : {self.acked} reçus, dont {self.acked_aa} AA ; débit {self.ack_throughput:.2f}/s".replace(".", ","),
+            f"T = {self.t}, K = {self.k}, K/T = {self.kt:.2%} ({'≥ 99 %' if self.kt_ok else '< 99 %'})",
             (
-                f"publication latency: median {seconds(self.latency_median_s)}, p95 {seconds(self.latency_p95_s)}, "
+                f"délai de publication : médiane {seconds(self.latency_median_s)}, p95 {seconds(self.latency_p95_s)}, "
                 f"max {seconds(self.latency_max_s)}"
             ),
         ]
         if self.errors:
-            lines.append(f"errors ({len(self.errors)}):")
-            lines += [f"  {error}" for error in self.errors[:20]]
+            lines.append(f"erreurs ({len(self.errors)}) :")
+            lines += [f"  {shorten(error, 200)}" for error in self.errors[:20]]
             if len(self.errors) > 20:
-                lines.append(f"  ... and {len(self.errors) - 20} more (see soak.json)")
+                lines.append(f"  … et {len(self.errors) - 20} autres (voir soak.json)")
         if self.run_dir:
-            lines.append(f"evidence: {self.run_dir}")
-        lines.append(f"INTERRUPTED ({self.interrupted})" if self.interrupted else "PASSED" if self.passed else "FAILED")
+            lines.append(f"preuves : {self.run_dir}")
+        verdict = Outcome.INTERRUPTED if self.interrupted else Outcome.PASSED if self.passed else Outcome.FAILED
+        lines.append(f"{outcome_word(verdict).upper()}" + (f" ({self.interrupted})" if self.interrupted else ""))
         return "\n".join(lines)
 
 
@@ -323,7 +326,7 @@ def _wait_publications(stack: BlockBStack, runs: list[ReportRun], timeout_s: flo
                 del waiting[run.ins]
         return not waiting
 
-    poll(all_found, timeout_s, POLL_S)
+    poll(all_found, timeout_s, POLL_S, what=f"les publications au DMP ({len(waiting)} KOS attendus)")
 
 
 def _in_t(run: ReportRun) -> bool:
@@ -352,15 +355,15 @@ def _figures(runs: list[ReportRun], count: int, rate: float) -> SoakResult:
         result.latency_p95_s = round(nearest_rank(latencies, 0.95), 3)
         result.latency_max_s = round(max(latencies), 3)
     for run in runs:
-        where = f"report {run.index} ({run.control_id}, INS {run.ins})"
+        where = f"CR {run.index} ({run.control_id}, INS {run.ins})"
         if not run.sent_at:
-            result.errors.append(f"{where}: not sent")
+            result.errors.append(f"{where} : non envoyé")
         elif run.ack_code is None:
-            result.errors.append(f"{where}: no ACK ({run.error or 'unknown'})")
+            result.errors.append(f"{where} : pas d'ACK ({run.error or 'cause inconnue'})")
         elif run.ack_code != "AA":
-            result.errors.append(f"{where}: ACK {run.ack_code}")
+            result.errors.append(f"{where} : ACK {run.ack_code}")
         elif _in_t(run) and run.published_at is None:
-            result.errors.append(f"{where}: no KOS in the DMP registry")
+            result.errors.append(f"{where} : aucun KOS dans le registre du DMP")
     return result
 
 
@@ -374,8 +377,12 @@ def run_soak(args: argparse.Namespace) -> int:
     run_dir = profile.reports_folder / f"soak-{new_run_id()}"
     fault = getattr(args, "fault", None)
     check_fault(profile, fault)
-    with interruptible():
-        result = soak(profile, int(args.count), float(args.rate), run_dir, fault=fault)
+    console = Console.for_stdout()
+    try:
+        with interruptible(), observed(console.waiting):  # the wait for the last publications, when it lasts
+            result = soak(profile, int(args.count), float(args.rate), run_dir, fault=fault)
+    finally:
+        console.close()
     print(result.to_text())
     json_out = getattr(args, "json_out", None)
     if json_out:

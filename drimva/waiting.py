@@ -7,28 +7,92 @@ them with :func:`poll` up to the profile's timeout (``[timeouts]``), then
 judges what it has. A check that something did *not* happen polls for the
 grace period instead: it ends early when the thing happens, and otherwise
 judges after the whole grace.
+
+Against a real SUT a wait can last tens of seconds, so a person watching the
+console must see what is awaited: ``poll(..., what="…")`` names it (French,
+for the console), and once a wait has lasted :data:`REPORT_AFTER_S` the
+observer set with :func:`observed` (the run's console, :mod:`drimva.console`)
+hears of it at every look, then once more when it ends.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
 POLL_INTERVAL_S = 0.05
+REPORT_AFTER_S = 2.0  # a shorter wait is not worth a line on the console
 
 
-def poll(probe: Callable[[], T], timeout_s: float, interval_s: float = POLL_INTERVAL_S) -> T:
+@dataclass(frozen=True)
+class WaitProgress:
+    """A wait that has lasted :data:`REPORT_AFTER_S` or more, as the observer hears of it."""
+
+    what: str  # what is awaited, in French ("" when the caller did not say)
+    elapsed_s: float
+    timeout_s: float
+    done: bool = False  # the wait is over (found, or timed out)
+    found: bool = False  # ...and what was awaited came
+
+
+WaitObserver = Callable[[WaitProgress], None]
+_observers: list[WaitObserver] = []
+_lock = threading.Lock()
+
+
+@contextmanager
+def observed(observer: WaitObserver) -> Iterator[None]:
+    """For the duration, ``observer`` hears of every wait of :func:`poll` that lasts :data:`REPORT_AFTER_S` or more."""
+    with _lock:
+        _observers.append(observer)
+    try:
+        yield
+    finally:
+        with _lock:
+            _observers.remove(observer)
+
+
+def _tell(progress: WaitProgress) -> None:
+    with _lock:
+        observers = list(_observers)
+    for observer in observers:
+        observer(progress)
+
+
+def poll(
+    probe: Callable[[], T],
+    timeout_s: float,
+    interval_s: float = POLL_INTERVAL_S,
+    *,
+    what: str = "",
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     """``probe()`` again and again until it returns something truthy or ``timeout_s`` has passed.
 
     Returns that value, or the last (falsy) one. ``probe`` runs at least once,
     and once more at the deadline, so a zero timeout is a single look.
+    ``what`` says what is awaited, for the console; ``clock`` and ``sleep``
+    are for tests.
     """
-    deadline = time.monotonic() + max(0.0, timeout_s)
+    started = clock()
+    timeout_s = max(0.0, timeout_s)
+    deadline = started + timeout_s
+    reported = False
     while True:
         value = probe()
-        remaining = deadline - time.monotonic()
-        if value or remaining <= 0:
+        now = clock()
+        remaining = deadline - now
+        over = bool(value) or remaining <= 0
+        if now - started >= REPORT_AFTER_S and (reported or not over):
+            reported = True
+            _tell(WaitProgress(what, now - started, timeout_s, done=over, found=bool(value)))
+        if over:
             return value
-        time.sleep(min(interval_s, remaining))
+        sleep(min(interval_s, remaining))

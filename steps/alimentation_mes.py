@@ -77,7 +77,7 @@ def _patient_entries(dmp: DmpSimulator, state: ScenarioState) -> list[RegistryEn
 def _wait_entry(
     dmp: DmpSimulator, state: ScenarioState, timeout: float, accept: Callable[[RegistryEntry], bool]
 ) -> RegistryEntry | None:
-    return poll(lambda: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout)
+    return poll(lambda: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout, what="le KOS du patient dans le DMP (ITI-41)")
 
 
 def _submissions_summary(dmp: DmpSimulator, since: int) -> str:
@@ -247,7 +247,10 @@ def ack_any(state: ScenarioState, verdict: Verdict) -> None:
 def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, profile: Profile, verdict: Verdict) -> None:
     study_uid = state.require_spec().study_uid
     # A DRIMbox may acknowledge before it queries the PACS (open question 2): wait as for the publication.
-    queries = poll(lambda: pacs.requests_for_study(study_uid, service="C-FIND"), profile.timeouts.publication_s)
+    queries = poll(
+        lambda: pacs.requests_for_study(study_uid, service="C-FIND"), profile.timeouts.publication_s,
+        what="la requête C-FIND de la DRIMbox au PACS",
+    )  # fmt: skip
     from_sut = [q for q in queries if q.calling_ae == sut.dicom_ae]
     findings = []
     if not queries:
@@ -388,6 +391,7 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
     entry = poll(
         lambda: next((e for e in dmp.entries() if e.entry_uuid == previous.entry_uuid and e.status != APPROVED), None),
         profile.timeouts.publication_s,
+        what="le changement de statut du KOS dans le DMP",
     )
     if entry is None:
         verdict.fail(
@@ -406,7 +410,10 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
 @then("aucun KOS n'est publié dans le DMP pour ce patient")
 def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict) -> None:
     # The whole grace unless a KOS shows up: it must cover a SUT that acknowledges before it publishes.
-    entries = poll(lambda: _patient_entries(dmp, state), profile.timeouts.no_publication_grace_s)
+    entries = poll(
+        lambda: _patient_entries(dmp, state), profile.timeouts.no_publication_grace_s,
+        what="le délai de grâce : aucun KOS publié pour ce patient",
+    )  # fmt: skip
     if entries:
         verdict.fail(
             "absence de publication",

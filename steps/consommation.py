@@ -145,7 +145,7 @@ def _require_kos_retrieved(state: ScenarioState, dmp: DmpSimulator, profile: Pro
         failure: Finding = state.call_failure
         verdict.blocked(check, "appel contextuel sans réponse", failure.rule, failure.actual, [failure])
     timeout = profile.timeouts.publication_s
-    if not poll(lambda: _queried(dmp, state, "ITI-43"), timeout):
+    if not poll(lambda: _queried(dmp, state, "ITI-43"), timeout, what="la récupération du KOS dans le DMP (ITI-43)"):
         verdict.blocked(
             check, "KOS non récupéré dans le DMP par la DRIMbox", "DMP-ITI-43",
             f"contextual call answered HTTP {state.call_response.status_code}; no successful ITI-43 within {timeout:g} s",
@@ -233,6 +233,7 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
     found = poll(
         lambda: [s for s in _queried(dmp, state, "ITI-18") if s.query and ins in (s.query.value("$XDSDocumentEntryPatientId") or "")],
         timeout,
+        what="la recherche du patient dans le DMP (ITI-18)",
     )
     findings = []
     if not found:
@@ -241,7 +242,7 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
                     "DMP registry", f"a FindDocuments on {state.patient.xds_patient_id}",
                     f"{len(_queried(dmp, state, 'ITI-18'))} successful ITI-18 for other patients")
         )
-    retrieved = poll(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0)
+    retrieved = poll(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0, what="la récupération du KOS dans le DMP (ITI-43)")
     if not retrieved:
         findings.append(
             Finding("DMP-ITI-43", "VA-D1: the consumer retrieves the KOS (ITI-43 RetrieveDocumentSet)",
@@ -265,7 +266,10 @@ def series_fetched(state: ScenarioState, psc: PscSimulator, dmp: DmpSimulator, p
     _require_kos_retrieved(state, dmp, profile, verdict, "récupération des séries")
     source: PeerSource = state.peer_source
     kos_uid = _kos_uid(state.peer_kos)
-    poll(lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s)
+    poll(
+        lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s,
+        what="les requêtes WADO-RS de chaque série à la DRIMbox source",
+    )  # fmt: skip
     findings = []
     for series_uid, requests in sorted(_series_requests(state, source).items()):
         location = f"GET …/series/{series_uid}"
@@ -301,7 +305,10 @@ def node_received_study(
     _require_kos_retrieved(state, dmp, profile, verdict, check)
     expected = pixel_digests(state.datasets)
     dicom_node_uids = set(expected)
-    complete = poll(lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s)
+    complete = poll(
+        lambda: dicom_node_uids <= dicom_node.sop_instance_uids() or None, profile.timeouts.publication_s,
+        what="les instances de l'examen au nœud DICOM (C-STORE)",
+    )  # fmt: skip
     time.sleep(0.1)  # let a C-STORE of an instance the KOS does not reference land, if any
     if not complete:
         _unless_series_served(state, verdict, check)
@@ -346,6 +353,7 @@ def untrusted_not_contacted(
     contacted = poll(
         lambda: [r for series in _series_requests(state, untrusted_source).values() for r in series],
         profile.timeouts.no_publication_grace_s,
+        what="le délai de grâce : aucune requête à la DRIMbox hors liste blanche",
     )
     findings = []
     if contacted:
@@ -361,7 +369,10 @@ def untrusted_not_contacted(
 @then("le nœud DICOM ne reçoit aucune image de cet examen")
 def node_received_nothing(state: ScenarioState, dicom_node: DicomNode, profile: Profile, verdict: Verdict) -> None:
     expected = set(pixel_digests(state.datasets))
-    stored = poll(lambda: expected & dicom_node.sop_instance_uids(), profile.timeouts.no_publication_grace_s)
+    stored = poll(
+        lambda: expected & dicom_node.sop_instance_uids(), profile.timeouts.no_publication_grace_s,
+        what="le délai de grâce : aucune instance au nœud DICOM",
+    )  # fmt: skip
     findings = [] if not stored else [
         Finding("TRUST-UNLISTED-PEER", "VA-A: nothing from a DRIMbox absent from the trust list reaches the DICOM node",
                 "DICOM node C-STORE", "no instance of this study", f"{len(stored)} instance(s)")

@@ -219,7 +219,6 @@ def test_semicolon_journal_with_decimal_comma() -> None:
     "row, expected",
     [
         ("2025-06-17 10h00,60,visualisation_lien_cr,x,tiers", (2, "start", True)),  # bad date
-        ("2025-06-17T10:00:00,60,visualisation_lien_cr,x,tiers", (2, "start", True)),  # no offset
         (",60,visualisation_lien_cr,x,tiers", (2, "start", True)),  # missing date
         ("2025-06-17T10:00:00+02:00,une heure,visualisation_lien_cr,x,tiers", (2, "duration_minutes", True)),
         ("2025-06-17T10:00:00+02:00,,visualisation_lien_cr,x,tiers", (2, "duration_minutes", True)),

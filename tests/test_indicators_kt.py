@@ -67,7 +67,15 @@ def test_indicators_command_on_the_run(run_dir: Path) -> None:
     )
     assert done.returncode == 1, done.stderr  # K/T < 99 %
     data = json.loads(done.stdout)
-    assert (data["kt"]["K"], data["kt"]["T"], data["kt"]["K/T"]) == (4, 5, "0.8000")
+    assert (data["kt"]["K"], data["kt"]["T"], data["kt"]["K/T"]) == (4, 5, 0.8)
+    notes = data["notes"]
+    assert notes[0].startswith("T compte les CR initiaux")  # which reports count in T
+    assert sum(int(n.split()[2]) for n in notes if n.startswith("T : ")) == 5  # per scenario, adding up to T
+    # a run with results.json of a VA run: why its K/T is no sample
+    assert any(n.startswith("une exécution VA n'est pas un échantillon de K/T") for n in notes) == (
+        json.loads((run_dir / "results.json").read_text("utf-8")).get("kind") in ("drimbox", "ris")
+        if (run_dir / "results.json").exists() else False
+    )
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_items_left_out_are_not_run_and_unclaimed_ones_not_applicable(tmp_path: 
 def test_a_selection_that_matches_nothing_is_a_usage_error(tmp_path: Path) -> None:
     done = run_drimva("run", "--run-dir", str(tmp_path / "run"), "--quiet", "--items", "VA-F", "-k", "nosuchscenario")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "no scenario matches --items VA-F -k 'nosuchscenario'" in done.stderr
+    assert "aucun scénario ne correspond à --items VA-F -k 'nosuchscenario'" in done.stderr
     done = run_drimva("run", "--run-dir", str(tmp_path / "run1"), "--quiet", "-k", "not a ( valid expression")
     assert done.returncode == 2 and "Wrong expression passed to '-k'" in done.stderr
     done = run_drimva("run", "--run-dir", str(tmp_path / "run2"), "--items", "VA-Z")

@@ -1,7 +1,11 @@
 """The unavailability journal and the D_t / D_f / PERF indicators (AF-IMG-DB-Va2 §1.2, §3.3).
 
-The journal is a CSV file with the columns ``start`` (ISO 8601 with an
-offset), ``duration_minutes``, ``service`` (``reponse_db_consommatrice``,
+The journal is a CSV file with the columns ``start`` (ISO 8601 date and
+time; without an offset it is Europe/Paris wall-clock time, as the business
+hours are: ``2025-06-17T09:00`` is 09:00 in Paris, summer or winter; an
+offset, ``+02:00`` or ``Z``, is still read as written; the hour a naive time
+repeats when the clocks go back is read as its first, summer-time,
+occurrence, an early Sunday, outside business hours anyway), ``duration_minutes``, ``service`` (``reponse_db_consommatrice``,
 ``visualisation_lien_cr``, ``appel_contextuel``: the three services of the
 §1.2 definition), ``cause`` and ``responsabilite`` (``fournisseur`` or
 ``tiers``). Comma-separated; a header with semicolons and no comma is read as
@@ -12,7 +16,7 @@ line 1).
 Two kinds of problems (each names its line and column):
 
 - *fatal*: the journal cannot be computed (a missing column, an unreadable or
-  offset-less ``start``, a missing or non-numeric ``duration_minutes``);
+  ``start``, a missing or non-numeric ``duration_minutes``);
 - *non-conformity*: the journal is readable but not conformant (a missing
   ``cause``, an unknown ``service`` or ``responsabilite``, a duration that is
   not positive, an event that starts outside the semester). The semestrial
@@ -57,6 +61,14 @@ PERF_FULL_LIMIT = timedelta(hours=10)
 PERF_HALF_LIMIT = timedelta(hours=20)
 
 Interval = tuple[datetime, datetime]
+# what each column takes, for the error messages, ``--help`` and the README
+ALLOWED = {
+    "start": "ISO 8601 date and time, e.g. 2025-06-17T09:00 (Europe/Paris) or 2025-06-17T09:00+02:00",
+    "duration_minutes": "a positive number of minutes (decimal comma in a semicolon-separated file)",
+    "service": " | ".join(SERVICES),
+    "cause": "any non-empty text",
+    "responsabilite": " | ".join(RESPONSIBILITIES),
+}
 
 
 @dataclass(frozen=True)
@@ -67,12 +79,18 @@ class JournalIssue:
     column: str
     message: str
     fatal: bool = False  # the figures cannot be computed
+    value: str = ""  # the cell as written
+    allowed: str = ""  # what the column takes
 
     def describe(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}"
+        text = f"line {self.line}, column {self.column}: {self.message}"
+        return text + (f" (allowed: {self.allowed})" if self.allowed else "")
 
     def to_dict(self) -> dict[str, object]:
-        return {"line": self.line, "column": self.column, "message": self.message, "fatal": self.fatal}
+        return {
+            "line": self.line, "column": self.column, "value": self.value, "allowed": self.allowed,
+            "message": self.message, "fatal": self.fatal,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -214,21 +232,24 @@ def _event(line: int, values: dict[str, str], delimiter: str, journal: Journal) 
     issues: list[JournalIssue] = []
     start = _parse_start(values["start"])
     if isinstance(start, str):
-        issues.append(JournalIssue(line, "start", start, fatal=True))
+        issues.append(JournalIssue(line, "start", start, fatal=True, value=values["start"], allowed=ALLOWED["start"]))
     minutes = _parse_minutes(values["duration_minutes"], delimiter)
+    duration = values["duration_minutes"]
     if isinstance(minutes, str):
-        issues.append(JournalIssue(line, "duration_minutes", minutes, fatal=True))
+        issues.append(JournalIssue(line, "duration_minutes", minutes, fatal=True, value=duration, allowed=ALLOWED["duration_minutes"]))
     elif minutes <= 0:
-        issues.append(JournalIssue(line, "duration_minutes", f"a duration is positive, got {values['duration_minutes']}"))
+        issues.append(
+            JournalIssue(line, "duration_minutes", f"a duration is positive, got {duration}", value=duration, allowed=ALLOWED["duration_minutes"])
+        )
     service, cause, responsibility = values["service"], values["cause"], values["responsabilite"]
     if service not in SERVICES:
         what = "missing value" if not service else f"unknown service {service!r}"
-        issues.append(JournalIssue(line, "service", f"{what} (one of {', '.join(SERVICES)}; AF §1.2)"))
+        issues.append(JournalIssue(line, "service", f"{what} (AF §1.2)", value=service, allowed=ALLOWED["service"]))
     if not cause:
-        issues.append(JournalIssue(line, "cause", "missing value (the cause qualification of §3.3)"))
+        issues.append(JournalIssue(line, "cause", "missing value (the cause qualification of §3.3)", allowed=ALLOWED["cause"]))
     if responsibility not in RESPONSIBILITIES:
         what = "missing value" if not responsibility else f"unknown responsibility {responsibility!r}"
-        issues.append(JournalIssue(line, "responsabilite", f"{what} (one of {', '.join(RESPONSIBILITIES)})"))
+        issues.append(JournalIssue(line, "responsabilite", what, value=responsibility, allowed=ALLOWED["responsabilite"]))
     if isinstance(start, datetime) and journal.semester is not None:
         first, after = journal.semester
         if not first <= start < after:
@@ -236,6 +257,8 @@ def _event(line: int, values: dict[str, str], delimiter: str, journal: Journal) 
                 JournalIssue(
                     line, "start",
                     f"event outside the semester [{first.date().isoformat()}, {after.date().isoformat()}): {values['start']}",
+                    value=values["start"],
+                    allowed=f"a start in [{first.date().isoformat()}, {after.date().isoformat()})",
                 )
             )
     journal.issues.extend(issues)
@@ -247,13 +270,14 @@ def _event(line: int, values: dict[str, str], delimiter: str, journal: Journal) 
 
 def _parse_start(value: str) -> datetime | str:
     if not value:
-        return "missing value (ISO 8601 date and time with an offset)"
+        return "missing value"
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return f"not an ISO 8601 date and time: {value!r}"
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return f"no UTC offset (e.g. +02:00 or Z): {value!r}"
+        # Paris wall-clock time (the module docstring); in UTC, so that adding the duration is elapsed time across DST
+        return parsed.replace(tzinfo=PARIS).astimezone(UTC)
     return parsed
 
 

@@ -50,6 +50,15 @@ from drimva.indicators.tables import (
 EXIT_OK, EXIT_NOT_MET, EXIT_BAD_INPUT = 0, 1, 2
 
 
+def number(value: Decimal) -> int | float:
+    """A JSON number: an integer when the value is whole (``1380``), else a float (``0.5``, ``1120.5``)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _price(price: dict[str, str]) -> dict[str, int | float]:
+    return {key: number(Decimal(value)) for key, value in price.items()}
+
+
 class BadInput(ValueError):
     """An argument or input file that cannot be used; the message says which and why."""
 
@@ -83,7 +92,7 @@ class Indicators:
     def journal_conformant(self) -> bool | None:
         return None if self.journal is None else self.journal.conformant
 
-    def amount(self) -> tuple[dict[str, str] | None, list[str]]:
+    def amount(self) -> tuple[dict[str, int | float] | None, list[str]]:
         """(semestrial amount, why it is what it is); amount None when an input is missing."""
         missing = [
             what
@@ -104,7 +113,7 @@ class Indicators:
         if self.t == 0 and self.kt_met:
             reasons.append("T = 0: K/T n/a, deemed >= 99 % until the first CR arrives (§5.4)")
         amount = FORFAIT_SEMESTRIEL[self.tranche].times(factor)
-        return {**amount.to_dict(), "factor": str(factor)}, reasons
+        return {**_price(amount.to_dict()), "factor": number(factor)}, reasons
 
     @property
     def exit_code(self) -> int:
@@ -117,7 +126,7 @@ class Indicators:
         kt: dict[str, Any] | None = None
         if self.k is not None and self.t is not None:
             r = rate(self.k, self.t)
-            kt = {"K": self.k, "T": self.t, "K/T": "n/a" if r is None else str(r), "target_reached": meets_target(self.k, self.t)}
+            kt = {"K": self.k, "T": self.t, "K/T": None if r is None else number(r), "target_reached": meets_target(self.k, self.t)}
             if self.kt_detail is not None:
                 kt["detail"] = self.kt_detail.to_dict()
         availability = None
@@ -127,14 +136,14 @@ class Indicators:
                 "conformant": self.journal.conformant,
                 "issues": [i.to_dict() for i in self.journal.issues],
                 "events": a.events,
-                "D_t_minutes": str(minutes(a.d_t)),
-                "D_f_minutes": str(minutes(a.d_f)),
+                "D_t_minutes": number(minutes(a.d_t)),
+                "D_f_minutes": number(minutes(a.d_f)),
                 "D_t": hours_text(a.d_t),
                 "D_f": hours_text(a.d_f),
                 "per_service": {
-                    s: {"D_t_minutes": str(minutes(dt)), "D_f_minutes": str(minutes(df))} for s, (dt, df) in a.per_service.items()
+                    s: {"D_t_minutes": number(minutes(dt)), "D_f_minutes": number(minutes(df))} for s, (dt, df) in a.per_service.items()
                 },
-                "PERF": str(a.perf),
+                "PERF": number(a.perf),
             }
         tranche = None
         if self.tranche is not None:
@@ -144,9 +153,9 @@ class Indicators:
                 "exams": self.exams,
                 "exams_tranche": self.exams_tranche,
                 "ceilings": {
-                    "mise_a_jour": UPDATE[self.tranche].to_dict(),
-                    "nouvelle_acquisition": NEW_ACQUISITION[self.tranche].to_dict(),
-                    "forfait_semestriel": FORFAIT_SEMESTRIEL[self.tranche].to_dict(),
+                    "mise_a_jour": _price(UPDATE[self.tranche].to_dict()),
+                    "nouvelle_acquisition": _price(NEW_ACQUISITION[self.tranche].to_dict()),
+                    "forfait_semestriel": _price(FORFAIT_SEMESTRIEL[self.tranche].to_dict()),
                 },
             }
         return {
@@ -196,8 +205,8 @@ def gather(args: argparse.Namespace) -> Indicators:
         except ValueError as error:  # the semester start
             raise BadInput(f"--semester-start: {error}") from None
         fatal = [issue for issue in out.journal.issues if issue.fatal]
-        if fatal:
-            raise BadInput("\n".join(f"{path}: {issue.describe()}" for issue in fatal))
+        if fatal:  # every problem of the journal at once, the non-conformities too: one pass to fix them all
+            raise BadInput("\n".join(f"{path}: {issue.describe()}" for issue in out.journal.issues))
         out.availability = compute_availability(out.journal)
     elif semester is not None:
         out.notes.append("--semester-start without --journal: nothing to check against it")
@@ -221,6 +230,35 @@ def _gather_kt(args: argparse.Namespace, out: Indicators) -> None:
         except RunFolderError as error:
             raise BadInput(str(error)) from None
         out.k, out.t = out.kt_detail.k, out.kt_detail.t
+        out.notes.extend(run_folder_notes(out.kt_detail))
+
+
+T_RULE = (
+    "T compte les CR initiaux (ORU^R01 OBX-11 F, MDM^T02) acquittés par la DRIMbox, à identité qualifiée "
+    "(PID-32 qualifié, INS dans PID-3) et portant dans le CDA l'UID d'examen, le numéro d'accession et l'identifiant "
+    "de demande ; K, ceux de T pour lesquels un KOS du patient et de l'examen a été enregistré au DMP"
+)
+VA_NOT_A_SAMPLE = (
+    "une exécution VA n'est pas un échantillon de K/T : ses scénarios créent exprès des cas où aucun KOS n'est dû "
+    "ou n'est attendu à temps (remplacement, suppression, examen inconnu du PACS, défaut injecté, scénario bloqué), "
+    "et un CR de T resté sans KOS y dit qu'un scénario a échoué, pas qu'un semestre de service l'est ; "
+    "mesurez K/T avec « drimva soak » (chaque CR y compte dans T) ou sur l'activité réelle du semestre"
+)
+
+
+def run_folder_notes(detail: KtCounts) -> list[str]:
+    """Why the K/T of run folders reads as it does: what counts in T, and that a VA run is no K/T sample (issue 12 §5)."""
+    notes = [T_RULE]
+    scenarios: dict[str, list[int]] = {}
+    for report in detail.reports:
+        counted = scenarios.setdefault(str(report.get("scenario") or "?"), [0, 0])
+        counted[0] += 1
+        counted[1] += report.get("kos") is not None
+    for scenario, (in_t, with_kos) in sorted(scenarios.items()):
+        notes.append(f"T : {in_t} CR du scénario {scenario}, dont {with_kos} avec KOS")
+    if any(run.get("kind") in ("drimbox", "ris") for run in detail.runs):
+        notes.append(VA_NOT_A_SAMPLE)
+    return notes
 
 
 def text_report(result: Indicators) -> str:
@@ -229,7 +267,7 @@ def text_report(result: Indicators) -> str:
     kt = data["kt"]
     if kt is not None:
         state = {True: "atteint", False: "NON atteint", None: "n/a"}[kt["target_reached"]]
-        lines.append(f"  K = {kt['K']}   T = {kt['T']}   K/T = {kt['K/T']}   (objectif 99 % : {state})")
+        lines.append(f"  K = {kt['K']}   T = {kt['T']}   K/T = {'n/a' if kt['K/T'] is None else format(kt['K/T'], '.4f')}   (objectif 99 % : {state})")
         detail = kt.get("detail")
         if detail:
             lines.append(
@@ -255,10 +293,10 @@ def text_report(result: Indicators) -> str:
         lines.append(f"  tranche {t['tranche']} ({origin})")
         for key, label in (("mise_a_jour", "Mise à jour DB"), ("nouvelle_acquisition", "Nouvelle acquisition DB"), ("forfait_semestriel", "Forfait semestriel")):
             price = t["ceilings"][key]
-            lines.append(f"    {label:<24} HT {price['ht']:>9} €   TTC 20 % {price['ttc_20']:>9} €   TTC 8,5 % {price['ttc_8_5']:>9} €")
+            lines.append(f"    {label:<24} HT {price['ht']:>9.2f} €   TTC 20 % {price['ttc_20']:>9.2f} €   TTC 8,5 % {price['ttc_8_5']:>9.2f} €")
     amount = data["amount"]
     if amount is not None:
-        lines.append(f"  montant semestriel (× {amount['factor']}) : HT {amount['ht']} €   TTC 20 % {amount['ttc_20']} €   TTC 8,5 % {amount['ttc_8_5']} €")
+        lines.append(f"  montant semestriel (× {amount['factor']}) : HT {amount['ht']:.2f} €   TTC 20 % {amount['ttc_20']:.2f} €   TTC 8,5 % {amount['ttc_8_5']:.2f} €")
     lines.extend(f"  {note}" for note in data["amount_notes"] + data["notes"])
     return "\n".join(lines)
 

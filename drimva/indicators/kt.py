@@ -201,7 +201,7 @@ class KtCounts:
         return {
             "K": self.k,
             "T": self.t,
-            "K/T": "n/a" if r is None else str(r),
+            "K/T": None if r is None else float(r),
             "target_reached": meets_target(self.k, self.t),
             "runs": self.runs,
             "reports": self.reports,
