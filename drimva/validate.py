@@ -23,9 +23,11 @@ profile's ``rules.strict``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from io import BytesIO
 from pathlib import Path
@@ -43,6 +45,7 @@ from drimva.context import (
     ReportContext,
     RuleOptions,
 )
+from drimva import xmlsafe
 from drimva.filetypes import DESCRIPTIONS, FileType, detect
 from drimva.findings import Finding, FindingList, Severity, errors
 from drimva.hl7msg import Hl7Error, Hl7Message, escape, parse_message, split_messages
@@ -102,6 +105,11 @@ class UsageError(ValueError):
     """A file that cannot be validated at all (unreadable, unknown type); the message names it."""
 
 
+CONFORMANT = "conforme"
+NOT_CONFORMANT = "non conforme"
+NOT_JUDGED = "non jugé"
+
+
 @dataclass
 class FileResult:
     path: str
@@ -111,14 +119,19 @@ class FileResult:
     judged: bool = True  # False: recognised but not an artefact the rules judge (e.g. a healthcheck)
 
     @property
+    def outcome(self) -> str:
+        """The French outcome word, the same on the console and in the JSON; a file not judged is never conformant."""
+        if errors(self.findings, self.strict):
+            return NOT_CONFORMANT
+        return CONFORMANT if self.judged else NOT_JUDGED
+
+    @property
     def conformant(self) -> bool:
-        return not errors(self.findings, self.strict)
+        return self.outcome == CONFORMANT
 
     @property
     def verdict(self) -> str:
-        if not self.conformant:
-            return "NOT CONFORMANT"
-        return "OK" if self.judged else "OK (not judged)"
+        return self.outcome.upper()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,7 +139,7 @@ class FileResult:
             "type": self.type,
             "conformant": self.conformant,
             "judged": self.judged,
-            "verdict": "conforme" if self.conformant else "non conforme",
+            "verdict": self.outcome,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -145,14 +158,25 @@ def validate_bytes(
     *,
     options: RuleOptions | None = None,
     viewer_url_template: str | None = None,
+    forced_type: FileType | None = None,
 ) -> FileResult:
-    """Judge one captured artefact; raises :class:`UsageError` when its type is unknown."""
+    """Judge one captured artefact (read as ``forced_type`` when given, else as detected).
+
+    Raises :class:`UsageError` when the file is empty, is XML that is not
+    well-formed (line, column) or refused, or is of no known type.
+    """
     options = options or RuleOptions()
-    kind = detect(data, name)
+    label = name or "(data)"
+    if not data.strip():
+        raise UsageError(f"{label}: empty file ({len(data)} bytes), nothing to judge")
+    kind = forced_type or detect(data, name)
     if kind is None:
-        raise UsageError(
-            f"{name or '(data)'}: unknown file type (expected one of: {', '.join(DESCRIPTIONS.values())})"
-        )
+        if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            try:
+                xmlsafe.parse(data)
+            except xmlsafe.XmlError as exc:
+                raise UsageError(f"{label}: {exc}") from None
+        raise UsageError(f"{label}: unknown file type (expected one of: {', '.join(DESCRIPTIONS.values())}; --type TYPE forces the reading)")
     result = FileResult(name, kind.value, strict=options.strict)
     if kind is FileType.HL7:
         result.findings, result.judged = _hl7(data, options, viewer_url_template)
@@ -444,51 +468,185 @@ def _wado(data: bytes) -> tuple[list[Finding], bool]:
 # -- files and the command -----------------------------------------------------------------------------------
 
 
+def expand_paths(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """The files to judge: each file as given, each directory's files recursively (sorted, hidden ones skipped)."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                problems.append(f"{path}: directory with no file to judge")
+            files += found
+        else:
+            files.append(path)
+    return files, problems
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker process needs to judge files (picklable)."""
+    options: RuleOptions | None
+    viewer_url_template: str | None
+    forced_type: FileType | None
+
+
+def _judge_file(job: _Job, path: Path) -> FileResult | str:
+    """One file's result, or the usage problem that stops it being judged."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        return f"{path}: is a directory where a file is expected"
+    except OSError as exc:
+        return f"{path}: cannot read the file ({exc.strerror or exc})"
+    try:
+        return validate_bytes(data, str(path), options=job.options, viewer_url_template=job.viewer_url_template,
+                              forced_type=job.forced_type)
+    except UsageError as exc:
+        return str(exc)
+
+
+def _judge_chunk(job: _Job, paths: Sequence[Path]) -> list[FileResult | str]:
+    return [_judge_file(job, path) for path in paths]
+
+
+PARALLEL_FROM = 64  # fewer files than this: one process (starting workers costs more than it saves)
+CHUNK = 64
+
+
 def validate_paths(
     paths: Sequence[str | Path],
     *,
     options: RuleOptions | None = None,
     viewer_url_template: str | None = None,
+    forced_type: FileType | None = None,
+    workers: int | None = None,
+    progress: TextIO | None = None,
 ) -> tuple[list[FileResult], list[str]]:
-    """Judge each file; returns the results and the usage errors (unreadable / unknown files)."""
-    results: list[FileResult] = []
-    problems: list[str] = []
-    for path in paths:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            problems.append(f"{path}: cannot read the file ({exc.strerror or exc})")
-            continue
-        try:
-            results.append(validate_bytes(data, str(path), options=options, viewer_url_template=viewer_url_template))
-        except UsageError as exc:
-            problems.append(str(exc))
+    """Judge each file (directories recursively); returns the results and the usage problems, in input order.
+
+    Many files are judged by a pool of ``workers`` processes (default: every
+    core), in chunks; the order of the results does not depend on the pool.
+    """
+    files, problems = expand_paths(paths)
+    job = _Job(options, viewer_url_template, forced_type)
+    chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    outcomes: list[FileResult | str] = []
+    bar = _Progress(len(files), progress)
+    if count > 1 and len(files) >= PARALLEL_FROM:
+        with ProcessPoolExecutor(max_workers=count) as pool:
+            for done in pool.map(_judge_chunk, [job] * len(chunks), chunks):
+                outcomes += done
+                bar.advance(len(done))
+    else:
+        for chunk in chunks:
+            outcomes += _judge_chunk(job, chunk)
+            bar.advance(len(chunk))
+    bar.close()
+    results = [o for o in outcomes if isinstance(o, FileResult)]
+    problems += [o for o in outcomes if isinstance(o, str)]
     return results, problems
 
 
-def run_validate(files: Sequence[str], *, json_out: str | None = None, profile_path: str | None = None, strict: bool = False) -> int:
-    """The ``validate`` command: print findings and verdicts; 0 all conformant, 1 not, 2 usage error."""
+class _Progress:
+    """A one-line progress bar on a terminal's stderr; nothing at all when the stream is not a TTY."""
+
+    def __init__(self, total: int, stream: TextIO | None) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream if stream is not None and stream.isatty() and total > 1 else None
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.stream is not None:
+            filled = int(30 * self.done / max(self.total, 1))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} fichiers")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def summary(results: Sequence[FileResult], problems: Sequence[str]) -> dict[str, Any]:
+    """The overall result and the counts of the JSON and the console.
+
+    ``non jugé`` when nothing was judged: a folder of files drimva does not
+    read is never reported conformant.
+    """
+    counts = {CONFORMANT: 0, NOT_CONFORMANT: 0, NOT_JUDGED: 0}
+    for result in results:
+        counts[result.outcome] += 1
+    counts[NOT_JUDGED] += len(problems)
+    rules: dict[str, dict[str, int]] = {}
+    for result in results:
+        for finding in result.findings:
+            if finding.severity is not Severity.INFO:
+                entry = rules.setdefault(finding.rule, {"error": 0, "warning": 0, "files": 0})
+                entry[finding.severity.value] = entry.get(finding.severity.value, 0) + 1
+        for rule in {f.rule for f in result.findings if f.severity is not Severity.INFO}:
+            rules[rule]["files"] += 1
+    judged = counts[CONFORMANT] + counts[NOT_CONFORMANT]
+    overall = NOT_CONFORMANT if counts[NOT_CONFORMANT] else (CONFORMANT if judged else NOT_JUDGED)
+    return {
+        "result": overall,
+        "counts": {"files": len(results) + len(problems), "judged": judged, **counts},
+        "rules": dict(sorted(rules.items())),
+    }
+
+
+def run_validate(
+    files: Sequence[str],
+    *,
+    json_out: str | None = None,
+    profile_path: str | None = None,
+    strict: bool = False,
+    forced_type: str | None = None,
+) -> int:
+    """The ``validate`` command: print findings and verdicts.
+
+    Exit 0 when every file judged is conformant, 1 when one is not, 2 on a
+    usage error (unreadable, empty, not well-formed or untyped file) or when
+    nothing at all was judged.
+    """
     profile = load_profile(profile_path) if profile_path else None
     options = options_from_profile(profile)
     options = replace(options, strict=strict or options.strict)
     template = profile.viewer.url_template if profile is not None else None
-    results, problems = validate_paths(files, options=options, viewer_url_template=template)
+    kind = parse_type(forced_type) if forced_type else None
+    results, problems = validate_paths(files, options=options, viewer_url_template=template, forced_type=kind, progress=sys.stderr)
     console = sys.stderr if json_out == "-" else sys.stdout
     print_results(results, console)
     for problem in problems:
         print(f"drimva: {problem}", file=sys.stderr)
+    overall = summary(results, problems)
+    print_summary(overall, results, problems, console)
     if json_out:
-        document: dict[str, Any] = {"files": [r.to_dict() for r in results]}
+        document: dict[str, Any] = {**overall, "files": [r.to_dict() for r in results]}
+        not_judged = [r.path for r in results if r.outcome == NOT_JUDGED]
+        if not_judged:
+            document["not_judged"] = not_judged
         if problems:
-            document["errors"] = problems
+            document["errors"] = list(problems)
         text = json.dumps(document, indent=2, ensure_ascii=False)
         if json_out == "-":
             print(text)
         else:
             Path(json_out).write_text(text + "\n", "utf-8")
-    if problems:
+    if problems or overall["counts"]["judged"] == 0:
         return 2
-    return 0 if all(r.conformant for r in results) else 1
+    return 0 if overall["result"] == CONFORMANT else 1
+
+
+def parse_type(text: str) -> FileType:
+    """``--type TYPE`` as a FileType; a UsageError lists the accepted values."""
+    try:
+        return FileType(text)
+    except ValueError:
+        raise UsageError(f"--type: unknown type {text!r} (one of: {', '.join(t.value for t in FileType)})") from None
 
 
 def print_results(results: Sequence[FileResult], stream: TextIO) -> None:
@@ -504,6 +662,19 @@ def print_results(results: Sequence[FileResult], stream: TextIO) -> None:
             print(f"          ({f.requirement})" + (f" - {f.note}" if f.note else ""), file=stream)
         counts = {s: sum(1 for f in result.findings if f.severity is s) for s in (Severity.ERROR, Severity.WARNING)}
         print(f"  => {result.verdict} ({counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s))\n", file=stream)
-    if len(results) > 1:
-        bad = sum(1 for r in results if not r.conformant)
-        print(f"{len(results)} file(s): {len(results) - bad} conformant, {bad} not conformant", file=stream)
+
+
+def print_summary(overall: dict[str, Any], results: Sequence[FileResult], problems: Sequence[str], stream: TextIO) -> None:
+    """The counts, the files not judged listed apart, the rules that failed, the overall result."""
+    counts = overall["counts"]
+    not_judged = [r.path for r in results if r.outcome == NOT_JUDGED]
+    if not_judged or problems:
+        print(f"Non jugés ({len(not_judged) + len(problems)}):", file=stream)
+        for path in not_judged:
+            print(f"  {path}", file=stream)
+        for problem in problems:
+            print(f"  {problem}", file=stream)
+    for rule, entry in overall["rules"].items():
+        print(f"  règle {rule}: {entry['files']} fichier(s), {entry['error']} erreur(s), {entry['warning']} avertissement(s)", file=stream)
+    print(f"{counts['files']} fichier(s): {counts[CONFORMANT]} conforme(s), {counts[NOT_CONFORMANT]} non conforme(s), "
+          f"{counts[NOT_JUDGED]} non jugé(s) => {overall['result'].upper()}", file=stream)

@@ -465,7 +465,7 @@ def capture_to_http(data: bytes) -> tuple[bytes, str]:
     """
     text = data.lstrip()
     content_type = None
-    head_match = re.match(rb"(?:(?:POST|PUT) \S+ HTTP/1\.[01]\r?\n)?((?:[A-Za-z-]+:[^\n]*\n)+)\r?\n", text)
+    head_match = re.match(rb"(?:(?:(?:POST|PUT) \S+ HTTP/1\.[01]|HTTP/1\.[01] \d{3}[^\n]*)\r?\n)?((?:[A-Za-z-]+:[^\n]*\n)+)\r?\n", text)
     if head_match and re.search(rb"(?im)^content-type:", head_match.group(1)):
         for line in head_match.group(1).splitlines():
             name, _, value = line.partition(b":")
