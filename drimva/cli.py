@@ -215,7 +215,7 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from drimva.validate import run_validate
 
-    return run_validate(args.files, json_out=args.json_out, profile_path=args.profile, strict=args.strict, forced_type=args.type)
+    return run_validate(args.files, json_out=args.json_out, profile_path=args.profile, strict=args.strict, forced_type=args.type, dciodvfy=args.dciodvfy)
 
 
 def _cmd_ris(args: argparse.Namespace) -> int:
@@ -315,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="validate captured files offline (HL7, CDA, ITI-41, KOS, trust list, WADO-RS)"
     )
     validate.add_argument("files", nargs="+", help="files or directories (read recursively) to validate; type detected from content")
+    validate.add_argument("--dciodvfy", action="store_true", help="add dciodvfy's verdict on each DICOM file as a sub-report (says so when dciodvfy is not installed)")
     validate.add_argument("--type", choices=[t.value for t in FileType], help="read every file as this type instead of detecting it")
     validate.add_argument("--json", dest="json_out", help="also write the findings as JSON to this file ('-': stdout)")
     validate.add_argument("--profile", help="SUT profile whose [rules] settings apply")

@@ -50,6 +50,7 @@ from drimva.filetypes import DESCRIPTIONS, FileType, detect
 from drimva.findings import Finding, FindingList, Severity, errors
 from drimva.hl7msg import Hl7Error, Hl7Message, escape, parse_message, split_messages
 from drimva.mllp import START_BLOCK, MllpDecoder, MllpError
+from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, run_dciodvfy
 from drimva.profile import Profile, load_profile
 from drimva.rules.cda import check_cda
 from drimva.rules.hl7_ack import check_ack
@@ -117,6 +118,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False
     judged: bool = True  # False: recognised but not an artefact the rules judge (e.g. a healthcheck)
+    dciodvfy: dict[str, Any] | None = None  # --dciodvfy: the tool's verdict, a sub-report beside drimva's
 
     @property
     def outcome(self) -> str:
@@ -141,6 +143,7 @@ class FileResult:
             "judged": self.judged,
             "verdict": self.outcome,
             "findings": [f.to_dict() for f in self.findings],
+            **({"dciodvfy": self.dciodvfy} if self.dciodvfy is not None else {}),
         }
 
 
@@ -159,6 +162,7 @@ def validate_bytes(
     options: RuleOptions | None = None,
     viewer_url_template: str | None = None,
     forced_type: FileType | None = None,
+    dciodvfy: bool = False,
 ) -> FileResult:
     """Judge one captured artefact (read as ``forced_type`` when given, else as detected).
 
@@ -190,6 +194,8 @@ def validate_bytes(
         result.findings = check_trust_list(data)
     elif kind is FileType.DICOM:
         result.findings = check_kos_structure(data, options)
+        if dciodvfy:
+            result.dciodvfy = dciodvfy_report(data)
     elif kind is FileType.DICOM_XML:
         result.judged = False
         result.findings = [_not_judged("DICOM-XML", "a dcm2xml dump is a view of a DICOM file", "(file)",
@@ -198,6 +204,20 @@ def validate_bytes(
         result.findings, result.judged = _wado(data)
     result.findings = [_mark_redacted(replace(f, source=name)) for f in result.findings]
     return result
+
+
+def dciodvfy_report(data: bytes) -> dict[str, Any]:
+    """dciodvfy's verdict on a DICOM file (IHE XDS-I manifest profile), or why it could not say (never silent)."""
+    oracle = run_dciodvfy(data, XDSI_MANIFEST_PROFILE)
+    if not oracle.ran:
+        return {"ran": False, "verdict": NOT_JUDGED, "problem": oracle.problem}
+    return {
+        "ran": True,
+        "verdict": NOT_CONFORMANT if oracle.errors else CONFORMANT,
+        "iod": oracle.iod,
+        "errors": oracle.errors,
+        "warnings": oracle.warnings,
+    }
 
 
 def _mark_redacted(finding: Finding) -> Finding:
@@ -490,6 +510,7 @@ class _Job:
     options: RuleOptions | None
     viewer_url_template: str | None
     forced_type: FileType | None
+    dciodvfy: bool = False
 
 
 def _judge_file(job: _Job, path: Path) -> FileResult | str:
@@ -502,7 +523,7 @@ def _judge_file(job: _Job, path: Path) -> FileResult | str:
         return f"{path}: cannot read the file ({exc.strerror or exc})"
     try:
         return validate_bytes(data, str(path), options=job.options, viewer_url_template=job.viewer_url_template,
-                              forced_type=job.forced_type)
+                              forced_type=job.forced_type, dciodvfy=job.dciodvfy)
     except UsageError as exc:
         return str(exc)
 
@@ -521,6 +542,7 @@ def validate_paths(
     options: RuleOptions | None = None,
     viewer_url_template: str | None = None,
     forced_type: FileType | None = None,
+    dciodvfy: bool = False,
     workers: int | None = None,
     progress: TextIO | None = None,
 ) -> tuple[list[FileResult], list[str]]:
@@ -530,7 +552,7 @@ def validate_paths(
     core), in chunks; the order of the results does not depend on the pool.
     """
     files, problems = expand_paths(paths)
-    job = _Job(options, viewer_url_template, forced_type)
+    job = _Job(options, viewer_url_template, forced_type, dciodvfy)
     chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
     count = workers if workers is not None else (os.cpu_count() or 1)
     outcomes: list[FileResult | str] = []
@@ -605,6 +627,7 @@ def run_validate(
     profile_path: str | None = None,
     strict: bool = False,
     forced_type: str | None = None,
+    dciodvfy: bool = False,
 ) -> int:
     """The ``validate`` command: print findings and verdicts.
 
@@ -617,7 +640,7 @@ def run_validate(
     options = replace(options, strict=strict or options.strict)
     template = profile.viewer.url_template if profile is not None else None
     kind = parse_type(forced_type) if forced_type else None
-    results, problems = validate_paths(files, options=options, viewer_url_template=template, forced_type=kind, progress=sys.stderr)
+    results, problems = validate_paths(files, options=options, viewer_url_template=template, forced_type=kind, dciodvfy=dciodvfy, progress=sys.stderr)
     console = sys.stderr if json_out == "-" else sys.stdout
     print_results(results, console)
     for problem in problems:
@@ -660,8 +683,17 @@ def print_results(results: Sequence[FileResult], stream: TextIO) -> None:
             print(f"          expected: {f.expected}", file=stream)
             print(f"          actual:   {f.actual}", file=stream)
             print(f"          ({f.requirement})" + (f" - {f.note}" if f.note else ""), file=stream)
+        if result.dciodvfy is not None:
+            print(f"  {_dciodvfy_line(result.dciodvfy)}", file=stream)
         counts = {s: sum(1 for f in result.findings if f.severity is s) for s in (Severity.ERROR, Severity.WARNING)}
         print(f"  => {result.verdict} ({counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s))\n", file=stream)
+
+
+def _dciodvfy_line(report: dict[str, Any]) -> str:
+    if not report["ran"]:
+        return f"dciodvfy: non exécuté ({report['problem']})"
+    line = f"dciodvfy ({report['iod'] or 'IOD ?'}): {report['verdict'].upper()}, {len(report['errors'])} erreur(s), {len(report['warnings'])} avertissement(s)"
+    return line + "".join(f"\n      dciodvfy erreur: {e}" for e in report["errors"])
 
 
 def print_summary(overall: dict[str, Any], results: Sequence[FileResult], problems: Sequence[str], stream: TextIO) -> None:

@@ -118,3 +118,17 @@ def test_the_itI41_mtom_response_capture_is_typed_right_and_type_forces_the_read
     path.write_bytes(capture)
     assert main(["validate", "--type", "wado-response", str(path)]) == 1  # read as asked, and judged so
     capsys.readouterr()
+
+
+def test_dciodvfy_is_a_sub_report_and_never_silently_skipped(tmp_path, capsys, monkeypatch):
+    from drimva.oracles.dciodvfy import dciodvfy_available
+
+    path = tmp_path / "k.dcm"
+    path.write_bytes(kos_bytes())
+    if dciodvfy_available():
+        assert main(["validate", "--dciodvfy", str(path), "--json", "-"]) == 0
+        report_ = json.loads(capsys.readouterr().out)["files"][0]["dciodvfy"]
+        assert report_["ran"] and report_["verdict"] in ("conforme", "non conforme") and "KeyObjectSelectionDocument" in report_["iod"]
+    monkeypatch.setenv("PATH", str(tmp_path))  # dciodvfy is then not found
+    assert main(["validate", "--dciodvfy", str(path)]) == 0
+    assert "dciodvfy: non exécuté (dciodvfy not installed" in capsys.readouterr().out
