@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from drimva.cli import main
+from drimva.findings import Severity
 from drimva.dicom_text import part10_bytes
 from drimva.mime import build_multipart_related
 from drimva.validate import NOT_JUDGED, UsageError, validate_bytes, validate_paths
@@ -132,3 +133,31 @@ def test_dciodvfy_is_a_sub_report_and_never_silently_skipped(tmp_path, capsys, m
     monkeypatch.setenv("PATH", str(tmp_path))  # dciodvfy is then not found
     assert main(["validate", "--dciodvfy", str(path)]) == 0
     assert "dciodvfy: non exécuté (dciodvfy not installed" in capsys.readouterr().out
+
+
+def test_the_eventcodelist_is_judged_against_the_modalities_the_kos_references(tmp_path):
+    """Issue 11: offline, the live rule XDS-EVENTCODES runs against the SOP classes of the attached KOS."""
+    from drimva.context import RuleOptions
+    from drimva.rules.offline import check_submission_offline, kos_modalities
+    from drimva.xds import DE_EVENT_CODE_LIST
+    from fixtures.pki import build_pki
+    from test_rules_vihf import ORG
+    from test_rules_xds import code, conformant
+
+    from io import BytesIO
+
+    from pydicom import dcmread
+
+    study = make_study(PATIENT, "ACC1", series=(("CT", 1), ("MR", 1)), accession_issuer="1.2.250.1.999.1")
+    kos = part10_bytes(make_kos(study, PATIENT, accession="ACC1", accession_issuer="1.2.250.1.999.1", order_id="ORD1", order_root="1.2.250.1.999.2",
+                                wado_base_url="https://db.example.fr/wado", retrieve_location_uid="1.2.250.1.999.3"))
+    assert kos_modalities(dcmread(BytesIO(kos))) == ("CT", "MR")
+    pki = build_pki(tmp_path / "pki", ORG)
+    publication = conformant(pki)
+    publication.documents["DocumentKOS"] = kos
+    events = lambda request: [f for f in check_submission_offline(request, RuleOptions(trusted_ca_pem=pki.ca_pem))
+                              if f.rule == "XDS-EVENTCODES" and f.severity is not Severity.INFO]
+    missing = events(publication.request())  # the eventCodeList names MR only
+    assert len(missing) == 1 and missing[0].expected.startswith("CT")
+    publication.kos.classifications.append(code(DE_EVENT_CODE_LIST, "CT", "1.2.840.10008.2.16.4"))
+    assert events(publication.request()) == []

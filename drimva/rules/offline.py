@@ -79,8 +79,9 @@ def check_submission_offline(request: ProvideAndRegister, options: RuleOptions) 
     The facts the harness would know (patient, study, accession, order, the
     organisation and the author) are taken from the attached KOS when it is
     readable, else from the metadata, and the organisation from the VIHF: the
-    rules then check that the KOS, the metadata and the VIHF agree. The study's
-    modalities are not in the KOS, so eventCodeList is not judged. When the
+    rules then check that the KOS, the metadata and the VIHF agree; the
+    eventCodeList is judged by the live run's rule against the modalities of
+    the SOP classes the KOS references (:func:`kos_modalities`). When the
     capture holds the SOAP envelope only (xop:Include without MIME parts), the
     transport and document findings become information.
     """
@@ -137,6 +138,7 @@ def submission_context(request: ProvideAndRegister) -> ReportContext:
     codes = classifications(entry, DE_CONFIDENTIALITY_CODE) if entry is not None else []
     confidentiality = next((c.node_representation for c in codes if c.coding_scheme == CONFIDENTIALITY_SCHEME), "N")
     return ReportContext(
+        modalities=kos_modalities(kos),
         patient=Patient(ins=ins, ins_oid=ins_oid or INS_NIR_TEST_OID),
         study_uid=study_uid,
         accession=accession,
@@ -149,6 +151,35 @@ def submission_context(request: ProvideAndRegister) -> ReportContext:
         confidentiality=confidentiality,
         masking_flags=tuple(c.node_representation for c in codes if c.coding_scheme == MASKING_SCHEME),
     )
+
+
+_STORAGE = "1.2.840.10008.5.1.4.1.1."
+MODALITY_OF_SOP_CLASS = {  # DICOM PS3.4 Annex B storage SOP classes -> the modality their IOD carries (PS3.3 C.7.3.1.1.1)
+    **{_STORAGE + suffix: modality for modality, suffixes in {
+        "CR": ("1",), "DX": ("1.1", "1.1.1"), "MG": ("1.2", "1.2.1"), "IO": ("1.3", "1.3.1"),
+        "CT": ("2", "2.1", "2.2"), "US": ("3.1", "6.1", "6.2"), "MR": ("4", "4.1", "4.2", "4.3"),
+        "XA": ("12.1", "12.1.1"), "RF": ("12.2", "12.2.1"), "NM": ("20",), "PT": ("128", "130"),
+    }.items() for suffix in suffixes},
+}
+
+
+def kos_modalities(kos: Dataset | None) -> tuple[str, ...]:
+    """The modalities of the instances a KOS references, from their SOP classes (in order of appearance).
+
+    The study's modalities are not in a KOS, but each referenced instance's
+    SOP class names its IOD, and an image IOD its modality; SOP classes not
+    in :data:`MODALITY_OF_SOP_CLASS` (SR, presentation states, KOS…) name none.
+    """
+    found: dict[str, None] = {}
+    if kos is None:
+        return ()
+    for request in kos.get("CurrentRequestedProcedureEvidenceSequence") or []:
+        for series in request.get("ReferencedSeriesSequence") or []:
+            for instance in series.get("ReferencedSOPSequence") or []:
+                modality = MODALITY_OF_SOP_CLASS.get(str(instance.get("ReferencedSOPClassUID", "")))
+                if modality:
+                    found[modality] = None
+    return tuple(found)
 
 
 def _cx_id_oid(value: str) -> tuple[str, str]:
