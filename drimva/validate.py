@@ -65,6 +65,7 @@ class UsageError(ValueError):
 
 
 CONFORMANT = "conforme"
+INTERNAL_ERROR = "internal error of drimva while judging this file, not judged (please report it)"
 NOT_CONFORMANT = "non conforme"
 NOT_JUDGED = "non jugé"
 
@@ -319,6 +320,8 @@ def _judge_file(job: _Job, path: Path) -> FileResult | str:
                               forced_type=job.forced_type, dciodvfy=job.dciodvfy)
     except UsageError as exc:
         return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a defect of a rule: the file is not judged, the run goes on, no traceback
+        return f"{path}: {INTERNAL_ERROR} ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 def _judge_chunk(job: _Job, paths: Sequence[Path]) -> list[FileResult | str]:

@@ -157,13 +157,17 @@ class _KosChecker:
         ds = self._parse(kos)
         if ds is None:
             return self.out.items
-        self._document(ds)
-        self._patient(ds)
-        self._study(ds)
-        refs = self._evidence(ds)
-        self._against_pacs(ds, refs)
-        self._content(ds, refs)
-        self._request(ds)
+        try:
+            self._document(ds)
+            self._patient(ds)
+            self._study(ds)
+            refs = self._evidence(ds)
+            self._against_pacs(ds, refs)
+            self._content(ds, refs)
+            self._request(ds)
+        except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # pydicom reads elements lazily: a truncated or corrupt file fails while a rule reads it
+            self.out.add("KOS-PART10", PART10, "(file)", "a readable DICOM Part-10 file", f"unreadable: {type(exc).__name__}: {exc}")
         return self.out.items
 
     def _parse(self, kos: bytes | Dataset) -> Dataset | None:
