@@ -28,8 +28,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from io import BytesIO
 from pathlib import Path
 from typing import Any, TextIO
+
+from pydicom.filereader import dcmread
 
 from drimva import xmlsafe
 from drimva.context import RuleOptions
@@ -78,6 +81,7 @@ class FileResult:
     strict: bool = False
     judged: bool = True  # False: recognised but not an artefact the rules judge (e.g. a healthcheck)
     dciodvfy: dict[str, Any] | None = None  # --dciodvfy: the tool's verdict, a sub-report beside drimva's
+    kos: dict[str, str] | None = None  # a KOS's study, instance and content date-time: the per-study summary
 
     @property
     def outcome(self) -> str:
@@ -153,6 +157,7 @@ def validate_bytes(
         result.findings = check_trust_list(data)
     elif kind is FileType.DICOM:
         result.findings = check_kos_structure(data, options)
+        result.kos = kos_identity(data)
         if dciodvfy:
             result.dciodvfy = dciodvfy_report(data)
     elif kind is FileType.DICOM_XML:
@@ -163,6 +168,41 @@ def validate_bytes(
         result.findings, result.judged = _wado(data)
     result.findings = [_mark_redacted(replace(f, source=name)) for f in result.findings]
     return result
+
+
+_KOS_IDENTITY = ("StudyInstanceUID", "SOPInstanceUID", "ContentDate", "ContentTime")
+
+
+def kos_identity(data: bytes) -> dict[str, str] | None:
+    """Study, instance and content date-time of a KOS (for the per-study summary), or None when unreadable."""
+    try:
+        ds = dcmread(BytesIO(data), force=True, specific_tags=list(_KOS_IDENTITY))
+        return {keyword: str(ds.get(keyword, "") or "") for keyword in _KOS_IDENTITY}
+    except Exception:  # noqa: BLE001 - the KOS rules already report an unreadable file
+        return None
+
+
+def studies_summary(results: Sequence[FileResult]) -> dict[str, dict[str, Any]]:
+    """Per study of the KOS judged: its versions (files, oldest first), the duplicates (one SOP Instance UID in
+    several files), the latest version (the latest ContentDate / ContentTime)."""
+    studies: dict[str, list[tuple[str, str, str]]] = {}
+    for result in results:
+        if result.kos and result.kos["StudyInstanceUID"]:
+            moment = result.kos["ContentDate"] + result.kos["ContentTime"]
+            studies.setdefault(result.kos["StudyInstanceUID"], []).append((moment, result.kos["SOPInstanceUID"], result.path))
+    out: dict[str, dict[str, Any]] = {}
+    for study, versions in sorted(studies.items()):
+        versions.sort()
+        by_instance: dict[str, list[str]] = {}
+        for _, instance, path in versions:
+            by_instance.setdefault(instance, []).append(path)
+        out[study] = {
+            "versions": len(by_instance),
+            "files": [path for _, _, path in versions],
+            "duplicates": {instance: paths for instance, paths in by_instance.items() if len(paths) > 1},
+            "latest": versions[-1][2],
+        }
+    return out
 
 
 def dciodvfy_report(data: bytes) -> dict[str, Any]:
@@ -413,6 +453,7 @@ def summary(results: Sequence[FileResult], problems: Sequence[str]) -> dict[str,
         "result": overall,
         "counts": {"files": len(results) + len(problems), "judged": judged, **counts},
         "rules": dict(sorted(rules.items())),
+        "studies": studies_summary(results),
     }
 
 
@@ -502,6 +543,9 @@ def print_summary(overall: dict[str, Any], results: Sequence[FileResult], proble
             print(f"  {path}", file=stream)
         for problem in problems:
             print(f"  {problem}", file=stream)
+    for study, entry in overall["studies"].items():
+        duplicated = sum(len(paths) - 1 for paths in entry["duplicates"].values())
+        print(f"  étude {study}: {entry['versions']} version(s) de KOS, {duplicated} doublon(s), la dernière: {entry['latest']}", file=stream)
     for rule, entry in overall["rules"].items():
         print(f"  règle {rule}: {entry['files']} fichier(s), {entry['error']} erreur(s), {entry['warning']} avertissement(s)", file=stream)
     print(f"{counts['files']} fichier(s): {counts[CONFORMANT]} conforme(s), {counts[NOT_CONFORMANT]} non conforme(s), "

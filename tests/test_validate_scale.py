@@ -161,3 +161,15 @@ def test_the_eventcodelist_is_judged_against_the_modalities_the_kos_references(t
     assert len(missing) == 1 and missing[0].expected.startswith("CT")
     publication.kos.classifications.append(code(DE_EVENT_CODE_LIST, "CT", "1.2.840.10008.2.16.4"))
     assert events(publication.request()) == []
+
+
+def test_the_summary_per_study_gives_versions_duplicates_and_the_latest(tmp_path, capsys):
+    paths = _history(tmp_path, 3)  # one study, three versions (ContentTime from the builder)
+    (tmp_path / "copy.dcm").write_bytes(paths[0].read_bytes())  # the same KOS exported twice
+    assert main(["validate", str(tmp_path), "--json", "-"]) == 0
+    studies = json.loads(capsys.readouterr().out)["studies"]
+    assert len(studies) == 1
+    (entry,) = studies.values()
+    assert entry["versions"] == 3 and len(entry["files"]) == 4
+    assert [sorted(files) for files in entry["duplicates"].values()] == [sorted([str(paths[0]), str(tmp_path / "copy.dcm")])]
+    assert entry["latest"] in entry["files"]
