@@ -14,10 +14,15 @@ No SUT, no network. Each file's type comes from its content
 - trust list: ``check_trust_list``; DICOM: ``check_kos_structure``;
 - WADO-RS captures: ``check_wado_request`` / ``check_wado_response``.
 
-dciodvfy is not run (slow, and the command has no switch for it). Exit code:
-0 every file conformant, 1 one is not, 2 usage error (unreadable file,
-unknown type). Warnings count only in strict mode (``--strict`` or the
-profile's ``rules.strict``).
+The offline-only rules live in :mod:`drimva.rules.offline`. Directories
+are read recursively, by a pool of processes over chunks of files (results
+in path order); each file is ``conforme``, ``non conforme`` or ``non jugé``
+(never counted conformant), with a summary per rule and per study of the
+KOS. ``--dciodvfy`` adds dciodvfy's verdict per DICOM file as a sub-report.
+Exit code: 0 every file judged conformant, 1 one is not, 2 usage error
+(unreadable, empty, not well-formed or untyped file) or nothing judged.
+Warnings count only in strict mode (``--strict`` or the profile's
+``rules.strict``).
 """
 
 from __future__ import annotations
