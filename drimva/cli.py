@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from drimva.filetypes import FileType
 from drimva.installation import build_label
 from drimva.interruption import signal_exit_code, stop_signal
 from drimva.outcomes import HarnessError
@@ -53,7 +54,7 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from drimva.validate import run_validate
 
-    return run_validate(args.files, json_out=args.json_out, profile_path=args.profile, strict=args.strict)
+    return run_validate(args.files, json_out=args.json_out, profile_path=args.profile, strict=args.strict, forced_type=args.type, dciodvfy=args.dciodvfy)
 
 
 def _cmd_ris(args: argparse.Namespace) -> int:
@@ -161,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate", help="validate captured files offline (HL7, CDA, ITI-41, KOS, trust list, WADO-RS)"
     )
-    validate.add_argument("files", nargs="+", help="files to validate (type detected from content)")
+    validate.add_argument("files", nargs="+", help="files or directories (read recursively) to validate; type detected from content")
+    validate.add_argument("--dciodvfy", action="store_true", help="add dciodvfy's verdict on each DICOM file as a sub-report (says so when dciodvfy is not installed)")
+    validate.add_argument("--type", choices=[t.value for t in FileType], help="read every file as this type instead of detecting it")
     validate.add_argument("--json", dest="json_out", help="also write the findings as JSON to this file ('-': stdout)")
     validate.add_argument("--profile", help="SUT profile whose [rules] settings apply")
     validate.add_argument("--strict", action="store_true", help="warnings make a file non-conformant too")

@@ -52,6 +52,8 @@ def detect(data: bytes, name: str = "") -> FileType | None:
     if re.match(rb"(MSH|FHS|BHS)[^A-Za-z0-9\r\n]", text):
         return FileType.HL7
     if is_response(text):
+        if b"RegistryResponse" in text and b"Envelope" in text:  # an ITI-41 answer (MTOM or plain SOAP) over HTTP
+            return FileType.XDS_RESPONSE
         return FileType.WADO_RESPONSE
     if is_request(text):
         if text.startswith(b"POST ") and b"ProvideAndRegisterDocumentSetRequest" in text:

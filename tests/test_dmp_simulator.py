@@ -189,7 +189,7 @@ def test_certificate_of_another_ca_is_refused_by_tls_and_recorded(pki: TestPki, 
             "SOAP 1.1",
         ),
         (soap_envelope("urn:wrong", provide_and_register_xml([], {})), "application/soap+xml", "soap:Sender", "not supported"),
-        (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>', "application/soap+xml", "soap:Sender", "not a SOAP Envelope"),
+        (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>', "application/soap+xml", "soap:Sender", "DTD"),
     ],
     ids=["plain SOAP ITI-41", "malformed XML", "SOAP 1.1", "wrong action", "external entity"],
 )
@@ -313,3 +313,31 @@ def test_submission_views_for_the_steps(pki: TestPki, dmp: DmpSimulator) -> None
     assert publication.client_subject == publication.peer_subject
     assert publication.error_text.startswith("XDSNonIdenticalHash: hash slot 0000")
     assert update.error_text.startswith("UnresolvedReferenceException: target urn:uuid:none")
+
+
+XML_ATTACKS = {
+    "xxe-file": b'<!DOCTYPE s [<!ENTITY e SYSTEM "file:///etc/passwd">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">&e;</s:Envelope>',
+    "xxe-network": b'<!DOCTYPE s [<!ENTITY e SYSTEM "http://127.0.0.1:9/e">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">&e;</s:Envelope>',
+    "parameter-entity": b'<!DOCTYPE s [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"/>',
+    "billion-laughs": b'<!DOCTYPE s [<!ENTITY a0 "lol">' + b"".join(b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10))
+    + b']><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">&a9;</s:Envelope>',
+    "quadratic": b'<!DOCTYPE s [<!ENTITY a "' + b"x" * 100_000 + b'">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
+    + b"&a;" * 50_000 + b"</s:Envelope>",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(XML_ATTACKS))
+def test_xml_attacks_on_iti41_get_a_fault_fast_and_the_dmp_still_serves(pki: TestPki, dmp: DmpSimulator, attack: str) -> None:
+    """Issue 13 §2: the hardened parser refuses any DTD before expanding anything, within bounded time."""
+    import time
+
+    with client(pki) as http:
+        start = time.perf_counter()
+        response = post(http, dmp.repository_url, XML_ATTACKS[attack], "application/soap+xml")
+        elapsed = time.perf_counter() - start
+        assert elapsed < 3.0, f"{attack}: answered in {elapsed:.1f} s"
+        assert response.status_code == 500 and len(response.content) < 10_000
+        got_code, got_reason = fault_text(response)
+        assert got_code == "soap:Sender" and "DTD" in got_reason and "root:" not in got_reason
+        body, content_type = iti41()
+        assert registry_status(post(http, dmp.repository_url, body, content_type)) == ("Success", [])

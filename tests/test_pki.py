@@ -80,3 +80,28 @@ def test_load_or_build_reuses_then_rebuilds_for_another_organisation(tmp_path: P
     other = load_or_build_pki(tmp_path, Organisation("Other", "1750803447"))
     assert other.ca_cert.read_bytes() != ca_pem
     assert "OU=1750803447" in cert(other.client_cert).subject.rfc4514_string()
+
+
+def test_an_embedded_run_folder_holds_no_ca_key_and_keys_are_private(tmp_path):
+    """Issue 13 §3: the run folder is handed to the client; keys 0600, certificates 0644, no CA key in it."""
+    import stat
+
+    from fixtures.pki import private_ca_key_folder
+    from va_runs import run_va
+
+    run_dir = tmp_path / "run"
+    results = run_va(run_dir, "--items", "VA-B1")
+    assert results["scenarios"], "the VA-B1 run ran no scenario"
+    assert not [p for p in run_dir.rglob("ca.key")], "a CA key was written inside the run folder"
+    keys = sorted(run_dir.rglob("*.key"))
+    certificates = sorted(run_dir.rglob("*.pem"))
+    assert keys and certificates, f"no PKI in the run folder: {sorted(run_dir.rglob('*'))[:20]}"
+    for key in keys:
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+    for certificate in certificates:
+        assert stat.S_IMODE(certificate.stat().st_mode) == 0o644, certificate
+    ca_key = private_ca_key_folder(run_dir) / "ca.key"
+    assert stat.S_IMODE(ca_key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ca_key.parent.stat().st_mode) == 0o700
+    ca_key.unlink()
+    ca_key.parent.rmdir()

@@ -114,7 +114,7 @@ def test_an_ack_alone():
 
 def test_other_hl7_messages_are_not_judged():
     result = validate_bytes(b"MSH|^~\\&|A|B|C|D|20250101||OMI^O23^OMI_O23|1|P|2.5.1\rPID|1", "o.hl7")
-    assert result.conformant and not result.judged and rules(result.findings, Severity.INFO) == ["HL7-NOT-A-CR"]
+    assert result.outcome == "non jugé" and not result.conformant and rules(result.findings, Severity.INFO) == ["HL7-NOT-A-CR"]
 
 
 # -- KOS, profile options, strict ----------------------------------------------------------------------------
@@ -153,13 +153,13 @@ def test_command_exit_codes_json_and_strict(tmp_path, capsys):
         (str(good), "hl7", True), (str(warned), "wado-request", True)]
     assert {"rule", "location", "expected", "actual", "severity", "requirement"} <= set(document["files"][1]["findings"][0])
     printed = capsys.readouterr().out
-    assert "=> OK" in printed and "WARNING WADO-LEVEL" in printed
+    assert "=> CONFORME" in printed and "WARNING WADO-LEVEL" in printed
     assert main(["validate", str(warned), "--strict"]) == 1
     profile = tmp_path / "strict.toml"
     profile.write_text("[rules]\nstrict = true\n")
     assert main(["validate", str(warned), "--profile", str(profile)]) == 1
     assert main(["validate", str(good), str(bad)]) == 1
-    assert "NOT CONFORMANT" in capsys.readouterr().out
+    assert "NON CONFORME" in capsys.readouterr().out
     relaxed = tmp_path / "relaxed.toml"
     relaxed.write_text("[rules]\nrequire_retrieve_location_uid = false\n")
     assert main(["validate", str(bad), "--profile", str(relaxed)]) == 0
@@ -176,7 +176,7 @@ def test_command_usage_errors_and_json_on_stdout(tmp_path, capsys):
     captured = capsys.readouterr()
     document = json.loads(captured.out)
     assert [f["path"] for f in document["files"]] == [str(good)] and "README.md: unknown file type" in document["errors"][0]
-    assert "README.md: unknown file type" in captured.err and "=> OK" in captured.err
+    assert "README.md: unknown file type" in captured.err and "=> CONFORME" in captured.err
     bad_profile = tmp_path / "bad.toml"
     bad_profile.write_text("[rules]\nnope = 1\n")
     assert main(["validate", str(good), "--profile", str(bad_profile)]) == 2

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from drimva import xmlsafe
 from drimva.findings import Finding, FindingList, Severity
 from drimva.netaddr import is_ip_literal
 from drimva.rules.vihf import subject_attribute
@@ -71,7 +72,6 @@ FORMAT = f"{SRC} §2: liste blanche format (ANS TEST list and README)"
 SIGNATURE = f"{SRC} §3: enveloped XAdES-BASELINE-B signature (ANS README; ETSI EN 319 132-1)"
 CHECKS = f"{SRC} §3: checks a DRIMbox performs (ANS README)"
 NOTE_UNSIGNED = "a corrupted or unsigned list is rejected (ANS README: the unsigned TEST list is the corrupted case)"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _FQDN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _DOMAIN_FIELDS = ("Identifiant", "db", "vi", "Denomination", "DNCertificatOperateur", "SupportContact", "DateMAJ")
 
@@ -110,9 +110,9 @@ def _q(local: str, ns: str = TL_NS) -> str:
 
 def _parse(xml: bytes) -> etree._Element:
     try:
-        return etree.fromstring(xml, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise TrustListError(f"not well-formed XML: {exc}") from None
+        return xmlsafe.parse(xml)
+    except xmlsafe.XmlError as exc:
+        raise TrustListError(str(exc)) from None
 
 
 def _text(parent: etree._Element, local: str, ns: str) -> str | None:
@@ -229,6 +229,13 @@ def _canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, pre
     if algorithm not in C14N_METHODS:
         raise _Unsupported(f"canonicalization {algorithm}")
     exclusive, comments = C14N_METHODS[algorithm]
+    try:
+        return _c14n(node, exclusive, comments, prefixes)
+    except etree.C14NError as exc:  # a finding (ValueError is reported by the callers), never a traceback
+        raise ValueError(f"canonicalisation ({algorithm}) failed: {exc}") from None
+
+
+def _c14n(node: etree._Element | etree._ElementTree, exclusive: bool, comments: bool, prefixes: Sequence[str]) -> bytes:
     return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=comments,
                           inclusive_ns_prefixes=list(prefixes) if exclusive and prefixes else None)
 

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography import x509
 from lxml import etree
 
+from drimva import xmlsafe
 from drimva.mime import MimeError, parse_content_type, parse_multipart
 from simulators.common.binding import binding
 
@@ -344,9 +345,9 @@ def _content_view(mime_type: str, content: bytes) -> str:
         return "(empty body)"
     if "xml" in mime_type or content.lstrip()[:1] == b"<":
         try:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
-            return etree.tostring(etree.fromstring(content, parser), pretty_print=True, encoding="unicode")
-        except etree.XMLSyntaxError:
+            root = xmlsafe.parse(content, remove_blank_text=True)
+            return etree.tostring(root, pretty_print=True, encoding="unicode")
+        except xmlsafe.XmlError:
             pass
     if mime_type.startswith("text/") or mime_type in ("application/json", ""):
         try:

@@ -24,6 +24,7 @@ import httpx
 from lxml import etree
 from pydicom.uid import generate_uid
 
+from drimva import xmlsafe
 from drimva.cda import PS3_20_NS
 from drimva.mllp import send_and_receive
 from fixtures.cda import build_cda
@@ -179,8 +180,7 @@ def _edit_segment(message: str, name: str, number: int, edit: Callable[[str], st
 
 
 def _without_accession(cda: bytes) -> bytes:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    root = etree.fromstring(cda, parser)
+    root = xmlsafe.parse(cda)
     for element in root.iter(f"{{{PS3_20_NS}}}accessionNumber"):
         element.getparent().remove(element)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

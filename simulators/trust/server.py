@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
+from drimva import xmlsafe
 from drimva.evidence import EvidenceSink
 from drimva.rules.trustlist import DS_NS, SIGNER_CN, SIGNER_OU, TL_NS, TrustDomain, sign_trust_list
 from fixtures.pki import TestPki
@@ -227,7 +228,7 @@ class TrustListServer(ServedOverHttps):
         """Regenerate (and re-sign) the three variants, as ANS re-publishes the list when members join."""
         intruder = intruder or self._intruder
         generated_at = _utc()
-        signed_root = etree.fromstring(
+        signed_root = xmlsafe.parse(
             sign_trust_list(build_trust_list(domains, generated_at), self.signer.key_pem, [self.signer.cert_pem, self.pki.ca_pem])
         )
         corrupted_root = copy.deepcopy(signed_root)
