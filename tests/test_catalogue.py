@@ -70,3 +70,21 @@ def test_bad_entry_names_the_key() -> None:
         catalogue.parse('[[requirement]]\nid = "A-B"\nen = "x"\nreference = "r"\nva_items = ["VA-A"]\n')
     with pytest.raises(catalogue.CatalogueError, match="needs a 'reason'"):
         catalogue.parse('[[requirement]]\nid = "A-B"\nen = "x"\nsource = "s"\nreference = "r"\nva_items = ["VA-A"]\nstatus = "not_judged"\n')
+
+
+def test_counts_and_grouping() -> None:
+    two = (
+        '[[requirement]]\nid = "A-B"\nen = "x"\nsource = "s"\nreference = "r"\nva_items = ["VA-A", "VA-B1"]\n'
+        '[[requirement]]\nid = "C-D"\nen = "y"\nsource = "s"\nreference = "r"\nva_items = ["VA-B1"]\n'
+        'status = "not_judged"\nreason = "no scenario yet"\n'
+    )
+    parsed = catalogue.parse(two)
+    assert catalogue.counts(parsed) == {"entries": 2, "judged": 1, "not_judged": 1, "validate_only": 0}
+    grouped = catalogue.by_va_item(parsed)
+    assert list(grouped) == ["VA-A", "VA-B1"]
+    assert [e.id for e in grouped["VA-B1"]] == ["A-B", "C-D"]
+
+
+def test_the_review_findings_are_listed_as_not_judged() -> None:
+    entry = catalogue.requirement("PUB-DESTDMP-N-NO-PUBLICATION")
+    assert entry is not None and entry.status == "not_judged" and entry.reason and entry.fr

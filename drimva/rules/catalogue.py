@@ -108,3 +108,22 @@ def entries() -> dict[str, Requirement]:
 def requirement(rule_id: str) -> Requirement | None:
     """The entry of ``rule_id``, or None when the catalogue does not list it."""
     return entries().get(rule_id)
+
+
+def counts(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, int]:
+    """How many entries, and how many of each status (the figures issue 11 asks for)."""
+    listed = entries() if catalogue is None else catalogue
+    out = {"entries": len(listed)}
+    for status in STATUSES:
+        out[status] = sum(1 for e in listed.values() if e.status == status)
+    return out
+
+
+def by_va_item(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, list[Requirement]]:
+    """The entries of each VA item, sorted by item then id (what ``drimva coverage`` lists)."""
+    listed = entries() if catalogue is None else catalogue
+    out: dict[str, list[Requirement]] = {}
+    for entry in sorted(listed.values(), key=lambda e: e.id):
+        for item in entry.va_items:
+            out.setdefault(item, []).append(entry)
+    return dict(sorted(out.items()))
