@@ -88,3 +88,17 @@ def test_counts_and_grouping() -> None:
 def test_the_review_findings_are_listed_as_not_judged() -> None:
     entry = catalogue.requirement("PUB-DESTDMP-N-NO-PUBLICATION")
     assert entry is not None and entry.status == "not_judged" and entry.reason and entry.fr
+
+
+def test_settings_name_profile_keys() -> None:
+    """A ``setting`` is a dotted key of the profile model (e.g. rules.vihf_versions)."""
+    from drimva.profile import Profile
+
+    with_setting = [e for e in catalogue.entries().values() if e.setting]
+    assert with_setting, "no entry names its profile setting"
+    for entry in with_setting:
+        model: type = Profile
+        for part in entry.setting.split("."):
+            fields = getattr(model, "model_fields", {})
+            assert part in fields, f"{entry.id}: setting {entry.setting!r}, no key {part!r}"
+            model = fields[part].annotation  # type: ignore[assignment]
