@@ -102,3 +102,15 @@ def test_settings_name_profile_keys() -> None:
             fields = getattr(model, "model_fields", {})
             assert part in fields, f"{entry.id}: setting {entry.setting!r}, no key {part!r}"
             model = fields[part].annotation  # type: ignore[assignment]
+
+
+def test_a_finding_without_inline_text_takes_the_catalogue_s() -> None:
+    from drimva.findings import FindingList
+
+    out = FindingList()
+    out.add("ACK-PRESENT", "", "MSH", "an HL7 ACK", "no ACK")
+    assert out.items[0].requirement == catalogue.requirement("ACK-PRESENT").en  # type: ignore[union-attr]
+    out.add("ACK-PRESENT", "inline wins", "MSH", "an HL7 ACK", "no ACK")
+    assert out.items[1].requirement == "inline wins"
+    with pytest.raises(ValueError, match="'NO-SUCH-RULE': no requirement text"):
+        out.add("NO-SUCH-RULE", "", "MSH", "x", "y")
