@@ -220,7 +220,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from drimva.coverage import run_coverage
 
-    return run_coverage(as_json=args.json)
+    return run_coverage(as_json=args.json, selftest=Path(args.selftest) if args.selftest else None)
 
 
 def _cmd_ris(args: argparse.Namespace) -> int:
@@ -318,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cover = commands.add_parser("coverage", help="the requirements catalogue per VA item, unjudged entries marked")
     cover.add_argument("--json", action="store_true", help="JSON instead of the console table")
+    cover.add_argument("--selftest", metavar="RUN_DIR", help="a self-test folder (default: the latest reports/selftest-*)")
     cover.set_defaults(func=_cmd_coverage)
 
     validate = commands.add_parser(

@@ -32,3 +32,29 @@ def test_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     table = json.loads(capsys.readouterr().out)
     assert table["counts"]["entries"] == len(catalogue.entries())
     assert code == (1 if table["unjudged"] else 0)
+
+
+def _run(folder, fault=None, variant=None, outcomes=()):  # type: ignore[no-untyped-def]
+    folder.mkdir(parents=True)
+    scenarios = [{"key": key, "tags": tags, "outcome": outcome} for key, tags, outcome in outcomes]
+    (folder / "results.json").write_text(json.dumps({"fault": fault, "variant": variant, "scenarios": scenarios}))
+
+
+def test_selftest_per_item(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "selftest-1"
+    _run(run / "reference", outcomes=[("a::one", ["VA-A"], "passed"), ("b::two", ["VA-B1"], "passed")])
+    _run(run / "no_tl", fault="no_tl", outcomes=[("a::one", ["VA-A"], "failed")])
+    _run(run / "variant-late", variant="late", outcomes=[("a::one", ["VA-A"], "passed"), ("b::two", ["VA-B1"], "failed")])
+    table = coverage.selftest_by_item(run)
+    assert table["VA-A"] == {"scenarios": ["a::one"], "faults": ["no_tl"], "variants": ["late"]}
+    assert table["VA-B1"] == {"scenarios": ["b::two"], "faults": [], "variants": []}
+    assert coverage.latest_selftest(tmp_path) == run
+    coverage.run_coverage(selftest=run)
+    text = capsys.readouterr().out
+    assert "  1 scénario(s), tués par no_tl, variantes conformes : late" in text
+    assert "  ! 1 scénario(s), tués par aucune faute, variantes conformes : aucune" in text
+
+
+def test_not_a_selftest_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(FileNotFoundError, match="no reference/results.json"):
+        coverage.selftest_by_item(tmp_path)
