@@ -57,6 +57,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return run_validate(args.files, json_out=args.json_out, profile_path=args.profile, strict=args.strict, forced_type=args.type, dciodvfy=args.dciodvfy)
 
 
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from drimva.coverage import run_coverage
+
+    return run_coverage(as_json=args.json, selftest=Path(args.selftest) if args.selftest else None)
+
+
 def _cmd_ris(args: argparse.Namespace) -> int:
     from drimva.ris_mode import run_ris
 
@@ -158,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         "a partial matrix that checks their targets but not that every scenario is killed"
     )
     selftest.set_defaults(func=_cmd_selftest)
+
+    cover = commands.add_parser("coverage", help="the requirements catalogue per VA item, unjudged entries marked")
+    cover.add_argument("--json", action="store_true", help="JSON instead of the console table")
+    cover.add_argument("--selftest", metavar="RUN_DIR", help="a self-test folder (default: the latest reports/selftest-*)")
+    cover.set_defaults(func=_cmd_coverage)
 
     validate = commands.add_parser(
         "validate", help="validate captured files offline (HL7, CDA, ITI-41, KOS, trust list, WADO-RS)"

@@ -73,7 +73,7 @@ class FindingList:
         self.items.append(
             Finding(
                 rule=rule,
-                requirement=requirement,
+                requirement=requirement or catalogue_text(rule),
                 location=location,
                 expected=_text(expected),
                 actual=_text(actual),
@@ -107,6 +107,16 @@ class FindingList:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def catalogue_text(rule: str) -> str:
+    """The requirement text of ``rule`` from the catalogue, for a rule that gives none inline."""
+    from drimva.rules.catalogue import requirement  # late: the catalogue reads a data file once
+
+    entry = requirement(rule)
+    if entry is None:
+        raise ValueError(f"rule {rule!r}: no requirement text given and no catalogue entry (drimva/rules/catalogue.toml)")
+    return entry.en
 
 
 def _text(value: object) -> str:

@@ -54,7 +54,7 @@ def check_ack(ack: bytes | str | Hl7Message | None, sent: Hl7Message, *, expect_
     out = FindingList()
     message, problem = _as_message(ack)
     if message is None:
-        out.add("ACK-PRESENT", f"{VOLET}: the DRIMbox returns a technical ACK over MLLP", "MSH", "an HL7 ACK", problem)
+        out.add("ACK-PRESENT", "", "MSH", "an HL7 ACK", problem)
         return out.items
 
     trigger = sent.trigger
@@ -64,11 +64,11 @@ def check_ack(ack: bytes | str | Hl7Message | None, sent: Hl7Message, *, expect_
         out.add("ACK-MSH9", f"{VOLET}: MSH-9", "MSH-9", f"ACK for one of {list(ACK_TRIGGERS)}", f"{actual_type} (sent {sent.message_type})")
     else:
         out.check_equal("ACK-MSH9", f"{VOLET}: MSH-9 = ACK^<event>^ACK", "MSH-9", expected_type, actual_type)
-    out.check_equal("ACK-VERSION", f"{VOLET}: MSH-12 = version of the message acknowledged", "MSH-12", sent.version, message.version)
+    out.check_equal("ACK-VERSION", "", "MSH-12", sent.version, message.version)
     for ack_field, sent_field in (("MSH-3", "MSH-5"), ("MSH-4", "MSH-6"), ("MSH-5", "MSH-3"), ("MSH-6", "MSH-4")):
         out.check_equal(
             "ACK-ROUTING",
-            f"{VOLET}: sending and receiving application / facility swapped",
+            "",
             ack_field,
             sent.get(sent_field),
             message.get(ack_field),
@@ -83,7 +83,7 @@ def check_ack(ack: bytes | str | Hl7Message | None, sent: Hl7Message, *, expect_
         out.check_equal("ACK-MSA1", f"{VOLET}: MSA-1 = AA when the DRIMbox takes responsibility for the message", "MSA-1", "AA", code)
     elif code not in ("AE", "AR"):
         out.add("ACK-MSA1", f"{VOLET}: a faulty message is refused (MSA-1 AE or AR)", "MSA-1", "AE or AR", code)
-    out.check_equal("ACK-MSA2", f"{VOLET}: MSA-2 = MSH-10 of the message acknowledged", "MSA-2", sent.control_id, message.get("MSA-2"))
+    out.check_equal("ACK-MSA2", "", "MSA-2", sent.control_id, message.get("MSA-2"))
 
     if code in ("AE", "AR"):
         errors = message.segments("ERR")

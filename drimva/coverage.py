@@ -1,0 +1,98 @@
+"""``drimva coverage``: the requirements catalogue per VA item, the unjudged ones marked.
+
+Why: the kill matrix proves every scenario fails on some fault; it says nothing
+of which requirement is judged. This lists, per VA item, every catalogue entry
+with its status, and counts the entries no rule judges live (marked ``!``).
+The scenario and fault columns (issue 11 §5) wait on results.json recording the
+rule ids each scenario evaluates (issue 11 §4).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from drimva.rules.catalogue import Requirement, by_va_item, counts, entries
+
+
+def coverage(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, Any]:
+    """The coverage table as plain data: entries per VA item, and the counts."""
+    listed = entries() if catalogue is None else catalogue
+    items = {
+        item: [
+            {"id": e.id, "status": e.status, "reason": e.reason, "text": e.text_fr, "source": e.source, "reference": e.reference}
+            for e in group
+        ]
+        for item, group in by_va_item(listed).items()
+    }
+    unjudged = sorted(e.id for e in listed.values() if e.status != "judged")
+    return {"counts": counts(listed), "unjudged": unjudged, "va_items": items}
+
+
+def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """Per VA item, from a self-test folder (``reports/selftest-<id>/``): its scenarios (the
+    reference run's, by their VA tag), the faults that fail one of them, the variants that pass
+    all of them. Per item, not per entry, until results.json records the rule ids each scenario
+    evaluates."""
+    reference = run_dir / "reference" / "results.json"
+    if not reference.is_file():
+        raise FileNotFoundError(f"{run_dir}: no reference/results.json (not a self-test run folder)")
+    runs = [json.loads(p.read_text("utf-8")) for p in sorted(run_dir.glob("*/results.json")) if p != reference]
+    out: dict[str, dict[str, list[str]]] = {}
+    for scenario in json.loads(reference.read_text("utf-8"))["scenarios"]:
+        for item in (tag for tag in scenario["tags"] if tag.startswith("VA-")):
+            out.setdefault(item, {"scenarios": [], "faults": [], "variants": []})["scenarios"].append(scenario["key"])
+    for item, row in out.items():
+        mine = set(row["scenarios"])
+        for run in runs:
+            seen = {s["key"]: s["outcome"] for s in run.get("scenarios", []) if s["key"] in mine}
+            if run.get("fault") and "failed" in seen.values():
+                row["faults"].append(str(run["fault"]))
+            elif run.get("variant") and seen and set(seen.values()) == {"passed"} and set(seen) == mine:
+                row["variants"].append(str(run["variant"]))
+        row["faults"].sort()
+        row["variants"].sort()
+    return dict(sorted(out.items()))
+
+
+def latest_selftest(reports: Path) -> Path | None:
+    """The newest ``selftest-*`` folder under ``reports`` that has a reference run, or None."""
+    folders = sorted(p for p in reports.glob("selftest-*") if (p / "reference" / "results.json").is_file())
+    return folders[-1] if folders else None
+
+
+def render(table: Mapping[str, Any]) -> str:
+    """The console form (French, like the rest of the console)."""
+    lines: list[str] = []
+    runs = table.get("selftest", {})
+    for item, group in table["va_items"].items():
+        lines.append(f"{item} — {len(group)} exigence(s)")
+        if table.get("selftest_dir"):
+            row = runs.get(item, {"scenarios": [], "faults": [], "variants": []})
+            mark = "! " if not row["scenarios"] or not row["faults"] else ""
+            lines.append(
+                f"  {mark}{len(row['scenarios'])} scénario(s), tués par {', '.join(row['faults']) or 'aucune faute'}, "
+                f"variantes conformes : {', '.join(row['variants']) or 'aucune'}"
+            )
+        for entry in group:
+            mark = "  " if entry["status"] == "judged" else "! "
+            why = f" [{entry['status']}: {entry['reason']}]" if entry["status"] != "judged" else ""
+            lines.append(f"  {mark}{entry['id']}{why}")
+    c = table["counts"]
+    lines.append(
+        f"{c['entries']} exigences : {c['judged']} jugées, {c['validate_only']} par validate seulement, "
+        f"{c['not_judged']} non jugées (marquées !)"
+    )
+    return "\n".join(lines)
+
+
+def run_coverage(*, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports")) -> int:
+    """Print the coverage; exit 1 when some entry is not judged live, so CI sees it."""
+    table = coverage()
+    folder = selftest if selftest is not None else latest_selftest(reports)
+    if folder is not None:
+        table["selftest_dir"] = str(folder)
+        table["selftest"] = selftest_by_item(folder)
+    print(json.dumps(table, ensure_ascii=False, indent=2) if as_json else render(table))
+    return 1 if table["unjudged"] else 0

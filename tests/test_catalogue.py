@@ -1,0 +1,116 @@
+"""The requirements catalogue lists every rule id the rules emit, once each."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from drimva.rules import catalogue
+
+RULES = Path(catalogue.__file__).parent
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]+(-[A-Z0-9]+)+$")
+# Upper-case dashed literals in drimva/rules/ that are not rule ids: HL7 field
+# names (PID-3, MSH-12 ...), code-system names, a charset, transaction names, a code.
+HL7_FIELD = re.compile(r"^[A-Z]{2,4}-[0-9]+$")
+NOT_RULE_IDS = {"ASIP-SANTE-INS-NIR", "ASIP-SANTE-INS-NIA", "UTF-8", "ITI-41", "ITI-57", "IMG-KOS"}
+
+
+def emitted_rule_ids() -> set[str]:
+    found: set[str] = set()
+    for path in RULES.glob("*.py"):
+        if path.name == "catalogue.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and RULE_ID.match(node.value):
+                if not HL7_FIELD.match(node.value) and node.value not in NOT_RULE_IDS:
+                    found.add(node.value)
+    return found
+
+
+def test_every_emitted_rule_id_has_an_entry() -> None:
+    ids = emitted_rule_ids()
+    assert len(ids) > 100, "the scan found too few rule ids: the pattern is broken"
+    missing = sorted(ids - set(catalogue.entries()))
+    assert not missing, f"rule ids without a catalogue entry: {missing}"
+
+
+def test_judged_entries_name_a_rule_module_that_emits_them() -> None:
+    ids = emitted_rule_ids()
+    stale = sorted(e.id for e in catalogue.entries().values() if e.status == "judged" and e.id not in ids)
+    assert not stale, f"entries marked judged that no rule emits: {stale}"
+
+
+def test_entries_are_complete() -> None:
+    for entry in catalogue.entries().values():
+        assert entry.en, f"{entry.id}: no English text"
+        assert entry.source and "shared/reference" not in entry.source, f"{entry.id}: source must be public"
+        assert entry.reference.startswith("../shared/reference/"), f"{entry.id}: reference {entry.reference!r}"
+        assert entry.va_items, f"{entry.id}: no VA item"
+
+
+def test_lookup() -> None:
+    entry = catalogue.requirement("ACK-PRESENT")
+    assert entry is not None and entry.va_items == ("VA-B1",)
+    assert entry.text_fr
+    assert catalogue.requirement("NO-SUCH-RULE") is None
+
+
+def test_duplicate_id_is_refused() -> None:
+    one = '[[requirement]]\nid = "A-B"\nen = "x"\nsource = "s"\nreference = "r"\nva_items = ["VA-A"]\n'
+    assert set(catalogue.parse(one)) == {"A-B"}
+    with pytest.raises(catalogue.CatalogueError, match="A-B: duplicate id"):
+        catalogue.parse(one + one)
+
+
+def test_bad_entry_names_the_key() -> None:
+    with pytest.raises(catalogue.CatalogueError, match="A-B: missing key 'source'"):
+        catalogue.parse('[[requirement]]\nid = "A-B"\nen = "x"\nreference = "r"\nva_items = ["VA-A"]\n')
+    with pytest.raises(catalogue.CatalogueError, match="needs a 'reason'"):
+        catalogue.parse('[[requirement]]\nid = "A-B"\nen = "x"\nsource = "s"\nreference = "r"\nva_items = ["VA-A"]\nstatus = "not_judged"\n')
+
+
+def test_counts_and_grouping() -> None:
+    two = (
+        '[[requirement]]\nid = "A-B"\nen = "x"\nsource = "s"\nreference = "r"\nva_items = ["VA-A", "VA-B1"]\n'
+        '[[requirement]]\nid = "C-D"\nen = "y"\nsource = "s"\nreference = "r"\nva_items = ["VA-B1"]\n'
+        'status = "not_judged"\nreason = "no scenario yet"\n'
+    )
+    parsed = catalogue.parse(two)
+    assert catalogue.counts(parsed) == {"entries": 2, "judged": 1, "not_judged": 1, "validate_only": 0}
+    grouped = catalogue.by_va_item(parsed)
+    assert list(grouped) == ["VA-A", "VA-B1"]
+    assert [e.id for e in grouped["VA-B1"]] == ["A-B", "C-D"]
+
+
+def test_the_review_findings_are_listed_as_not_judged() -> None:
+    entry = catalogue.requirement("PUB-DESTDMP-N-NO-PUBLICATION")
+    assert entry is not None and entry.status == "not_judged" and entry.reason and entry.fr
+
+
+def test_settings_name_profile_keys() -> None:
+    """A ``setting`` is a dotted key of the profile model (e.g. rules.vihf_versions)."""
+    from drimva.profile import Profile
+
+    with_setting = [e for e in catalogue.entries().values() if e.setting]
+    assert with_setting, "no entry names its profile setting"
+    for entry in with_setting:
+        model: type = Profile
+        for part in entry.setting.split("."):
+            fields = getattr(model, "model_fields", {})
+            assert part in fields, f"{entry.id}: setting {entry.setting!r}, no key {part!r}"
+            model = fields[part].annotation  # type: ignore[assignment]
+
+
+def test_a_finding_without_inline_text_takes_the_catalogue_s() -> None:
+    from drimva.findings import FindingList
+
+    out = FindingList()
+    out.add("ACK-PRESENT", "", "MSH", "an HL7 ACK", "no ACK")
+    assert out.items[0].requirement == catalogue.requirement("ACK-PRESENT").en  # type: ignore[union-attr]
+    out.add("ACK-PRESENT", "inline wins", "MSH", "an HL7 ACK", "no ACK")
+    assert out.items[1].requirement == "inline wins"
+    with pytest.raises(ValueError, match="'NO-SUCH-RULE': no requirement text"):
+        out.add("NO-SUCH-RULE", "", "MSH", "x", "y")

@@ -1,0 +1,60 @@
+"""drimva coverage over a small synthetic catalogue, and the command's exit code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drimva import cli, coverage
+from drimva.rules import catalogue
+
+SMALL = (
+    '[[requirement]]\nid = "A-B"\nen = "x"\nfr = "x fr"\nsource = "s"\nreference = "r"\nva_items = ["VA-A"]\n'
+    '[[requirement]]\nid = "C-D"\nen = "y"\nsource = "s"\nreference = "r"\nva_items = ["VA-A", "VA-E"]\n'
+    'status = "not_judged"\nreason = "no scenario yet"\n'
+)
+
+
+def test_table_marks_the_unjudged() -> None:
+    table = coverage.coverage(catalogue.parse(SMALL))
+    assert table["unjudged"] == ["C-D"]
+    assert [e["id"] for e in table["va_items"]["VA-A"]] == ["A-B", "C-D"]
+    assert table["va_items"]["VA-A"][0]["text"] == "x fr"
+    text = coverage.render(table)
+    assert "  ! C-D [not_judged: no scenario yet]" in text
+    assert "    A-B" in text
+    assert "1 non jugées" in text
+
+
+def test_command_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["coverage", "--json"])
+    table = json.loads(capsys.readouterr().out)
+    assert table["counts"]["entries"] == len(catalogue.entries())
+    assert code == (1 if table["unjudged"] else 0)
+
+
+def _run(folder, fault=None, variant=None, outcomes=()):  # type: ignore[no-untyped-def]
+    folder.mkdir(parents=True)
+    scenarios = [{"key": key, "tags": tags, "outcome": outcome} for key, tags, outcome in outcomes]
+    (folder / "results.json").write_text(json.dumps({"fault": fault, "variant": variant, "scenarios": scenarios}))
+
+
+def test_selftest_per_item(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "selftest-1"
+    _run(run / "reference", outcomes=[("a::one", ["VA-A"], "passed"), ("b::two", ["VA-B1"], "passed")])
+    _run(run / "no_tl", fault="no_tl", outcomes=[("a::one", ["VA-A"], "failed")])
+    _run(run / "variant-late", variant="late", outcomes=[("a::one", ["VA-A"], "passed"), ("b::two", ["VA-B1"], "failed")])
+    table = coverage.selftest_by_item(run)
+    assert table["VA-A"] == {"scenarios": ["a::one"], "faults": ["no_tl"], "variants": ["late"]}
+    assert table["VA-B1"] == {"scenarios": ["b::two"], "faults": [], "variants": []}
+    assert coverage.latest_selftest(tmp_path) == run
+    coverage.run_coverage(selftest=run)
+    text = capsys.readouterr().out
+    assert "  1 scénario(s), tués par no_tl, variantes conformes : late" in text
+    assert "  ! 1 scénario(s), tués par aucune faute, variantes conformes : aucune" in text
+
+
+def test_not_a_selftest_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(FileNotFoundError, match="no reference/results.json"):
+        coverage.selftest_by_item(tmp_path)
