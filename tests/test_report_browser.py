@@ -41,6 +41,8 @@ def test_report_renders_prints_and_links(tmp_path: Path) -> None:
             assert page.evaluate("document.documentElement.scrollWidth") <= 1280
             hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
             hrefs += page.eval_on_selector_all("svg a", "els => els.map(e => e.getAttribute('href'))")
+            failed = next(s for s in results["scenarios"] if s["outcome"] == "failed")
+            page.locator("h3", has_text=failed["name"]).first.scroll_into_view_if_needed()
             page.screenshot(path=str(SCREENSHOT), full_page=False)
             page.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True)
         finally:

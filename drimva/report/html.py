@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydicom.datadict import keyword_for_tag
 
-from drimva.installation import FEATURES_DIR
+from drimva.installation import FEATURES_DIR, PACKAGE_DIR
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
 from drimva.report.texts import requirement_fr, severity_fr
 
@@ -196,7 +196,8 @@ def sequence_svg(run_dir: Path, exchanges: list[dict[str, Any]]) -> str:
 
 
 def _profile_line(profile: str) -> str:
-    path = Path(profile)
+    embedded = re.search(r"embedded ([A-Za-z0-9_.-]+\.toml)", profile)
+    path = PACKAGE_DIR / "profiles" / embedded.group(1) if embedded else Path(profile)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "fichier absent"
     return f"profil <code>{esc(profile)}</code> (sha256 <code>{esc(digest)}</code>)"
 
