@@ -75,6 +75,12 @@ def _cmd_indicators(args: argparse.Namespace) -> int:
     return run_indicators(args)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from drimva.report.command import run_report
+
+    return run_report(args)
+
+
 def _cmd_soak(args: argparse.Namespace) -> int:
     from drimva.soak import run_soak
 
@@ -224,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--fault", help="fault of the embedded reference DRIMbox (to see a soak fail)")
     soak.add_argument("--json", dest="json_out", help="also write the figures as JSON to this file ('-': stdout)")
     soak.set_defaults(func=_cmd_soak)
+
+    report = commands.add_parser("report", help="write the French HTML VA report of a run folder again (--pdf: and print it)")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (holds results.json and evidence/)")
+    report.add_argument("--pdf", action="store_true", help="also print it to A4 PDF with headless Chromium")
+    report.set_defaults(func=_cmd_report)
 
     sut_config = commands.add_parser(
         "sut-config",

@@ -108,6 +108,8 @@ def build_results(
 def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
     path = run_dir / RESULTS_FILE
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False), "utf-8")
+    from drimva.report import write_html_report  # the report reads this module's paragraphs
+
     write_html_report(run_dir, results)
     return path
 
@@ -162,18 +164,6 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#1a1a1a}
-table{border-collapse:collapse;width:100%;margin:1em 0}
-td,th{border:1px solid #bbb;padding:.35em .6em;text-align:left;vertical-align:top}
-th{background:#eef}
-.passed{background:#dff5df}.failed{background:#fbdcdc}.error{background:#fde9c8}
-.skipped,.not_applicable,.deferred,.manual,.not_run{background:#eee}
-.interrupted{background:#fff1a8}
-code{font-size:.9em}
-"""
-
-
 def _supervision_paragraph(campaign: dict[str, Any] | None) -> str:
     """What the background supervision probes saw during the run, in French (empty when there were none)."""
     if not campaign or not campaign.get("probes"):
@@ -214,67 +204,3 @@ def _interruption_paragraph(results: dict[str, Any]) -> str:
         f"{counts.get(Outcome.NOT_RUN.value, 0)} non lancé(s). Les résultats sont partiels ; "
         "les preuves recueillies jusqu'à l'interruption sont conservées.</p>"
     )
-
-
-def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
-    """The VA report in French, for the field engineer to hand to the client."""
-    esc = html.escape
-    rows = []
-    for item in results["items"]:
-        outcome = Outcome(item["outcome"])
-        rows.append(
-            f"<tr class='{outcome.value}'><td>{esc(item['id'])}</td><td>{esc(item['label'])}</td>"
-            f"<td>{esc(OUTCOME_LABELS_FR[outcome])}</td><td>{len(item['scenarios'])}</td></tr>"
-        )
-    details = []
-    for scenario in results["scenarios"]:
-        outcome = Outcome(scenario["outcome"])
-        findings = [
-            f
-            for f in scenario["findings"]
-            if f["severity"] in (Severity.ERROR.value, Severity.WARNING.value)
-        ]
-        finding_rows = "".join(
-            f"<tr><td>{esc(f['severity'])}</td><td><code>{esc(f['rule'])}</code></td>"
-            f"<td>{esc(f['requirement'])}</td><td><code>{esc(f['location'])}</code></td>"
-            f"<td>{esc(f['expected'])}</td><td>{esc(f['actual'])}</td></tr>"
-            for f in findings
-        )
-        table = (
-            "<table><tr><th>gravité</th><th>règle</th><th>exigence</th><th>emplacement</th>"
-            f"<th>attendu</th><th>constaté</th></tr>{finding_rows}</table>"
-            if finding_rows
-            else ""
-        )
-        details.append(
-            f"<h3 class='{outcome.value}'>{esc(scenario['name'])} — {esc(OUTCOME_LABELS_FR[outcome])}</h3>"
-            f"<p>{esc(', '.join(scenario['tags']))} · {esc(scenario['feature'])}"
-            + (f" · preuves : <code>{esc(scenario['evidence'])}</code>" if scenario["evidence"] else "")
-            + "</p>"
-            + (f"<p>{esc(scenario['message'])}</p>" if scenario["message"] else "")
-            + table
-        )
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = f"""<!DOCTYPE html>
-<html lang="fr"><head><meta charset="utf-8"><title>Rapport de pré-VA drimva — {esc(results['sut'])}</title>
-<style>{_CSS}</style></head><body>
-<h1>Rapport de pré-vérification d'aptitude (VA) {'RIS' if results.get('kind') == 'ris' else 'DRIMbox'}</h1>
-<p>Système testé : <b>{esc(results['sut'])}</b> · profil <code>{esc(results['profile'])}</code> ·
-exécution <code>{esc(results['run_id'])}</code> · {esc(results['started'])} ({results['duration_s']:.1f} s) ·
-drimva {esc(_build_of(results))}
-{('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}
-{('· variante conforme <code>' + esc(results['variant']) + '</code>') if results.get('variant') else ''}</p>
-<p>Ce rapport est une pièce que le client peut joindre ; il ne remplace pas l'attestation de VA
-(AF-IMG-DB-Va2 §4.4). Généré le {generated}.</p>
-{_interruption_paragraph(results)}
-<table><tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>
-{''.join(rows)}</table>
-{_preflight_paragraph(results.get("preflight"))}
-{_supervision_paragraph(results.get("supervision"))}
-<h2>Détail des scénarios</h2>
-{''.join(details)}
-</body></html>
-"""
-    path = run_dir / REPORT_FILE
-    path.write_text(page, "utf-8")
-    return path
