@@ -32,6 +32,22 @@ class Finding:
     source: str = ""  # the artefact judged (file name, evidence path)
     note: str = ""  # e.g. "the ANS sample departs from the financing annex here"
 
+    def __post_init__(self) -> None:
+        # A finding names its rule, requirement and location and says what was expected and
+        # what was found (evidence first): a rule that passes something else has a defect,
+        # refused here rather than shown as an empty column of the report.
+        for name in ("rule", "requirement", "location", "expected", "actual"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"finding of rule {self.rule!r}: {name} must be a text, got {value!r}")
+        if not self.rule.strip() or not self.location.strip():
+            raise ValueError(f"finding of rule {self.rule!r}: the rule id and the location must not be empty")
+        if not self.requirement.strip():
+            object.__setattr__(self, "requirement", catalogue_text(self.rule))
+        for name in ("expected", "actual"):
+            if not getattr(self, name).strip():
+                object.__setattr__(self, name, "(vide)")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["severity"] = self.severity.value
@@ -73,9 +89,9 @@ class FindingList:
         self.items.append(
             Finding(
                 rule=rule,
-                requirement=requirement or catalogue_text(rule),
+                requirement=requirement,
                 location=location,
-                expected=_text(expected),
+                expected=_expected_text(rule, expected),
                 actual=_text(actual),
                 severity=severity,
                 source=self.source,
@@ -117,6 +133,13 @@ def catalogue_text(rule: str) -> str:
     if entry is None:
         raise ValueError(f"rule {rule!r}: no requirement text given and no catalogue entry (drimva/rules/catalogue.toml)")
     return entry.en
+
+
+def _expected_text(rule: str, value: object) -> str:
+    """What a rule expected: never nothing (a rule that expects a field absent says so in words)."""
+    if value is None:
+        raise TypeError(f"finding of rule {rule!r}: the expected value is missing")
+    return _text(value)
 
 
 def _text(value: object) -> str:

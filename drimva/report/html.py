@@ -20,6 +20,7 @@ from pydicom.datadict import keyword_for_tag
 
 from drimva.installation import FEATURES_DIR, PACKAGE_DIR
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
+from drimva.report.paragraphs import interruption_paragraph, preflight_paragraph, supervision_paragraph
 from drimva.report.texts import requirement_fr, severity_fr
 
 REPORT_FILE = "rapport-va.html"
@@ -244,7 +245,6 @@ def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any]) -> 
 
 def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
     """The VA report in French, for the field engineer to hand to the client."""
-    from drimva.results import _interruption_paragraph, _preflight_paragraph, _supervision_paragraph
 
     rows, sections = [], []
     failing = False
@@ -281,11 +281,11 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 {('· défaut injecté <code>' + esc(results['fault']) + '</code>') if results.get('fault') else ''}
 {('· variante conforme <code>' + esc(results['variant']) + '</code>') if results.get('variant') else ''}</td></tr>
 <tr><th>Verdict global</th><td class='{'failed' if failing else 'passed'}'><b>{verdict}</b></td></tr></table>
-{_interruption_paragraph(results)}
+{interruption_paragraph(results)}
 <table><colgroup><col style='width:10%'><col><col style='width:18%'><col style='width:18%'></colgroup>
 <tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>{''.join(rows)}</table>
-{_preflight_paragraph(results.get("preflight"))}
-{_supervision_paragraph(results.get("supervision"))}
+{preflight_paragraph(results.get("preflight"))}
+{supervision_paragraph(results.get("supervision"))}
 {''.join(sections)}
 <footer><h2>Avertissement et signatures</h2>
 <p>Ce rapport est une pré-VA produite par drimva : il ne remplace pas la vérification d'aptitude (VA) ni

@@ -1,14 +1,16 @@
 """French texts of the report: requirement texts and public sources, never a file of ours.
 
-The requirement catalogue (``drimva.rules.catalogue``) is built in parallel; until it
-exists, :func:`requirement_fr` falls back on what the finding carries, with every
-reference to one of our protocol notes replaced by the public document it summarises.
+:func:`requirement_fr` takes the French text and public source of the requirement
+catalogue (``drimva.rules.catalogue``); for an entry not translated yet it falls back on
+what the finding carries, with every reference to one of our protocol notes replaced by
+the public document it summarises.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
+
+from drimva.rules import catalogue
 
 # Our reference notes (../shared/reference/*.md) -> the public documents they summarise (their headers).
 PUBLIC_SOURCES: dict[str, str] = {
@@ -40,19 +42,11 @@ def public_source(text: str) -> str:
 
 
 def _catalogue_text(rule_id: str) -> str | None:
-    """The French text of ``rule_id`` in the requirement catalogue, when the catalogue exists and has it."""
-    try:
-        catalogue = importlib.import_module("drimva.rules.catalogue")
-    except ImportError:
+    """The French text of ``rule_id`` in the requirement catalogue, with its public source; None when untranslated."""
+    entry = catalogue.requirement(rule_id)
+    if entry is None or not entry.fr:
         return None
-    lookup = getattr(catalogue, "requirement_fr", None) or getattr(catalogue, "text_fr", None)
-    if lookup is None:
-        return None
-    try:
-        text = lookup(rule_id)
-    except (KeyError, LookupError):
-        return None
-    return text if isinstance(text, str) and text else None
+    return f"{entry.fr} ({entry.source})" if entry.source else entry.fr
 
 
 def requirement_fr(rule_id: str, fallback: str) -> str:
