@@ -257,3 +257,41 @@ def test_negative_acks():
     assert [f.rule for f in check_ack(make_ack(sent, "AE", err="999"), sent, expect_accept=False)] == ["ACK-ERR"]
     assert check_ack(make_ack(sent, "AE", err="902"), sent, expect_accept=False) == []  # volet application code
     assert [f.rule for f in check_ack(make_ack(sent), sent, expect_accept=False)] == ["ACK-MSA1"]
+
+
+def _one(findings: list, rule: str):
+    matching = [f for f in findings if f.rule == rule]
+    assert len(matching) == 1, findings
+    return matching[0]
+
+
+def test_ack_findings_say_where_what_was_expected_and_what_was_found():
+    """Each ACK finding names its location, the expected and the actual value (killed mutants of
+    drimva/rules/hl7_ack.py that blanked one of them: the rule ids alone did not change)."""
+    sent = parse_message(build("MDM", "replace")[0])
+    wrong_type = _one(check_ack(edit(make_ack(sent), "MSH-9", "ACK^T02^ACK"), sent), "ACK-MSH9")
+    assert (wrong_type.location, wrong_type.expected, wrong_type.actual) == ("MSH-9", "ACK^T10^ACK", "ACK^T02^ACK")
+    routing = _one(check_ack(edit(make_ack(sent), "MSH-3", "DRIMVA_RIS"), sent), "ACK-ROUTING")
+    assert (routing.location, routing.expected, routing.actual) == ("MSH-3", sent.get("MSH-5"), "DRIMVA_RIS")
+    assert routing.note == "MSH-3 of the ACK must equal MSH-5 of the message"
+    no_msa = _one(check_ack(edit(make_ack(sent), "MSA", None), sent), "ACK-MSA1")
+    assert (no_msa.location, no_msa.expected, no_msa.actual) == ("MSA", "an MSA segment", "segments ['MSH']")
+
+
+def test_an_ack_of_a_message_the_volet_does_not_carry_names_the_events_it_does():
+    sent = parse_message(edit(build()[0], "MSH-9", "ORU^R30^ORU_R30"))
+    finding = _one(check_ack(make_ack(sent), sent), "ACK-MSH9")
+    assert finding.expected == "ACK for one of ['R01', 'T02', 'T04', 'T10']"
+    assert finding.actual == "ACK^R30^ACK (sent ORU^R30^ORU_R30)"
+
+
+def test_err_findings_name_the_err_segment_and_its_code():
+    sent = parse_message(build()[0])
+    missing = _one(check_ack(make_ack(sent, "AR"), sent, expect_accept=False), "ACK-ERR")
+    assert (missing.location, missing.expected, missing.actual) == ("ERR", "an ERR segment", "absent")
+    second_bad = make_ack(sent, "AE", err="203") + "ERR||PID^1^3|999^Unknown^messageErrorCondition|E\r"
+    bad = _one(check_ack(second_bad, sent, expect_accept=False), "ACK-ERR")
+    assert bad.location == "ERR[2]-3" and bad.actual == "999^Unknown^messageErrorCondition"
+    assert bad.expected.startswith("one of ['0', '100', '101'") and bad.expected.endswith("(or 900-905)")
+    refused_accepted = _one(check_ack(make_ack(sent), sent, expect_accept=False), "ACK-MSA1")
+    assert (refused_accepted.location, refused_accepted.expected, refused_accepted.actual) == ("MSA-1", "AE or AR", "AA")
