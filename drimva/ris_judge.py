@@ -14,6 +14,7 @@ from drimva.cda import CdaReport
 from drimva.context import INS_OIDS, Patient, is_valid_ins
 from drimva.findings import Finding
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
+from drimva.rules.hl7_charset import check_declared_charset
 from drimva.rules.contextual_call import CONSENT_NAMES, check_contextual_call
 from drimva.rules.hl7_report import EVENT_BY_OBX11, EVENT_BY_TRIGGER, document_obx
 from drimva.rules.ris_report import check_sent_report, report_cda
@@ -114,6 +115,7 @@ def judge_report(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
         sender=options.sender,
         receiver=options.receiver,
     )
+    findings = check_declared_charset(raw) + findings  # the parser is lenient: the bytes are judged here
     return ReportJudgement(
         raw, message, findings, claimed_events(message), report_cda(message), patient_from_message(message)
     )

@@ -342,3 +342,30 @@ def test_a_short_count_skips_what_the_session_did_not_reach(tmp_path: Path) -> N
     code, results = _ris_run(tmp_path, "--count", "1")
     outcomes = [s["outcome"] for s in results["scenarios"]]
     assert outcomes[0] == "passed" and set(outcomes[1:]) == {"skipped"} and code == 0
+
+
+# -- MSH-18 charset (issue 11) -------------------------------------------------------------
+
+
+def test_utf8_declaration_over_latin1_bytes_is_a_finding_and_refused_ae() -> None:
+    from drimva.rules.hl7_charset import check_declared_charset, declared_charset
+
+    text = message(spec())
+    assert "é" in text and declared_charset(text.encode("utf-8")) == "UNICODE UTF-8"
+    assert check_declared_charset(text.encode("utf-8")) == []
+    latin1 = text.encode("latin-1")
+    [finding] = check_declared_charset(latin1)
+    assert finding.rule == "HL7-CHARSET" and finding.location == "MSH-18" and "0xE9" in finding.actual
+    judged = judge_report(latin1, OPTIONS)
+    assert any(f.rule == "HL7-CHARSET" for f in errors(judged.findings))
+    assert parse_message(build_ack(judged.message, judged.findings)).get("MSA-1") == "AE"
+    declared_latin = text.replace("|UNICODE UTF-8|", "|8859/15|").encode("iso-8859-15")
+    assert check_declared_charset(declared_latin) == []  # the volet's other charset, bytes in it
+
+
+def test_charset_fault_fails_the_initial_cr_only(tmp_path: Path) -> None:
+    code, results = _ris_run(tmp_path, "--fault", "msh18_utf8_over_latin1")
+    assert code == 1
+    outcomes = {s["name"]: s["outcome"] for s in results["scenarios"]}
+    assert outcomes.pop("Le RIS transmet un CR initial conforme") == "failed"
+    assert set(outcomes.values()) == {"passed"}
