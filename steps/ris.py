@@ -64,9 +64,21 @@ def _initial(ris_scenario: RisScenario) -> ReportJudgement:
 # -- Given ----------------------------------------------------------------------------
 
 
+# The scenarios that follow an accepted initial CR: a RIS whose initial CR was refused sends neither.
+FOLLOWS_ACCEPTED = {"remplacement": "replace", "suppression": "delete"}
+
+
 @given("le CR initial reçu de ce RIS")
-def initial_received(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
-    """A precondition of the replacement, deletion and contextual-call scenarios (RIS-1 judges the initial CR)."""
+def initial_received(
+    request: pytest.FixtureRequest, ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict
+) -> None:
+    """A precondition of the replacement, deletion and contextual-call scenarios (RIS-1 judges the initial CR).
+
+    When the harness refused the initial CR (ACK other than AA), a correct RIS
+    sends no replacement nor deletion of it: that scenario cannot happen any
+    more and is ``skipped`` at once, unless the RIS sent the message anyway
+    (then it is judged). The contextual call does not depend on the ACK.
+    """
     initial = _within_session(ris_driver.initial_report)
     if initial is None:
         verdict.blocked(
@@ -74,6 +86,14 @@ def initial_received(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: 
             f"nothing within the session ({ris_driver.duration_s:g} s)",
         )
     ris_scenario.initial = initial
+    marks = {mark.name for mark in request.node.iter_markers()}
+    event = next((e for tag, e in FOLLOWS_ACCEPTED.items() if tag in marks), None)
+    code = ris_driver.ack_code(initial) if initial is not None else ""
+    if event is not None and code not in ("", "AA") and not ris_driver.pending_report(event):
+        pytest.skip(skip_reason(Outcome.SKIPPED, (
+            f"le CR initial ({initial.label if initial else '?'}) a été refusé (MSA-1 {code}) : "
+            f"un RIS conforme n'envoie pas de suite à un CR refusé ({WHAT[event]})"
+        )))
 
 
 # -- When -----------------------------------------------------------------------------

@@ -363,9 +363,13 @@ def test_utf8_declaration_over_latin1_bytes_is_a_finding_and_refused_ae() -> Non
     assert check_declared_charset(declared_latin) == []  # the volet's other charset, bytes in it
 
 
-def test_charset_fault_fails_the_initial_cr_only(tmp_path: Path) -> None:
+def test_charset_fault_fails_the_initial_cr_and_what_follows_it_is_skipped(tmp_path: Path) -> None:
+    """Refused-then-stopped: the initial CR is refused AE, so no replacement nor deletion can follow."""
     code, results = _ris_run(tmp_path, "--fault", "msh18_utf8_over_latin1")
     assert code == 1
-    outcomes = {s["name"]: s["outcome"] for s in results["scenarios"]}
-    assert outcomes.pop("Le RIS transmet un CR initial conforme") == "failed"
-    assert set(outcomes.values()) == {"passed"}
+    by_name = {s["name"]: s for s in results["scenarios"]}
+    assert by_name["Le RIS transmet un CR initial conforme"]["outcome"] == "failed"
+    for name in ("Le RIS transmet un CR corrigé qui remplace le CR initial", "Le RIS transmet la suppression du CR"):
+        assert by_name[name]["outcome"] == "skipped", by_name[name]
+        assert "refusé (MSA-1 AE)" in json.dumps(by_name[name], ensure_ascii=False)
+    assert by_name["Le RIS fait un appel contextuel pour le patient de ses CR"]["outcome"] == "passed"
