@@ -328,6 +328,14 @@ def test_embedded_ris_passes_every_scenario(tmp_path: Path) -> None:
     assert results["kind"] == "ris"
     assert [(i["id"], i["outcome"]) for i in results["items"]] == [(f"RIS-{n}", "passed") for n in range(1, 5)]
     assert all(s["feature"] == "ris.feature" for s in results["scenarios"])
+    # Each scenario's folder holds what the RIS sent for it (filed by content): a CR and its ACK, or the call.
+    for scenario in results["scenarios"]:
+        log = (tmp_path / scenario["evidence"] / "exchanges.jsonl").read_text("utf-8").splitlines()
+        channels = {json.loads(line)["channel"] for line in log}
+        assert channels & {"drimbox_source", "contextual_call"}, (scenario["name"], channels)
+    session_log = tmp_path / "evidence" / "_session" / "exchanges.jsonl"
+    if session_log.exists():
+        assert "drimbox_source" not in session_log.read_text("utf-8")
 
 
 def test_a_fault_fails_its_target_only(tmp_path: Path) -> None:
@@ -373,3 +381,28 @@ def test_charset_fault_fails_the_initial_cr_and_what_follows_it_is_skipped(tmp_p
         assert by_name[name]["outcome"] == "skipped", by_name[name]
         assert "refusé (MSA-1 AE)" in json.dumps(by_name[name], ensure_ascii=False)
     assert by_name["Le RIS fait un appel contextuel pour le patient de ses CR"]["outcome"] == "passed"
+
+
+# -- evidence filed by content ---------------------------------------------------------------
+
+
+def test_a_burst_is_filed_under_the_scenario_each_message_is(tmp_path: Path) -> None:
+    """Sent in one burst while no scenario runs, each CR and its ACK go to the folder of the event it claims."""
+    from drimva.evidence import EvidenceStore
+    from fixtures.ris_harness import ContentRouting, scenario_folder
+
+    store = EvidenceStore(tmp_path)
+    report = spec()
+    listener = DrimboxSourceSimulator(ContentRouting(store), report_judge(OPTIONS))
+    with listener:
+        for kind, event, control_id in (("ORU", "initial", "B1"), ("MDM", "replace", "B2"), ("ORU", "delete", "B3")):
+            exchange = send_and_receive("127.0.0.1", listener.port, message(report, kind, event, control_id).encode(),
+                                        connect_timeout=5, ack_timeout=5)
+            assert exchange.ack is not None
+    by_folder: dict[str, list[str]] = {}
+    for exchange in store.exchanges():
+        by_folder.setdefault(exchange.scenario, []).append(exchange.label)
+    for event, control_id in (("initial", "B1"), ("replace", "B2"), ("delete", "B3")):
+        labels = by_folder.pop(store.scenario_dir(scenario_folder(event)).name)
+        assert len(labels) == 2 and all(control_id in label for label in labels), labels
+    assert by_folder == {}  # nothing left in _session
