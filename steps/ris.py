@@ -17,7 +17,7 @@ from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
 from drimva.ris_judge import ReportJudgement
 from drimva.rules.hl7_report import report_event
-from drimva.rules.ris_report import check_deletion_target, check_replacement_link
+from drimva.rules.ris_report import check_deletion_target, check_replacement_link, designated
 from drimva.verdict import Verdict
 from fixtures.ris_harness import RisDriver, RisScenario, SessionEnded
 
@@ -156,12 +156,15 @@ def report_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
 
 
 @then("le CR corrigé remplace le CR initial (même patient, même examen, lien RPLC)")
-def replaces_initial(ris_scenario: RisScenario, verdict: Verdict) -> None:
+def replaces_initial(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    """Judged against the CR the replacement names (RPLC parent) when it was sent in the session, else the initial."""
     initial, replacement = _initial(ris_scenario), _report(ris_scenario)
     if initial.cda is None or replacement.cda is None:
         verdict.judge("lien de remplacement", [])  # no readable CDA: already judged by the CR checks
         return
-    verdict.judge("lien de remplacement", check_replacement_link(initial.cda, replacement.cda))
+    versions = [v.cda for v in ris_driver.versions if v is not replacement and v.cda is not None]
+    target = designated(versions, replacement.cda) if replacement.cda.replaces_id else None
+    verdict.judge("lien de remplacement", check_replacement_link(target or initial.cda, replacement.cda))
 
 
 @then("la suppression désigne un CR transmis dans la session (même patient, même examen)")

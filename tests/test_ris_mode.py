@@ -149,6 +149,20 @@ def test_replacement_and_deletion_are_tied_to_the_session() -> None:
     assert rules == {"RIS-DELETE-TARGET", "RIS-SAME-EXAM"}
 
 
+def test_a_deletion_is_judged_against_the_cr_it_names_not_the_last_message() -> None:
+    """No cascade: a stray replacement for another study does not make a correct deletion of the initial CR fail."""
+    from drimva.rules.ris_report import designated
+
+    first = spec()
+    initial_cda = parse_cda(build_cda(first))
+    stray = parse_cda(build_cda(spec().corrected()))  # another patient and study, sent after the initial CR
+    assert designated([initial_cda, stray], initial_cda) is initial_cda
+    assert check_deletion_target([initial_cda, stray], initial_cda) == []
+    corrected = parse_cda(build_cda(first.corrected()))
+    assert designated([stray, initial_cda], corrected) is initial_cda  # by its RPLC parent id
+    assert designated([stray], corrected) is None  # names a document not sent in the session
+
+
 # -- contextual call ---------------------------------------------------------------------
 
 

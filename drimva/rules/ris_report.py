@@ -105,5 +105,19 @@ def check_deletion_target(versions: Sequence[CdaReport], deletion: CdaReport) ->
     if deletion.id_root not in ids and deletion.set_id not in sets:
         out.add("RIS-DELETE-TARGET", f"{VOLET}: a deletion carries the CR it withdraws", f"{D}/id/@root",
                 f"one of {ids} (or set id {sorted(sets)})", deletion.id_root or "(absent)")
-    _same_exam(versions[-1], deletion, out, "deletion")
+    _same_exam(designated(versions, deletion) or versions[-1], deletion, out, "deletion")
     return out.items
+
+
+def designated(versions: Sequence[CdaReport], later: CdaReport) -> CdaReport | None:
+    """The report of the session ``later`` designates: by RPLC parent id, then by its own id, then by set id.
+
+    A replacement or a deletion is compared with the CR it names, not with the
+    message that came before it: a stray replacement for another study must
+    not make a correct deletion of the right study fail.
+    """
+    for wanted in (later.replaces_id, later.id_root):
+        found = next((v for v in reversed(versions) if wanted and v.id_root == wanted), None)
+        if found is not None:
+            return found
+    return next((v for v in reversed(versions) if later.set_id and v.set_id == later.set_id), None)
