@@ -31,6 +31,7 @@ class RisJudgeOptions:
     sender: tuple[str, str] = ("", "")  # expected MSH-3 / MSH-4 ("" = any)
     receiver: tuple[str, str] = ("", "")  # expected MSH-5 / MSH-6 ("" = any)
     consent_names: tuple[str, ...] = CONSENT_NAMES
+    ins_system_form: str = "either"  # rules.contextual_ins_system
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def judge_call(
     expected_path: str = "",
 ) -> CallJudgement:
     """Judge one HTTP request to the contextual-call endpoint (``expected_path`` "" = any path)."""
-    findings = check_contextual_call(method, content_type, body, consent_names=options.consent_names, patient=patient)
+    findings = check_contextual_call(method, content_type, body, consent_names=options.consent_names, patient=patient,
+                                     ins_system_form=options.ins_system_form)
     if expected_path and path != expected_path:
         findings.insert(0, Finding("CTX-URL", "the contextual-call URL the DRIMbox Conso publishes (profile)", "HTTP request target",
                                    expected_path, path))

@@ -219,12 +219,21 @@ def test_contextual_call_errors(change, rule: str) -> None:  # type: ignore[no-u
     assert rule in {f.rule for f in errors(judge_form(params, report))}
 
 
-def test_bare_ins_oid_and_unknown_parameter_are_warnings() -> None:
+def test_bare_ins_oid_is_accepted_by_default_and_an_error_when_the_profile_asks_urn_oid() -> None:
+    """trust-list-and-identity.md §7's example uses a bare OID (open question 6): a reading, hence a setting."""
     report = spec()
     params = call_params(report) | {"Patient.identifier.system": INS_NIR_TEST_OID, "Extra": "1"}
     found = judge_form(params, report)
     assert errors(found) == []
-    assert {f.rule for f in found} == {"CTX-INS-SYSTEM", "CTX-PARAM-UNKNOWN"}
+    assert {f.rule for f in found} == {"CTX-PARAM-UNKNOWN"}
+    strict = judge_form(params, report, ins_system_form="urn-oid")
+    assert [f.rule for f in errors(strict)] == ["CTX-INS-SYSTEM"]
+    urn = call_params(report) | {"Patient.identifier.system": f"urn:oid:{INS_NIR_TEST_OID}"}
+    assert errors(judge_form(urn, report, ins_system_form="urn-oid")) == []
+    loaded = profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "urn-oid"}})
+    assert loaded.rules.contextual_ins_system == "urn-oid"
+    with pytest.raises(ProfileError, match="contextual_ins_system"):
+        profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "bare"}})
 
 
 def test_wrong_method_content_type_and_url() -> None:
