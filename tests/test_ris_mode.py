@@ -429,3 +429,18 @@ def test_a_burst_is_filed_under_the_scenario_each_message_is(tmp_path: Path) -> 
         labels = by_folder.pop(store.scenario_dir(scenario_folder(event)).name)
         assert len(labels) == 2 and all(control_id in label for label in labels), labels
     assert by_folder == {}  # nothing left in _session
+
+
+def test_a_routing_mismatch_is_warned_once_per_session() -> None:
+    from fixtures.ris_harness import RisDriver
+
+    driver = RisDriver(None, None, print, 4, 1.0)  # type: ignore[arg-type]
+    report = spec()
+    options = dataclasses.replace(OPTIONS, receiver=("DRIMBOX", "OTHER_FAC"))
+    first = judge_report(message(report, control_id="W1").encode(), options).findings
+    second = judge_report(message(report, "MDM", "replace", "W2").encode(), options).findings
+    assert [f.location for f in first if f.rule == "RIS-ROUTING"] == ["MSH-6"]
+    assert [f.rule for f in driver.first_time(first) if f.rule == "RIS-ROUTING"] == ["RIS-ROUTING"]
+    assert [f for f in driver.first_time(second) if f.rule == "RIS-ROUTING"] == []
+    assert [f.rule for f in driver.first_time(second) if f.severity == Severity.ERROR] == [
+        f.rule for f in second if f.severity == Severity.ERROR]  # errors are never dropped
