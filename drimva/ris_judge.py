@@ -32,6 +32,7 @@ class RisJudgeOptions:
     receiver: tuple[str, str] = ("", "")  # expected MSH-5 / MSH-6 ("" = any)
     consent_names: tuple[str, ...] = CONSENT_NAMES
     ins_system_form: str = "either"  # rules.contextual_ins_system
+    viewer_host: str = ""  # viewer.host: the host every viewer URL of a CR must name ("" = not checked)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def judge_report(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
         viewer_url_template=options.viewer_url_template,
         sender=options.sender,
         receiver=options.receiver,
+        viewer_host=options.viewer_host,
     )
     findings = check_declared_charset(raw) + findings  # the parser is lenient: the bytes are judged here
     return ReportJudgement(

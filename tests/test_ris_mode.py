@@ -444,3 +444,17 @@ def test_a_routing_mismatch_is_warned_once_per_session() -> None:
     assert [f for f in driver.first_time(second) if f.rule == "RIS-ROUTING"] == []
     assert [f.rule for f in driver.first_time(second) if f.severity == Severity.ERROR] == [
         f.rule for f in second if f.severity == Severity.ERROR]  # errors are never dropped
+
+
+def test_a_viewer_url_naming_another_host_is_a_finding() -> None:
+    from drimva.rules.ris_report import check_viewer_host, report_cda
+
+    report = spec()
+    cda = report_cda(parse_message(message(report)))
+    assert cda is not None and cda.viewer_urls
+    host = cda.viewer_urls[0].split("/")[2]
+    assert check_viewer_host(cda, host) == []
+    [finding] = check_viewer_host(cda, "vi.other-drimbox.test")
+    assert finding.rule == "RIS-VIEWER-HOST" and finding.actual == host.lower()
+    judged = judge_report(message(report).encode(), dataclasses.replace(OPTIONS, viewer_host="vi.other-drimbox.test"))
+    assert "RIS-VIEWER-HOST" in {f.rule for f in errors(judged.findings)}
