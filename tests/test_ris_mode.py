@@ -458,3 +458,19 @@ def test_a_viewer_url_naming_another_host_is_a_finding() -> None:
     assert finding.rule == "RIS-VIEWER-HOST" and finding.actual == host.lower()
     judged = judge_report(message(report).encode(), dataclasses.replace(OPTIONS, viewer_host="vi.other-drimbox.test"))
     assert "RIS-VIEWER-HOST" in {f.rule for f in errors(judged.findings)}
+
+
+def test_the_banner_shows_everything_the_ris_must_match() -> None:
+    from drimva.ris_console import RisBanner, banner_lines
+    from drimva.rules.contextual_call import MANDATORY
+
+    banner = RisBanner("192.0.2.10", 2575, ("DRIMBOX", "DB_FAC"), "https://{host}/view?studyUID={study_uid}",
+                       "vi.drimbox.test", "https://192.0.2.10:8444/appel-contextuel", "/tmp/ca.pem")
+    text = "\n".join(banner_lines(banner))
+    for expected in ("192.0.2.10:2575", "MSH-5 attendu              : DRIMBOX", "MSH-6 attendu              : DB_FAC",
+                     "https://vi.drimbox.test/view?studyUID={study_uid}", "POST https://192.0.2.10:8444/appel-contextuel",
+                     "/tmp/ca.pem", *MANDATORY, "InformationEtOppositionConsultation"):
+        assert expected in text, expected
+    assert "ATTENTION" not in text
+    wildcard = "\n".join(banner_lines(dataclasses.replace(banner, mllp_host="0.0.0.0")))
+    assert "harness.advertise_host" in wildcard
