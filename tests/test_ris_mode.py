@@ -474,3 +474,13 @@ def test_the_banner_shows_everything_the_ris_must_match() -> None:
     assert "ATTENTION" not in text
     wildcard = "\n".join(banner_lines(dataclasses.replace(banner, mllp_host="0.0.0.0")))
     assert "harness.advertise_host" in wildcard
+
+
+def test_each_step_is_prompted_once_per_session() -> None:
+    from fixtures.ris_harness import RisDriver
+
+    asked: list[str] = []
+    driver = RisDriver(None, None, asked.append, 4, 1.0)  # type: ignore[arg-type]
+    for step in ("initial", "initial", "contextual", "initial"):
+        driver._prompt_once(step)
+    assert asked == ["initial", "contextual"]
