@@ -100,11 +100,13 @@ class EvidenceStore:
         decoded: str | None = None,
         meta: dict[str, Any] | None = None,
         suffix: str = "bin",
+        scenario: str | None = None,
     ) -> Path:
+        """Write one exchange under ``scenario`` (a folder name) or, by default, the running scenario's folder."""
         with self._lock:
             self._seq += 1
             seq = self._seq
-            scenario = self._scenario
+            scenario = slug(scenario, SCENARIO_FOLDER_LIMIT) if scenario else self._scenario
             folder = self.root / scenario
             folder.mkdir(parents=True, exist_ok=True)
             stem = f"{seq:04d}-{slug(channel, 20)}-{slug(label, 60)}"

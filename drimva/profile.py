@@ -395,6 +395,10 @@ class RuleSettings(_Section):
     vihf_versions: tuple[str, ...] = ("3.0", "4.0")
     publish_requires_destdmp: bool = True
     strict_dn_match: bool = False  # VA-A: a server certificate DN other than DNCertificatOperateur fails (else warns)
+    # RIS-4: the form of Patient.identifier.system in the contextual call. trust-list-and-identity.md §7's
+    # example uses a bare OID and its open question 6 leaves the form open: "either" accepts both (default),
+    # "urn-oid" requires the FHIR form urn:oid:<OID> (a profile choice, not a reading imposed by default).
+    contextual_ins_system: Literal["either", "urn-oid"] = "either"
 
 
 class ViewerSettings(_Section):

@@ -14,6 +14,7 @@ from drimva.cda import CdaReport
 from drimva.context import INS_OIDS, Patient, is_valid_ins
 from drimva.findings import Finding
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
+from drimva.rules.hl7_charset import check_declared_charset
 from drimva.rules.contextual_call import CONSENT_NAMES, check_contextual_call
 from drimva.rules.hl7_report import EVENT_BY_OBX11, EVENT_BY_TRIGGER, document_obx
 from drimva.rules.ris_report import check_sent_report, report_cda
@@ -30,6 +31,8 @@ class RisJudgeOptions:
     sender: tuple[str, str] = ("", "")  # expected MSH-3 / MSH-4 ("" = any)
     receiver: tuple[str, str] = ("", "")  # expected MSH-5 / MSH-6 ("" = any)
     consent_names: tuple[str, ...] = CONSENT_NAMES
+    ins_system_form: str = "either"  # rules.contextual_ins_system
+    viewer_host: str = ""  # viewer.host: the host every viewer URL of a CR must name ("" = not checked)
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,9 @@ def judge_report(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
         viewer_url_template=options.viewer_url_template,
         sender=options.sender,
         receiver=options.receiver,
+        viewer_host=options.viewer_host,
     )
+    findings = check_declared_charset(raw) + findings  # the parser is lenient: the bytes are judged here
     return ReportJudgement(
         raw, message, findings, claimed_events(message), report_cda(message), patient_from_message(message)
     )
@@ -129,7 +134,8 @@ def judge_call(
     expected_path: str = "",
 ) -> CallJudgement:
     """Judge one HTTP request to the contextual-call endpoint (``expected_path`` "" = any path)."""
-    findings = check_contextual_call(method, content_type, body, consent_names=options.consent_names, patient=patient)
+    findings = check_contextual_call(method, content_type, body, consent_names=options.consent_names, patient=patient,
+                                     ins_system_form=options.ins_system_form)
     if expected_path and path != expected_path:
         findings.insert(0, Finding("CTX-URL", "the contextual-call URL the DRIMbox Conso publishes (profile)", "HTTP request target",
                                    expected_path, path))

@@ -17,7 +17,7 @@ from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
 from drimva.ris_judge import ReportJudgement
 from drimva.rules.hl7_report import report_event
-from drimva.rules.ris_report import check_deletion_target, check_replacement_link
+from drimva.rules.ris_report import check_deletion_target, check_replacement_link, designated
 from drimva.verdict import Verdict
 from fixtures.ris_harness import RisDriver, RisScenario, SessionEnded
 
@@ -64,9 +64,21 @@ def _initial(ris_scenario: RisScenario) -> ReportJudgement:
 # -- Given ----------------------------------------------------------------------------
 
 
+# The scenarios that follow an accepted initial CR: a RIS whose initial CR was refused sends neither.
+FOLLOWS_ACCEPTED = {"remplacement": "replace", "suppression": "delete"}
+
+
 @given("le CR initial reçu de ce RIS")
-def initial_received(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
-    """A precondition of the replacement, deletion and contextual-call scenarios (RIS-1 judges the initial CR)."""
+def initial_received(
+    request: pytest.FixtureRequest, ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict
+) -> None:
+    """A precondition of the replacement, deletion and contextual-call scenarios (RIS-1 judges the initial CR).
+
+    When the harness refused the initial CR (ACK other than AA), a correct RIS
+    sends no replacement nor deletion of it: that scenario cannot happen any
+    more and is ``skipped`` at once, unless the RIS sent the message anyway
+    (then it is judged). The contextual call does not depend on the ACK.
+    """
     initial = _within_session(ris_driver.initial_report)
     if initial is None:
         verdict.blocked(
@@ -74,6 +86,14 @@ def initial_received(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: 
             f"nothing within the session ({ris_driver.duration_s:g} s)",
         )
     ris_scenario.initial = initial
+    marks = {mark.name for mark in request.node.iter_markers()}
+    event = next((e for tag, e in FOLLOWS_ACCEPTED.items() if tag in marks), None)
+    code = ris_driver.ack_code(initial) if initial is not None else ""
+    if event is not None and code not in ("", "AA") and not ris_driver.pending_report(event):
+        pytest.skip(skip_reason(Outcome.SKIPPED, (
+            f"le CR initial ({initial.label if initial else '?'}) a été refusé (MSA-1 {code}) : "
+            f"un RIS conforme n'envoie pas de suite à un CR refusé ({WHAT[event]})"
+        )))
 
 
 # -- When -----------------------------------------------------------------------------
@@ -110,12 +130,12 @@ def makes_contextual_call(ris_driver: RisDriver, ris_scenario: RisScenario, verd
 
 
 @then("le CR reçu est conforme et la DRIMbox l'acquitte AA")
-def report_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
+def report_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
     received = ris_scenario.report
     judgement = _report(ris_scenario)
     if any(f.rule == "HARNESS-JUDGE" for f in judgement.findings):
         raise HarnessError(judgement.findings[0].actual)
-    findings = list(judgement.findings)
+    findings = ris_driver.first_time(list(judgement.findings))  # an MSH-5/6 mismatch is warned once per session
     if judgement.message is not None:
         read: str
         try:
@@ -136,12 +156,15 @@ def report_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
 
 
 @then("le CR corrigé remplace le CR initial (même patient, même examen, lien RPLC)")
-def replaces_initial(ris_scenario: RisScenario, verdict: Verdict) -> None:
+def replaces_initial(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    """Judged against the CR the replacement names (RPLC parent) when it was sent in the session, else the initial."""
     initial, replacement = _initial(ris_scenario), _report(ris_scenario)
     if initial.cda is None or replacement.cda is None:
         verdict.judge("lien de remplacement", [])  # no readable CDA: already judged by the CR checks
         return
-    verdict.judge("lien de remplacement", check_replacement_link(initial.cda, replacement.cda))
+    versions = [v.cda for v in ris_driver.versions if v is not replacement and v.cda is not None]
+    target = designated(versions, replacement.cda) if replacement.cda.replaces_id else None
+    verdict.judge("lien de remplacement", check_replacement_link(target or initial.cda, replacement.cda))
 
 
 @then("la suppression désigne un CR transmis dans la session (même patient, même examen)")

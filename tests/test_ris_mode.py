@@ -149,6 +149,20 @@ def test_replacement_and_deletion_are_tied_to_the_session() -> None:
     assert rules == {"RIS-DELETE-TARGET", "RIS-SAME-EXAM"}
 
 
+def test_a_deletion_is_judged_against_the_cr_it_names_not_the_last_message() -> None:
+    """No cascade: a stray replacement for another study does not make a correct deletion of the initial CR fail."""
+    from drimva.rules.ris_report import designated
+
+    first = spec()
+    initial_cda = parse_cda(build_cda(first))
+    stray = parse_cda(build_cda(spec().corrected()))  # another patient and study, sent after the initial CR
+    assert designated([initial_cda, stray], initial_cda) is initial_cda
+    assert check_deletion_target([initial_cda, stray], initial_cda) == []
+    corrected = parse_cda(build_cda(first.corrected()))
+    assert designated([stray, initial_cda], corrected) is initial_cda  # by its RPLC parent id
+    assert designated([stray], corrected) is None  # names a document not sent in the session
+
+
 # -- contextual call ---------------------------------------------------------------------
 
 
@@ -205,12 +219,21 @@ def test_contextual_call_errors(change, rule: str) -> None:  # type: ignore[no-u
     assert rule in {f.rule for f in errors(judge_form(params, report))}
 
 
-def test_bare_ins_oid_and_unknown_parameter_are_warnings() -> None:
+def test_bare_ins_oid_is_accepted_by_default_and_an_error_when_the_profile_asks_urn_oid() -> None:
+    """trust-list-and-identity.md §7's example uses a bare OID (open question 6): a reading, hence a setting."""
     report = spec()
     params = call_params(report) | {"Patient.identifier.system": INS_NIR_TEST_OID, "Extra": "1"}
     found = judge_form(params, report)
     assert errors(found) == []
-    assert {f.rule for f in found} == {"CTX-INS-SYSTEM", "CTX-PARAM-UNKNOWN"}
+    assert {f.rule for f in found} == {"CTX-PARAM-UNKNOWN"}
+    strict = judge_form(params, report, ins_system_form="urn-oid")
+    assert [f.rule for f in errors(strict)] == ["CTX-INS-SYSTEM"]
+    urn = call_params(report) | {"Patient.identifier.system": f"urn:oid:{INS_NIR_TEST_OID}"}
+    assert errors(judge_form(urn, report, ins_system_form="urn-oid")) == []
+    loaded = profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "urn-oid"}})
+    assert loaded.rules.contextual_ins_system == "urn-oid"
+    with pytest.raises(ProfileError, match="contextual_ins_system"):
+        profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "bare"}})
 
 
 def test_wrong_method_content_type_and_url() -> None:
@@ -324,6 +347,14 @@ def test_embedded_ris_passes_every_scenario(tmp_path: Path) -> None:
     assert results["kind"] == "ris"
     assert [(i["id"], i["outcome"]) for i in results["items"]] == [(f"RIS-{n}", "passed") for n in range(1, 5)]
     assert all(s["feature"] == "ris.feature" for s in results["scenarios"])
+    # Each scenario's folder holds what the RIS sent for it (filed by content): a CR and its ACK, or the call.
+    for scenario in results["scenarios"]:
+        log = (tmp_path / scenario["evidence"] / "exchanges.jsonl").read_text("utf-8").splitlines()
+        channels = {json.loads(line)["channel"] for line in log}
+        assert channels & {"drimbox_source", "contextual_call"}, (scenario["name"], channels)
+    session_log = tmp_path / "evidence" / "_session" / "exchanges.jsonl"
+    if session_log.exists():
+        assert "drimbox_source" not in session_log.read_text("utf-8")
 
 
 def test_a_fault_fails_its_target_only(tmp_path: Path) -> None:
@@ -338,3 +369,114 @@ def test_a_short_count_skips_what_the_session_did_not_reach(tmp_path: Path) -> N
     code, results = _ris_run(tmp_path, "--count", "1")
     outcomes = [s["outcome"] for s in results["scenarios"]]
     assert outcomes[0] == "passed" and set(outcomes[1:]) == {"skipped"} and code == 0
+
+
+# -- MSH-18 charset (issue 11) -------------------------------------------------------------
+
+
+def test_utf8_declaration_over_latin1_bytes_is_a_finding_and_refused_ae() -> None:
+    from drimva.rules.hl7_charset import check_declared_charset, declared_charset
+
+    text = message(spec())
+    assert "é" in text and declared_charset(text.encode("utf-8")) == "UNICODE UTF-8"
+    assert check_declared_charset(text.encode("utf-8")) == []
+    latin1 = text.encode("latin-1")
+    [finding] = check_declared_charset(latin1)
+    assert finding.rule == "HL7-CHARSET" and finding.location == "MSH-18" and "0xE9" in finding.actual
+    judged = judge_report(latin1, OPTIONS)
+    assert any(f.rule == "HL7-CHARSET" for f in errors(judged.findings))
+    assert parse_message(build_ack(judged.message, judged.findings)).get("MSA-1") == "AE"
+    declared_latin = text.replace("|UNICODE UTF-8|", "|8859/15|").encode("iso-8859-15")
+    assert check_declared_charset(declared_latin) == []  # the volet's other charset, bytes in it
+
+
+def test_charset_fault_fails_the_initial_cr_and_what_follows_it_is_skipped(tmp_path: Path) -> None:
+    """Refused-then-stopped: the initial CR is refused AE, so no replacement nor deletion can follow."""
+    code, results = _ris_run(tmp_path, "--fault", "msh18_utf8_over_latin1")
+    assert code == 1
+    by_name = {s["name"]: s for s in results["scenarios"]}
+    assert by_name["Le RIS transmet un CR initial conforme"]["outcome"] == "failed"
+    for name in ("Le RIS transmet un CR corrigé qui remplace le CR initial", "Le RIS transmet la suppression du CR"):
+        assert by_name[name]["outcome"] == "skipped", by_name[name]
+        assert "refusé (MSA-1 AE)" in json.dumps(by_name[name], ensure_ascii=False)
+    assert by_name["Le RIS fait un appel contextuel pour le patient de ses CR"]["outcome"] == "passed"
+
+
+# -- evidence filed by content ---------------------------------------------------------------
+
+
+def test_a_burst_is_filed_under_the_scenario_each_message_is(tmp_path: Path) -> None:
+    """Sent in one burst while no scenario runs, each CR and its ACK go to the folder of the event it claims."""
+    from drimva.evidence import EvidenceStore
+    from fixtures.ris_harness import ContentRouting, scenario_folder
+
+    store = EvidenceStore(tmp_path)
+    report = spec()
+    listener = DrimboxSourceSimulator(ContentRouting(store), report_judge(OPTIONS))
+    with listener:
+        for kind, event, control_id in (("ORU", "initial", "B1"), ("MDM", "replace", "B2"), ("ORU", "delete", "B3")):
+            exchange = send_and_receive("127.0.0.1", listener.port, message(report, kind, event, control_id).encode(),
+                                        connect_timeout=5, ack_timeout=5)
+            assert exchange.ack is not None
+    by_folder: dict[str, list[str]] = {}
+    for exchange in store.exchanges():
+        by_folder.setdefault(exchange.scenario, []).append(exchange.label)
+    for event, control_id in (("initial", "B1"), ("replace", "B2"), ("delete", "B3")):
+        labels = by_folder.pop(store.scenario_dir(scenario_folder(event)).name)
+        assert len(labels) == 2 and all(control_id in label for label in labels), labels
+    assert by_folder == {}  # nothing left in _session
+
+
+def test_a_routing_mismatch_is_warned_once_per_session() -> None:
+    from fixtures.ris_harness import RisDriver
+
+    driver = RisDriver(None, None, print, 4, 1.0)  # type: ignore[arg-type]
+    report = spec()
+    options = dataclasses.replace(OPTIONS, receiver=("DRIMBOX", "OTHER_FAC"))
+    first = judge_report(message(report, control_id="W1").encode(), options).findings
+    second = judge_report(message(report, "MDM", "replace", "W2").encode(), options).findings
+    assert [f.location for f in first if f.rule == "RIS-ROUTING"] == ["MSH-6"]
+    assert [f.rule for f in driver.first_time(first) if f.rule == "RIS-ROUTING"] == ["RIS-ROUTING"]
+    assert [f for f in driver.first_time(second) if f.rule == "RIS-ROUTING"] == []
+    assert [f.rule for f in driver.first_time(second) if f.severity == Severity.ERROR] == [
+        f.rule for f in second if f.severity == Severity.ERROR]  # errors are never dropped
+
+
+def test_a_viewer_url_naming_another_host_is_a_finding() -> None:
+    from drimva.rules.ris_report import check_viewer_host, report_cda
+
+    report = spec()
+    cda = report_cda(parse_message(message(report)))
+    assert cda is not None and cda.viewer_urls
+    host = cda.viewer_urls[0].split("/")[2]
+    assert check_viewer_host(cda, host) == []
+    [finding] = check_viewer_host(cda, "vi.other-drimbox.test")
+    assert finding.rule == "RIS-VIEWER-HOST" and finding.actual == host.lower()
+    judged = judge_report(message(report).encode(), dataclasses.replace(OPTIONS, viewer_host="vi.other-drimbox.test"))
+    assert "RIS-VIEWER-HOST" in {f.rule for f in errors(judged.findings)}
+
+
+def test_the_banner_shows_everything_the_ris_must_match() -> None:
+    from drimva.ris_console import RisBanner, banner_lines
+    from drimva.rules.contextual_call import MANDATORY
+
+    banner = RisBanner("192.0.2.10", 2575, ("DRIMBOX", "DB_FAC"), "https://{host}/view?studyUID={study_uid}",
+                       "vi.drimbox.test", "https://192.0.2.10:8444/appel-contextuel", "/tmp/ca.pem")
+    text = "\n".join(banner_lines(banner))
+    for expected in ("192.0.2.10:2575", "MSH-5 attendu              : DRIMBOX", "MSH-6 attendu              : DB_FAC",
+                     "https://vi.drimbox.test/view?studyUID={study_uid}", "POST https://192.0.2.10:8444/appel-contextuel",
+                     "/tmp/ca.pem", *MANDATORY, "InformationEtOppositionConsultation"):
+        assert expected in text, expected
+    assert "ATTENTION" not in text
+    wildcard = "\n".join(banner_lines(dataclasses.replace(banner, mllp_host="0.0.0.0")))
+    assert "harness.advertise_host" in wildcard
+
+
+def test_each_step_is_prompted_once_per_session() -> None:
+    from fixtures.ris_harness import RisDriver
+
+    asked: list[str] = []
+    driver = RisDriver(None, None, asked.append, 4, 1.0)  # type: ignore[arg-type]
+    for step in ("initial", "initial", "contextual", "initial"):
+        driver._prompt_once(step)
+    assert asked == ["initial", "contextual"]

@@ -67,8 +67,13 @@ def check_contextual_call(
     *,
     consent_names: Sequence[str] = CONSENT_NAMES,
     patient: Patient | None = None,
+    ins_system_form: str = "either",
 ) -> list[Finding]:
-    """Judge one contextual call; ``patient`` is who the session's reports were about (None: not compared)."""
+    """Judge one contextual call; ``patient`` is who the session's reports were about (None: not compared).
+
+    ``ins_system_form`` is the profile's ``rules.contextual_ins_system``: "either" accepts a bare OID and
+    ``urn:oid:<OID>``, "urn-oid" makes a bare OID an error.
+    """
     out = FindingList()
     if method.upper() != "POST":
         out.add("CTX-METHOD", f"{SOURCE}: HTTP POST", "HTTP request line", "POST", method)
@@ -97,13 +102,13 @@ def check_contextual_call(
         elif name in CONSENT_NAMES and name not in consent_names:
             out.add("CTX-CONSENT-NAME", "where-sources-disagree.md: consent parameter name (profile setting)", f"form parameter {name}",
                     " or ".join(consent_names), name)
-    _check_formats(values, consent, out)
+    _check_formats(values, consent, out, ins_system_form)
     if patient is not None:
         _check_patient(values, patient, out)
     return out.items
 
 
-def _check_formats(values: dict[str, str], consent: str | None, out: FindingList) -> None:
+def _check_formats(values: dict[str, str], consent: str | None, out: FindingList, ins_system_form: str = "either") -> None:
     ins = values.get("Patient.identifier.value", "")
     if ins and not is_valid_ins(ins):
         out.add("CTX-INS", "CI-SIS Annexe INS: INS matricule = 13-character NIR + 2-digit key", "form parameter Patient.identifier.value",
@@ -114,9 +119,9 @@ def _check_formats(values: dict[str, str], consent: str | None, out: FindingList
         if oid not in INS_OIDS:
             out.add("CTX-INS-SYSTEM", f"{SOURCE}: the INS OID (1.2.250.1.213.1.4.x)", "form parameter Patient.identifier.system",
                     f"urn:oid: + one of {sorted(INS_OIDS)}", system)
-        elif oid == system:
-            out.add("CTX-INS-SYSTEM", f"{SOURCE}: FHIR identifier system form urn:oid: (a bare OID was seen in an older ANS RIS simulator)",
-                    "form parameter Patient.identifier.system", f"urn:oid:{oid}", system, Severity.WARNING)
+        elif oid == system and ins_system_form == "urn-oid":
+            out.add("CTX-INS-SYSTEM", f"{SOURCE}: FHIR identifier system form urn:oid: (profile rules.contextual_ins_system = \"urn-oid\"; "
+                    "§7's example uses a bare OID, open question 6)", "form parameter Patient.identifier.system", f"urn:oid:{oid}", system)
     gender = values.get("Patient.gender", "")
     if gender and gender not in GENDERS:
         out.add("CTX-GENDER", f"{SOURCE}: sex as an INS trait", "form parameter Patient.gender", "F, M, U (or female, male, unknown, other)", gender)

@@ -14,6 +14,7 @@ single-message rules' finding, not a second one here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from drimva.cda import CdaError, CdaReport, parse_cda
 from drimva.findings import Finding, FindingList, Severity
@@ -45,13 +46,16 @@ def check_sent_report(
     viewer_url_template: str | None = None,
     sender: tuple[str, str] = ("", ""),
     receiver: tuple[str, str] = ("", ""),
+    viewer_host: str = "",
 ) -> list[Finding]:
-    """One CR message: HL7, CDA, qualified identity, routing; ``""`` in sender / receiver = not checked."""
+    """One CR message: HL7, CDA, qualified identity, routing; ``""`` in sender / receiver / viewer_host = not checked."""
     out = FindingList()
     out.extend(check_report_message(message, qualified_statuses))
     cda = extract_cda(message)
     if cda is not None:
         out.extend(check_cda(cda, pid=message, viewer_url_template=viewer_url_template))
+    if viewer_host:
+        out.extend(check_viewer_host(report_cda(message), viewer_host))
     if message.segment("PID") is not None and not is_qualified(message, qualified_statuses):
         out.add(
             "RIS-QUALIFIED-INS", f"{T_COUNTER}: the CR of a patient with a qualified INS carries PID-32 in the profile list and a valid INS",
@@ -66,6 +70,22 @@ def check_sent_report(
         if expected:
             out.check_equal("RIS-ROUTING", f"{VOLET}: {field} as configured for this RIS and DRIMbox (profile)", field,
                             expected, message.get(f"{field}.1"), severity)
+    return out.items
+
+
+def check_viewer_host(report: CdaReport | None, viewer_host: str) -> list[Finding]:
+    """Every viewer URL of the CR names the DRIMbox's viewer host (profile ``viewer.host``).
+
+    The URL's form is judged by the CDA rules against the template; the host is
+    what a patient's or professional's click reaches, and a RIS configured with
+    another DRIMbox (or a test host) would otherwise pass silently.
+    """
+    out = FindingList()
+    for url in report.viewer_urls if report is not None else ():
+        host = urlsplit(url).netloc.lower()
+        if host != viewer_host.lower():
+            out.add("RIS-VIEWER-HOST", f"{VOLET} / cda-cr-imagerie.md §4: the viewer URL names this DRIMbox's viewer (profile viewer.host)",
+                    url, viewer_host, host or "(no host)")
     return out.items
 
 
@@ -105,5 +125,19 @@ def check_deletion_target(versions: Sequence[CdaReport], deletion: CdaReport) ->
     if deletion.id_root not in ids and deletion.set_id not in sets:
         out.add("RIS-DELETE-TARGET", f"{VOLET}: a deletion carries the CR it withdraws", f"{D}/id/@root",
                 f"one of {ids} (or set id {sorted(sets)})", deletion.id_root or "(absent)")
-    _same_exam(versions[-1], deletion, out, "deletion")
+    _same_exam(designated(versions, deletion) or versions[-1], deletion, out, "deletion")
     return out.items
+
+
+def designated(versions: Sequence[CdaReport], later: CdaReport) -> CdaReport | None:
+    """The report of the session ``later`` designates: by RPLC parent id, then by its own id, then by set id.
+
+    A replacement or a deletion is compared with the CR it names, not with the
+    message that came before it: a stray replacement for another study must
+    not make a correct deletion of the right study fail.
+    """
+    for wanted in (later.replaces_id, later.id_root):
+        found = next((v for v in reversed(versions) if wanted and v.id_root == wanted), None)
+        if found is not None:
+            return found
+    return next((v for v in reversed(versions) if later.set_id and v.set_id == later.set_id), None)

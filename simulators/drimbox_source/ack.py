@@ -44,6 +44,7 @@ _BY_RULE = {
     "HL7-OBX5": "102",
     "HL7-PID3-INS": "102",
     "HL7-PID3-IPP": "102",
+    "HL7-CHARSET": "102",  # bytes not in the MSH-18 charset: a data error of the whole message
 }
 _LOCATION = re.compile(
     r"^(?P<seg>[A-Z][A-Z0-9]{2})(?:\[(?P<occ>\d+)\])?-(?P<field>\d+)(?:\[(?P<rep>\d+)\])?(?:\.(?P<comp>\d+))?(?:\.(?P<sub>\d+))?"

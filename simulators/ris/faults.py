@@ -34,6 +34,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("no_prt_sender", "initial", "initial CR without the sender PRT segment", (S_INITIAL,)),
     Fault("cda_no_accession", "initial", "initial CR whose CDA has no inFulfillmentOf/order/accessionNumber", (S_INITIAL,)),
     Fault("viewer_url_without_study", "initial", "initial CR whose viewer URL has no studyUID", (S_INITIAL,)),
+    Fault("msh18_utf8_over_latin1", "initial", "initial CR declaring MSH-18 UNICODE UTF-8 sent as ISO 8859-1 bytes", (S_INITIAL,)),
     Fault("replace_wrong_orc", "replace", "replacement MDM^T10 with ORC-1 NW instead of RO", (S_REPLACE,)),
     Fault("replace_no_parent", "replace", "replacement MDM^T10 without TXA-13 nor CDA relatedDocument RPLC", (S_REPLACE,)),
     Fault("delete_wrong_obx11", "delete", "deletion ORU^R01 (ORC-1 CA) whose document OBX-11 is F instead of D", (S_DELETE,)),

@@ -102,7 +102,7 @@ class RisSession:
         )
         message = self._alter_message(step, message, spec)
         exchange = send_and_receive(
-            self.target.mllp_host, self.target.mllp_port, message.encode("utf-8"),
+            self.target.mllp_host, self.target.mllp_port, message.encode(self._charset(step)),
             connect_timeout=self.target.timeout_s, ack_timeout=self.target.timeout_s,
         )
         if exchange.ack is None:
@@ -112,6 +112,10 @@ class RisSession:
             outcome = f"{step}: {msa}"
         self.log.info("%s", outcome)
         return outcome
+
+    def _charset(self, step: str) -> str:
+        """The codec of the message bytes: UTF-8 as MSH-18 declares, Latin-1 under ``msh18_utf8_over_latin1``."""
+        return "latin-1" if self._faulty(step, "msh18_utf8_over_latin1") else "utf-8"
 
     def _alter_message(self, step: str, message: str, spec: ReportSpec) -> str:
         if self._faulty(step, "ins_bad_key"):
