@@ -225,7 +225,7 @@ def test_nothing_listening_is_an_error_of_every_claimed_item_not_a_failure(tmp_p
 
 def test_items_whose_addresses_answer_run_normally(tmp_path: Path) -> None:
     """Only the supervision endpoint is there (HTTPS, a certificate of the run's CA): VA-F passes, the rest is error."""
-    pki = profile_pki(load_profile(_absent_sut(tmp_path, "127.0.0.1")), tmp_path / "run")  # the PKI the run will reuse
+    pki = profile_pki(load_profile(_absent_sut(tmp_path, "127.0.0.1")), tmp_path)  # the PKI the run will reuse
     cert, key = pki.issue_server_cert("supervised", ["127.0.0.1"])
     with HttpsServer(_answer, cert, key, client_auth="none") as server:
         profile = _absent_sut(tmp_path, "127.0.0.1", supervision_url=f"{server.base_url}/supervision")
