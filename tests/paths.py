@@ -7,5 +7,3 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-ANS_SAMPLES = SHARED / "ans-samples"
-POC_SAMPLES = SHARED / "poc-samples"

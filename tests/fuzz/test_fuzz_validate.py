@@ -27,13 +27,13 @@ from drimva.xds import ACTION_ITI41_RESPONSE, RESPONSE_SUCCESS, registry_respons
 from fixtures.cda import build_cda  # noqa: E402
 from fixtures.reports import new_report_spec  # noqa: E402
 from fixtures.identities import new_patient  # noqa: E402
+from paths import SHARED  # noqa: E402
 from test_validate import WADO, kos_bytes, report  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns on every corrupt element
 
 SEED = 20261202
 MUTANTS_PER_SEED = 150
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PUBLICATION = SHARED / "poc-samples" / "XDS" / "publication.xml"
 TRUST_LIST = next(iter(sorted((SHARED / "ans-samples" / "Referencement-DRIMBox").rglob("LISTEBLANCHE*.xml"))), None) if SHARED.is_dir() else None
 SPLICES = (
