@@ -33,11 +33,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from io import BytesIO
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydicom.filereader import dcmread
 
 from drimva import xmlsafe
 from drimva.context import RuleOptions
@@ -49,6 +47,7 @@ from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, run_dciodvfy
 from drimva.profile import Profile, load_profile
 from drimva.rules.cda import check_cda
 from drimva.rules.hl7_report import check_report_message, extract_cda
+from drimva.dicom_flat import FlatReadError, Part10, read_part10
 from drimva.rules.kos import check_kos_structure
 from drimva.rules.offline import check_ack_alone, check_registry_response, check_submission_offline
 from drimva.rules.trustlist import check_trust_list
@@ -161,8 +160,12 @@ def validate_bytes(
     elif kind is FileType.TRUST_LIST:
         result.findings = check_trust_list(data)
     elif kind is FileType.DICOM:
-        result.findings = check_kos_structure(data, options)
-        result.kos = kos_identity(data)
+        try:
+            kos: Part10 | None = read_part10(data)  # read once, for the rules and for the per-study summary
+        except FlatReadError:
+            kos = None  # the KOS rules say why, from the bytes
+        result.findings = check_kos_structure(kos or data, options)
+        result.kos = kos_identity(kos) if kos is not None else None
         if dciodvfy:
             result.dciodvfy = dciodvfy_report(data)
     elif kind is FileType.DICOM_XML:
@@ -175,16 +178,13 @@ def validate_bytes(
     return result
 
 
-_KOS_IDENTITY = ("StudyInstanceUID", "SOPInstanceUID", "ContentDate", "ContentTime")
+_KOS_IDENTITY = {"StudyInstanceUID": 0x0020000D, "SOPInstanceUID": 0x00080018, "ContentDate": 0x00080023, "ContentTime": 0x00080033}
 
 
-def kos_identity(data: bytes) -> dict[str, str] | None:
-    """Study, instance and content date-time of a KOS (for the per-study summary), or None when unreadable."""
-    try:
-        ds = dcmread(BytesIO(data), force=True, specific_tags=list(_KOS_IDENTITY))
-        return {keyword: str(ds.get(keyword, "") or "") for keyword in _KOS_IDENTITY}
-    except Exception:  # noqa: BLE001 - the KOS rules already report an unreadable file
-        return None
+def kos_identity(kos: Part10) -> dict[str, str]:
+    """Study, instance and content date-time of a KOS, for the per-study summary (``""`` where absent)."""
+    found = {keyword: kos.dataset.get(tag, "") for keyword, tag in _KOS_IDENTITY.items()}
+    return {keyword: value if isinstance(value, str) else "" for keyword, value in found.items()}
 
 
 def studies_summary(results: Sequence[FileResult]) -> dict[str, dict[str, Any]]:

@@ -19,16 +19,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from io import BytesIO
 from typing import Any
 
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
-from pydicom.filereader import dcmread
-from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from drimva.context import INS_OIDS, KOS_SOP_CLASS, ReportContext, RuleOptions, SutEndpoints
+from drimva.dicom_flat import FlatReadError, Node, Part10, node_of_dataset, read_part10
 from drimva.findings import Finding, FindingList, Severity
 
 INS_ISSUER = "ASIP-SANTE-INS-NIR"
@@ -64,14 +62,23 @@ _ALLOWED_CHILDREN = {
 _REFERENCE_TYPES = {"IMAGE", "COMPOSITE", "WAVEFORM"}
 
 
-def check_kos_structure(kos: bytes | Dataset, options: RuleOptions) -> list[Finding]:
+Kos = bytes | Dataset | Part10  # a Part-10 file, a data set, or a file the flat reader has read
+
+
+def check_kos_structure(kos: Kos, options: RuleOptions) -> list[Finding]:
     """Judge a KOS without context: what any DRIM-M manifest must hold."""
     return _KosChecker(options).run(kos)
 
 
-def check_kos(kos: bytes | Dataset, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
+def check_kos(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
     """Judge a KOS against the CR the harness sent and the study its PACS holds."""
     return _KosChecker(options, ctx, endpoints).run(kos)
+
+
+@functools.cache
+def _label(keyword: str) -> str:
+    tag = tag_for_keyword(keyword)
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else keyword
 
 
 def tag_path(*parts: str | int) -> str:
@@ -81,10 +88,8 @@ def tag_path(*parts: str | int) -> str:
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
-            continue
-        tag = tag_for_keyword(part)
-        label = f"({tag >> 16:04X},{tag & 0xFFFF:04X})" if tag is not None else part
-        text += (">" if text else "") + label
+        else:
+            text += (">" if text else "") + _label(part)
     return text
 
 
@@ -98,40 +103,39 @@ class _Ref:
 
 
 @functools.cache
-def _tag(keyword: str) -> BaseTag:
+def _tag(keyword: str) -> int:
     """The tag of a keyword, looked up once: pydicom's keyword lookups were a third of a KOS's judging time."""
     tag = tag_for_keyword(keyword)
     if tag is None:
         raise KeyError(keyword)
-    return BaseTag(tag)
+    return int(tag)
 
 
-def _element(ds: Dataset | None, keyword: str) -> Any:
-    """The data element of ``keyword`` in ``ds``, or None."""
-    if ds is None:
-        return None
-    tag = _tag(keyword)
-    return ds[tag] if tag in ds else None
+def _has(node: Node | None, keyword: str) -> bool:
+    return node is not None and _tag(keyword) in node
 
 
-def _value(ds: Dataset | None, keyword: str) -> str | None:
+def _value(node: Node | None, keyword: str) -> str | None:
     """The attribute as text, ``""`` when present and empty, ``None`` when absent."""
-    element = _element(ds, keyword)
-    if element is None:
+    if node is None:
         return None
-    value = element.value
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
+    value = node.get(_tag(keyword))
+    if isinstance(value, list):
+        return "(a sequence)"
+    return value
 
 
-def _items(ds: Dataset | None, keyword: str) -> list[Dataset]:
-    element = _element(ds, keyword)
-    if element is None or element.VR != "SQ" or element.value is None:
-        return []
-    return list(element.value)
+def _items(node: Node | None, keyword: str) -> list[Node]:
+    """The items of a sequence attribute; none when absent or not a sequence."""
+    value = node.get(_tag(keyword)) if node is not None else None
+    return value if isinstance(value, list) else []
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_storage_class(uid: str) -> bool:
+    """A standard storage SOP class (a KOS names a handful, thousands of times over in an export)."""
+    known = UID(uid)
+    return known.keyword != "" and "Storage" in known.name
 
 
 def _normal_time(value: str) -> str:
@@ -153,7 +157,7 @@ class _KosChecker:
         self.out = FindingList()
 
     # -- entry ------------------------------------------------------------
-    def run(self, kos: bytes | Dataset) -> list[Finding]:
+    def run(self, kos: Kos) -> list[Finding]:
         ds = self._parse(kos)
         if ds is None:
             return self.out.items
@@ -170,28 +174,32 @@ class _KosChecker:
             self.out.add("KOS-PART10", PART10, "(file)", "a readable DICOM Part-10 file", f"unreadable: {type(exc).__name__}: {exc}")
         return self.out.items
 
-    def _parse(self, kos: bytes | Dataset) -> Dataset | None:
+    def _parse(self, kos: Kos) -> Node | None:
         if isinstance(kos, Dataset):
-            return kos
-        try:
-            ds = dcmread(BytesIO(kos), force=True)
-            readable = "SOPClassUID" in ds and "SOPInstanceUID" in ds
-            problem = "no SOP Class / SOP Instance UID could be read"
-        except Exception as exc:  # pydicom raises many types on garbage; a rule must not
-            readable, problem = False, f"{type(exc).__name__}: {exc}"
-        if not readable:
-            self.out.add("KOS-PART10", PART10, "(file)", "a readable DICOM Part-10 file", f"unreadable: {problem}")
+            return node_of_dataset(kos)
+        if isinstance(kos, Part10):
+            part10 = kos
+        else:
+            try:
+                part10 = read_part10(kos)
+            except FlatReadError as exc:
+                self.out.add("KOS-PART10", PART10, "(file)", "a readable DICOM Part-10 file", f"unreadable: {exc}")
+                return None
+        ds = part10.dataset
+        if not (_has(ds, "SOPClassUID") and _has(ds, "SOPInstanceUID")):
+            self.out.add("KOS-PART10", PART10, "(file)", "a readable DICOM Part-10 file",
+                         "unreadable: no SOP Class / SOP Instance UID could be read")
             return None
-        self._part10(kos, ds)
+        self._part10(part10)
         return ds
 
     # -- Part 10 ----------------------------------------------------------
-    def _part10(self, data: bytes, ds: Dataset) -> None:
+    def _part10(self, part10: Part10) -> None:
         out = self.out
-        if data[128:132] != b"DICM":
+        ds, meta = part10.dataset, part10.meta
+        if not part10.has_prefix:
             out.add("KOS-PART10", PART10, "preamble", "128-byte preamble then 'DICM'", "no 'DICM' prefix at byte 128")
-        meta = getattr(ds, "file_meta", None)
-        if meta is None or "TransferSyntaxUID" not in meta:
+        if not _has(meta, "TransferSyntaxUID"):
             out.add("KOS-PART10", PART10, "(0002,0010)", "file meta information with a TransferSyntaxUID", None)
             return
         out.check_equal("KOS-PART10", PART10, "(0002,0002)", _value(ds, "SOPClassUID"), _value(meta, "MediaStorageSOPClassUID"))
@@ -204,7 +212,7 @@ class _KosChecker:
             )
 
     # -- IOD, title, template ----------------------------------------------
-    def _document(self, ds: Dataset) -> None:
+    def _document(self, ds: Node) -> None:
         out = self.out
         out.check_equal("KOS-SOP-CLASS", A35_4, tag_path("SOPClassUID"), KOS_SOP_CLASS, _value(ds, "SOPClassUID"))
         out.check_equal("KOS-MODALITY", C17_6_1, tag_path("Modality"), "KO", _value(ds, "Modality"))
@@ -232,7 +240,7 @@ class _KosChecker:
             out.check_equal("KOS-TEMPLATE", TID_2010, location + "[0]", "DCMR / 2010", f"{found[0]} / {found[1]}")
 
     # -- patient ------------------------------------------------------------
-    def _patient(self, ds: Dataset) -> None:
+    def _patient(self, ds: Node) -> None:
         out = self.out
         requirement = SAMPLES + ": PatientID is the INS, issuer ASIP-SANTE-INS-NIR with the INS OID"
         patient_id = _value(ds, "PatientID")
@@ -260,7 +268,7 @@ class _KosChecker:
         out.check_equal("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientIDQualifiersSequence", 0, "UniversalEntityIDType"), "ISO", _value(qualifiers[0], "UniversalEntityIDType"))
 
     # -- study ----------------------------------------------------------------
-    def _study(self, ds: Dataset) -> None:
+    def _study(self, ds: Node) -> None:
         study = _value(ds, "StudyInstanceUID")
         requirement = SAMPLES + ": StudyInstanceUID = the Study UID of the CR (serviceEvent/id/@root)"
         if self.ctx is not None:
@@ -278,7 +286,7 @@ class _KosChecker:
                 self.out.add("KOS-STUDY-FROM-PACS", requirement, tag_path("StudyTime"), self.ctx.study_time, found)
 
     # -- evidence ---------------------------------------------------------------
-    def _evidence(self, ds: Dataset) -> list[_Ref]:
+    def _evidence(self, ds: Node) -> list[_Ref]:
         out = self.out
         study_uid = _value(ds, "StudyInstanceUID")
         studies = _items(ds, "CurrentRequestedProcedureEvidenceSequence")
@@ -315,11 +323,11 @@ class _KosChecker:
     def _sop_class_known(self, sop_class: str, location: str) -> None:
         if not sop_class:
             self.out.add("KOS-SOP-CLASSES", C17_6_2, location, "a Storage SOP Class UID", sop_class)
-        elif UID(sop_class).keyword == "" or "Storage" not in UID(sop_class).name:
+        elif not _is_storage_class(sop_class):
             self.out.add("KOS-SOP-CLASSES", C17_6_2, location, "a known Storage SOP Class UID", sop_class, Severity.WARNING,
                          note="not a standard storage SOP class (private classes are possible)")
 
-    def _retrieve(self, item: Dataset, here: tuple[Any, ...], study: str, series: str) -> None:
+    def _retrieve(self, item: Node, here: tuple[Any, ...], study: str, series: str) -> None:
         out = self.out
         url = _value(item, "RetrieveURL")
         location = tag_path(*here, "RetrieveURL")
@@ -344,7 +352,7 @@ class _KosChecker:
                             self.endpoints.retrieve_location_uid, location_uid)
 
     # -- evidence against the PACS study ------------------------------------------------
-    def _against_pacs(self, ds: Dataset, refs: list[_Ref]) -> None:
+    def _against_pacs(self, ds: Node, refs: list[_Ref]) -> None:
         if self.ctx is None:
             return
         out = self.out
@@ -370,7 +378,7 @@ class _KosChecker:
                         "(not referenced)", f"{got.study} / {got.series} / {uid}")
 
     @staticmethod
-    def _series_locations(ds: Dataset) -> dict[str, str]:
+    def _series_locations(ds: Node) -> dict[str, str]:
         where: dict[str, str] = {}
         for s, study_item in enumerate(_items(ds, "CurrentRequestedProcedureEvidenceSequence")):
             for r, series_item in enumerate(_items(study_item, "ReferencedSeriesSequence")):
@@ -379,7 +387,7 @@ class _KosChecker:
         return where
 
     # -- content tree ---------------------------------------------------------------
-    def _content(self, ds: Dataset, refs: list[_Ref]) -> None:
+    def _content(self, ds: Node, refs: list[_Ref]) -> None:
         out = self.out
         evidence = {(ref.sop_class, ref.instance) for ref in refs}
         referenced: set[str] = set()
@@ -390,13 +398,13 @@ class _KosChecker:
                         ref.location, "an IMAGE/COMPOSITE item referencing it", "(not in ContentSequence)", Severity.WARNING,
                         note="DICOM only requires the content to be a subset of the evidence (kos-manifest.md §9.4)")
 
-    def _walk(self, parent: Dataset, base: str, parent_type: str, evidence: set[tuple[str, str]], referenced: set[str], depth: int) -> None:
+    def _walk(self, parent: Node, base: str, parent_type: str, evidence: set[tuple[str, str]], referenced: set[str], depth: int) -> None:
         out = self.out
         for n, item in enumerate(_items(parent, "ContentSequence")):
             here = f"{base}[{n}]"
             value_type = _value(item, "ValueType") or ""
             relationship = _value(item, "RelationshipType") or ""
-            if "ReferencedContentItemIdentifier" in item:
+            if _has(item, "ReferencedContentItemIdentifier"):
                 out.add("KOS-CONTENT-TREE", A35_4 + ": relationships by value only", here + ">(0040,DB73)",
                         "(absent)", _value(item, "ReferencedContentItemIdentifier"))
             if value_type not in _CONTENT_VALUE_TYPES:
@@ -416,7 +424,7 @@ class _KosChecker:
                 self._walk(item, here + ">(0040,A730)", value_type, evidence, referenced, depth + 1)
 
     # -- request ------------------------------------------------------------------
-    def _request(self, ds: Dataset) -> None:
+    def _request(self, ds: Node) -> None:
         out = self.out
         requirement = SAMPLES + "; PS3.3 C.17.6.2 (0040,A370): accession and order of the CR"
         requests = _items(ds, "ReferencedRequestSequence")
@@ -451,7 +459,7 @@ class _KosChecker:
             out.add("KOS-REQUEST-ACCESSION", SAMPLES + ": top-level AccessionNumber empty or the CR accession (open question 4)",
                     tag_path("AccessionNumber"), f"empty or {expected_top}", top)
 
-    def _entity(self, rule: str, requirement: str, item: Dataset, here: tuple[Any, ...], keyword: str, expected: str | None) -> None:
+    def _entity(self, rule: str, requirement: str, item: Node, here: tuple[Any, ...], keyword: str, expected: str | None) -> None:
         entities = _items(item, keyword)
         location = tag_path(*here, keyword, 0, "UniversalEntityID")
         found = _value(entities[0], "UniversalEntityID") if entities else None
