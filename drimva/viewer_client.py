@@ -29,6 +29,7 @@ import httpx
 from lxml import etree, html
 
 from drimva.evidence import EvidenceSink
+from drimva.waiting import blocking
 from simulators.common.https import decoded_view
 
 CHANNEL = "viewer"
@@ -176,8 +177,9 @@ class ViewerClient:
         )
         started = time.monotonic()
         try:
-            response = self._client.send(request)
-            response.read()
+            with blocking(f"la réponse de la visionneuse ({method} {url})", self.timeout):
+                response = self._client.send(request)
+                response.read()
         except httpx.HTTPError as exc:
             error = f"no HTTP answer from {url}: {type(exc).__name__}: {exc}"
             self.evidence.record(CHANNEL, f"error-{index}", error.encode("utf-8"), error, {"url": url}, "txt")

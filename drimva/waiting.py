@@ -12,7 +12,9 @@ Against a real SUT a wait can last tens of seconds, so a person watching the
 console must see what is awaited: ``poll(..., what="…")`` names it (French,
 for the console), and once a wait has lasted :data:`REPORT_AFTER_S` the
 observer set with :func:`observed` (the run's console, :mod:`drimva.console`)
-hears of it at every look, then once more when it ends.
+hears of it at every look, then once more when it ends. A call that blocks
+until its answer (an HL7 message awaiting its ACK, a request to the SUT) is
+wrapped in :func:`blocking`, which the observer hears of the same way.
 """
 
 from __future__ import annotations
@@ -96,3 +98,44 @@ def poll(
         if over:
             return value
         sleep(min(interval_s, remaining))
+
+
+BLOCKING_REPORT_EVERY_S = 1.0
+
+
+@contextmanager
+def blocking(what: str, timeout_s: float, *, clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+    """The block is a call awaiting an answer (``what``, bounded by ``timeout_s``): observers hear of it as of a long poll.
+
+    The call itself keeps its own timeout; a watcher thread tells the
+    observers after :data:`REPORT_AFTER_S`, then every
+    :data:`BLOCKING_REPORT_EVERY_S`, and once more when the block ends
+    (``found``: it ended without an exception). No observer: no thread.
+    """
+    with _lock:
+        watched = bool(_observers)
+    if not watched:
+        yield
+        return
+    started = clock()
+    stop = threading.Event()
+    told: list[bool] = []
+
+    def watch() -> None:
+        delay = REPORT_AFTER_S
+        while not stop.wait(delay):
+            told.append(True)
+            _tell(WaitProgress(what, clock() - started, timeout_s))
+            delay = BLOCKING_REPORT_EVERY_S
+
+    watcher = threading.Thread(target=watch, name=f"drimva-wait: {what[:40]}", daemon=True)
+    watcher.start()
+    ended_well = False
+    try:
+        yield
+        ended_well = True
+    finally:
+        stop.set()
+        watcher.join()
+        if told:
+            _tell(WaitProgress(what, clock() - started, timeout_s, done=True, found=ended_well))

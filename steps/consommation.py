@@ -22,7 +22,7 @@ from drimva.findings import Finding, Severity
 from drimva.profile import Profile
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
 from drimva.verdict import Verdict
-from drimva.waiting import poll
+from drimva.waiting import blocking, poll
 from fixtures.exam import ScenarioState, new_exam
 from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
@@ -110,7 +110,8 @@ def _post_call(
     try:
         tls = ssl.create_default_context(cafile=str(pki.ca_cert))
         with httpx.Client(verify=tls, timeout=timeout, trust_env=False, follow_redirects=False) as client:
-            response = client.send(request)
+            with blocking("la réponse de la DRIMbox à l'appel contextuel", timeout):
+                response = client.send(request)
     except httpx.HTTPError as error:
         evidence.record("contextual-call", "no response", str(error).encode(), str(error), suffix="txt")
         state.call_response = None

@@ -29,6 +29,7 @@ from drimva.evidence import EvidenceSink
 from drimva.findings import Finding
 from drimva.mime import MimeError, parse_content_type
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_sha256
+from drimva.waiting import blocking
 from simulators.common.https import decoded_view
 
 CHANNEL = "peer-consumer"
@@ -187,7 +188,8 @@ class PeerConsumer:
         )
         started = time.monotonic()
         try:
-            response = client.send(request)
+            with blocking(f"la réponse WADO-RS de la DRIMbox ({label})", self.timeout):
+                response = client.send(request)
         except httpx.HTTPError as exc:
             connected = _connected(exc)
             error = f"no HTTP answer from {url}: {type(exc).__name__}: {exc}"

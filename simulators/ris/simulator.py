@@ -14,6 +14,7 @@ from typing import Any
 from drimva.evidence import EvidenceSink
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 from drimva.mllp import send_and_receive
+from drimva.waiting import blocking
 
 CHANNEL = "ris"
 EVIDENCE_VALUE_LIMIT = 200  # longer HL7 values (the base64 CDA) are shortened in the decoded view
@@ -59,9 +60,10 @@ class RisSimulator:
         meta.update(direction="sent", host=host, port=port)
         self.evidence.record(CHANNEL, f"{label} -> SUT", raw, decoded_view(message), meta, "hl7")
 
-        result = send_and_receive(
-            host, port, raw, connect_timeout=self.connect_timeout, ack_timeout=self.ack_timeout
-        )
+        with blocking(f"l'ACK de la DRIMbox ({label}, {host}:{port})", self.connect_timeout + self.ack_timeout):
+            result = send_and_receive(
+                host, port, raw, connect_timeout=self.connect_timeout, ack_timeout=self.ack_timeout
+            )
         ack_text = result.ack.decode("utf-8", "replace") if result.ack is not None else None
         answer: dict[str, Any] = {
             "direction": "received",
