@@ -6,6 +6,8 @@ The same code writes the README's screenshot ``docs/rapport-va.png``.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -47,10 +49,15 @@ def test_report_renders_prints_and_links(tmp_path: Path) -> None:
             page.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True)
         finally:
             browser.close()
-    text = _normalise("\n".join(p.extract_text() or "" for p in PdfReader(pdf).pages))
-    for finding in findings:
-        for value in (finding["expected"], finding["actual"]):
-            assert _normalise(str(value)) in text, f"{finding['rule']}: {value!r} is not in the PDF"
+    command_pdf = _report_command_pdf(run_dir)
+    for printed in (pdf, command_pdf):
+        reader = PdfReader(printed)
+        text = _normalise("\n".join(p.extract_text() or "" for p in reader.pages))
+        for finding in findings:
+            for value in (finding["expected"], finding["actual"]):
+                assert _normalise(str(value)) in text, f"{printed.name} ({finding['rule']}): {value!r} is not in the PDF"
+        width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
+        assert abs(width - 595) < 3 and abs(height - 842) < 3, f"{printed.name}: {width}x{height} pt is not A4 portrait"
     assert any(h and not h.startswith("#") for h in hrefs), "the report links to no evidence"
     for href in hrefs:
         assert href, "a link without a target"
@@ -59,6 +66,16 @@ def test_report_renders_prints_and_links(tmp_path: Path) -> None:
         else:
             target = run_dir / unquote(urlparse(href).path)
             assert target.is_file(), f"link {href} points at no file"
+
+
+def _report_command_pdf(run_dir: Path) -> Path:
+    """``drimva report RUN_DIR --pdf``, as a user types it: Debian's Chromium prints the report beside it."""
+    done = subprocess.run([sys.executable, "-m", "drimva", "report", str(run_dir), "--pdf"], capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = run_dir / "rapport-va.pdf"
+    assert f"PDF : {printed}" in done.stdout, done.stdout
+    return printed
 
 
 def page_has_anchor(report: Path, name: str) -> bool:
