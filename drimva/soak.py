@@ -144,7 +144,7 @@ class SoakResult:
                 f"(demandé {self.asked_rate:g}/s, {'tenu' if self.rate_ok else 'sous 90 %'}), en {self.duration_s:.1f} s"
             ).replace(".", ","),
             f"ACK : {self.acked} reçus, dont {self.acked_aa} AA ; débit {self.ack_throughput:.2f}/s".replace(".", ","),
-            f"T = {self.t}, K = {self.k}, K/T = {self.kt:.2%} ({'≥ 99 %' if self.kt_ok else '< 99 %'})",
+            f"T = {self.t}, K = {self.k}, K/T = {100 * self.kt:.2f} % ({'≥ 99 %' if self.kt_ok else '< 99 %'})".replace(".", ","),
             (
                 f"délai de publication : médiane {seconds(self.latency_median_s)}, p95 {seconds(self.latency_p95_s)}, "
                 f"max {seconds(self.latency_max_s)}"

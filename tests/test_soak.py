@@ -79,3 +79,13 @@ def test_ris_evidence_is_summarised_after_the_first_messages() -> None:
     raws = [record[2] for record in inner.records]
     assert raws[0] == message and raws[1] == raws[3] == b"MSH|ack\rMSA|AA"
     assert raws[2] == b"MSH|^~\\&|RIS" and inner.records[2][4] == {"direction": "sent", "summarised": True, "size": len(message)}
+
+
+def test_the_figures_are_written_the_french_way() -> None:
+    """Decimal commas and a spaced percent sign throughout, as the rest of the console (no '99.50%')."""
+    result = SoakResult(asked_count=200, asked_rate=10, sent=200, acked=200, acked_aa=200, t=200, k=199,
+                        send_rate=9.87, ack_throughput=9.5, latency_median_s=0.5, duration_s=20.3)
+    text = result.to_text()
+    assert "K/T = 99,50 % (≥ 99 %)" in text
+    assert "9,87/s" in text and "médiane 0,500 s" in text
+    assert "." not in text.replace("soak.json", ""), text
