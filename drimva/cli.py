@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", help="SUT profile (TOML); default: the embedded reference DRIMbox")
     run.add_argument("--fault", help="fault of the embedded reference DRIMbox (self-test)")
     run.add_argument(
-        "--variant", help="conformant variant of the embedded reference DRIMbox (python -m simulators.reference --list-variants)"
+        "--variant", help="conformant variant(s) of the embedded reference DRIMbox, comma-separated (python -m simulators.reference --list-variants)"
     )
     run.add_argument("--run-dir", help="folder for this run (default: <reports_dir>/<run id>)")
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")

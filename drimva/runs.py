@@ -165,14 +165,14 @@ def run_suite(
     return exit_code(results), run_dir
 
 
-def check_variant(name: str, profile: Profile) -> None:
-    """``--variant NAME``: the embedded reference DRIMbox only, and one of its variants."""
-    from fixtures.embedded import UnknownVariant, find_variant
+def check_variant(names: str, profile: Profile) -> None:
+    """``--variant NAME[,NAME…]``: the embedded reference DRIMbox only, and variants of it."""
+    from fixtures.embedded import UnknownVariant, find_variants
 
     if profile.sut.embedded != "reference":
         raise UsageError("--variant applies to the embedded reference DRIMbox only (sut.embedded = \"reference\")")
     try:
-        find_variant(name)
+        find_variants(names)
     except UnknownVariant as error:
         raise UsageError(str(error)) from None
 

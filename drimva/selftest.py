@@ -1,7 +1,8 @@
 """The self-test: every scenario must pass on the reference DRIMbox and fail on a fault of it.
 
-Runs ``drimva run`` once against the faultless embedded reference, once per
-conformant variant of it (every scenario) and once per named fault (the
+Runs ``drimva run`` once against the faultless embedded reference, once with
+every conformant variant of it on (every scenario; when that run does not
+pass, once per variant, to name the one at fault) and once per named fault (the
 scenarios it targets, ``--scenario``: ``killed_by`` lists the targets a fault
 kills, not what else it would break), and ``drimva ris`` once
 against the faultless embedded RIS simulator and once per RIS fault
@@ -35,6 +36,27 @@ REFERENCE = "reference"
 PlannedRun = tuple[str, Path, str | None, str, str | None, tuple[str, ...]]
 RIS_PREFIX = "ris:"
 VARIANT_PREFIX = "variant:"
+COMBINED = VARIANT_PREFIX + "*"  # every variant on at once: one run instead of one per variant
+
+
+def combined_variant_runs(
+    runs: dict[str, dict[str, Any] | str], variants: list[dict[str, Any]], reference_key: str = REFERENCE
+) -> tuple[dict[str, dict[str, Any] | str], list[str]]:
+    """Each variant's run taken from the run with every variant on, when that run passed all the reference's scenarios.
+
+    Returns the runs keyed ``variant:<name>`` (empty when the combined run did not pass: then each variant must run
+    alone, so that a false fail is charged to the variant that caused it) and the names still to run alone. Every
+    variant reads a different point of the sources (``simulators/reference/variants.py``), so a combined run that
+    passes shows each of them judged conformant.
+    """
+    names = [variant["name"] for variant in variants]
+    combined, reference = runs.get(COMBINED), runs.get(reference_key)
+    if len(names) < 2 or not isinstance(combined, dict) or not isinstance(reference, dict):
+        return {}, names
+    outcomes = {s["key"]: s["outcome"] for s in combined["scenarios"]}
+    if any(outcomes.get(s["key"]) != "passed" for s in reference["scenarios"]):
+        return {}, names
+    return {VARIANT_PREFIX + name: combined for name in names}, []
 
 
 def _run_one(
@@ -178,7 +200,10 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
     # matrix asks of it is that it kills them: the whole suite per fault cost about 3 minutes more)
     drimbox = names is None or bool(faults or variants)  # --only ris:… runs no DRIMbox at all
     plan: list[PlannedRun] = [(REFERENCE, base / REFERENCE, None, "run", None, ())] if drimbox else []
-    plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"], ()) for v in variants]
+    if len(variants) > 1:
+        plan.append((COMBINED, base / "variants-combined", None, "run", ",".join(v["name"] for v in variants), ()))
+    else:
+        plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"], ()) for v in variants]
     plan += [(f["name"], base / f["name"], f["name"], "run", None, tuple(f["targets"])) for f in faults]
     if names is None or ris_faults:
         plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris", None, ()))
@@ -192,7 +217,17 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
             for key, folder, fault, command, variant, scenarios in plan
         }
         runs = {name: future.result() for name, future in futures.items()}
+        from_combined, alone = combined_variant_runs(runs, variants) if COMBINED in runs else ({}, [])
+        runs.update(from_combined)
+        if alone:  # the combined run failed somewhere: which variant is to blame, each on its own
+            print(f"drimva selftest: the combined variant run did not pass; running the {len(alone)} variants one by one")
+            again = {name: pool.submit(_run_one, base / f"variant-{name}", None, timeout_s, "run", name) for name in alone}
+            runs.update({VARIANT_PREFIX + name: future.result() for name, future in again.items()})
     drimbox_runs = {k: v for k, v in runs.items() if not k.startswith((RIS_PREFIX, VARIANT_PREFIX))}
+    if COMBINED in runs:
+        matrix_note = "combined" if not alone else "combined run failed; each variant alone"
+    else:
+        matrix_note = "alone"
     ris_runs = {k: v for k, v in runs.items() if k.startswith(RIS_PREFIX)}
     every = names is None
     parts = [kill_matrix(drimbox_runs, faults, every_fault=every)] if drimbox else []
@@ -202,6 +237,7 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
     if names is not None:
         matrix["partial"] = sorted(names)  # not every fault ran: whether every scenario is killed is not known
     matrix["variants"], variant_problems = variant_report(runs, variants)
+    matrix["variant_runs"] = matrix_note
     problems = matrix["problems"] = problems + variant_problems
     faults = faults + ris_faults
     matrix["runs_dir"] = str(base)

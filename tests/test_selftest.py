@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
-from drimva.selftest import variant_report
+from drimva.selftest import COMBINED, combined_variant_runs, variant_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,3 +81,15 @@ def check_with_dciodvfy(files: list[Path]) -> None:
             if result.errors or not result.ran:
                 failures.append(f"{path.name} ({mode or '-new'}): {result.errors or result.problem}")
     assert failures == []
+
+
+def test_a_combined_variant_run_stands_for_each_variant_only_when_it_passes_everything() -> None:
+    variants = [{"name": "early"}, {"name": "late"}]
+    reference = _run(("f::a", "passed"), ("f::b", "passed"))
+    passing = {"reference": reference, COMBINED: _run(("f::a", "passed"), ("f::b", "passed"))}
+    runs, alone = combined_variant_runs(passing, variants)  # type: ignore[arg-type]
+    assert alone == [] and set(runs) == {"variant:early", "variant:late"}
+    assert variant_report({**passing, **runs}, variants)[1] == []  # type: ignore[arg-type]
+    for combined in (_run(("f::a", "passed"), ("f::b", "failed")), _run(("f::a", "passed")), "run timed out after 600 s"):
+        runs, alone = combined_variant_runs({"reference": reference, COMBINED: combined}, variants)  # type: ignore[arg-type]
+        assert runs == {} and alone == ["early", "late"], combined  # each variant must then run on its own

@@ -50,7 +50,7 @@ from .store_scu import StoreScu
 from .stow_client import StowClient
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
-from .variants import VARIANTS, select_variants
+from .variants import CONTEXTUAL_302, VARIANTS, VIHF_4, select_variants
 from .viewer import PATIENT, PROFESSIONAL, ViewerServer
 from .wado_client import WadoClient
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log = _logging(config.log_file)
     try:
-        publisher = _dmp_client(config, faults)
+        publisher = _dmp_client(config, faults, variants)
     except (OSError, ValueError) as exc:
         print(f"error: cannot set up the DMP client from the 'dmp' keys: {exc}", file=sys.stderr)
         return 2
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot set up the WADO-RS source from the 'https' / 'psc' keys: {exc}", file=sys.stderr)
         return 2
     try:
-        consumer = _consumer_server(config, faults, log)
+        consumer = _consumer_server(config, faults, log, variants)
     except (OSError, ValueError) as exc:
         publisher.close()
         print(f"error: cannot set up the consumer role from the 'https' / 'trust' / 'dicom_node' keys: {exc}", file=sys.stderr)
@@ -174,7 +174,7 @@ def run(
             "viewer_port": viewer.port if viewer is not None else None,
             "supervision_url": supervision.url if supervision is not None else None,
             "fault": next(iter(faults), None),
-            "variant": next(iter(variants), None),
+            "variant": ",".join(sorted(variants)) or None,
         }
         atomic_write(ready_file, json.dumps(ready).encode("utf-8"))
         log.info("ready: %s", ready)
@@ -199,7 +199,13 @@ def run(
     return 0
 
 
-def _dmp_client(config: ReferenceConfig, faults: frozenset[str]) -> Publisher:
+def _vihf_version(variants: frozenset[str]) -> str:
+    from .vihf import VIHF_VERSION
+
+    return "4.0" if VIHF_4 in variants else VIHF_VERSION
+
+
+def _dmp_client(config: ReferenceConfig, faults: frozenset[str], variants: frozenset[str] = frozenset()) -> Publisher:
     from .dmp_client import DmpClient
 
     dmp = config.dmp
@@ -215,6 +221,7 @@ def _dmp_client(config: ReferenceConfig, faults: frozenset[str]) -> Publisher:
         source_id=config.source_id,
         timeout_s=config.timeouts.http_s,
         faults=faults,
+        vihf_version=_vihf_version(variants),
     )
 
 
@@ -260,7 +267,9 @@ def _tls_identity(config: ReferenceConfig, faults: frozenset[str]) -> tuple[Path
     return config.https.server_cert, config.https.server_key
 
 
-def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> ConsumerServer | None:
+def _consumer_server(
+    config: ReferenceConfig, faults: frozenset[str], log: logging.Logger, variants: frozenset[str] = frozenset()
+) -> ConsumerServer | None:
     """The consumer role (not started), or None when ``https`` / ``trust`` / ``dicom_node`` are not configured."""
     if config.https is None or config.trust is None or config.dicom_node is None:
         return None
@@ -284,6 +293,7 @@ def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: loggi
         lps=config.lps.model_dump(),
         timeout_s=timeout,
         log=log.getChild("dmp-query"),
+        vihf_version=_vihf_version(variants),
     )
     client_cert = (dmp.client_cert, dmp.client_key) if config.https.mutual_tls and dmp.client_cert and dmp.client_key else None
     wado = WadoClient(
@@ -321,6 +331,7 @@ def _consumer_server(config: ReferenceConfig, faults: frozenset[str], log: loggi
         faults=faults,
         log=log.getChild("consumer"),
         timeout_s=timeout,
+        redirect_status=302 if CONTEXTUAL_302 in variants else 303,
     )
 
 

@@ -183,7 +183,9 @@ class ConsumerServer(ServedByTlsHttp):
         faults: frozenset[str] = frozenset(),
         log: logging.Logger | None = None,
         timeout_s: float = 10.0,
+        redirect_status: int = 303,  # 302 with the variant contextual_302
     ) -> None:
+        self.redirect_status = redirect_status
         self.bind_host = bind_host
         self.contextual_path = contextual_path
         self.consent_names = tuple(consent_names)
@@ -268,7 +270,7 @@ class ConsumerServer(ServedByTlsHttp):
         worker.start()
         location = f"{RESULT_PATH}{job.id}"
         self.log.info("contextual call accepted for INS %s: consultation %s", job.ins, job.id)
-        return Response(303, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
+        return Response(self.redirect_status, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
 
     # -- consultation ------------------------------------------------------------------------
 

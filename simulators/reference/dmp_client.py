@@ -23,7 +23,7 @@ from lxml import etree
 
 from simulators.reference import xds_metadata
 from simulators.reference.publication import KosPublication, PublishResult
-from simulators.reference.vihf import VihfSigner, vihf_assertion
+from simulators.reference.vihf import VIHF_VERSION, VihfSigner, vihf_assertion
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,10 @@ class DmpClient:
         source_id: str,
         timeout_s: float,
         faults: frozenset[str],
+        vihf_version: str = VIHF_VERSION,
     ) -> None:
         self._repository_url = repository_url
+        self._vihf_version = vihf_version
         self._registry_url = registry_url
         self._lps = dict(lps)
         self._source_id = source_id
@@ -126,7 +128,7 @@ class DmpClient:
 
     def _envelope(self, action: str, to: str, pub: KosPublication, body: etree._Element) -> bytes:
         signed = "vihf_unsigned" not in self._faults
-        return soap_envelope(action, to, vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed), body)
+        return soap_envelope(action, to, vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed, version=self._vihf_version), body)
 
     def _post(self, url: str, content: bytes, content_type: str, entry_uuid: str, unique_id: str) -> PublishResult:
         try:

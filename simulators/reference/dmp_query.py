@@ -35,7 +35,7 @@ from simulators.reference.dmp_client import (
     soap_envelope,
     split_multipart,
 )
-from simulators.reference.vihf import VihfSigner, consultation_vihf
+from simulators.reference.vihf import VIHF_VERSION, VihfSigner, consultation_vihf
 from simulators.reference.xds_metadata import (
     DE_UNIQUE_ID,
     RIM,
@@ -107,7 +107,9 @@ class DmpQueryClient:
         facility_code: str = "SA01",
         timeout_s: float = 10.0,
         log: logging.Logger | None = None,
+        vihf_version: str = VIHF_VERSION,
     ) -> None:
+        self._vihf_version = vihf_version
         self._registry_url = registry_url
         self._repository_url = repository_url
         self._lps = dict(lps)
@@ -178,6 +180,7 @@ class DmpQueryClient:
             patient_id=patient_id,
             lps=self._lps,
             signer=self._signer,
+            version=self._vihf_version,
         )
 
     def _post(self, url: str, content: bytes, content_type: str) -> tuple[httpx.Response | None, str]:

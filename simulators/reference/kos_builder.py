@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 from .cda_in import CdaOrder, CdaPatient
 from .pacs_client import PacsInstance, PacsStudy
@@ -48,6 +48,7 @@ class KosSettings:
     manufacturer: str = "drimva"
     software_version: str = ""
     include_retrieve_url: bool = True
+    implicit_vr: bool = False  # Implicit VR Little Endian, as the DRIM-M samples (variant kos_implicit_vr)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def build_kos(
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = UID(KOS_SOP_CLASS)
     ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if settings.implicit_vr else ExplicitVRLittleEndian
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     return KosDocument(buffer.getvalue(), sop_instance_uid, series_uid, instance_number)

@@ -44,9 +44,10 @@ from .kos_builder import KosSettings, build_kos
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
 from .state import APPROVED, PublishedKos, StateStore
-from .variants import ACK_BEFORE_PROCESSING
+from .variants import ACK_BEFORE_PROCESSING, KOS_IMPLICIT_VR, WITHDRAW_DEPRECATED
 
 DELETED_STATUS = "urn:asip:ci-sis:2010:StatusType:Deleted"
+DEPRECATED_STATUS = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"  # ITI-57's own (variant withdraw_deprecated)
 MASKING_FLAGS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX")
 DEFAULT_ORGANISATION_ID_TYPE = "IDNST"
 
@@ -167,7 +168,9 @@ class ReferenceService:
             retrieve_ae_title=config.ae_title,
             manufacturer="drimva",
             software_version=f"{config.lps.name} {config.lps.version}",
+            implicit_vr=KOS_IMPLICIT_VR in variants,
         )
+        self.withdrawn_status = DEPRECATED_STATUS if WITHDRAW_DEPRECATED in variants else DELETED_STATUS
 
     # -- MLLP handler ------------------------------------------------------
 
@@ -373,7 +376,7 @@ class ReferenceService:
             organisation_id_type=org_type,
             creation_time=self.clock().strftime("%Y%m%d%H%M%S"),
         )
-        result = self.publisher.update_status(previous.entry_uuid, DELETED_STATUS, publication)
+        result = self.publisher.update_status(previous.entry_uuid, self.withdrawn_status, publication)
         if not result.ok:
             detail = "; ".join(result.errors) or f"HTTP {result.http_status} {result.registry_status}"
             self.log.info("withdrawal of entry %s failed: %s", previous.entry_uuid, detail)

@@ -13,9 +13,15 @@ The harness lays them over the embedded profile for a run with that variant
 (``drimva run --variant NAME``); it reads them from ``--list-variants``, since
 it never imports this package.
 
-Who reads which: the MLLP service (``service.py``) the ``ack_*`` ones. A
-variant can be combined with a fault (``--variant V --fault F``): the fault
-must still make its targets fail.
+Who reads which: the MLLP service (``service.py``) ``ack_before_processing``,
+``kos_implicit_vr`` and ``withdraw_deprecated``; the DMP clients
+(``dmp_client.py``, ``dmp_query.py``) ``vihf_4``; the consumer role
+(``consumer.py``) ``contextual_302``; ``stow_rs_node`` is a profile setting
+only (the consumer sends over STOW-RS when its config names a STOW-RS URL).
+A variant can be combined with a fault (``--variant V --fault F``): the fault
+must still make its targets fail. Several variants combine
+(``--variant A,B``): each reads a different point of the sources, so the
+self-test runs them all at once, and one by one only when that run fails.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from typing import Any
 from .named import select_named
 
 ACK_BEFORE_PROCESSING = "ack_before_processing"
+KOS_IMPLICIT_VR = "kos_implicit_vr"
+WITHDRAW_DEPRECATED = "withdraw_deprecated"
+VIHF_4 = "vihf_4"
+CONTEXTUAL_302 = "contextual_302"
+STOW_RS_NODE = "stow_rs_node"
 
 
 @dataclass(frozen=True)
@@ -52,11 +63,48 @@ VARIANTS: tuple[Variant, ...] = (
         # that nothing is published must wait as long to see a KOS it should not have published.
         profile={"timeouts": {"no_publication_grace_s": 3.0}},
     ),
+    Variant(
+        KOS_IMPLICIT_VR,
+        "writes the KOS in Implicit VR Little Endian (the reference writes Explicit VR Little Endian)",
+        "kos-manifest.md open question 6: every DRIM-M sample (ANS datasets, demonstrator) is Implicit VR LE; "
+        "DICOM PS3.5 allows both for a Part-10 file and XDS-I.b does not choose",
+    ),
+    Variant(
+        WITHDRAW_DEPRECATED,
+        "withdraws the KOS of a deleted report with ITI-57 to the ebRIM status Deprecated "
+        "(the reference uses the ASIP status urn:asip:ci-sis:2010:StatusType:Deleted)",
+        "dmp-xds.md §7 and open question 7: the demonstrator deletes with the ASIP Deleted status, IHE ITI-57 "
+        "defines Approved -> Deprecated; either makes the KOS unavailable",
+    ),
+    Variant(
+        VIHF_4,
+        "signs its ITI-41 / ITI-18 / ITI-43 calls with a VIHF of version 4.0 (the reference: 3.0)",
+        "where-sources-disagree.md (VIHF version): 3.0 in the demonstrator and the samples, 4.0 in the HL7v2 "
+        "volet's mapping; drimva accepts both and records which",
+    ),
+    Variant(
+        CONTEXTUAL_302,
+        "answers a valid contextual call 302 Found (the reference: 303 See Other)",
+        "where-sources-disagree.md (optional contextual-call parameters): success is 303 in the demonstrator, 302 "
+        "also seen; either is a redirection the professional's browser follows with a GET",
+    ),
+    Variant(
+        STOW_RS_NODE,
+        "sends the retrieved study to the DICOM node over STOW-RS (the reference: C-STORE)",
+        "where-sources-disagree.md (VA-D3): the VA says a DICOM node, the demonstrator sends STOW-RS to its PACS; the "
+        "harness's node takes both and the profile says which the SUT uses",
+        profile={"sut": {"consumer": {"node_transport": "stow-rs"}}},
+    ),
 )
 
 VARIANTS_BY_NAME: dict[str, Variant] = {variant.name: variant for variant in VARIANTS}
 
 
-def select_variants(name: str | None) -> frozenset[str]:
-    """The set of active variants for ``--variant NAME`` (empty when None; :class:`UnknownName` if unknown)."""
-    return select_named("variant", name, VARIANTS_BY_NAME)
+def select_variants(names: str | None) -> frozenset[str]:
+    """The set of active variants for ``--variant NAME[,NAME…]`` (empty when None; :class:`UnknownName` if one is unknown)."""
+    if names is None:
+        return frozenset()
+    selected: set[str] = set()
+    for name in names.split(","):
+        selected |= select_named("variant", name.strip(), VARIANTS_BY_NAME)
+    return frozenset(selected)

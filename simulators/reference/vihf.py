@@ -78,6 +78,7 @@ def build_vihf(
     issuer_dn: str,
     now: datetime | None = None,
     placeholder: bool = True,
+    version: str = VIHF_VERSION,
 ) -> etree._Element:
     """The unsigned assertion; with `placeholder`, a `ds:Signature` slot right after Issuer."""
     return _assertion(
@@ -93,6 +94,7 @@ def build_vihf(
         issuer_dn=issuer_dn,
         now=now,
         placeholder=placeholder,
+        version=version,
     )
 
 
@@ -107,6 +109,7 @@ def consultation_vihf(
     lps: Mapping[str, str],
     signer: VihfSigner,
     now: datetime | None = None,
+    version: str = VIHF_VERSION,
 ) -> etree._Element:
     """The signed VIHF of a consultation (ITI-18 / ITI-43) on behalf of a logged-in professional.
 
@@ -127,6 +130,7 @@ def consultation_vihf(
         issuer_dn=signer.issuer_dn,
         now=now,
         placeholder=True,
+        version=version,
     )
     return sign_vihf(assertion, signer)
 
@@ -145,6 +149,7 @@ def _assertion(
     issuer_dn: str,
     now: datetime | None,
     placeholder: bool,
+    version: str,
 ) -> etree._Element:
     instant = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     stamp = instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
@@ -165,7 +170,7 @@ def _assertion(
     etree.SubElement(context, _saml("AuthnContextClassRef")).text = TLS_CLIENT
 
     statement = etree.SubElement(assertion, _saml("AttributeStatement"))
-    _attribute(statement, "VIHF_Version", VIHF_VERSION)
+    _attribute(statement, "VIHF_Version", version)
     _attribute(statement, "Identifiant_Structure", structure_id)
     _attribute(statement, "Secteur_Activite", f"{facility_code}^{FACILITY_SCHEME}")
     _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:subject-id", subject_name)
@@ -204,10 +209,11 @@ def sign_vihf(assertion: etree._Element, signer: VihfSigner) -> etree._Element:
 
 
 def vihf_assertion(
-    pub: KosPublication, *, lps: Mapping[str, str], signer: VihfSigner, signed: bool = True, now: datetime | None = None
+    pub: KosPublication, *, lps: Mapping[str, str], signer: VihfSigner, signed: bool = True, now: datetime | None = None,
+    version: str = VIHF_VERSION,
 ) -> etree._Element:
     """The VIHF ready for `wsse:Security`; `signed=False` serves the `vihf_unsigned` fault."""
-    assertion = build_vihf(pub, lps=lps, issuer_dn=signer.issuer_dn, now=now, placeholder=signed)
+    assertion = build_vihf(pub, lps=lps, issuer_dn=signer.issuer_dn, now=now, placeholder=signed, version=version)
     return sign_vihf(assertion, signer) if signed else assertion
 
 
