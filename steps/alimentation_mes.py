@@ -11,6 +11,7 @@ import itertools
 import time
 from typing import Callable, Literal
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from drimva.context import Organisation, RuleOptions
@@ -187,6 +188,18 @@ def provisional_identity(state: ScenarioState, status: str) -> None:
 def masking_flag(state: ScenarioState, flag: str, value: str) -> None:
     spec = state.require_spec()
     state.spec = dataclasses.replace(spec, flags={**spec.flags, flag: value})
+
+
+@given(parsers.parse("le CR non destiné au DMP (indicateur MetaDMPMSS DESTDMP à « {value} »)"))
+def not_for_the_dmp(state: ScenarioState, profile: Profile, value: str) -> None:
+    """DESTDMP = N: no publication is due, unless the profile reads the flag otherwise (open question 7)."""
+    if not profile.rules.publish_requires_destdmp:
+        pytest.skip(
+            "not_applicable: rules.publish_requires_destdmp = false — the profile reads DESTDMP = N as no bar to a "
+            "publication (hl7v2-ris-to-drimbox.md open question 7), so there is nothing to check"
+        )
+    spec = state.require_spec()
+    state.spec = dataclasses.replace(spec, flags={**spec.flags, "DESTDMP": value})
 
 
 @given("le CR de cet examen déjà publié")
@@ -418,7 +431,8 @@ def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile,
         verdict.fail(
             "absence de publication",
             "DMP-NO-PUBLICATION",
-            "no KOS is published when the identity is not qualified or the study is unknown to the PACS",
+            "no KOS is published when the identity is not qualified, the study is unknown to the PACS or the CR is "
+            "not destined to the DMP (MetaDMPMSS DESTDMP = N)",
             "DMP registry (ITI-41)",
             "no entry for this patient",
             ", ".join(f"{e.unique_id} ({e.status})" for e in entries),

@@ -79,6 +79,14 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique
     Et aucun KOS n'est publié dans le DMP pour ce patient
 
+  @VA-B3 @securite @DESTDMP
+  Scénario: Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR non destiné au DMP (indicateur MetaDMPMSS DESTDMP à « N »)
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique
+    Et aucun KOS n'est publié dans le DMP pour ce patient
+
   @VA-B3 @pacs
   Scénario: Aucun KOS n'est publié pour un examen inconnu du PACS
     Étant donné un examen de ce patient absent du PACS

@@ -24,6 +24,7 @@ S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
 S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
 S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
+S_DESTDMP = "Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP"
 S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
 S_E_NO_TOKEN = "La DRIMbox source refuse une requête sans jeton"
 S_E_EXPIRED = "La DRIMbox source refuse un jeton expiré"
@@ -69,6 +70,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,)),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,)),
+    Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,)),
     Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
     Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
     Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),

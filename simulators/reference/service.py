@@ -269,7 +269,9 @@ class ReferenceService:
             return ACCEPTED
         if refusal:
             self.log.info("fault publish_unqualified: identity gate skipped (%s)", refusal)
-        if self.config.publish_requires_destdmp and not report.flag("DESTDMP"):
+        if self.config.publish_requires_destdmp and not report.flag("DESTDMP") and "publish_despite_destdmp" in self.faults:
+            self.log.info("fault publish_despite_destdmp: DESTDMP gate skipped (%r)", report.flags.get("DESTDMP", "absent"))
+        elif self.config.publish_requires_destdmp and not report.flag("DESTDMP"):
             self.log.info(
                 "no publication for study %s: DESTDMP is %r, not 'Y'", uid, report.flags.get("DESTDMP", "absent")
             )
