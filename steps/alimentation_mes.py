@@ -6,6 +6,7 @@ artefacts to the rules and the findings to the verdict.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import itertools
 import time
@@ -65,9 +66,27 @@ def _send(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Prof
         sending=(profile.harness.ris.sending_application, profile.harness.ris.sending_facility),
         receiving=(profile.sut.hl7.receiving_application, profile.sut.hl7.receiving_facility),
     )
-    exchange = ris.send(sut.hl7_host, sut.hl7_port, message)
+    exchange = ris.send(sut.hl7_host, sut.hl7_port, with_defect(message, state.defect))
     state.exchanges.append(exchange)
     return exchange
+
+
+UNREADABLE_CDA = base64.b64encode(b"<ClinicalDocument><not-a-cda").decode("ascii")  # not well-formed XML
+
+
+def with_defect(message: str, defect: str) -> str:
+    """The CR with the defect a scenario sends on purpose (``ScenarioState.defect``); unchanged when none."""
+    segments = message.split("\r")
+    if defect == "no-pid":  # HL7 v2.5 ch.2 / the volet: PID is required in ORU^R01 and MDM
+        return "\r".join(s for s in segments if not s.startswith("PID|"))
+    if defect == "unreadable-cda":  # the document OBX-5 (ED): ^text/xml^XML^Base64^<data>
+        return "\r".join(
+            s.rsplit("^Base64^", 1)[0] + "^Base64^" + UNREADABLE_CDA if s.startswith("OBX|") and "^Base64^" in s else s
+            for s in segments
+        )
+    if defect:
+        raise ValueError(f"unknown CR defect {defect!r}")
+    return message
 
 
 def _patient_entries(dmp: DmpSimulator, state: ScenarioState) -> list[RegistryEntry]:
@@ -140,9 +159,9 @@ def _iti41(submission: Submission) -> ProvideAndRegister:
     return request
 
 
-def _ack_findings(exchange: RisExchange) -> list[Finding]:
+def _ack_findings(exchange: RisExchange, *, expect_accept: bool = True) -> list[Finding]:
     """The ACK rules, with what the RIS saw when no ACK came (refused, timed out, closed)."""
-    findings = check_ack(exchange.ack_text, parse_message(exchange.message))
+    findings = check_ack(exchange.ack_text, parse_message(exchange.message), expect_accept=expect_accept)
     if exchange.ack_text is None and exchange.error:
         findings = [
             dataclasses.replace(f, actual=f"no ACK: {exchange.error}") if f.rule == "ACK-PRESENT" else f
@@ -202,6 +221,16 @@ def not_for_the_dmp(state: ScenarioState, profile: Profile, value: str) -> None:
     state.spec = dataclasses.replace(spec, flags={**spec.flags, "DESTDMP": value})
 
 
+@given("le CR transmis sans segment PID (message mal formé)")
+def malformed_report(state: ScenarioState) -> None:
+    state.defect = "no-pid"
+
+
+@given("le CR transmis avec un document CDA illisible")
+def unreadable_document(state: ScenarioState) -> None:
+    state.defect = "unreadable-cda"
+
+
 @given("le CR de cet examen déjà publié")
 def report_already_published(
     state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict
@@ -251,6 +280,12 @@ def ack_any(state: ScenarioState, verdict: Verdict) -> None:
     exchange = state.last_exchange
     findings = _ack_findings(exchange)
     verdict.judge("acquittement technique (AA, AE ou AR)", [f for f in findings if f.rule != "ACK-MSA1"])
+
+
+@then("la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR")
+def ack_refused(state: ScenarioState, verdict: Verdict) -> None:
+    """HL7 v2.5 ch.2 (original mode) and the volet §6: a message the receiver cannot take is refused with an error."""
+    verdict.judge("refus du CR (AE ou AR avec ERR)", _ack_findings(state.last_exchange, expect_accept=False))
 
 
 # -- Then: PACS -----------------------------------------------------------------

@@ -21,6 +21,22 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Quand le RIS transmet le CR en MDM^T02
     Alors la DRIMbox renvoie un acquittement technique AA conforme
 
+  @VA-B1 @HL7-ACK @erreur
+  Scénario: Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR transmis sans segment PID (message mal formé)
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR
+    Et aucun KOS n'est publié dans le DMP pour ce patient
+
+  @VA-B1 @HL7-ACK @erreur
+  Scénario: Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR transmis avec un document CDA illisible
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR
+    Et aucun KOS n'est publié dans le DMP pour ce patient
+
   @VA-B2 @DICOM-CFIND
   Scénario: La DRIMbox interroge le PACS sur l'examen du CR
     Étant donné un examen de ce patient archivé dans le PACS

@@ -24,6 +24,8 @@ S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
 S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
 S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
+S_MALFORMED = "Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié"
+S_UNREADABLE = "Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié"
 S_DESTDMP = "Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP"
 S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
 S_E_NO_TOKEN = "La DRIMbox source refuse une requête sans jeton"
@@ -64,6 +66,8 @@ class Fault:
 FAULTS: tuple[Fault, ...] = (
     Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM)),
     Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM)),
+    Fault("hl7_accept_unreadable", "acknowledges AA a CR it cannot read (no PID, CDA not readable) and drops it",
+          (S_MALFORMED, S_UNREADABLE)),
     Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,)),
     Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,)),
     Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,)),

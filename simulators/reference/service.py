@@ -201,15 +201,12 @@ class ReferenceService:
         try:
             report = read_message(raw)
         except Hl7Error as exc:
-            self.log.info("message rejected (AE): %s", exc)
-            return Outcome("AE", exc)
+            return self._refused(exc)
         try:
             cda = read_cda(report.cda)
         except CdaError as exc:
             code = "102" if exc.xpath == "/" else "101"
-            error = Hl7Error(code, f"OBX^{report.document_obx}^5", f"CDA {exc.xpath}: {exc.detail}")
-            self.log.info("message rejected (AE): %s", error)
-            return Outcome("AE", error)
+            return self._refused(Hl7Error(code, f"OBX^{report.document_obx}^5", f"CDA {exc.xpath}: {exc.detail}"))
         self.log.info(
             "%s event, CDA %s, studies %s", report.event.value, cda.document_id, ", ".join(s.study_uid for s in cda.studies)
         )
@@ -220,6 +217,13 @@ class ReferenceService:
             return ACCEPTED
         with turn:
             return self._process_studies(report, cda)
+
+    def _refused(self, error: Hl7Error) -> Outcome:
+        if "hl7_accept_unreadable" in self.faults:
+            self.log.info("fault hl7_accept_unreadable: AA for a message it cannot read (%s)", error)
+            return ACCEPTED
+        self.log.info("message rejected (AE): %s", error)
+        return Outcome("AE", error)
 
     def _process_studies(self, report: Hl7Report, cda: CdaReport) -> Outcome:
         outcomes = [self._process_study(report, cda, study) for study in cda.studies]
