@@ -51,6 +51,39 @@ def test_entries_are_complete() -> None:
         assert entry.va_items, f"{entry.id}: no VA item"
 
 
+OUR_FILE = re.compile(r"[\w./-]+\.md\b|shared/reference", re.IGNORECASE)
+
+
+def test_judged_entries_have_a_french_text_citing_public_documents_only() -> None:
+    """The HTML VA report, handed to a French client, shows ``fr``: no English fallback, none of our notes."""
+    untranslated = sorted(e.id for e in catalogue.entries().values() if e.status in ("judged", "validate_only") and not e.fr.strip())
+    assert not untranslated, f"entries judged without a French text (fr): {untranslated}"
+    ours = sorted(f"{e.id}: {e.fr!r}" for e in catalogue.entries().values() if OUR_FILE.search(e.fr))
+    assert not ours, f"French texts naming one of our files: {ours}"
+
+
+def test_our_file_pattern_catches_a_note_name() -> None:
+    assert OUR_FILE.search("voir dmp-xds.md §4") and OUR_FILE.search("../shared/reference/x")
+    assert not OUR_FILE.search("schématron Entete_IMG-CR-IMG.sch, RFC 9110 §12.4.2")
+
+
+DICOM_TAG = re.compile(r"\(([0-9A-F]{4}),([0-9A-F]{4})\)")
+
+
+def test_french_texts_do_not_name_a_dicom_keyword_beside_its_tag() -> None:
+    """The HTML report appends its keyword to every (gggg,eeee) tag; the text must not name it a second time."""
+    from pydicom.datadict import keyword_for_tag
+
+    doubled = []
+    for entry in catalogue.entries().values():
+        for match in DICOM_TAG.finditer(entry.fr):
+            keyword = keyword_for_tag(int(match.group(1) + match.group(2), 16))
+            around = entry.fr[max(0, match.start() - len(keyword) - 2) : match.end() + len(keyword) + 2]
+            if keyword and keyword in around:
+                doubled.append(f"{entry.id}: {keyword} beside {match.group(0)}")
+    assert not doubled, f"keyword named beside its tag (the report doubles it): {doubled}"
+
+
 def test_lookup() -> None:
     entry = catalogue.requirement("ACK-PRESENT")
     assert entry is not None and entry.va_items == ("VA-B1",)
