@@ -10,6 +10,7 @@ import base64
 import dataclasses
 import itertools
 import time
+from datetime import datetime, timezone
 from typing import Callable, Literal
 
 import pytest
@@ -150,6 +151,11 @@ def _unless_acknowledged(verdict: Verdict, state: ScenarioState, check: str) -> 
 def _ack_problem(exchange: RisExchange, of: str) -> str:
     """What failed when the ACK of a precondition's CR is not conformant: "pas d'ACK du CR initial", …"""
     return f"pas d'ACK {of}" if exchange.ack_text is None else f"ACK {of} non conforme"
+
+
+def _received_at(submission: Submission) -> datetime:
+    """When the DMP simulator received the submission (the instant the time rules judge against)."""
+    return datetime.fromtimestamp(submission.at, timezone.utc)
 
 
 def _iti41(submission: Submission) -> ProvideAndRegister:
@@ -378,14 +384,14 @@ def xds_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Ver
     _, submission = _publication(state)
     verdict.judge(
         "métadonnées XDS (ITI-41)",
-        check_kos_submission(_iti41(submission), state.context(), rule_options, submission.client_subject),
+        check_kos_submission(_iti41(submission), state.context(), rule_options, submission.client_subject, _received_at(submission)),
     )
 
 
 @then("l'assertion VIHF de la publication est signée et conforme")
 def vihf_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Verdict) -> None:
     _, submission = _publication(state)
-    verdict.judge("assertion VIHF", check_vihf(_iti41(submission).assertion, state.context(), rule_options))
+    verdict.judge("assertion VIHF", check_vihf(_iti41(submission).assertion, state.context(), rule_options, _received_at(submission)))
 
 
 @then("le KOS passe la validation dciodvfy")

@@ -14,8 +14,10 @@ import pytest
 from drimva.context import Organisation
 from drimva.evidence import NullEvidence
 from drimva.mime import MtomMessage, build_multipart_related
+from drimva.rules.vihf import xsd_datetime
 from drimva.waiting import poll
 from drimva.xds import (
+    parse_capture,
     ACTION_ITI41,
     ACTION_ITI41_RESPONSE,
     ACTION_ITI57,
@@ -275,6 +277,9 @@ def test_demonstrator_capture_replayed(pki: TestPki, dmp: DmpSimulator) -> None:
     if not path.exists():
         pytest.skip(f"shared sample absent: {path}")
     body, content_type = capture_to_http(path.read_bytes())
+    issued = xsd_datetime(parse_capture(path.read_bytes()).assertion.get("IssueInstant"))  # type: ignore[union-attr]
+    assert issued is not None
+    dmp.clock = lambda: issued  # replayed at the time it was captured: its VIHF is valid then
     with client(pki) as http:
         response = post(http, dmp.repository_url, body, content_type)
     # The KOS part is intact (hash and size match); the signature part was re-indented when the
@@ -341,3 +346,16 @@ def test_xml_attacks_on_iti41_get_a_fault_fast_and_the_dmp_still_serves(pki: Tes
         assert got_code == "soap:Sender" and "DTD" in got_reason and "root:" not in got_reason
         body, content_type = iti41()
         assert registry_status(post(http, dmp.repository_url, body, content_type)) == ("Success", [])
+
+
+def test_a_vihf_outside_its_validity_window_is_refused_with_a_soap_fault(pki: TestPki, dmp: DmpSimulator) -> None:
+    """The demonstrator's capture, replayed today: its VIHF was issued long ago (SAML Core §2.5.1.2)."""
+    path = SHARED / "poc-samples/XDS/publication.xml"
+    if not path.exists():
+        pytest.skip(f"shared sample absent: {path}")
+    body, content_type = capture_to_http(path.read_bytes())
+    with client(pki) as http:
+        response = post(http, dmp.repository_url, body, content_type)
+    assert b"VIHF assertion not valid (expired)" in response.content and b"IssueInstant" in response.content
+    (submission,) = dmp.submissions
+    assert submission.fault and "expired" in submission.fault and dmp.entries() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -222,3 +223,52 @@ def test_official_samples(sample: str) -> None:
     # cannot be verified and the structure cannot match; everything else follows the samples' values.
     assert judged(findings) == [("VIHF-SIGNATURE", "error"), ("VIHF-STRUCTURE", "error")]
     assert ("VIHF-VERSION", "3.0") in {(f.rule, f.actual) for f in findings}
+
+
+# -- validity window (SAML Core §2.5.1.2) ----------------------------------------------------------
+
+
+def _validity(assertion: etree._Element, at: datetime | None) -> list[tuple[str, str, str]]:
+    return [(f.location, f.expected, f.actual) for f in check_vihf(assertion, CTX, RuleOptions(), at) if f.rule == "VIHF-VALIDITY"]
+
+
+def _issued(pki: TestPki, when: datetime) -> etree._Element:
+    assertion = make_vihf(pki)
+    assertion.set("IssueInstant", when.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    return assertion  # the signature no longer verifies: VIHF-SIGNATURE says so, VIHF-VALIDITY is judged apart
+
+
+def test_an_assertion_made_for_the_call_is_valid(pki: TestPki) -> None:
+    assert _validity(make_vihf(pki), datetime(2025, 1, 1, 10, 0, 30, tzinfo=timezone.utc)) == []  # issued 10:00:00Z
+    now = datetime.now(timezone.utc)
+    assert _validity(_issued(pki, now - timedelta(minutes=59)), now) == []
+    assert _validity(_issued(pki, now + timedelta(minutes=4)), now) == []  # clock skew
+
+
+def test_an_old_or_future_issue_instant_is_outside_the_window(pki: TestPki) -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    (old,) = _validity(_issued(pki, now - timedelta(hours=2)), now)
+    assert old == ("saml2:Assertion/@IssueInstant", "within 1 h before the receipt 2026-12-02T12:00:00Z (no Conditions)", "2026-12-02T10:00:00.000Z")
+    (future,) = _validity(_issued(pki, now + timedelta(minutes=10)), now)
+    assert future[0] == "saml2:Assertion/@IssueInstant" and future[2] == "2026-12-02T12:10:00.000Z"
+    assert _validity(_issued(pki, now - timedelta(hours=2)), None) == []  # a captured file: the form only
+
+
+def test_conditions_bound_the_assertion_when_it_has_them(pki: TestPki) -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    assertion = _issued(pki, now - timedelta(hours=3))
+    conditions = etree.SubElement(assertion, f"{{{SAML2_NS}}}Conditions", NotBefore="2026-12-02T09:00:00Z", NotOnOrAfter="2026-12-02T13:00:00Z")
+    assert _validity(assertion, now) == []  # three hours old, but inside its own Conditions
+    conditions.set("NotOnOrAfter", "2026-12-02T11:00:00Z")
+    assert _validity(assertion, now) == [("saml2:Assertion/saml2:Conditions/@NotOnOrAfter", "after the receipt 2026-12-02T12:00:00Z", "2026-12-02T11:00:00Z")]
+    conditions.set("NotBefore", "2026-12-02T12:30:00Z")
+    rules = _validity(assertion, None)
+    assert rules == [("saml2:Assertion/saml2:Conditions", "NotBefore before NotOnOrAfter", "2026-12-02T12:30:00Z / 2026-12-02T11:00:00Z")]
+
+
+@pytest.mark.parametrize("instant", ["", "2026-12-02 12:00:00", "2026-12-02T12:00:00", "2026-13-02T12:00:00Z"])
+def test_an_issue_instant_that_is_not_an_xsd_datetime_in_utc_is_a_finding(pki: TestPki, instant: str) -> None:
+    assertion = make_vihf(pki)
+    assertion.set("IssueInstant", instant)
+    (found,) = _validity(assertion, None)
+    assert found == ("saml2:Assertion/@IssueInstant", "an xsd:dateTime in UTC (YYYY-MM-DDThh:mm:ss[.sss]Z)", instant or "(absent)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Callable
@@ -391,3 +392,31 @@ def test_ans_validator_sample() -> None:
         ("XDS-DOCUMENT", "error"),
         ("XDS-MTOM", "error"),
     ]
+
+
+# -- creationTime (IHE ITI TF-3 4.2.3.2.6) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "received", "expected"), [
+    ("20261202120000", datetime(2026, 12, 2, 12, 1, tzinfo=timezone.utc), None),
+    ("202612021200", datetime(2026, 12, 2, 12, 1, tzinfo=timezone.utc), None),  # minutes precision is a DTM too
+    ("20261202120000", None, None),
+    ("20261202130000", datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc), "not after the receipt 20261202120000 (UTC, + 5 min)"),
+    ("2026-12-02T12:00:00", None, "YYYYMMDDhhmmss (UTC)"),
+    ("20261302120000", None, "a date and time that exist"),
+    (None, None, "YYYYMMDDhhmmss (UTC)"),
+])  # fmt: skip
+def test_creation_time_is_a_utc_dtm_not_after_the_submission(
+    pki: TestPki, value: str | None, received: datetime | None, expected: str | None
+) -> None:
+    publication = conformant(pki)
+    kos = publication.entries[0]
+    if value is None:
+        del kos.slots["creationTime"]
+    else:
+        kos.slots["creationTime"] = [value]
+    request = publication.request()
+    found = [f for f in check_kos_submission(request, CTX, RuleOptions(), received_at=received) if f.rule == "XDS-CREATION-TIME"]
+    assert [f.expected for f in found] == ([expected] if expected else [])
+    if expected:
+        assert found[0].actual == (value or "(absent)") and "creationTime" in found[0].location

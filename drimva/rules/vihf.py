@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime, timedelta, timezone
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -39,6 +40,15 @@ ATTR_SECTEUR = "Secteur_Activite"
 ATTR_ROLE = "urn:oasis:names:tc:xacml:2.0:subject:role"
 ATTR_PURPOSE = "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"
 LPS_ATTRIBUTES = ("LPS_ID", "LPS_Nom", "LPS_Version", "LPS_ID_HOMOLOGATION_DMP")
+
+# The validity window. SAML Core §2.5.1.2 bounds an assertion by its Conditions (NotBefore, NotOnOrAfter);
+# neither the DRIM-M samples nor the demonstrator carry Conditions, and no DMP document states how old an
+# IssueInstant may be. Decision: with Conditions, they bound it; without, the assertion is made for the call
+# (both samples build one per request) and its IssueInstant must be within VIHF_MAX_AGE of the receipt;
+# either way a clock skew of VIHF_CLOCK_SKEW is allowed (SAML 2.0 deployments commonly allow 3-5 minutes).
+VIHF_CLOCK_SKEW = timedelta(minutes=5)
+VIHF_MAX_AGE = timedelta(hours=1)
+_XSD_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def match_structure_id(found: str | None, expected: str) -> str | None:
@@ -96,11 +106,64 @@ def _loc(name: str) -> str:
     return f"{ASSERTION}/saml2:AttributeStatement/saml2:Attribute[@Name='{name}']/saml2:AttributeValue"
 
 
-def check_vihf(assertion: etree._Element | None, ctx: ReportContext, options: RuleOptions) -> list[Finding]:
+def xsd_datetime(text: str | None) -> datetime | None:
+    """An xsd:dateTime with its time zone (SAML Core §1.3.3: UTC, 'Z'), as an aware datetime; None if it is not one."""
+    match = _XSD_DATETIME.match((text or "").strip())
+    if match is None:
+        return None
+    zone = match.group(8)
+    try:
+        return datetime.fromisoformat(f"{match.group(0)[:19]}{match.group(7) or ''}{'+00:00' if zone == 'Z' else zone}")
+    except ValueError:
+        return None
+
+
+def validity_problems(assertion: etree._Element, received_at: datetime | None) -> list[tuple[str, str, str, str]]:
+    """What makes the assertion not valid (at ``received_at`` when given): ``(location, expected, actual, why)`` each.
+
+    Without ``received_at`` (a captured file) only the form is judged: IssueInstant an xsd:dateTime, and
+    NotBefore before NotOnOrAfter when both are given. The DMP simulator refuses an assertion with a problem.
+    """
+    problems: list[tuple[str, str, str, str]] = []
+    issued_text = assertion.get("IssueInstant")
+    issued = xsd_datetime(issued_text)
+    if issued is None:
+        problems.append((f"{ASSERTION}/@IssueInstant", "an xsd:dateTime in UTC (YYYY-MM-DDThh:mm:ss[.sss]Z)", issued_text or "(absent)", "form"))
+    conditions = assertion.find(f"{{{SAML2_NS}}}Conditions")
+    bounds = {name: conditions.get(name) for name in ("NotBefore", "NotOnOrAfter")} if conditions is not None else {}
+    parsed = {name: xsd_datetime(text) for name, text in bounds.items() if text is not None}
+    for name, text in bounds.items():
+        if text is not None and parsed[name] is None:
+            problems.append((f"{ASSERTION}/saml2:Conditions/@{name}", "an xsd:dateTime in UTC", text, "form"))
+    not_before, not_after = parsed.get("NotBefore"), parsed.get("NotOnOrAfter")
+    if not_before and not_after and not_before >= not_after:
+        problems.append((f"{ASSERTION}/saml2:Conditions", "NotBefore before NotOnOrAfter", f"{bounds['NotBefore']} / {bounds['NotOnOrAfter']}", "window"))
+    if received_at is None:
+        return problems
+    at = received_at.astimezone(timezone.utc)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if issued is not None and issued > at + VIHF_CLOCK_SKEW:
+        problems.append((f"{ASSERTION}/@IssueInstant", f"not after the receipt {stamp} (+{VIHF_CLOCK_SKEW.seconds // 60} min)", issued_text or "", "not yet valid"))
+    if not_before is not None and not_before > at + VIHF_CLOCK_SKEW:
+        problems.append((f"{ASSERTION}/saml2:Conditions/@NotBefore", f"not after the receipt {stamp}", bounds["NotBefore"] or "", "not yet valid"))
+    if not_after is not None and not_after <= at - VIHF_CLOCK_SKEW:
+        problems.append((f"{ASSERTION}/saml2:Conditions/@NotOnOrAfter", f"after the receipt {stamp}", bounds["NotOnOrAfter"] or "", "expired"))
+    if not_after is None and issued is not None and issued < at - VIHF_MAX_AGE - VIHF_CLOCK_SKEW:
+        problems.append((f"{ASSERTION}/@IssueInstant", f"within {VIHF_MAX_AGE.seconds // 3600} h before the receipt {stamp} (no Conditions)", issued_text or "", "expired"))
+    return problems
+
+
+def check_vihf(
+    assertion: etree._Element | None, ctx: ReportContext, options: RuleOptions, received_at: datetime | None = None
+) -> list[Finding]:
+    """The VIHF rules; ``received_at`` (when the DMP received it) adds its validity window to its form."""
     f = FindingList(source="VIHF")
     if assertion is None:
         f.add("VIHF-PRESENT", f"a signed VIHF assertion in wsse:Security ({SRC})", "soap:Header/wsse:Security/saml2:Assertion", "saml2:Assertion", None)
         return f.items
+    for location, expected, actual, why in validity_problems(assertion, received_at):
+        f.add("VIHF-VALIDITY", f"the assertion is valid when the DMP receives it: IssueInstant, Conditions (SAML Core §2.5.1.2, §2.3.3; {SRC}) — {why}",
+              location, expected, actual)
     cert = _check_signature(f, assertion, options)
     attrs = attributes(assertion)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 
 import pydicom
@@ -120,7 +121,9 @@ def check_kos_submission(
     ctx: ReportContext,
     options: RuleOptions,
     client_cert_subject: str | None = None,
+    received_at: datetime | None = None,
 ) -> list[Finding]:
+    """The ITI-41 rules; ``received_at`` (when the DMP received it, live runs) adds the time checks to the forms."""
     f = FindingList(source="ITI-41")
     _check_transport(f, request)
     kos_list = kos_entries(request)
@@ -140,9 +143,10 @@ def check_kos_submission(
     kos = kos_list[0] if kos_list else None
     if kos is not None:
         _check_kos_entry(f, request, kos, ctx, client_cert_subject)
+        _check_creation_time(f, kos, received_at)
     _check_submission_set(f, request, kos, ctx)
     _check_signature_entries(f, request, signatures)
-    f.extend(check_vihf(request.assertion, ctx, options))
+    f.extend(check_vihf(request.assertion, ctx, options, received_at))
     return f.items
 
 
@@ -182,6 +186,31 @@ def _check_kos_entry(f: FindingList, request: ProvideAndRegister, kos: DocumentE
     _check_event_codes(f, kos, ctx)
     _check_confidentiality(f, kos, ctx)
     _check_author_institution(f, kos, ctx, client_cert_subject)
+
+
+XDS_TIME = re.compile(r"^\d{4}(\d{2}){0,5}$")  # DTM: YYYY[MM[DD[hh[mm[ss]]]]], in UTC (IHE ITI TF-3 4.2.3.1.5)
+CREATION_TIME_SKEW = timedelta(minutes=5)
+
+
+def _check_creation_time(f: FindingList, kos: DocumentEntry, received_at: datetime | None) -> None:
+    """creationTime: required, a DTM in UTC (IHE ITI TF-3 4.2.3.2.6), and not later than the submission's receipt."""
+    requirement = f"DocumentEntry creationTime YYYY[MM[DD[hh[mm[ss]]]]] in UTC, not after the submission (IHE ITI TF-3 4.2.3.2.6; {SRC} §4)"
+    location = _entry_loc(kos, "rim:Slot[@name='creationTime']")
+    value = kos.slot("creationTime")
+    if not value or not XDS_TIME.match(value.strip()):
+        f.add("XDS-CREATION-TIME", requirement, location, "YYYYMMDDhhmmss (UTC)", value)
+        return
+    text = value.strip()
+    try:
+        created = datetime.strptime(text + "0101000000"[len(text) - 4:], "%Y%m%d%H%M%S")  # the missing parts at their start
+    except ValueError:
+        f.add("XDS-CREATION-TIME", requirement, location, "a date and time that exist", text)
+        return
+    if received_at is not None:
+        at = received_at.astimezone(timezone.utc).replace(tzinfo=None)
+        if created > at + CREATION_TIME_SKEW:
+            f.add("XDS-CREATION-TIME", requirement, location, f"not after the receipt {at:%Y%m%d%H%M%S} (UTC, + 5 min)", text,
+                  note="a creationTime in the future is often local time written as UTC")
 
 
 def _check_code(f: FindingList, rule: str, entry: DocumentEntry, scheme: str, expected: tuple[str, str], requirement: str) -> None:

@@ -25,12 +25,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from drimva.dicom_text import dump_dataset, read_part10
 from drimva.evidence import EvidenceSink
 from drimva.mime import build_multipart_related
+from drimva.rules.vihf import validity_problems
 from drimva.xds import (
     ACTION_ITI18,
     ACTION_ITI18_RESPONSE,
@@ -157,8 +159,10 @@ class DmpSimulator(ServedOverHttps):
         error_codes: Mapping[str, str] | None = None,
         timeout: float = 10.0,
         repository_unique_id: str = DEFAULT_REPOSITORY_UNIQUE_ID,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self.evidence = evidence
+        self.clock = clock  # the instant a VIHF's validity window is judged at (a test replays a capture at its own time)
         self.require_client_cert = require_client_cert
         self.repository_unique_id = repository_unique_id
         self.registry = Registry(known_patient_ids, error_codes)
@@ -339,6 +343,12 @@ class DmpSimulator(ServedOverHttps):
             submission.parse_error = str(exc)
             return self._fault(submission, "Sender", f"ProvideAndRegisterDocumentSetRequest cannot be read: {exc}", relates_to=soap.message_id)
         submission.model = model
+        if model.assertion is not None:
+            expired = validity_problems(model.assertion, self.clock())
+            if expired:  # SAML Core §2.5.1.2: an assertion outside its validity window is not to be relied upon
+                location, expected, actual, why = expired[0]
+                return self._fault(submission, "Sender", f"VIHF assertion not valid ({why}): {location} = {actual}, expected {expected}",
+                                   relates_to=soap.message_id)
         self._record_documents(model, submission.index)
         errors, id_map = self.registry.register(model, submission.index)
         submission.errors, submission.id_map = errors, id_map

@@ -16,6 +16,7 @@ import socket
 import ssl
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -128,7 +129,9 @@ class DmpClient:
 
     def _envelope(self, action: str, to: str, pub: KosPublication, body: etree._Element) -> bytes:
         signed = "vihf_unsigned" not in self._faults
-        return soap_envelope(action, to, vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed, version=self._vihf_version), body)
+        issued = datetime.now(timezone.utc) - timedelta(hours=2) if "vihf_expired" in self._faults else None
+        assertion = vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed, version=self._vihf_version, now=issued)
+        return soap_envelope(action, to, assertion, body)
 
     def _post(self, url: str, content: bytes, content_type: str, entry_uuid: str, unique_id: str) -> PublishResult:
         try:

@@ -86,6 +86,7 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
+    Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,)),
     Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL)),
     Fault(
         "wado_no_token_check",
