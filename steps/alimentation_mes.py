@@ -252,6 +252,24 @@ def report_already_published(
     state.dmp_mark = len(dmp.submissions)
 
 
+@given("le CR de cet examen déjà corrigé une première fois")
+def report_already_replaced(
+    state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict
+) -> None:
+    """A first correction, published: the next one must replace *it*, not the initial entry (RPLC targets the latest)."""
+    first = state.published
+    state.spec = state.require_spec().corrected()
+    exchange = _send(state, ris, sut, profile, "MDM", "replace")
+    verdict.precondition("précondition : première correction acquittée", _ack_findings(exchange), _ack_problem(exchange, "de la première correction"))
+    entry = _await_publication(dmp, state, profile, lambda e: e.status == APPROVED and e.entry_uuid != first.entry_uuid)
+    if entry is None:
+        missing = _publication_missing(dmp, state, profile)
+        verdict.blocked("précondition : KOS de la première correction publié", "KOS de la première correction non publié",
+                        missing.rule, missing.actual, [missing])
+    state.published = entry
+    state.dmp_mark = len(dmp.submissions)
+
+
 # -- When ---------------------------------------------------------------------
 
 

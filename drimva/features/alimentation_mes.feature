@@ -71,6 +71,15 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
+  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10
+  Scénario: Un second CR corrigé remplace le KOS de la première correction
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Et le CR de cet examen déjà corrigé une première fois
+    Quand le RIS transmet le CR corrigé en MDM^T10
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et un nouveau KOS conforme remplace le précédent dans le DMP
+
   @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01
   Scénario: La suppression du CR transmise en ORU^R01 retire le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS

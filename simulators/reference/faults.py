@@ -20,6 +20,7 @@ S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
 S_KOS = "Le KOS est publié dans le DMP avec le certificat de la structure"
 S_RPLC = "Le CR corrigé transmis en MDM^T10 remplace le KOS publié"
 S_RPLC_ORU = "Le CR corrigé transmis en ORU^R01 remplace le KOS publié"
+S_RPLC_TWICE = "Un second CR corrigé remplace le KOS de la première correction"
 S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
 S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
@@ -77,6 +78,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,)),
     Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
     Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
+    Fault("rplc_targets_first", "a second replacement's RPLC targets the study's first KOS entry, not the one it replaces",
+          (S_RPLC_TWICE,)),
     Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),
     Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
     Fault(

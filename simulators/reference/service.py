@@ -324,6 +324,10 @@ class ReferenceService:
         if replaces and "replace_without_rplc" in self.faults:
             self.log.info("fault replace_without_rplc: no RPLC to %s", replaces)
             replaces = None
+        first = (previous.first_entry_uuid or previous.entry_uuid) if previous else ""
+        if replaces and first != replaces and "rplc_targets_first" in self.faults:
+            self.log.info("fault rplc_targets_first: RPLC to the first entry %s, not the current %s", first, replaces)
+            replaces = first
         patient = cda.patient if cda.patient.ins else dataclasses.replace(cda.patient, ins=report.ins, ins_oid=report.ins_oid)
         kos_patient, kos_study, settings = self._kos_inputs(patient, pacs_study, now)
         document = build_kos(
@@ -357,6 +361,7 @@ class ReferenceService:
                 instance_number=document.instance_number,
                 status=APPROVED,
                 publication=publication,
+                first_entry_uuid=first or result.entry_uuid,
             )
         )
         self.log.info("KOS %s published as %s", document.sop_instance_uid, result.entry_uuid)

@@ -35,6 +35,7 @@ class PublishedKos:
     instance_number: int
     status: str  # APPROVED / DELETED
     publication: KosPublication
+    first_entry_uuid: str = ""  # the study's first KOS entry (kept across replacements; read by a fault only)
 
 
 class StateStore:
