@@ -402,7 +402,8 @@ def xds_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Ver
     _, submission = _publication(state)
     verdict.judge(
         "métadonnées XDS (ITI-41)",
-        check_kos_submission(_iti41(submission), state.context(), rule_options, submission.client_subject, _received_at(submission)),
+        check_kos_submission(_iti41(submission), state.context(), rule_options, submission.client_subject,
+                             _received_at(submission), with_vihf=False),  # the VIHF has its own step
     )
 
 

@@ -420,3 +420,12 @@ def test_creation_time_is_a_utc_dtm_not_after_the_submission(
     assert [f.expected for f in found] == ([expected] if expected else [])
     if expected:
         assert found[0].actual == (value or "(absent)") and "creationTime" in found[0].location
+
+
+def test_the_vihf_rules_can_be_left_to_their_own_step(pki: TestPki) -> None:
+    """The live scenario judges the VIHF in a step of its own: the ITI-41 step leaves it out, each finding once."""
+    publication = conformant(pki)
+    publication.assertion = None
+    request = publication.request()
+    assert "VIHF-PRESENT" in {f.rule for f in check_kos_submission(request, CTX, RuleOptions())}
+    assert not any(f.rule.startswith("VIHF-") for f in check_kos_submission(request, CTX, RuleOptions(), with_vihf=False))

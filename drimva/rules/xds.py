@@ -122,8 +122,13 @@ def check_kos_submission(
     options: RuleOptions,
     client_cert_subject: str | None = None,
     received_at: datetime | None = None,
+    *,
+    with_vihf: bool = True,
 ) -> list[Finding]:
-    """The ITI-41 rules; ``received_at`` (when the DMP received it, live runs) adds the time checks to the forms."""
+    """The ITI-41 rules; ``received_at`` (when the DMP received it, live runs) adds the time checks to the forms.
+
+    ``with_vihf=False`` leaves the VIHF rules out, for a scenario that judges the assertion in a step of its own
+    (each finding once in the report)."""
     f = FindingList(source="ITI-41")
     _check_transport(f, request)
     kos_list = kos_entries(request)
@@ -146,7 +151,8 @@ def check_kos_submission(
         _check_creation_time(f, kos, received_at)
     _check_submission_set(f, request, kos, ctx)
     _check_signature_entries(f, request, signatures)
-    f.extend(check_vihf(request.assertion, ctx, options, received_at))
+    if with_vihf:
+        f.extend(check_vihf(request.assertion, ctx, options, received_at))
     return f.items
 
 
