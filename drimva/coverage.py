@@ -3,8 +3,12 @@
 Why: the kill matrix proves every scenario fails on some fault; it says nothing
 of which requirement is judged. This lists, per VA item, every catalogue entry
 with its status, and counts the entries no rule judges live (marked ``!``).
-The scenario and fault columns (issue 11 §5) wait on results.json recording the
-rule ids each scenario evaluates (issue 11 §4).
+From a self-test folder it adds, per VA item, the scenarios, the faults that
+fail one of them and the variants that pass them all; and per entry, the
+faults whose run failed a scenario with an error finding of that entry's rule
+id (the entry is judged live and a fault of the reference breaks it), the
+scenarios where that happened. A judged entry that no fault breaks is marked
+``!``: its rule is never seen failing live, only in unit tests.
 """
 
 from __future__ import annotations
@@ -50,10 +54,29 @@ def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
             if run.get("fault") and "failed" in seen.values():
                 row["faults"].append(str(run["fault"]))
             elif run.get("variant") and seen and set(seen.values()) == {"passed"} and set(seen) == mine:
-                row["variants"].append(str(run["variant"]))
+                row["variants"] += str(run["variant"]).split(",")  # a combined run names every variant it had on
         row["faults"].sort()
         row["variants"].sort()
     return dict(sorted(out.items()))
+
+
+def selftest_by_entry(run_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """Per rule id: the faults whose run failed a scenario with an error finding of that rule, and those scenarios."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for path in sorted(run_dir.glob("*/results.json")):
+        run = json.loads(path.read_text("utf-8"))
+        fault = run.get("fault")
+        if not fault:
+            continue
+        for scenario in run.get("scenarios", []):
+            if scenario.get("outcome") != "failed":
+                continue
+            for finding in scenario.get("findings", []):
+                if finding.get("severity") == "error" and finding.get("rule"):
+                    row = out.setdefault(finding["rule"], {"killed_by": set(), "scenarios": set()})
+                    row["killed_by"].add(str(fault))
+                    row["scenarios"].add(scenario["key"])
+    return {rule: {key: sorted(values) for key, values in row.items()} for rule, row in sorted(out.items())}
 
 
 def latest_selftest(reports: Path) -> Path | None:
@@ -78,12 +101,20 @@ def render(table: Mapping[str, Any]) -> str:
         for entry in group:
             mark = "  " if entry["status"] == "judged" else "! "
             why = f" [{entry['status']}: {entry['reason']}]" if entry["status"] != "judged" else ""
+            if table.get("selftest_dir") and entry["status"] == "judged":
+                killers = table.get("entries", {}).get(entry["id"], {}).get("killed_by", [])
+                mark = "  " if killers else "! "
+                why = f" — tuée par {', '.join(killers)}" if killers else " — aucune faute ne la met en défaut en direct"
             lines.append(f"  {mark}{entry['id']}{why}")
     c = table["counts"]
     lines.append(
         f"{c['entries']} exigences : {c['judged']} jugées, {c['validate_only']} par validate seulement, "
         f"{c['not_judged']} non jugées (marquées !)"
     )
+    if table.get("selftest_dir"):
+        judged = [e["id"] for group in table["va_items"].values() for e in group if e["status"] == "judged"]
+        killed = sorted({i for i in judged if table.get("entries", {}).get(i, {}).get("killed_by")})
+        lines.append(f"  dont {len(killed)} mises en défaut en direct par une faute, {len(set(judged)) - len(killed)} jamais (marquées !)")
     return "\n".join(lines)
 
 
@@ -94,5 +125,6 @@ def run_coverage(*, as_json: bool = False, selftest: Path | None = None, reports
     if folder is not None:
         table["selftest_dir"] = str(folder)
         table["selftest"] = selftest_by_item(folder)
+        table["entries"] = selftest_by_entry(folder)
     print(json.dumps(table, ensure_ascii=False, indent=2) if as_json else render(table))
     return 1 if table["unjudged"] else 0

@@ -34,9 +34,9 @@ def test_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == (1 if table["unjudged"] else 0)
 
 
-def _run(folder, fault=None, variant=None, outcomes=()):  # type: ignore[no-untyped-def]
+def _run(folder, fault=None, variant=None, outcomes=(), findings=()):  # type: ignore[no-untyped-def]
     folder.mkdir(parents=True)
-    scenarios = [{"key": key, "tags": tags, "outcome": outcome} for key, tags, outcome in outcomes]
+    scenarios = [{"key": key, "tags": tags, "outcome": outcome, "findings": list(findings)} for key, tags, outcome in outcomes]
     (folder / "results.json").write_text(json.dumps({"fault": fault, "variant": variant, "scenarios": scenarios}))
 
 
@@ -58,3 +58,24 @@ def test_selftest_per_item(tmp_path, capsys) -> None:  # type: ignore[no-untyped
 def test_not_a_selftest_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(FileNotFoundError, match="no reference/results.json"):
         coverage.selftest_by_item(tmp_path)
+
+
+def test_selftest_per_entry_names_the_faults_that_break_each_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "selftest-1"
+    _run(run / "reference", outcomes=[("a::one", ["VA-A"], "passed")])
+    _run(run / "no_tl", fault="no_tl", outcomes=[("a::one", ["VA-A"], "failed")],
+         findings=[{"rule": "TL-SIGNATURE", "severity": "error"}, {"rule": "TL-INFO", "severity": "info"}])
+    _run(run / "late", fault="late", outcomes=[("a::one", ["VA-A"], "passed")], findings=[{"rule": "TL-X", "severity": "error"}])
+    _run(run / "variants-combined", variant="early,late", outcomes=[("a::one", ["VA-A"], "passed")])
+    assert coverage.selftest_by_entry(run) == {"TL-SIGNATURE": {"killed_by": ["no_tl"], "scenarios": ["a::one"]}}
+    assert coverage.selftest_by_item(run)["VA-A"]["variants"] == ["early", "late"]  # a combined run names each variant
+
+
+def test_a_judged_entry_no_fault_breaks_is_marked() -> None:
+    table = coverage.coverage(catalogue.parse(SMALL))
+    table["selftest_dir"], table["selftest"] = "reports/selftest-1", {}
+    table["entries"] = {}
+    assert "  ! A-B — aucune faute ne la met en défaut en direct" in coverage.render(table)
+    table["entries"] = {"A-B": {"killed_by": ["f1", "f2"], "scenarios": ["a::one"]}}
+    text = coverage.render(table)
+    assert "    A-B — tuée par f1, f2" in text and "dont 1 mises en défaut en direct par une faute, 0 jamais" in text
