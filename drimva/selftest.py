@@ -122,6 +122,14 @@ def kill_matrix(
             scenarios.setdefault(key, {"reference": "absent", "killed_by": []})["killed_by"].append(name)
         for key in missed:
             problems.append(f"fault {name} does not make its target fail: {key} ({outcomes.get(key, 'not run')})")
+        expected_rules = set(fault.get("rules") or ())
+        for key in (t for t in targets if t in killed) if expected_rules else ():
+            seen_rules = _error_rules(fault_run, key)
+            if not seen_rules & expected_rules:
+                problems.append(
+                    f"fault {name} fails {key} through {sorted(seen_rules) or 'no error finding'}, not through its rules "
+                    f"{sorted(expected_rules)}"
+                )
         for key in errored:
             problems.append(f"fault {name}: {key} ended in error, not failed")
         fault_report[name] = {
@@ -133,6 +141,16 @@ def kill_matrix(
         if every_fault and not row["killed_by"]:
             problems.append(f"{key}: no fault makes this scenario fail")
     return {"scenarios": scenarios, "faults": fault_report, "problems": problems}, problems
+
+
+def _error_rules(run: dict[str, Any] | str | None, key: str) -> set[str]:
+    """The rule ids of the error findings of scenario ``key`` in ``run``."""
+    if not isinstance(run, dict):
+        return set()
+    for scenario in run.get("scenarios", []):
+        if scenario["key"] == key:
+            return {f["rule"] for f in scenario.get("findings", []) if f.get("severity") == "error" and f.get("rule")}
+    return set()
 
 
 def variant_report(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
-from drimva.selftest import COMBINED, combined_variant_runs, variant_report
+from drimva.selftest import COMBINED, combined_variant_runs, kill_matrix, variant_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +93,16 @@ def test_a_combined_variant_run_stands_for_each_variant_only_when_it_passes_ever
     for combined in (_run(("f::a", "passed"), ("f::b", "failed")), _run(("f::a", "passed")), "run timed out after 600 s"):
         runs, alone = combined_variant_runs({"reference": reference, COMBINED: combined}, variants)  # type: ignore[arg-type]
         assert runs == {} and alone == ["early", "late"], combined  # each variant must then run on its own
+
+
+def test_a_fault_must_fail_its_target_through_the_rules_it_names() -> None:
+    def run(*findings: str) -> dict[str, object]:
+        return {"scenarios": [{"key": "f::a", "outcome": "failed", "message": "m",
+                               "findings": [{"rule": rule, "severity": "error"} for rule in findings]}]}
+
+    faults = [{"name": "x", "targets": ["a"], "rules": ["KOS-RETRIEVE-URL"]}, {"name": "y", "targets": ["a"]}]
+    reference = {"scenarios": [{"key": "f::a", "outcome": "passed", "message": ""}]}
+    _, problems = kill_matrix({"reference": reference, "x": run("KOS-RETRIEVE-URL", "DCIODVFY"), "y": run("ACK-MSA1")}, faults)
+    assert problems == []  # y names no rule: only the kill is checked
+    _, problems = kill_matrix({"reference": reference, "x": run("ACK-MSA1"), "y": run("ACK-MSA1")}, faults)
+    assert problems == ["fault x fails f::a through ['ACK-MSA1'], not through its rules ['KOS-RETRIEVE-URL']"]

@@ -54,13 +54,22 @@ S_F_SUPERVISION = "La DRIMbox répond à l'outil de supervision de l'ANS"
 
 @dataclass(frozen=True)
 class Fault:
+    """``targets``: the scenarios it must fail; ``rules``: the rule ids whose error findings must fail them.
+
+    With ``rules`` the self-test checks the kill's reason as well as the kill: a
+    target that fails through another rule (a cascade, a timeout) is a problem,
+    since the requirement the fault breaks was then never seen judged.
+    """
+
     name: str
     description: str
     targets: tuple[str, ...]
+    rules: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data["targets"] = list(self.targets)
+        data["rules"] = list(self.rules)
         return data
 
 
@@ -68,18 +77,20 @@ FAULTS: tuple[Fault, ...] = (
     Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM)),
     Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM)),
     Fault("hl7_accept_unreadable", "acknowledges AA a CR it cannot read (no PID, CDA not readable) and drops it",
-          (S_MALFORMED, S_UNREADABLE)),
+          (S_MALFORMED, S_UNREADABLE), rules=("ACK-MSA1",)),
     Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,)),
     Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,)),
     Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,)),
     Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,)),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,)),
-    Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,)),
+    Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,),
+          rules=("DMP-NO-PUBLICATION",)),
     Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
     Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
+    # The DMP refuses an RPLC to a deprecated entry, so the DRIMbox answers AR: the kill is seen on the ACK.
     Fault("rplc_targets_first", "a second replacement's RPLC targets the study's first KOS entry, not the one it replaces",
-          (S_RPLC_TWICE,)),
+          (S_RPLC_TWICE,), rules=("ACK-MSA1",)),
     Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),
     Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
     Fault(
@@ -89,7 +100,8 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
-    Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,)),
+    Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,),
+          rules=("DMP-PUBLICATION",)),
     Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL)),
     Fault(
         "wado_no_token_check",
