@@ -193,7 +193,10 @@ class RisSut(_Section):
     sending_application: str = ""  # expected MSH-3 of the RIS's messages ("" = not checked)
     sending_facility: str = ""  # expected MSH-4 ("" = not checked)
     report_count: int = Field(default=4, ge=1, le=1000)  # the session ends after this many messages / calls
-    session_duration_s: float = Field(default=600.0, gt=0, le=86400)  # ... or after this long
+    # Each scenario waits this long for its message (its own wait, not the session's): a RIS that never
+    # sends the replacement does not eat the deletion's or the contextual call's time.
+    step_wait_s: float = Field(default=300.0, gt=0, le=86400)
+    session_duration_s: float = Field(default=3600.0, gt=0, le=86400)  # an upper bound of the whole session
     # Name of the consent parameter of the contextual call; "" accepts either name
     # (where-sources-disagree.md: InformationEtConsentement vs InformationEtOppositionConsultation).
     consent_parameter: Literal["", "InformationEtConsentement", "InformationEtOppositionConsultation"] = ""
