@@ -35,10 +35,12 @@ class OperatorInput:
         self._waiting = False
         self._skip = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False  # end of input seen (stdin is /dev/null, or the pipe closed)
 
     @property
     def available(self) -> bool:
-        return self.fd is not None
+        """Whether a line can still come (the countdown offers the skip only then)."""
+        return self.fd is not None and not self._closed
 
     def start(self) -> OperatorInput:
         if self.fd is not None and self._thread is None:
@@ -55,6 +57,7 @@ class OperatorInput:
                     with self._lock:
                         if self._waiting:
                             self._skip.set()
+        self._closed = True
 
     def begin_wait(self) -> None:
         """A step starts waiting: from now on a line skips it."""

@@ -89,7 +89,7 @@ def initial_received(
     if initial is None:
         verdict.blocked(
             "précondition : CR initial", "aucun CR initial reçu du RIS", "RIS-SENT",
-            f"nothing within the wait of this step ({ris_driver.waited_text()})",
+            f"nothing within the wait for it ({ris_driver.waited_text()})",
         )
     ris_scenario.initial = initial
     marks = {mark.name for mark in request.node.iter_markers()}
