@@ -17,7 +17,7 @@ from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
 from drimva.ris_judge import ReportJudgement
 from drimva.rules.hl7_report import report_event
-from drimva.rules.ris_report import check_deletion_target, check_replacement_link, designated
+from drimva.rules.ris_report import check_deletion_target, check_replaced_in_session, check_replacement_link, designated
 from drimva.verdict import Verdict
 from fixtures.ris_harness import STEP_LABELS, RisDriver, RisScenario, SessionEnded, SessionInterrupted, StepSkipped
 
@@ -179,7 +179,8 @@ def replaces_initial(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: 
         return
     versions = [v.cda for v in ris_driver.versions if v is not replacement and v.cda is not None]
     target = designated(versions, replacement.cda) if replacement.cda.replaces_id else None
-    verdict.judge("lien de remplacement", check_replacement_link(target or initial.cda, replacement.cda))
+    findings = check_replaced_in_session(versions, replacement.cda) + check_replacement_link(target or initial.cda, replacement.cda)
+    verdict.judge("lien de remplacement", findings)
 
 
 @then("la suppression désigne un CR transmis dans la session (même patient, même examen)")
