@@ -354,6 +354,8 @@ def test_a_session_stopped_keeps_what_it_received(
     assert items == {"RIS-1": "passed", "RIS-2": "interrupted", "RIS-3": "passed", "RIS-4": "interrupted"}
     assert (session.run_dir / "junit.xml").stat().st_size > 0 and (session.run_dir / "rapport-va.html").stat().st_size > 0
     assert "interrupted" in (session.run_dir / "junit.xml").read_text("utf-8")
+    assert f"<b>Exécution interrompue</b> par {signum.name}" in (session.run_dir / "rapport-va.html").read_text("utf-8")
+    assert f"INTERROMPU par {signum.name}" in session.output()
 
 
 def test_items_select_the_scenarios(tmp_path: Path) -> None:
