@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from drimva import netaddr
 from drimva.context import RuleOptions
+from drimva.rules.contextual_call import CONSENT_VALUES
 
 EMBEDDED_PROFILE = "reference.toml"
 EMBEDDED_RIS_PROFILE = "ris-reference.toml"
@@ -402,6 +403,10 @@ class RuleSettings(_Section):
     # example uses a bare OID and its open question 6 leaves the form open: "either" accepts both (default),
     # "urn-oid" requires the FHIR form urn:oid:<OID> (a profile choice, not a reading imposed by default).
     contextual_ins_system: Literal["either", "urn-oid"] = "either"
+    # RIS-4: the values of the consent indicator of the contextual call. The value set is not public
+    # (trust-list-and-identity.md §7, open question 6): a value outside this list is a warning, and a
+    # site whose RIS sends another value set lists it here rather than fail with rules.strict.
+    contextual_consent_values: tuple[str, ...] = Field(default=CONSENT_VALUES, min_length=1)
 
 
 class ViewerSettings(_Section):

@@ -250,6 +250,18 @@ def test_bare_ins_oid_is_accepted_by_default_and_an_error_when_the_profile_asks_
         profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "bare"}})
 
 
+def test_the_consent_value_set_is_a_setting() -> None:
+    report = spec()
+    params = call_params(report) | {"InformationEtOppositionConsultation": "accord"}
+    [finding] = [f for f in judge_form(params, report) if f.rule == "CTX-CONSENT"]
+    assert finding.severity == Severity.WARNING and finding.actual == "accord"
+    assert [f for f in judge_form(params, report, consent_values=("accord", "refus")) if f.rule == "CTX-CONSENT"] == []
+    loaded = profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_consent_values": ["accord", "refus"]}})
+    assert loaded.rules.contextual_consent_values == ("accord", "refus")
+    with pytest.raises(ProfileError, match="contextual_consent_values"):
+        profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_consent_values": []}})
+
+
 def test_wrong_method_content_type_and_url() -> None:
     judged = judge_call("GET", "/other", "text/plain", b"", OPTIONS, None, expected_path="/appel-contextuel")
     assert {"CTX-METHOD", "CTX-CONTENT-TYPE", "CTX-URL", "CTX-PARAM-MISSING"} <= {f.rule for f in judged.findings}
