@@ -15,7 +15,8 @@ from pytest_bdd import given, then, when
 
 from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
-from drimva.ris_judge import ReportJudgement
+from drimva.ris_judge import ReportJudgement, session_patient
+from drimva.rules.contextual_call import check_call_patient
 from drimva.rules.hl7_report import report_event
 from drimva.rules.ris_report import check_deletion_target, check_replaced_in_session, check_replacement_link, designated
 from drimva.verdict import Verdict
@@ -194,12 +195,21 @@ def deletion_targets_session_report(ris_driver: RisDriver, ris_scenario: RisScen
 
 
 @then("l'appel contextuel porte les dix paramètres obligatoires, bien formés, pour le patient du CR, et la DRIMbox le redirige (303)")
-def contextual_call_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
+def contextual_call_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    """A call that came before any CR (in any order) is compared now with the patient of the CRs received since."""
     call = ris_scenario.call
     if call is None:
         raise AssertionError("no contextual call was received in this scenario")
     findings = list(call.judgement.findings)
-    if not call.judgement.patient_known:
+    patient = None if call.judgement.patient_known else session_patient([r.judgement for r in ris_driver.listener.received])
+    if patient is not None:
+        findings += check_call_patient(call.judgement.body, patient)
+        findings.append(Finding(
+            "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
+            "a report with a qualified INS received before the call", "received after the call: compared with it now",
+            severity=Severity.INFO,
+        ))
+    elif not call.judgement.patient_known:
         findings.append(Finding(
             "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
             "a report with a qualified INS received before the call", "none: the patient could not be compared",

@@ -241,16 +241,19 @@ def assert_filed_by_content(session: Session, results: dict[str, Any], files: Cr
 
 
 def test_a_whole_session_sent_in_one_burst(tmp_path: Path, start_session: Callable[..., Session]) -> None:
+    """The call first, then the three CRs in one mllp_send: any order; the call is compared with the CRs' patient at the end."""
     files = cr_files(tmp_path)
     session = start_session(30)
     started = time.monotonic()
-    session.send_files(files.burst(tmp_path))
     assert session.call(call_params(files.report)).status_code == 303
+    session.send_files(files.burst(tmp_path))
     results = session.finish()
     assert session.process.returncode == 0, session.output()[-4000:]
     assert outcomes(results) == {name: "passed" for name in FOLDER_OF}
     assert time.monotonic() - started < 30  # nothing waited out its step: all had arrived
     assert_filed_by_content(session, results, files)
+    notes = [f["actual"] for f in scenario(results, CALL)["findings"] if f["rule"] == "CTX-PATIENT"]
+    assert notes == ["received after the call: compared with it now"], scenario(results, CALL)["findings"]
 
 
 def test_a_session_paced_with_pauses(tmp_path: Path, start_session: Callable[..., Session]) -> None:
@@ -380,6 +383,17 @@ def test_the_countdown_text_and_its_pace() -> None:
     assert countdown_due(True, 0.0, None) and countdown_due(False, 0.0, None)
     assert countdown_due(True, 2.0, 1.0) and not countdown_due(True, 1.5, 1.0)
     assert not countdown_due(False, 20.0, 0.0) and countdown_due(False, 30.0, 0.0)
+
+
+def test_a_call_made_before_the_crs_is_compared_with_their_patient_later() -> None:
+    from drimva.rules.contextual_call import check_call_patient
+    from fixtures.identities import new_patient
+
+    report = spec()
+    body = urlencode(call_params(report)).encode()
+    assert check_call_patient(body, report.patient) == []
+    other = check_call_patient(body, new_patient(sex=report.patient.sex))
+    assert other and {f.rule for f in other} == {"CTX-PATIENT"} and all(f.severity.value == "error" for f in other)
 
 
 def test_a_tls_failure_is_named_by_what_the_client_did() -> None:

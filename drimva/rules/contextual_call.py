@@ -149,6 +149,20 @@ def _check_formats(
                     "namespace&OID&ISO", issuer)
 
 
+def check_call_patient(body: bytes, patient: Patient) -> list[Finding]:
+    """The call's patient against ``patient`` alone: for a call that came before the session's first CR.
+
+    The call was judged on arrival, when no CR named the patient yet (a RIS
+    sending everything at once may call first); its scenario compares it
+    with the patient of the CRs received since."""
+    values: dict[str, str] = {}
+    for name, value in form_parameters(body):
+        values.setdefault(name, value.strip())
+    out = FindingList()
+    _check_patient(values, patient, out)
+    return out.items
+
+
 def _check_patient(values: dict[str, str], patient: Patient, out: FindingList) -> None:
     """The call names the patient of the session's reports (PID-3, PID-5, PID-7, PID-8, PID-11)."""
     requirement = "the contextual call names the patient of the reports sent in the session (INS and traits)"
