@@ -47,7 +47,8 @@ OUTCOME_LABELS_FR = {
 
 # A skip reason that starts with one of these prefixes maps to that outcome.
 _SKIP_PREFIXES = {
-    f"{o.value}:": o for o in (Outcome.NOT_APPLICABLE, Outcome.DEFERRED, Outcome.MANUAL, Outcome.SKIPPED)
+    f"{o.value}:": o
+    for o in (Outcome.NOT_APPLICABLE, Outcome.DEFERRED, Outcome.MANUAL, Outcome.SKIPPED, Outcome.INTERRUPTED)
 }
 
 

@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from drimva import netaddr
 from drimva.context import RuleOptions
+from drimva.rules.contextual_call import CONSENT_VALUES
 
 EMBEDDED_PROFILE = "reference.toml"
 EMBEDDED_RIS_PROFILE = "ris-reference.toml"
@@ -193,7 +194,10 @@ class RisSut(_Section):
     sending_application: str = ""  # expected MSH-3 of the RIS's messages ("" = not checked)
     sending_facility: str = ""  # expected MSH-4 ("" = not checked)
     report_count: int = Field(default=4, ge=1, le=1000)  # the session ends after this many messages / calls
-    session_duration_s: float = Field(default=600.0, gt=0, le=86400)  # ... or after this long
+    # Each scenario waits this long for its message (its own wait, not the session's): a RIS that never
+    # sends the replacement does not eat the deletion's or the contextual call's time.
+    step_wait_s: float = Field(default=300.0, gt=0, le=86400)
+    session_duration_s: float = Field(default=3600.0, gt=0, le=86400)  # an upper bound of the whole session
     # Name of the consent parameter of the contextual call; "" accepts either name
     # (where-sources-disagree.md: InformationEtConsentement vs InformationEtOppositionConsultation).
     consent_parameter: Literal["", "InformationEtConsentement", "InformationEtOppositionConsultation"] = ""
@@ -399,6 +403,10 @@ class RuleSettings(_Section):
     # example uses a bare OID and its open question 6 leaves the form open: "either" accepts both (default),
     # "urn-oid" requires the FHIR form urn:oid:<OID> (a profile choice, not a reading imposed by default).
     contextual_ins_system: Literal["either", "urn-oid"] = "either"
+    # RIS-4: the values of the consent indicator of the contextual call. The value set is not public
+    # (trust-list-and-identity.md §7, open question 6): a value outside this list is a warning, and a
+    # site whose RIS sends another value set lists it here rather than fail with rules.strict.
+    contextual_consent_values: tuple[str, ...] = Field(default=CONSENT_VALUES, min_length=1)
 
 
 class ViewerSettings(_Section):

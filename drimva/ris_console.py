@@ -43,14 +43,16 @@ class RisBanner:
     ca_file: str  # "" when the endpoint is plain HTTP
     consent_names: tuple[str, ...] = CONSENT_NAMES
     count: int = 4
-    duration_s: float = 600.0
+    duration_s: float = 3600.0
+    step_wait_s: float = 300.0
 
 
 def banner_lines(banner: RisBanner) -> list[str]:
     """The banner, one copyable setting per line; a wildcard MLLP address is named as unusable from the RIS."""
     msh5, msh6 = (value or "(quelconque)" for value in banner.receiving)
     lines = [
-        f"session RIS : {banner.count} message(s) ou {banner.duration_s:g} s au plus",
+        f"session RIS : {banner.count} message(s), chaque étape attendue {banner.step_wait_s:g} s au plus "
+        f"(session : {banner.duration_s:g} s au plus) ; les messages peuvent venir dans n'importe quel ordre",
         f"  DRIMbox source (MLLP)      : {banner.mllp_host}:{banner.mllp_port}",
     ]
     if banner.mllp_host in WILDCARDS or banner.mllp_host.startswith("127."):
@@ -68,3 +70,27 @@ def banner_lines(banner: RisBanner) -> list[str]:
     if banner.ca_file:
         lines.append(f"  AC à faire confiance (HTTPS): {banner.ca_file}")
     return lines
+
+
+SKIP_HINT = "Entrée ou « s » + Entrée : passer cette étape"
+PLAIN_EVERY_S = 30.0  # without a TTY, one countdown line this often (a log file, not a screen)
+
+
+def duration_text(seconds: float) -> str:
+    """``4 min 05 s`` / ``12 s``: the time left, as the operator reads it."""
+    whole = max(0, int(seconds + 0.999))
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def countdown_line(step_label: str, remaining_s: float, can_skip: bool) -> str:
+    """One countdown line of a pending step (no escape codes: a TTY rewrites it with a carriage return)."""
+    hint = f" ({SKIP_HINT})" if can_skip else ""
+    return f"[drimva ris] en attente : {step_label} — encore {duration_text(remaining_s)}{hint}"
+
+
+def countdown_due(tty: bool, elapsed_s: float, last_shown_s: float | None) -> bool:
+    """Whether to show the countdown now: every second on a TTY, every :data:`PLAIN_EVERY_S` otherwise."""
+    if last_shown_s is None:
+        return True
+    return elapsed_s - last_shown_s >= (1.0 if tty else PLAIN_EVERY_S)

@@ -15,7 +15,7 @@ from drimva.context import INS_OIDS, Patient, is_valid_ins
 from drimva.findings import Finding
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 from drimva.rules.hl7_charset import check_declared_charset
-from drimva.rules.contextual_call import CONSENT_NAMES, check_contextual_call
+from drimva.rules.contextual_call import CONSENT_NAMES, CONSENT_VALUES, check_contextual_call
 from drimva.rules.hl7_report import EVENT_BY_OBX11, EVENT_BY_TRIGGER, document_obx
 from drimva.rules.ris_report import check_sent_report, report_cda
 
@@ -32,6 +32,7 @@ class RisJudgeOptions:
     receiver: tuple[str, str] = ("", "")  # expected MSH-5 / MSH-6 ("" = any)
     consent_names: tuple[str, ...] = CONSENT_NAMES
     ins_system_form: str = "either"  # rules.contextual_ins_system
+    consent_values: tuple[str, ...] = CONSENT_VALUES  # rules.contextual_consent_values
     viewer_host: str = ""  # viewer.host: the host every viewer URL of a CR must name ("" = not checked)
 
 
@@ -135,7 +136,7 @@ def judge_call(
 ) -> CallJudgement:
     """Judge one HTTP request to the contextual-call endpoint (``expected_path`` "" = any path)."""
     findings = check_contextual_call(method, content_type, body, consent_names=options.consent_names, patient=patient,
-                                     ins_system_form=options.ins_system_form)
+                                     ins_system_form=options.ins_system_form, consent_values=options.consent_values)
     if expected_path and path != expected_path:
         findings.insert(0, Finding("CTX-URL", "the contextual-call URL the DRIMbox Conso publishes (profile)", "HTTP request target",
                                    expected_path, path))

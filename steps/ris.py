@@ -15,11 +15,12 @@ from pytest_bdd import given, then, when
 
 from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
-from drimva.ris_judge import ReportJudgement
+from drimva.ris_judge import ReportJudgement, session_patient
+from drimva.rules.contextual_call import check_call_patient
 from drimva.rules.hl7_report import report_event
-from drimva.rules.ris_report import check_deletion_target, check_replacement_link, designated
+from drimva.rules.ris_report import check_deletion_target, check_replaced_in_session, check_replacement_link, designated
 from drimva.verdict import Verdict
-from fixtures.ris_harness import RisDriver, RisScenario, SessionEnded
+from fixtures.ris_harness import STEP_LABELS, RisDriver, RisScenario, SessionEnded, SessionInterrupted, StepSkipped
 
 _T = TypeVar("_T")
 REQ_RECEIVED = "the RIS sends the {what} to the DRIMbox within the session (VA-B1 / AF-IMG-DB-Va2 §4.4)"
@@ -31,10 +32,16 @@ WHAT = {
 
 
 def _within_session(wait: Callable[[], _T]) -> _T:
+    """``wait()``; a wait the session ended (count reached), the operator skipped, or a stop signal cut short ends the scenario."""
     try:
         return wait()
     except SessionEnded as ended:
         pytest.skip(skip_reason(Outcome.SKIPPED, str(ended)))
+    except StepSkipped as skipped:
+        pytest.skip(skip_reason(Outcome.SKIPPED, f"opérateur : étape « {STEP_LABELS[str(skipped)]} » passée depuis la console"))
+    except SessionInterrupted as stopped:
+        pytest.skip(skip_reason(Outcome.INTERRUPTED, (
+            f"session interrompue par {stopped.signal_name} avant que le RIS n'envoie ce qu'attend ce scénario")))
 
 
 def _received_report(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict, event: str) -> None:
@@ -43,7 +50,7 @@ def _received_report(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: 
         verdict.fail(
             f"réception : {WHAT[event]}", "RIS-SENT", REQ_RECEIVED.format(what=WHAT[event]), "DRIMbox Source (MLLP)",
             f"a message whose MSH-9 / ORC-1 / OBX-11 says {event}",
-            f"nothing within the session ({ris_driver.duration_s:g} s); other messages: {ris_driver.unmatched()}",
+            f"nothing within the wait of this step ({ris_driver.waited_text()}); other messages: {ris_driver.unmatched()}",
         )
     ris_scenario.event = event
     ris_scenario.report = found
@@ -83,7 +90,7 @@ def initial_received(
     if initial is None:
         verdict.blocked(
             "précondition : CR initial", "aucun CR initial reçu du RIS", "RIS-SENT",
-            f"nothing within the session ({ris_driver.duration_s:g} s)",
+            f"nothing within the wait for it ({ris_driver.waited_text()})",
         )
     ris_scenario.initial = initial
     marks = {mark.name for mark in request.node.iter_markers()}
@@ -121,9 +128,18 @@ def makes_contextual_call(ris_driver: RisDriver, ris_scenario: RisScenario, verd
         verdict.fail(
             "réception de l'appel contextuel", "RIS-CONTEXTUAL-SENT",
             "the RIS calls the DRIMbox Conso contextual-call URL (trust-list-and-identity.md §7)",
-            ris_driver.endpoint.url, "a POST", f"nothing within the session ({ris_driver.duration_s:g} s)",
+            ris_driver.endpoint.url, "a POST", _no_call(ris_driver),
         )
     ris_scenario.call = found
+
+
+def _no_call(ris_driver: RisDriver) -> str:
+    """The actual value of a missing call: the connections refused before any HTTP request, when there were some."""
+    waited = f"no HTTP request within the wait of this step ({ris_driver.waited_text()})"
+    refused = ris_driver.endpoint.refused
+    if not refused:
+        return waited
+    return f"{waited}; {len(refused)} connexion(s) refusée(s) : " + " ; ".join(r.describe() for r in refused)
 
 
 # -- Then -----------------------------------------------------------------------------
@@ -164,7 +180,8 @@ def replaces_initial(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: 
         return
     versions = [v.cda for v in ris_driver.versions if v is not replacement and v.cda is not None]
     target = designated(versions, replacement.cda) if replacement.cda.replaces_id else None
-    verdict.judge("lien de remplacement", check_replacement_link(target or initial.cda, replacement.cda))
+    findings = check_replaced_in_session(versions, replacement.cda) + check_replacement_link(target or initial.cda, replacement.cda)
+    verdict.judge("lien de remplacement", findings)
 
 
 @then("la suppression désigne un CR transmis dans la session (même patient, même examen)")
@@ -178,12 +195,21 @@ def deletion_targets_session_report(ris_driver: RisDriver, ris_scenario: RisScen
 
 
 @then("l'appel contextuel porte les dix paramètres obligatoires, bien formés, pour le patient du CR, et la DRIMbox le redirige (303)")
-def contextual_call_conformant(ris_scenario: RisScenario, verdict: Verdict) -> None:
+def contextual_call_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
+    """A call that came before any CR (in any order) is compared now with the patient of the CRs received since."""
     call = ris_scenario.call
     if call is None:
         raise AssertionError("no contextual call was received in this scenario")
     findings = list(call.judgement.findings)
-    if not call.judgement.patient_known:
+    patient = None if call.judgement.patient_known else session_patient([r.judgement for r in ris_driver.listener.received])
+    if patient is not None:
+        findings += check_call_patient(call.judgement.body, patient)
+        findings.append(Finding(
+            "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
+            "a report with a qualified INS received before the call", "received after the call: compared with it now",
+            severity=Severity.INFO,
+        ))
+    elif not call.judgement.patient_known:
         findings.append(Finding(
             "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
             "a report with a qualified INS received before the call", "none: the patient could not be compared",

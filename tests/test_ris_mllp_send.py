@@ -1,9 +1,9 @@
 """A real MLLP client nobody here wrote (python-hl7's ``mllp_send``) sends a whole RIS session in one burst.
 
 The listener files each CR and its ACK under the scenario the CR is (by
-content), even though no scenario runs while the burst arrives. The full
-``drimva ris`` session driven by ``mllp_send`` (burst and paced) is not yet
-covered: see the report of this branch.
+content), even though no scenario runs while the burst arrives. Whole
+``drimva ris`` sessions driven by ``mllp_send`` (burst and paced) are in
+``tests/test_ris_session.py``.
 """
 
 from __future__ import annotations

@@ -149,6 +149,20 @@ def test_replacement_and_deletion_are_tied_to_the_session() -> None:
     assert rules == {"RIS-DELETE-TARGET", "RIS-SAME-EXAM"}
 
 
+def test_a_correction_of_a_document_the_session_never_saw_says_so() -> None:
+    from drimva.rules.ris_report import check_replaced_in_session
+
+    first = spec()
+    initial_cda = parse_cda(build_cda(first))
+    corrected_cda = parse_cda(build_cda(first.corrected()))
+    assert check_replaced_in_session([initial_cda], corrected_cda) == []
+    elsewhere = parse_cda(build_cda(dataclasses.replace(first.corrected(), replaces_cda_id="1.2.250.1.999.1")))
+    [finding] = check_replaced_in_session([initial_cda], elsewhere)
+    assert (finding.rule, finding.severity) == ("RIS-RPLC-UNKNOWN-PARENT", Severity.WARNING)
+    assert finding.actual == "1.2.250.1.999.1 (not sent in this session)" and initial_cda.id_root in finding.expected
+    assert check_replaced_in_session([initial_cda], parse_cda(build_cda(dataclasses.replace(first.corrected(), replaces_cda_id="")))) == []
+
+
 def test_a_deletion_is_judged_against_the_cr_it_names_not_the_last_message() -> None:
     """No cascade: a stray replacement for another study does not make a correct deletion of the initial CR fail."""
     from drimva.rules.ris_report import designated
@@ -234,6 +248,18 @@ def test_bare_ins_oid_is_accepted_by_default_and_an_error_when_the_profile_asks_
     assert loaded.rules.contextual_ins_system == "urn-oid"
     with pytest.raises(ProfileError, match="contextual_ins_system"):
         profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "bare"}})
+
+
+def test_the_consent_value_set_is_a_setting() -> None:
+    report = spec()
+    params = call_params(report) | {"InformationEtOppositionConsultation": "accord"}
+    [finding] = [f for f in judge_form(params, report) if f.rule == "CTX-CONSENT"]
+    assert finding.severity == Severity.WARNING and finding.actual == "accord"
+    assert [f for f in judge_form(params, report, consent_values=("accord", "refus")) if f.rule == "CTX-CONSENT"] == []
+    loaded = profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_consent_values": ["accord", "refus"]}})
+    assert loaded.rules.contextual_consent_values == ("accord", "refus")
+    with pytest.raises(ProfileError, match="contextual_consent_values"):
+        profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_consent_values": []}})
 
 
 def test_wrong_method_content_type_and_url() -> None:

@@ -68,11 +68,14 @@ def check_contextual_call(
     consent_names: Sequence[str] = CONSENT_NAMES,
     patient: Patient | None = None,
     ins_system_form: str = "either",
+    consent_values: Sequence[str] = CONSENT_VALUES,
 ) -> list[Finding]:
     """Judge one contextual call; ``patient`` is who the session's reports were about (None: not compared).
 
     ``ins_system_form`` is the profile's ``rules.contextual_ins_system``: "either" accepts a bare OID and
-    ``urn:oid:<OID>``, "urn-oid" makes a bare OID an error.
+    ``urn:oid:<OID>``, "urn-oid" makes a bare OID an error. ``consent_values`` is the profile's
+    ``rules.contextual_consent_values``: the value set of the consent indicator is not public, so a
+    value outside it is a warning, and the list is a setting (a site's RIS may use another one).
     """
     out = FindingList()
     if method.upper() != "POST":
@@ -102,13 +105,16 @@ def check_contextual_call(
         elif name in CONSENT_NAMES and name not in consent_names:
             out.add("CTX-CONSENT-NAME", "where-sources-disagree.md: consent parameter name (profile setting)", f"form parameter {name}",
                     " or ".join(consent_names), name)
-    _check_formats(values, consent, out, ins_system_form)
+    _check_formats(values, consent, out, ins_system_form, tuple(consent_values))
     if patient is not None:
         _check_patient(values, patient, out)
     return out.items
 
 
-def _check_formats(values: dict[str, str], consent: str | None, out: FindingList, ins_system_form: str = "either") -> None:
+def _check_formats(
+    values: dict[str, str], consent: str | None, out: FindingList, ins_system_form: str = "either",
+    consent_values: tuple[str, ...] = CONSENT_VALUES,
+) -> None:
     ins = values.get("Patient.identifier.value", "")
     if ins and not is_valid_ins(ins):
         out.add("CTX-INS", "CI-SIS Annexe INS: INS matricule = 13-character NIR + 2-digit key", "form parameter Patient.identifier.value",
@@ -132,15 +138,29 @@ def _check_formats(values: dict[str, str], consent: str | None, out: FindingList
     if district and not _DISTRICT.match(district):
         out.add("CTX-DISTRICT", f"{SOURCE}: birth place as an INSEE commune code (meaning UNVERIFIED)", "form parameter Address.district",
                 "5 characters: digits, or 2A/2B + 3 digits", district)
-    if consent and values.get(consent) and values[consent] not in CONSENT_VALUES:
-        out.add("CTX-CONSENT", f"{SOURCE}: consent indicator (value set not public)", f"form parameter {consent}",
-                f"one of {list(CONSENT_VALUES)}", values[consent], Severity.WARNING)
+    if consent and values.get(consent) and values[consent] not in consent_values:
+        out.add("CTX-CONSENT", f"{SOURCE}: consent indicator (value set not public; profile rules.contextual_consent_values)",
+                f"form parameter {consent}", f"one of {list(consent_values)}", values[consent], Severity.WARNING)
     issuer = values.get("PatientIDIssuer", "")
     if issuer:
         parts = issuer.split("&")
         if len(parts) != 3 or not _OID.match(parts[1]) or parts[2] != "ISO":
             out.add("CTX-IPP-ISSUER", f"{FAQ}: CX-4 of the IPP repetition of PID-3 (namespace&OID&ISO)", "form parameter PatientIDIssuer",
                     "namespace&OID&ISO", issuer)
+
+
+def check_call_patient(body: bytes, patient: Patient) -> list[Finding]:
+    """The call's patient against ``patient`` alone: for a call that came before the session's first CR.
+
+    The call was judged on arrival, when no CR named the patient yet (a RIS
+    sending everything at once may call first); its scenario compares it
+    with the patient of the CRs received since."""
+    values: dict[str, str] = {}
+    for name, value in form_parameters(body):
+        values.setdefault(name, value.strip())
+    out = FindingList()
+    _check_patient(values, patient, out)
+    return out.items
 
 
 def _check_patient(values: dict[str, str], patient: Patient, out: FindingList) -> None:

@@ -129,6 +129,28 @@ def check_deletion_target(versions: Sequence[CdaReport], deletion: CdaReport) ->
     return out.items
 
 
+UNKNOWN_PARENT_READING = (
+    "drimva's reading (the sources are silent): a corrected CR that names a document not sent in this "
+    "session cannot be checked against it; it is judged against the session's initial CR"
+)
+
+
+def check_replaced_in_session(versions: Sequence[CdaReport], replacement: CdaReport) -> list[Finding]:
+    """A corrected CR whose RPLC parent was not sent in the session: a warning saying so and the reading chosen.
+
+    A real RIS may correct a CR it sent before the session; the harness never
+    saw that document, so it compares the correction with the session's
+    initial CR (which the RPLC link then does not name: RIS-RPLC-PARENT)."""
+    out = FindingList()
+    ids = [v.id_root for v in versions if v.id_root]
+    if replacement.replaces_id and replacement.replaces_id not in ids:
+        out.add("RIS-RPLC-UNKNOWN-PARENT", UNKNOWN_PARENT_READING,
+                f"{D}/relatedDocument[@typeCode='RPLC']/parentDocument/id/@root",
+                f"the id of a CR sent in this session ({', '.join(ids) or 'none'})",
+                f"{replacement.replaces_id} (not sent in this session)", Severity.WARNING)
+    return out.items
+
+
 def designated(versions: Sequence[CdaReport], later: CdaReport) -> CdaReport | None:
     """The report of the session ``later`` designates: by RPLC parent id, then by its own id, then by set id.
 

@@ -6,6 +6,12 @@ written to the evidence before it is judged; a call whose judgement has no
 error is answered ``303 See Other`` to a harness page showing the values
 received (``GET /drimva/appel-contextuel/<n>``), any other ``400`` with the
 problems in the body. Judgements are queued for the steps.
+
+A connection that never becomes an HTTP request is also evidence: a RIS
+calling ``http://`` on the HTTPS port, or one that does not trust the run's CA
+and aborts the TLS handshake, is recorded (channel ``contextual_call``,
+direction ``refused``) and kept in :attr:`ContextualCallEndpoint.refused`,
+so the RIS-4 finding can name it instead of « nothing received ».
 """
 
 from __future__ import annotations
@@ -42,6 +48,35 @@ class ReceivedCall(Generic[J]):
     judgement: J
     status: int
     at: float
+
+
+@dataclass(frozen=True)
+class RefusedConnection:
+    """A connection to the endpoint that failed before any HTTP request: what it was, as the operator reads it."""
+
+    client: tuple[str, int]
+    reason: str  # French, e.g. « requête HTTP en clair sur le port HTTPS »
+    detail: str  # the TLS library's error
+    at: float
+
+    def describe(self) -> str:
+        return f"{self.reason} (client {self.client[0]}:{self.client[1]} ; {self.detail})"
+
+
+def refusal_reason(detail: str) -> str:
+    """What a TLS handshake error means for a RIS calling the endpoint (OpenSSL's reason codes)."""
+    upper = detail.upper()
+    if "HTTP_REQUEST" in upper or "HTTPS_PROXY_REQUEST" in upper:
+        return "requête HTTP en clair sur le port HTTPS (le RIS appelle http:// au lieu de https://)"
+    if "UNKNOWN_CA" in upper or "BAD_CERTIFICATE" in upper or "CERTIFICATE_UNKNOWN" in upper:
+        return "poignée de main TLS abandonnée par le client : il ne fait pas confiance à l'AC du banc"
+    if "WRONG_VERSION_NUMBER" in upper or "UNSUPPORTED_PROTOCOL" in upper or "NO_PROTOCOLS" in upper:
+        return "poignée de main TLS refusée : version de TLS non acceptée (TLS 1.2 au moins)"
+    if "NO_SHARED_CIPHER" in upper:
+        return "poignée de main TLS refusée : aucune suite cryptographique commune"
+    if "EOF" in upper or "CONNECTION RESET" in upper:
+        return "connexion fermée par le client avant la fin de la poignée de main TLS"
+    return "poignée de main TLS échouée"
 
 
 class _PlainSocket(socket.socket):
@@ -83,12 +118,14 @@ class ContextualCallEndpoint(Generic[J]):
         self.path = path
         self.public_host = public_host
         self.tls = tls
-        self._server = HttpsServer(self._handle, cert, key, None, host, port, client_auth="none", timeout=timeout)
+        self._server = HttpsServer(self._handle, cert, key, None, host, port, client_auth="none", timeout=timeout,
+                                   on_tls_error=self._refuse if tls else None)
         if not tls:
             self._server.context = _PlainContext()  # type: ignore[assignment]
         self._lock = threading.Condition()
         self.received: list[ReceivedCall[J]] = []
         self._bodies: dict[int, bytes] = {}  # for the harness page
+        self.refused: list[RefusedConnection] = []
 
     @property
     def port(self) -> int:
@@ -128,6 +165,16 @@ class ContextualCallEndpoint(Generic[J]):
             return self.received[start]
 
     # -- server side ---------------------------------------------------------------
+    def _refuse(self, client_address: tuple[str, int], detail: str) -> None:
+        """A TLS handshake that failed: recorded, then kept for the finding (no HTTP request ever came)."""
+        refused = RefusedConnection((str(client_address[0]), int(client_address[1])), refusal_reason(detail), detail, time.time())
+        meta: dict[str, Any] = {"direction": "refused", "client": list(refused.client), "tls": True, "error": detail}
+        self.evidence.record(CHANNEL, f"connexion refusée : {refused.reason}", detail.encode("utf-8"),
+                             refused.describe() + "\n", meta, "txt")
+        with self._lock:
+            self.refused.append(refused)
+            self._lock.notify_all()
+
     def _handle(self, request: HttpRequest) -> HttpResponse:
         meta: dict[str, Any] = {"direction": "received", "client": list(request.client_address), "tls": self.tls}
         label = f"{request.method} {request.path} from RIS"
