@@ -86,3 +86,20 @@ def test_english_expected_texts_of_the_rules_have_their_french() -> None:
     assert len(english) >= 20, f"only {len(english)} English expected texts found: the walk is broken"
     untranslated = [f"{where}: {text!r}" for where, text in english if value_fr(text) == text]
     assert not untranslated, "expected texts without French in drimva/report/values_fr.py:\n" + "\n".join(untranslated)
+
+
+def test_the_html_report_shows_the_french_and_keeps_the_data(tmp_path: Path) -> None:
+    from drimva.report.html import write_html_report
+
+    finding = {"rule": "KOS-RETRIEVE-URL", "requirement": "r", "location": "(0040,E010)", "severity": "error",
+               "expected": "an http(s) URL ending in /wado-rs", "actual": "unreadable: ValueError: 1.2.3.4.5"}
+    scenario = {"key": "s1", "name": "scénario", "feature": "absent.feature", "outcome": "failed", "evidence": "",
+                "duration_s": 1.0, "findings": [finding]}
+    results = {"items": [{"id": "VA-X", "label": "x", "outcome": "failed", "scenarios": [scenario]}],
+               "sut": "sut", "profile": "p.toml", "run_id": "r", "started": "2026-01-01T00:00:00+00:00",
+               "finished": "2026-01-01T00:00:01+00:00", "duration_s": 1.0}
+    page = write_html_report(tmp_path, results).read_text("utf-8")
+    assert "une URL http(s) se terminant par /wado-rs" in page
+    assert "illisible : ValueError: 1.2.3.4.5" in page
+    assert "an http(s) URL ending in" not in page and "unreadable:" not in page
+    assert finding["expected"] == "an http(s) URL ending in /wado-rs", "the report changed the results it was given"
