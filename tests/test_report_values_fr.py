@@ -36,6 +36,8 @@ SAMPLES = [
     ("instance 1.2.3.4.5 retrieved", "instance 1.2.3.4.5 récupérée"),
     ("HTTP 200: served in clear", "HTTP 200 : servi en clair"),
     ("3 items", "3 items"),
+    ("200 or 206", "200 ou 206"),
+    ("<KOS entry> -> urn:uuid:1", "<entrée KOS> -> urn:uuid:1"),
     ("study level", "niveau study"),
     ("pixel data SHA-256 ab12", "données de pixels SHA-256 ab12"),
     ("an approved KOS entry for patient 123 within 30 s", "une entrée KOS approuvée pour le patient 123 dans les 30 s"),

@@ -13,6 +13,7 @@ import re
 
 EXACT_FR: dict[str, str] = {
     "(absent)": "(absent)",
+    "<KOS entry>": "<entrée KOS>",
     "(empty)": "(vide)",
     "(information)": "(information)",
     "(missing)": "(manquant)",
@@ -170,6 +171,7 @@ EXACT_FR: dict[str, str] = {
 # The groups are data (lists, UIDs, codes) and stay as they are, except those named ``fr_*``,
 # which are translated in turn (a phrase inside a phrase).
 PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.DOTALL), fr) for p, fr in (
+    (r"^<KOS entry> -> (?P<target>\S+)$", "<entrée KOS> -> {target}"),
     (r"^an http\(s\) URL ending in (?P<suffix>\S+)$", "une URL http(s) se terminant par {suffix}"),
     (r"^one of (?P<ids>.+) \(or set id (?P<sets>.+)\)$", "l'une de {ids} (ou set id {sets})"),
     (r"^one of (?P<list>.+), with a well-formed INS in PID-3$", "l'une de {list}, avec un INS bien formé dans PID-3"),
@@ -244,6 +246,10 @@ PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.DOTALL), fr)
 )]
 
 
+# Alternatives joined by " or " (e.g. "200 or 206", "POST or GET"): each alternative is data.
+_ALTERNATIVES = re.compile(r"\S+(?: or \S+)+")
+
+
 def value_fr(text: str) -> str:
     """``text``, an expected or actual value of a finding, in French; unchanged when it is data."""
     exact = EXACT_FR.get(text)
@@ -255,4 +261,6 @@ def value_fr(text: str) -> str:
             groups = {name: value_fr(value) if name.startswith("fr_") else value
                       for name, value in match.groupdict().items()}
             return french.format(**groups)
+    if _ALTERNATIVES.fullmatch(text):
+        return text.replace(" or ", " ou ")
     return text
