@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from pypdf import PdfReader
 
+from drimva.report.values_fr import value_fr
 from tests.va_runs import REPO, run_va
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,7 +56,8 @@ def test_report_renders_prints_and_links(tmp_path: Path) -> None:
         text = _normalise("\n".join(p.extract_text() or "" for p in reader.pages))
         for finding in findings:
             for value in (finding["expected"], finding["actual"]):
-                assert _normalise(str(value)) in text, f"{printed.name} ({finding['rule']}): {value!r} is not in the PDF"
+                french = value_fr(str(value))
+                assert _normalise(french) in text, f"{printed.name} ({finding['rule']}): {french!r} is not in the PDF"
         width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
         assert abs(width - 595) < 3 and abs(height - 842) < 3, f"{printed.name}: {width}x{height} pt is not A4 portrait"
     assert any(h and not h.startswith("#") for h in hrefs), "the report links to no evidence"

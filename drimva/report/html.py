@@ -22,6 +22,7 @@ from drimva.installation import FEATURES_DIR, PACKAGE_DIR
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
 from drimva.report.paragraphs import interruption_paragraph, preflight_paragraph, supervision_paragraph
 from drimva.report.texts import requirement_fr, severity_fr
+from drimva.report.values_fr import value_fr
 
 REPORT_FILE = "rapport-va.html"
 PARIS = ZoneInfo("Europe/Paris")
@@ -215,7 +216,7 @@ def _finding_rows(run_dir: Path, findings: list[dict[str, Any]], exchanges: list
         rows.append(
             f"<tr><td>{esc(severity_fr(f['severity']))}</td><td><code>{esc(f['rule'])}</code></td>"
             f"<td>{readable(requirement_fr(f['rule'], str(f['requirement'])))}</td><td><code>{readable(str(f['location']))}</code></td>"
-            f"<td>{readable(str(f['expected']))}</td><td>{readable(str(f['actual']))}</td><td>{link}</td></tr>"
+            f"<td>{readable(value_fr(str(f['expected'])))}</td><td>{readable(value_fr(str(f['actual'])))}</td><td>{link}</td></tr>"
         )
     return "".join(rows)
 
