@@ -13,16 +13,16 @@ from typing import TypeVar
 import pytest
 from pytest_bdd import given, then, when
 
-from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
 from drimva.ris_judge import ReportJudgement
+from drimva.rules.contextual_call import check_patient_known
 from drimva.rules.hl7_report import report_event
 from drimva.rules.ris_report import check_deletion_target, check_replacement_link, designated
+from drimva.rules.ris_session import ack_returned, call_not_received, check_report_event, report_not_received
 from drimva.verdict import Verdict
 from fixtures.ris_harness import RisDriver, RisScenario, SessionEnded
 
 _T = TypeVar("_T")
-REQ_RECEIVED = "the RIS sends the {what} to the DRIMbox within the session (VA-B1 / AF-IMG-DB-Va2 §4.4)"
 WHAT = {
     "initial": "initial CR (ORU^R01 OBX-11 F / MDM^T02)",
     "replace": "corrected CR (ORU^R01 OBX-11 C / MDM^T10)",
@@ -40,11 +40,8 @@ def _within_session(wait: Callable[[], _T]) -> _T:
 def _received_report(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict, event: str) -> None:
     found = _within_session(lambda: ris_driver.next_report(event))
     if found is None:
-        verdict.fail(
-            f"réception : {WHAT[event]}", "RIS-SENT", REQ_RECEIVED.format(what=WHAT[event]), "DRIMbox Source (MLLP)",
-            f"a message whose MSH-9 / ORC-1 / OBX-11 says {event}",
-            f"nothing within the session ({ris_driver.duration_s:g} s); other messages: {ris_driver.unmatched()}",
-        )
+        missing = report_not_received(WHAT[event], event, ris_driver.duration_s, ris_driver.unmatched())
+        verdict.reject(f"réception : {WHAT[event]}", missing)
     ris_scenario.event = event
     ris_scenario.report = found
 
@@ -118,11 +115,7 @@ def sends_deletion(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Ve
 def makes_contextual_call(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
     found = _within_session(ris_driver.next_call)
     if found is None:
-        verdict.fail(
-            "réception de l'appel contextuel", "RIS-CONTEXTUAL-SENT",
-            "the RIS calls the DRIMbox Conso contextual-call URL (trust-list-and-identity.md §7)",
-            ris_driver.endpoint.url, "a POST", f"nothing within the session ({ris_driver.duration_s:g} s)",
-        )
+        verdict.reject("réception de l'appel contextuel", call_not_received(ris_driver.endpoint.url, ris_driver.duration_s))
     ris_scenario.call = found
 
 
@@ -142,16 +135,8 @@ def report_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict:
             read = report_event(judgement.message)
         except ValueError as error:
             read = str(error)
-        if read != ris_scenario.event:
-            findings.append(Finding(
-                "RIS-EVENT", "CI-SIS volet Transmission CDA-R2 en HL7v2 2.1 §2: trigger / ORC-1 / OBX-11 of the event",
-                "MSH-9 / document OBX-11", ris_scenario.event, read,
-            ))
-    msa = next((s for s in received.ack.split("\r") if s.startswith("MSA|")), "?") if received else "?"
-    verdict.note("acquittement renvoyé par la DRIMbox simulée", [
-        Finding("RIS-ACK", "the technical ACK the harness returned (built from the findings)", "MSA", "MSA|AA|…", msa,
-                severity=Severity.INFO),
-    ])
+        findings += check_report_event(ris_scenario.event, read)
+    verdict.note("acquittement renvoyé par la DRIMbox simulée", ack_returned(received.ack if received else ""))
     verdict.judge(f"CR reçu ({judgement.label})", findings)
 
 
@@ -182,12 +167,6 @@ def contextual_call_conformant(ris_scenario: RisScenario, verdict: Verdict) -> N
     call = ris_scenario.call
     if call is None:
         raise AssertionError("no contextual call was received in this scenario")
-    findings = list(call.judgement.findings)
-    if not call.judgement.patient_known:
-        findings.append(Finding(
-            "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
-            "a report with a qualified INS received before the call", "none: the patient could not be compared",
-            severity=Severity.INFO,
-        ))
+    findings = list(call.judgement.findings) + check_patient_known(call.judgement.patient_known)
     verdict.judge(f"appel contextuel (réponse {call.status})", findings)
 

@@ -174,3 +174,14 @@ def _date(value: str) -> str | None:
         except ValueError:
             continue
     return None
+
+
+def check_patient_known(known: bool) -> list[Finding]:
+    """CTX-PATIENT (information): the call could not be compared with a report of the session."""
+    if known:
+        return []
+    return [Finding(
+        "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
+        "a report with a qualified INS received before the call", "none: the patient could not be compared",
+        Severity.INFO,
+    )]  # fmt: skip
