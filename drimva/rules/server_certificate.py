@@ -34,13 +34,25 @@ def check_server_certificate(
     (va-checklist.md open question 10); no certificate or no entry always fails.
     """
     presented = x509.load_der_x509_certificate(presented_der) if presented_der else None
-    expected = rdns(x509.Name.from_rfc4514_string(declared_dn)) if declared_dn else None
+    expected = _declared(declared_dn)
     if presented is not None and expected is not None and rdns(presented.subject) == expected:
         return []
     lenient = presented is not None and expected is not None and not strict_dn_match
+    note = "rules.strict_dn_match is off: reported, not failed" if lenient else ""
+    if declared_dn and expected is None:
+        note = "the entry's DNCertificatOperateur is not an RFC 4514 distinguished name"
     return [Finding(
         "TRUST-SERVER-CERT", "", f"TLS server certificate of {where}", declared_dn or "(no entry)",
         presented.subject.rfc4514_string() if presented is not None else problem or "no TLS certificate presented",
-        Severity.WARNING if lenient else Severity.ERROR,
-        note="rules.strict_dn_match is off: reported, not failed" if lenient else "",
+        Severity.WARNING if lenient else Severity.ERROR, note=note,
     )]  # fmt: skip
+
+
+def _declared(dn: str | None) -> frozenset[tuple[str, str]] | None:
+    """The RDN set of the entry's DN, None without an entry or when the DN cannot be read."""
+    if not dn:
+        return None
+    try:
+        return rdns(x509.Name.from_rfc4514_string(dn))
+    except ValueError:
+        return None
