@@ -228,3 +228,15 @@ def a(verdict, status, more):
     verdict.judge("y", [])
 '''
     assert judgement_in_step(good) == []
+
+
+def test_rules_sign_nothing() -> None:
+    """Rules verify signatures; the signers (trust list, …) live beside the simulators that use them."""
+    signing = []
+    for path in _python_files("drimva/rules"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sign":
+                signing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("sign_"):
+                signing.append(f"{path.relative_to(ROOT)}:{node.lineno}: def {node.name}")
+    assert signing == []
