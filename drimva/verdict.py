@@ -7,7 +7,7 @@ from typing import Iterable, NoReturn
 import pytest
 
 from drimva.evidence import EvidenceStore
-from drimva.findings import Finding, Severity, errors
+from drimva.findings import Finding, errors
 from drimva.outcomes import NonConformance, Outcome, blocked_by, skip_reason
 
 
@@ -36,18 +36,6 @@ class Verdict:
         if blocking:
             raise NonConformance(blocking, f"{check}: " + "; ".join(f.describe() for f in blocking[:3]))
         return found
-
-    def fail(
-        self,
-        check: str,
-        rule: str,
-        requirement: str,
-        location: str,
-        expected: str,
-        actual: str,
-    ) -> NoReturn:
-        """Record one blocking finding about the SUT's behaviour (e.g. nothing arrived in time)."""
-        self.reject(check, Finding(rule, requirement, location, expected, actual, Severity.ERROR))
 
     def reject(self, check: str, finding: Finding) -> NoReturn:
         """Record ``finding`` (an error) and fail the scenario with it."""

@@ -18,12 +18,23 @@ from pytest_bdd import given, parsers, then, when
 
 from drimva.context import Organisation, RuleOptions
 from drimva.evidence import EvidenceStore
-from drimva.findings import Finding, Severity
-from drimva.hl7msg import parse_message
+from drimva.findings import Finding
 from drimva.oracles.dciodvfy import dciodvfy_available, oracle_findings, run_dciodvfy
 from drimva.profile import Profile
-from drimva.rules.hl7_ack import check_ack
-from drimva.rules.kos import check_kos
+from drimva.rules.hl7_ack import check_ack_exchange
+from drimva.rules.kos import check_kos, check_kos_pacs_metadata
+from drimva.rules.publication import (
+    APPROVED,
+    EntryRecord,
+    SubmissionRecord,
+    check_client_certificate,
+    check_dciodvfy_available,
+    check_no_publication,
+    check_pacs_query,
+    check_replaced_deprecated,
+    check_withdrawn,
+    publication_missing,
+)
 from drimva.rules.vihf import check_vihf
 from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update
 from drimva.verdict import Verdict
@@ -42,15 +53,6 @@ _control_ids = itertools.count(1)
 Kind = Literal["ORU", "MDM"]
 Event = Literal["initial", "replace", "delete"]
 
-APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
-PACS_METADATA_RULES = {
-    "KOS-STUDY-FROM-PACS",
-    "KOS-STUDY-UID",
-    "KOS-EVIDENCE-COMPLETE",
-    "KOS-EVIDENCE-EXTRA",
-    "KOS-SOP-CLASSES",
-}
-REQ_PUBLICATION = "VA-B3: the KOS of the report is published to the DMP (ITI-41, AF-IMG-DB-Va2 §4.4)"
 
 
 # -- helpers ----------------------------------------------------------------
@@ -101,15 +103,9 @@ def _wait_entry(
     return poll(lambda: next((e for e in _patient_entries(dmp, state) if accept(e)), None), timeout, what="le KOS du patient dans le DMP (ITI-41)")
 
 
-def _submissions_summary(dmp: DmpSimulator, since: int) -> str:
-    seen = dmp.submissions[since:]
-    if not seen:
-        return "no request reached the DMP"
-    parts = []
-    for submission in seen:
-        errors = submission.error_text
-        parts.append(f"{submission.action or '?'} -> {submission.response_status}{' (' + errors + ')' if errors else ''}")
-    return " | ".join(parts)
+def _submissions_since(dmp: DmpSimulator, since: int) -> list[SubmissionRecord]:
+    """What the DMP simulator answered since ``since``, as the plain records the rules read."""
+    return [SubmissionRecord(s.action or "", s.response_status, s.error_text) for s in dmp.submissions[since:]]
 
 
 def _await_publication(
@@ -122,11 +118,8 @@ def _await_publication(
 
 
 def _publication_missing(dmp: DmpSimulator, state: ScenarioState, profile: Profile) -> Finding:
-    return Finding(
-        "DMP-PUBLICATION", REQ_PUBLICATION, "DMP registry (ITI-41)",
-        f"an approved KOS entry for patient {state.patient.ins if state.patient else '?'} within {profile.timeouts.publication_s} s",
-        _submissions_summary(dmp, state.dmp_mark),
-    )  # fmt: skip
+    ins = state.patient.ins if state.patient else "?"
+    return publication_missing(ins, profile.timeouts.publication_s, _submissions_since(dmp, state.dmp_mark))
 
 
 def _require_publication(
@@ -165,19 +158,9 @@ def _iti41(submission: Submission) -> ProvideAndRegister:
     return request
 
 
-def _ack_findings(exchange: RisExchange, *, expect_accept: bool = True) -> list[Finding]:
+def _ack_findings(exchange: RisExchange, *, expect_accept: bool | None = True) -> list[Finding]:
     """The ACK rules, with what the RIS saw when no ACK came (refused, timed out, closed)."""
-    findings = check_ack(exchange.ack_text, parse_message(exchange.message), expect_accept=expect_accept)
-    if exchange.ack_text is None and exchange.error:
-        findings = [
-            dataclasses.replace(f, actual=f"no ACK: {exchange.error}") if f.rule == "ACK-PRESENT" else f
-            for f in findings
-        ]
-    return findings
-
-
-def _only(findings: list[Finding], rules: set[str]) -> list[Finding]:
-    return [f for f in findings if f.rule in rules]
+    return check_ack_exchange(exchange.ack_text, exchange.message, exchange.error or "", expect_accept=expect_accept)
 
 
 # -- Given --------------------------------------------------------------------
@@ -301,9 +284,7 @@ def ack_accepted(state: ScenarioState, verdict: Verdict) -> None:
 
 @then("la DRIMbox renvoie un acquittement technique")
 def ack_any(state: ScenarioState, verdict: Verdict) -> None:
-    exchange = state.last_exchange
-    findings = _ack_findings(exchange)
-    verdict.judge("acquittement technique (AA, AE ou AR)", [f for f in findings if f.rule != "ACK-MSA1"])
+    verdict.judge("acquittement technique (AA, AE ou AR)", _ack_findings(state.last_exchange, expect_accept=None))
 
 
 @then("la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR")
@@ -323,31 +304,11 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, prof
         lambda: pacs.requests_for_study(study_uid, service="C-FIND"), profile.timeouts.publication_s,
         what="la requête C-FIND de la DRIMbox au PACS",
     )  # fmt: skip
-    from_sut = [q for q in queries if q.calling_ae == sut.dicom_ae]
-    findings = []
     if not queries:
         _unless_acknowledged(verdict, state, "requête C-FIND du PACS")
-        findings.append(
-            Finding(
-                "PACS-CFIND",
-                "VA-B2: the DRIMbox reads the study's metadata from the PACS (C-FIND, PS3.4 C.6.2)",
-                "PACS C-FIND identifier (0020,000D)",
-                study_uid,
-                f"no C-FIND on this study within {profile.timeouts.publication_s} s "
-                f"({len(pacs.requests)} DICOM requests seen in the run)",
-            )
-        )
-    elif not from_sut:
-        findings.append(
-            Finding(
-                "PACS-CFIND-CALLING-AE",
-                "the C-FIND comes from the DRIMbox AE declared in the profile",
-                "A-ASSOCIATE-RQ calling AE title",
-                sut.dicom_ae,
-                ", ".join(sorted({q.calling_ae for q in queries})),
-                severity=Severity.WARNING,
-            )
-        )
+    findings = check_pacs_query(
+        study_uid, [q.calling_ae for q in queries], sut.dicom_ae, profile.timeouts.publication_s, len(pacs.requests)
+    )
     verdict.judge("requête C-FIND du PACS", findings)
 
 
@@ -356,8 +317,7 @@ def kos_carries_pacs_metadata(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
     entry = _require_publication(verdict, dmp, state, profile, "KOS publié")
-    findings = check_kos(entry.document, state.context(), sut.endpoints, rule_options)
-    verdict.judge("métadonnées du PACS dans le KOS", _only(findings, PACS_METADATA_RULES))
+    verdict.judge("métadonnées du PACS dans le KOS", check_kos_pacs_metadata(entry.document, state.context(), sut.endpoints, rule_options))
 
 
 # -- Then: DMP ------------------------------------------------------------------
@@ -370,18 +330,7 @@ def kos_published_with_certificate(
     entry = _require_publication(verdict, dmp, state, profile, "publication du KOS")
     submission = dmp.submissions[entry.submission_index]
     state.publication = (entry, submission)
-    findings = []
-    if not submission.client_subject or f"OU={profile.organisation.structure_id}" not in submission.client_subject:
-        findings.append(
-            Finding(
-                "DMP-CLIENT-CERT",
-                "VA-B3: publication authenticated by the organisation's software certificate (mutual TLS)",
-                "TLS client certificate subject",
-                f"a certificate of the run's CA with OU={profile.organisation.structure_id}",
-                submission.client_subject or "(none presented)",
-            )
-        )
-    verdict.judge("certificat de la structure", findings)
+    verdict.judge("certificat de la structure", check_client_certificate(submission.client_subject, profile.organisation.structure_id))
 
 
 def _publication(state: ScenarioState) -> tuple[RegistryEntry, Submission]:
@@ -420,11 +369,7 @@ def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evide
         verdict.note("dciodvfy", [])
         return
     if not dciodvfy_available():
-        verdict.note(
-            "dciodvfy",
-            [Finding("DCIODVFY", "external oracle", "dciodvfy", "installed (apt dicom3tools)", "absent",
-                     severity=Severity.WARNING)],
-        )
+        verdict.note("dciodvfy", check_dciodvfy_available(False))
         return
     for label, mode in (("-new", None), ("-profile IHEXDSIManifest", "IHEXDSIManifest")):
         result = run_dciodvfy(entry.document, profile=mode)
@@ -444,16 +389,7 @@ def kos_replaced(
     submission = dmp.submissions[entry.submission_index]
     findings = list(check_replacement(_iti41(submission), previous.entry_uuid))
     old = next((e for e in dmp.entries() if e.entry_uuid == previous.entry_uuid), previous)
-    if old.status == APPROVED:
-        findings.append(
-            Finding(
-                "XDS-RPLC-DEPRECATES",
-                "IHE ITI TF-3 4.2.2: a replaced DocumentEntry is deprecated (RAD68-007)",
-                f"registry entry {previous.entry_uuid}",
-                "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated",
-                old.status,
-            )
-        )
+    findings += check_replaced_deprecated(previous.entry_uuid, old.status)
     findings += check_kos(entry.document, state.context(), sut.endpoints, rule_options)
     verdict.judge("remplacement du KOS", findings)
 
@@ -466,18 +402,12 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
         profile.timeouts.publication_s,
         what="le changement de statut du KOS dans le DMP",
     )
-    if entry is None:
-        verdict.fail(
-            "retrait du KOS",
-            "DMP-WITHDRAWN",
-            "the KOS of a deleted report is no longer available (ITI-57 UpdateDocumentSet, or RPLC)",
-            f"registry entry {previous.entry_uuid}",
-            "status Deleted or Deprecated",
-            f"still Approved after {profile.timeouts.publication_s} s; {_submissions_summary(dmp, state.dmp_mark)}",
-        )
+    status = entry.status if entry is not None else APPROVED
+    findings = check_withdrawn(previous.entry_uuid, status, profile.timeouts.publication_s, _submissions_since(dmp, state.dmp_mark))
     updates = [s.update for s in dmp.submissions[state.dmp_mark :] if s.update is not None]
-    # Withdrawn by ITI-57 (judged) or by an RPLC submission (the entry's status already says so).
-    verdict.judge("retrait du KOS", check_status_update(updates[-1], previous.entry_uuid) if updates else [])
+    if not findings and updates:  # withdrawn by ITI-57 (judged) or by an RPLC submission (the entry's status says so)
+        findings = check_status_update(updates[-1], previous.entry_uuid)
+    verdict.judge("retrait du KOS", findings)
 
 
 @then("aucun KOS n'est publié dans le DMP pour ce patient")
@@ -487,14 +417,4 @@ def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile,
         lambda: _patient_entries(dmp, state), profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucun KOS publié pour ce patient",
     )  # fmt: skip
-    if entries:
-        verdict.fail(
-            "absence de publication",
-            "DMP-NO-PUBLICATION",
-            "no KOS is published when the identity is not qualified, the study is unknown to the PACS or the CR is "
-            "not destined to the DMP (MetaDMPMSS DESTDMP = N)",
-            "DMP registry (ITI-41)",
-            "no entry for this patient",
-            ", ".join(f"{e.unique_id} ({e.status})" for e in entries),
-        )
-    verdict.judge("absence de publication", [])
+    verdict.judge("absence de publication", check_no_publication(EntryRecord(e.unique_id, e.status) for e in entries or []))

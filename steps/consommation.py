@@ -18,8 +18,21 @@ from pytest_bdd import given, parsers, then, when
 
 from drimva.context import Professional
 from drimva.evidence import EvidenceStore
-from drimva.findings import Finding, Severity
+from drimva.findings import Finding
 from drimva.profile import Profile
+from drimva.rules.consultation import (
+    SeriesRequest,
+    call_unreachable,
+    check_call_redirect,
+    check_call_refused,
+    check_dmp_consulted,
+    check_node_transport,
+    check_node_untouched,
+    check_series_fetched,
+    check_untrusted_not_contacted,
+    kos_not_retrieved,
+    unserved_series,
+)
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
 from drimva.verdict import Verdict
 from drimva.waiting import blocking, poll
@@ -45,7 +58,6 @@ MANDATORY_PARAMETERS = (
     "PatientID",
     "PatientIDIssuer",
 )
-REQ_CALL = "appel contextuel (trust-list-and-identity.md §7): ten mandatory form parameters; 302/303 on success, 400 otherwise"
 
 
 def _publish_at(state: ScenarioState, source: PeerSource, dmp: DmpSimulator, profile: Profile, organisation: object) -> None:
@@ -115,10 +127,7 @@ def _post_call(
     except httpx.HTTPError as error:
         evidence.record("contextual-call", "no response", str(error).encode(), str(error), suffix="txt")
         state.call_response = None
-        state.call_failure = Finding(
-            "CALL-REACHABLE", "the consumer DRIMbox answers the contextual call over HTTPS with a certificate of the trust space",
-            f"POST {sut.consumer_url}", "an HTTP answer", f"{type(error).__name__}: {error}",
-        )
+        state.call_failure = call_unreachable(sut.consumer_url, f"{type(error).__name__}: {error}")
         return
     evidence.record(
         "contextual-call", f"response {response.status_code}", response.content,
@@ -147,10 +156,8 @@ def _require_kos_retrieved(state: ScenarioState, dmp: DmpSimulator, profile: Pro
         verdict.blocked(check, "appel contextuel sans réponse", failure.rule, failure.actual, [failure])
     timeout = profile.timeouts.publication_s
     if not poll(lambda: _queried(dmp, state, "ITI-43"), timeout, what="la récupération du KOS dans le DMP (ITI-43)"):
-        verdict.blocked(
-            check, "KOS non récupéré dans le DMP par la DRIMbox", "DMP-ITI-43",
-            f"contextual call answered HTTP {state.call_response.status_code}; no successful ITI-43 within {timeout:g} s",
-        )
+        missing = kos_not_retrieved(state.call_response.status_code, timeout)
+        verdict.blocked(check, "KOS non récupéré dans le DMP par la DRIMbox", missing.rule, missing.actual)
 
 
 # -- Given ------------------------------------------------------------------------
@@ -208,18 +215,13 @@ def incomplete_call(
 @then("la DRIMbox redirige le navigateur (302 ou 303)")
 def redirected(state: ScenarioState, verdict: Verdict) -> None:
     response = _call_answer(state, verdict, "appel contextuel accepté")
-    status = response.status_code
-    findings = []
-    if status not in (302, 303):
-        findings.append(Finding("CALL-REDIRECT", REQ_CALL, "HTTP status", "302 or 303", f"{status}: {response.text[:200]}"))
-    verdict.judge("appel contextuel accepté", findings)
+    verdict.judge("appel contextuel accepté", check_call_redirect(response.status_code, response.text))
 
 
 @then("la DRIMbox répond 400")
 def refused_400(state: ScenarioState, verdict: Verdict) -> None:
     status = _call_answer(state, verdict, "appel contextuel incomplet refusé").status_code
-    findings = [] if status == 400 else [Finding("CALL-400", REQ_CALL, "HTTP status", "400", str(status))]
-    verdict.judge("appel contextuel incomplet refusé", findings)
+    verdict.judge("appel contextuel incomplet refusé", check_call_refused(status))
 
 
 def _queried(dmp: DmpSimulator, state: ScenarioState, transaction: str) -> list[Submission]:
@@ -236,29 +238,28 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
         timeout,
         what="la recherche du patient dans le DMP (ITI-18)",
     )
-    findings = []
-    if not found:
-        findings.append(
-            Finding("DMP-ITI-18", "VA-D1: the consumer queries the DMP (ITI-18 FindDocuments on the patient's INS)",
-                    "DMP registry", f"a FindDocuments on {state.patient.xds_patient_id}",
-                    f"{len(_queried(dmp, state, 'ITI-18'))} successful ITI-18 for other patients")
-        )
     retrieved = poll(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0, what="la récupération du KOS dans le DMP (ITI-43)")
-    if not retrieved:
-        findings.append(
-            Finding("DMP-ITI-43", "VA-D1: the consumer retrieves the KOS (ITI-43 RetrieveDocumentSet)",
-                    "DMP repository", "a RetrieveDocumentSet of the KOS", "none")
-        )
+    findings = check_dmp_consulted(
+        state.patient.xds_patient_id, bool(found), len(_queried(dmp, state, "ITI-18")), bool(retrieved)
+    )
     verdict.judge("consultation du DMP", findings)
 
 
-def _series_requests(state: ScenarioState, source: PeerSource) -> dict[str, list[object]]:
+def _series_requests(state: ScenarioState, source: PeerSource, psc: PscSimulator | None = None) -> dict[str, list[SeriesRequest]]:
+    """The requests ``source`` answered, per series of the KOS, as the records the rules read.
+
+    ``psc`` checks each bearer token (None: tokens are not looked at, ``token_valid`` False).
+    """
     refs = {ref.series_uid for ref in kos_series_references(state.peer_kos)}
-    seen: dict[str, list[object]] = {uid: [] for uid in refs}
+    seen: dict[str, list[SeriesRequest]] = {uid: [] for uid in refs}
     for request in list(source.requests):
         for uid in refs:
             if f"/series/{uid}" in request.target:
-                seen[uid].append(request)
+                token = (request.header("Authorization") or "").removeprefix("Bearer ")
+                seen[uid].append(SeriesRequest(
+                    request.method, request.target, request.status, request.header("KOS-SOPInstanceUID"),
+                    psc is not None and psc.verify(token).valid,
+                ))  # fmt: skip
     return seen
 
 
@@ -271,25 +272,7 @@ def series_fetched(state: ScenarioState, psc: PscSimulator, dmp: DmpSimulator, p
         lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s,
         what="les requêtes WADO-RS de chaque série à la DRIMbox source",
     )  # fmt: skip
-    findings = []
-    for series_uid, requests in sorted(_series_requests(state, source).items()):
-        location = f"GET …/series/{series_uid}"
-        good = [
-            r for r in requests
-            if psc.verify((r.header("Authorization") or "").removeprefix("Bearer ")).valid  # type: ignore[attr-defined]
-            and r.header("KOS-SOPInstanceUID") == kos_uid  # type: ignore[attr-defined]
-            and r.status == 200  # type: ignore[attr-defined]
-        ]
-        if not good:
-            actual = "no request" if not requests else "; ".join(
-                f"status {r.status}, KOS header {r.header('KOS-SOPInstanceUID')!r}" for r in requests  # type: ignore[attr-defined]
-            )
-            findings.append(
-                Finding("WADO-SERIES-FETCHED",
-                        "VA-D2: every series of the KOS is fetched from the source DRIMbox (WADO-RS, bearer token, KOS-SOPInstanceUID)",
-                        location, f"200 with a valid token and KOS-SOPInstanceUID {kos_uid}", actual)
-            )
-    verdict.judge("récupération des séries", findings)
+    verdict.judge("récupération des séries", check_series_fetched(_series_requests(state, source, psc), kos_uid))
 
 
 def _kos_uid(kos: bytes) -> str:
@@ -320,29 +303,15 @@ def node_received_study(
 
 def _unless_series_served(state: ScenarioState, verdict: Verdict, check: str) -> None:
     """The node lacks instances: if the consumer did not get every series from the source, that blocks it (VA-D2 judges it)."""
-    requests = _series_requests(state, state.peer_source)
-    unserved = [uid for uid, seen in requests.items() if not any(r.status == 200 for r in seen)]  # type: ignore[attr-defined]
-    if unserved:
-        verdict.blocked(
-            check, "séries du KOS non récupérées auprès de la DRIMbox source", "WADO-SERIES-FETCHED",
-            f"{len(unserved)} of {len(requests)} series never served (200) to the DRIMbox",
-        )
-
-
-NODE_SERVICES = {"c-store": "C-STORE", "stow-rs": "STOW-RS"}
+    missing = unserved_series(_series_requests(state, state.peer_source))
+    if missing is not None:
+        verdict.blocked(check, "séries du KOS non récupérées auprès de la DRIMbox source", missing.rule, missing.actual)
 
 
 def _node_transport(node: DicomNode, uids: set[str], profile: Profile) -> list[Finding]:
     """A warning when instances reached the node by another service than the profile declares (where-sources-disagree.md)."""
-    declared = NODE_SERVICES[profile.sut.consumer.node_transport]
-    other = sorted({r.via for r in node.receipts if r.sop_instance_uid in uids and r.via != declared})
-    if not other:
-        return []
-    return [Finding(
-        "NODE-TRANSPORT", "VA-D3: the images reach the DICOM node configured on the solution (the VA says a DICOM node; "
-        "the demonstrator stores over STOW-RS)", f"DICOM node {node.ae_title}",
-        f"{declared} (sut.consumer.node_transport)", ", ".join(other), severity=Severity.WARNING,
-    )]  # fmt: skip
+    services = [r.via for r in node.receipts if r.sop_instance_uid in uids]
+    return check_node_transport(profile.sut.consumer.node_transport, services, node.ae_title)
 
 
 @then("la DRIMbox source absente de la liste blanche ne reçoit aucune requête")
@@ -356,15 +325,7 @@ def untrusted_not_contacted(
         profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucune requête à la DRIMbox hors liste blanche",
     )
-    findings = []
-    if contacted:
-        findings.append(
-            Finding("TRUST-UNLISTED-PEER",
-                    "VA-A: a consumer exchanges only with DRIMboxes of the signed trust list (a corrupted or unsigned list is rejected)",
-                    f"WADO-RS to {untrusted_source.base_url}", "no request",
-                    f"{len(contacted)} request(s): " + ", ".join(f"{r.method} {r.target} -> {r.status}" for r in contacted[:3]))  # type: ignore[attr-defined]
-        )
-    verdict.judge("DRIMbox hors liste blanche", findings)
+    verdict.judge("DRIMbox hors liste blanche", check_untrusted_not_contacted(untrusted_source.base_url, contacted or []))
 
 
 @then("le nœud DICOM ne reçoit aucune image de cet examen")
@@ -374,8 +335,4 @@ def node_received_nothing(state: ScenarioState, dicom_node: DicomNode, profile: 
         lambda: expected & dicom_node.sop_instance_uids(), profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucune instance au nœud DICOM",
     )  # fmt: skip
-    findings = [] if not stored else [
-        Finding("TRUST-UNLISTED-PEER", "VA-A: nothing from a DRIMbox absent from the trust list reaches the DICOM node",
-                "DICOM node C-STORE", "no instance of this study", f"{len(stored)} instance(s)")
-    ]
-    verdict.judge("nœud DICOM", findings)
+    verdict.judge("nœud DICOM", check_node_untouched(len(stored or ())))

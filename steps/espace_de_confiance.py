@@ -9,21 +9,17 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cryptography import x509
 from pytest_bdd import then
 
-from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError
 from drimva.profile import Profile
 from drimva.reachability import Unreachable, connect, tls_cause
+from drimva.rules.server_certificate import check_server_certificate, check_sut_listed
 from drimva.rules.trustlist import parse_trust_list
 from drimva.verdict import Verdict
 from fixtures.harness import SutHandle
 from fixtures.peers import sut_trust_entry
 from simulators.trust.server import TrustListServer
-
-REQ_TRUST = "VA-A: the DRIMbox has an address in the DRIM-M trust list, and its server certificate is the DNCertificatOperateur of its entry"
-
 
 @then("l'adresse de la DRIMbox figure dans la liste blanche")
 def sut_in_trust_list(
@@ -31,10 +27,7 @@ def sut_in_trust_list(
 ) -> None:
     db, _ = sut_trust_entry(profile, sut_server_cert)
     listing = parse_trust_list(trust_server.document("signed"))
-    findings = [] if listing.domain_for(db) else [
-        Finding("TRUST-SUT-LISTED", REQ_TRUST, "ListeDomaines/Domaine/db", db, ", ".join(d.db for d in listing.domains))
-    ]
-    verdict.judge("inscription dans la liste blanche", findings)
+    verdict.judge("inscription dans la liste blanche", check_sut_listed(db, [d.db for d in listing.domains]))
 
 
 @then("le certificat serveur présenté par la DRIMbox a le DN déclaré dans la liste blanche")
@@ -46,27 +39,13 @@ def sut_certificate_matches(
     declared = parse_trust_list(trust_server.document("signed")).domain_for(db)
     url = urlsplit(sut.endpoints.wado_base_url)
     presented, problem = _server_certificate(url.hostname or db, url.port or 443, profile.timeouts.connect_s)
-    expected = _rdns(x509.Name.from_rfc4514_string(declared.dn_certificat_operateur)) if declared else None
-    findings = []
-    if presented is None or expected is None or _rdns(presented.subject) != expected:
-        # RDN sets are compared (order and spacing do not matter); a mismatch fails only with
-        # rules.strict_dn_match (va-checklist.md open question 10), no certificate always fails.
-        lenient = presented is not None and expected is not None and not profile.rules.strict_dn_match
-        findings.append(
-            Finding("TRUST-SERVER-CERT", REQ_TRUST, f"TLS server certificate of {url.netloc}",
-                    declared.dn_certificat_operateur if declared else "(no entry)",
-                    presented.subject.rfc4514_string() if presented is not None else problem,
-                    Severity.WARNING if lenient else Severity.ERROR,
-                    note="rules.strict_dn_match is off: reported, not failed" if lenient else "")
-        )
+    findings = check_server_certificate(
+        url.netloc, declared.dn_certificat_operateur if declared else None, presented, problem, profile.rules.strict_dn_match
+    )
     verdict.judge("certificat serveur de la DRIMbox", findings)
 
 
-def _rdns(name: x509.Name) -> frozenset[tuple[str, str]]:
-    return frozenset((attribute.oid.dotted_string, str(attribute.value).strip()) for attribute in name)
-
-
-def _server_certificate(host: str, port: int, timeout: float) -> tuple[x509.Certificate | None, str]:
+def _server_certificate(host: str, port: int, timeout: float) -> tuple[bytes | None, str]:
     """The certificate the server presents (read only: the DN is what is judged, not the chain), or why none was read.
 
     A server that cannot be reached at all (no name, refused, timed out) is the
@@ -86,4 +65,4 @@ def _server_certificate(host: str, port: int, timeout: float) -> tuple[x509.Cert
         return None, tls_cause(error, timeout)
     if not der:
         return None, "no TLS certificate presented"
-    return x509.load_der_x509_certificate(der), ""
+    return der, ""

@@ -13,17 +13,16 @@ from typing import TypeVar
 import pytest
 from pytest_bdd import given, then, when
 
-from drimva.findings import Finding, Severity
 from drimva.outcomes import HarnessError, Outcome, skip_reason
 from drimva.ris_judge import ReportJudgement, session_patient
-from drimva.rules.contextual_call import check_call_patient
+from drimva.rules.contextual_call import check_patient_known
 from drimva.rules.hl7_report import report_event
 from drimva.rules.ris_report import check_deletion_target, check_replaced_in_session, check_replacement_link, designated
+from drimva.rules.ris_session import ack_returned, call_not_received, check_report_event, report_not_received
 from drimva.verdict import Verdict
 from fixtures.ris_harness import STEP_LABELS, RisDriver, RisScenario, SessionEnded, SessionInterrupted, StepSkipped
 
 _T = TypeVar("_T")
-REQ_RECEIVED = "the RIS sends the {what} to the DRIMbox within the session (VA-B1 / AF-IMG-DB-Va2 §4.4)"
 WHAT = {
     "initial": "initial CR (ORU^R01 OBX-11 F / MDM^T02)",
     "replace": "corrected CR (ORU^R01 OBX-11 C / MDM^T10)",
@@ -47,11 +46,8 @@ def _within_session(wait: Callable[[], _T]) -> _T:
 def _received_report(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict, event: str) -> None:
     found = _within_session(lambda: ris_driver.next_report(event))
     if found is None:
-        verdict.fail(
-            f"réception : {WHAT[event]}", "RIS-SENT", REQ_RECEIVED.format(what=WHAT[event]), "DRIMbox Source (MLLP)",
-            f"a message whose MSH-9 / ORC-1 / OBX-11 says {event}",
-            f"nothing within the wait of this step ({ris_driver.waited_text()}); other messages: {ris_driver.unmatched()}",
-        )
+        missing = report_not_received(WHAT[event], event, ris_driver.waited_text(), ris_driver.unmatched())
+        verdict.reject(f"réception : {WHAT[event]}", missing)
     ris_scenario.event = event
     ris_scenario.report = found
 
@@ -125,21 +121,9 @@ def sends_deletion(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Ve
 def makes_contextual_call(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
     found = _within_session(ris_driver.next_call)
     if found is None:
-        verdict.fail(
-            "réception de l'appel contextuel", "RIS-CONTEXTUAL-SENT",
-            "the RIS calls the DRIMbox Conso contextual-call URL (trust-list-and-identity.md §7)",
-            ris_driver.endpoint.url, "a POST", _no_call(ris_driver),
-        )
+        refused = [r.describe() for r in ris_driver.endpoint.refused]
+        verdict.reject("réception de l'appel contextuel", call_not_received(ris_driver.endpoint.url, ris_driver.waited_text(), refused))
     ris_scenario.call = found
-
-
-def _no_call(ris_driver: RisDriver) -> str:
-    """The actual value of a missing call: the connections refused before any HTTP request, when there were some."""
-    waited = f"no HTTP request within the wait of this step ({ris_driver.waited_text()})"
-    refused = ris_driver.endpoint.refused
-    if not refused:
-        return waited
-    return f"{waited}; {len(refused)} connexion(s) refusée(s) : " + " ; ".join(r.describe() for r in refused)
 
 
 # -- Then -----------------------------------------------------------------------------
@@ -158,16 +142,8 @@ def report_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict:
             read = report_event(judgement.message)
         except ValueError as error:
             read = str(error)
-        if read != ris_scenario.event:
-            findings.append(Finding(
-                "RIS-EVENT", "CI-SIS volet Transmission CDA-R2 en HL7v2 2.1 §2: trigger / ORC-1 / OBX-11 of the event",
-                "MSH-9 / document OBX-11", ris_scenario.event, read,
-            ))
-    msa = next((s for s in received.ack.split("\r") if s.startswith("MSA|")), "?") if received else "?"
-    verdict.note("acquittement renvoyé par la DRIMbox simulée", [
-        Finding("RIS-ACK", "the technical ACK the harness returned (built from the findings)", "MSA", "MSA|AA|…", msa,
-                severity=Severity.INFO),
-    ])
+        findings += check_report_event(ris_scenario.event, read)
+    verdict.note("acquittement renvoyé par la DRIMbox simulée", ack_returned(received.ack if received else ""))
     verdict.judge(f"CR reçu ({judgement.label})", findings)
 
 
@@ -200,20 +176,8 @@ def contextual_call_conformant(ris_driver: RisDriver, ris_scenario: RisScenario,
     call = ris_scenario.call
     if call is None:
         raise AssertionError("no contextual call was received in this scenario")
-    findings = list(call.judgement.findings)
-    patient = None if call.judgement.patient_known else session_patient([r.judgement for r in ris_driver.listener.received])
-    if patient is not None:
-        findings += check_call_patient(call.judgement.body, patient)
-        findings.append(Finding(
-            "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
-            "a report with a qualified INS received before the call", "received after the call: compared with it now",
-            severity=Severity.INFO,
-        ))
-    elif not call.judgement.patient_known:
-        findings.append(Finding(
-            "CTX-PATIENT", "the contextual call names the patient of the session's reports", "form parameters",
-            "a report with a qualified INS received before the call", "none: the patient could not be compared",
-            severity=Severity.INFO,
-        ))
+    known = call.judgement.patient_known
+    late = None if known else session_patient([r.judgement for r in ris_driver.listener.received])
+    findings = list(call.judgement.findings) + check_patient_known(known, call.judgement.body, late)
     verdict.judge(f"appel contextuel (réponse {call.status})", findings)
 

@@ -15,9 +15,9 @@ import pytest
 from pytest_bdd import parsers, then, when
 
 from drimva.context import Professional
-from drimva.findings import Finding
 from drimva.outcomes import Outcome, skip_reason
-from drimva.rules.retrieval import kos_series_references, pixel_digests
+from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests
+from drimva.rules.source_security import check_security_probe, check_series_served
 from drimva.rules.wado import check_plain_http
 from drimva.verdict import Verdict
 from fixtures.exam import ScenarioState
@@ -25,9 +25,6 @@ from fixtures.studies import make_study
 from simulators.idp.psc import PscSimulator
 from simulators.pacs import PacsSimulator
 from simulators.peer.consumer import PeerConsumer
-
-REQ_SOURCE = "VA-E: the source DRIMbox serves a study only with a valid PSC token and the KOS-SOPInstanceUID of a KOS that references the series (dicomweb-between-drimboxes.md §4)"
-
 
 def _published_kos(state: ScenarioState) -> bytes:
     if state.published is None:
@@ -45,12 +42,7 @@ def consumer_fetches(
 @then("chaque série est servie et les instances reçues sont celles du KOS, identiques à celles du PACS")
 def every_series_served(state: ScenarioState, verdict: Verdict) -> None:
     fetch = state.fetch
-    findings = [
-        Finding("WADO-SERIES-200", REQ_SOURCE, f"GET …/series/{series.series_uid}", "200", f"{series.status}: {'; '.join(series.problems)}")
-        for series in fetch.series
-        if series.status != 200
-    ]
-    findings += fetch.check_against(pixel_digests(state.datasets))
+    findings = check_series_served(fetch.series) + check_retrieval(fetch.kos, fetch.received, pixel_digests(state.datasets))
     verdict.judge("examen servi à une DRIMbox consommatrice", findings)
 
 
@@ -106,12 +98,7 @@ def _kos_uid(kos: bytes) -> str:
 def source_answers(state: ScenarioState, verdict: Verdict, codes: str) -> None:
     expected = {int(code) for code in codes.split(" ou ")}
     probe = state.probe
-    findings = []
-    if probe.status not in expected:
-        findings.append(
-            Finding("WADO-SECURITY", REQ_SOURCE, f"GET {probe.url} without {', '.join(sorted(probe.omitted)) or 'a valid request element'}",
-                    " or ".join(str(c) for c in sorted(expected)), str(probe.status if probe.status is not None else probe.error))
-        )
+    findings = check_security_probe(probe.url, probe.omitted, probe.status, probe.error, expected)
     verdict.judge("requête refusée par la DRIMbox source", findings)
 
 

@@ -20,8 +20,8 @@ from pytest_bdd import then, when
 from drimva.cda import parse_cda
 from drimva.context import Professional
 from drimva.evidence import EvidenceStore
-from drimva.findings import Finding
 from drimva.profile import Profile
+from drimva.rules.viewer import check_study_shown, check_study_withheld, no_login_page, viewer_unreachable
 from drimva.verdict import Verdict
 from drimva.browser import Chromium, ChromiumViewerClient
 from drimva.viewer_client import Navigation, ViewerClient, ViewerError
@@ -33,7 +33,6 @@ from simulators.idp.franceconnect import FranceConnectSimulator
 from simulators.idp.psc import PscSimulator
 
 Browser = ViewerClient | ChromiumViewerClient
-REQ_VIEW = "VA-C: the study opens from the URL in the CR after login at the right identity provider (AF-IMG-DB-Va2 §4.4)"
 
 
 def _viewer_url(state: ScenarioState) -> str:
@@ -51,11 +50,7 @@ def _client(evidence: EvidenceStore, pki: TestPki, profile: Profile, chromium: C
 
 
 def _unreachable(verdict: Verdict, url: str, error: ViewerError) -> NoReturn:
-    verdict.fail(
-        "visionneuse", "VIEWER-REACHABLE",
-        "the viewer answers over HTTPS with a certificate of the trust space (commercial in production)",
-        f"GET {url}", "an HTTP answer", str(error),
-    )
+    verdict.reject("visionneuse", viewer_unreachable(url, str(error)))
 
 
 def _links(page: str) -> list[str]:
@@ -82,11 +77,7 @@ def _reach_login(client: Browser, url: str, issuer: str, verdict: Verdict) -> Na
             continue
         if candidate.login_page_seen == issuer:
             return candidate
-    verdict.fail(
-        "renvoi vers le fournisseur d'identité", "VIEWER-IDP", REQ_VIEW, f"GET {url}",
-        f"a redirect (or a link) to the login page of {issuer}",
-        f"HTTP {navigation.status} at {navigation.final_url}",
-    )
+    verdict.reject("renvoi vers le fournisseur d'identité", no_login_page(url, issuer, navigation.status, navigation.final_url))
 
 
 def _open_and_login(state: ScenarioState, client: Browser, issuer: str, user_key: str, verdict: Verdict) -> None:
@@ -151,28 +142,16 @@ def no_session(
             _unreachable(verdict, url, error)
 
 
-def _shows_study(state: ScenarioState) -> bool:
-    navigation: Navigation = state.navigation
-    return navigation.status == 200 and state.require_spec().study_uid in navigation.text
-
-
 @then("la visionneuse montre l'examen du CR")
 def study_shown(state: ScenarioState, verdict: Verdict) -> None:
     navigation: Navigation = state.navigation
-    findings = [] if _shows_study(state) else [
-        Finding("VIEWER-STUDY", REQ_VIEW, f"GET {navigation.final_url}",
-                f"200 and a page naming the Study Instance UID {state.require_spec().study_uid}",
-                f"HTTP {navigation.status}")
-    ]
+    findings = check_study_shown(navigation.final_url, navigation.status, navigation.text, state.require_spec().study_uid)
     verdict.judge("examen affiché", findings)
 
 
 def _refused(state: ScenarioState, check: str, verdict: Verdict, expected: str) -> None:
     navigation: Navigation = state.navigation
-    findings = [] if not _shows_study(state) else [
-        Finding("VIEWER-ACCESS", REQ_VIEW, f"GET {navigation.final_url}", expected,
-                f"HTTP {navigation.status}, the page names the study {state.require_spec().study_uid}")
-    ]
+    findings = check_study_withheld(navigation.final_url, navigation.status, navigation.text, state.require_spec().study_uid, expected)
     verdict.judge(check, findings)
 
 

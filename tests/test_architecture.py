@@ -139,3 +139,104 @@ def test_no_import_circle_in_drimva() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# -- steps only drive, call rules and record (issue 11 §2) ------------------------------------
+
+VERDICT_METHODS = {"judge", "note", "precondition", "reject"}
+JUDGEMENT_NAMES = {"Finding", "Severity", "FindingList"}  # building or weighing a finding is a rule's work
+
+
+def _findings_argument_is_a_rule_call(node: ast.expr) -> bool:
+    """What a step hands to the verdict: a rule's answer (a call, a name bound to one, their sum) or nothing (``[]``)."""
+    if isinstance(node, (ast.Call, ast.Name, ast.Attribute)):
+        return True
+    if isinstance(node, ast.List):
+        return not node.elts
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _findings_argument_is_a_rule_call(node.left) and _findings_argument_is_a_rule_call(node.right)
+    return False  # a list comprehension, an if-expression, a literal list of findings: a verdict decided in the step
+
+
+def _findings_name(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and "finding" in node.id.lower()
+
+
+def judgement_in_step(source: str, name: str = "<step>") -> list[str]:
+    """Where a step module judges instead of calling a rule: each offence as ``name:line: what``.
+
+    It refuses: a ``Finding`` / ``Severity`` / ``FindingList`` called or read from (constructing
+    or weighing a finding; as a type annotation it is fine); a verdict method given anything but a rule's answer (a list
+    comprehension filtering findings, ``[] if x == y else [...]``); a findings list grown
+    or built in the step (``findings.append``, ``findings = [f for …]``).
+    """
+    offences: list[str] = []
+    for node in ast.walk(ast.parse(source, name)):
+        line = getattr(node, "lineno", 0)
+        used = node.func if isinstance(node, ast.Call) else node.value if isinstance(node, ast.Attribute) else None
+        if isinstance(used, ast.Name) and used.id in JUDGEMENT_NAMES:  # Finding(…), Severity.WARNING; annotations are fine
+            offences.append(f"{name}:{line}: uses {used.id}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method, owner = node.func.attr, node.func.value
+            if method in VERDICT_METHODS and isinstance(owner, ast.Name) and owner.id == "verdict":
+                if len(node.args) >= 2 and not _findings_argument_is_a_rule_call(node.args[1]):
+                    offences.append(f"{name}:{line}: verdict.{method} given findings built in the step")
+            elif method in ("append", "insert", "extend") and _findings_name(owner):
+                offences.append(f"{name}:{line}: {ast.unparse(owner)}.{method} in a step")
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_findings_name(t) for t in targets) and not _findings_argument_is_a_rule_call(node.value):
+                offences.append(f"{name}:{line}: findings built in the step")
+    return offences
+
+
+def test_steps_build_no_finding_and_decide_no_verdict_themselves() -> None:
+    offences = []
+    for path in _python_files("steps"):
+        offences += judgement_in_step(path.read_text("utf-8"), str(path.relative_to(ROOT)))
+    assert offences == []
+
+
+def test_the_step_judgement_check_finds_each_kind_of_offence() -> None:
+    """The check above can fail: each way a step used to judge is caught."""
+    bad = '''
+from drimva.findings import Finding, Severity
+def a(verdict, status):
+    verdict.judge("x", [] if status == 400 else [Finding("CALL-400", "", "HTTP status", "400", str(status))])
+def b(verdict, found):
+    verdict.judge("x", [f for f in found if f.rule != "ACK-MSA1"])
+def c(verdict, found):
+    findings = []
+    findings.append(found)
+    verdict.judge("x", findings)
+def d(verdict, found):
+    findings = [f for f in found if f.severity == Severity.ERROR]
+    verdict.note("x", findings)
+'''
+    found = judgement_in_step(bad)
+    assert [o.split(": ", 1)[1] for o in found if o.startswith("<step>:4")] == [
+        "verdict.judge given findings built in the step", "uses Finding",
+    ]
+    assert "<step>:6: verdict.judge given findings built in the step" in found
+    assert "<step>:9: findings.append in a step" in found
+    assert "<step>:12: findings built in the step" in found and "<step>:12: uses Severity" in found
+    good = '''
+from drimva.rules.consultation import check_call_refused
+def a(verdict, status, more):
+    findings = check_call_refused(status) + more
+    verdict.judge("x", findings)
+    verdict.judge("y", [])
+'''
+    assert judgement_in_step(good) == []
+
+
+def test_rules_sign_nothing() -> None:
+    """Rules verify signatures; the signers (trust list, …) live beside the simulators that use them."""
+    signing = []
+    for path in _python_files("drimva/rules"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sign":
+                signing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("sign_"):
+                signing.append(f"{path.relative_to(ROOT)}:{node.lineno}: def {node.name}")
+    assert signing == []

@@ -15,7 +15,12 @@ RULE_ID = re.compile(r"^[A-Z][A-Z0-9]+(-[A-Z0-9]+)+$")
 # Upper-case dashed literals in drimva/rules/ that are not rule ids: HL7 field
 # names (PID-3, MSH-12 ...), code-system names, a charset, transaction names, a code.
 HL7_FIELD = re.compile(r"^[A-Z]{2,4}-[0-9]+$")
-NOT_RULE_IDS = {"ASIP-SANTE-INS-NIR", "ASIP-SANTE-INS-NIA", "UTF-8", "ITI-41", "ITI-57", "IMG-KOS"}
+NOT_RULE_IDS = {"ASIP-SANTE-INS-NIR", "ASIP-SANTE-INS-NIA", "UTF-8", "ITI-41", "ITI-57", "IMG-KOS", "STOW-RS"}
+
+
+def _finding_call(node: ast.AST) -> bool:
+    """``Finding(<id>, …)``: the first argument is a rule id whatever it looks like."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Finding" and bool(node.args)
 
 
 def emitted_rule_ids() -> set[str]:
@@ -27,6 +32,10 @@ def emitted_rule_ids() -> set[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and RULE_ID.match(node.value):
                 if not HL7_FIELD.match(node.value) and node.value not in NOT_RULE_IDS:
                     found.add(node.value)
+            elif _finding_call(node):  # Finding("DCIODVFY", …), Finding("CALL-400", …): ids the pattern misses
+                first = node.args[0]  # type: ignore[attr-defined]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.add(first.value)
     return found
 
 

@@ -33,7 +33,7 @@ from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 
-from drimva.rules.trustlist import sign_trust_list
+from simulators.trust.signer import sign_trust_list
 from fixtures.identities import new_organisation, new_patient
 from fixtures.pki import TestPki, build_pki
 from fixtures.studies import make_kos, make_study

@@ -11,7 +11,7 @@ import pytest
 from drimva.findings import Severity
 from drimva.hl7msg import Hl7Message, parse_message
 from drimva.profile import DEFAULT_VIEWER_TEMPLATE
-from drimva.rules.hl7_ack import ack_code, check_ack
+from drimva.rules.hl7_ack import ack_code, check_ack, check_ack_exchange
 from drimva.rules.hl7_report import check_report_message, extract_cda, is_qualified, report_event
 from fixtures.cda import build_cda
 from fixtures.identities import new_patient
@@ -295,3 +295,26 @@ def test_err_findings_name_the_err_segment_and_its_code():
     assert bad.expected.startswith("one of ['0', '100', '101'") and bad.expected.endswith("(or 900-905)")
     refused_accepted = _one(check_ack(make_ack(sent), sent, expect_accept=False), "ACK-MSA1")
     assert (refused_accepted.location, refused_accepted.expected, refused_accepted.actual) == ("MSA-1", "AE or AR", "AA")
+
+
+def test_ack_of_an_exchange_says_why_no_ack_came():
+    """check_ack_exchange: the RIS simulator's record (ACK text, message sent, error) judged whole."""
+    text = build()[0]
+    sent = parse_message(text)
+    assert check_ack_exchange(make_ack(sent), text) == []
+    found = check_ack_exchange(None, text, "timed out after 5 s")
+    assert [(f.rule, f.location, f.expected, f.actual) for f in found] == [
+        ("ACK-PRESENT", "MSH", "an HL7 ACK", "no ACK: timed out after 5 s")
+    ]
+
+
+def test_ack_of_an_exchange_with_any_code():
+    """expect_accept None: AA, AE or AR all do (MSA-1 not judged), the rest of the ACK still is."""
+    text = build()[0]
+    sent = parse_message(text)
+    refused = make_ack(sent, "AE", err="203")
+    assert check_ack_exchange(refused, text, expect_accept=None) == []
+    assert [f.rule for f in check_ack_exchange(refused, text)] == ["ACK-MSA1"]
+    assert check_ack_exchange(refused, text, expect_accept=False) == []
+    wrong = edit(make_ack(sent, "AE", err="203"), "MSH-9", "ACK^T02^ACK")
+    assert [f.rule for f in check_ack_exchange(wrong, text, expect_accept=None)] == ["ACK-MSH9"]

@@ -320,3 +320,20 @@ def test_demonstrator_kos_with_a_production_ins_oid_is_caught() -> None:
     ctx = replace(ctx, patient=replace(ctx.patient, ins_oid="1.2.250.1.213.1.4.8"))
     rules = [f.rule for f in check_kos(data, ctx, SutEndpoints("http://localhost:4200/api/source"), RuleOptions())]
     assert "KOS-PATIENT-ISSUER" in rules  # the demonstrator hard-codes the test OID
+
+
+def test_pacs_metadata_keeps_only_what_the_pacs_said(case: Case) -> None:
+    """check_kos_pacs_metadata (VA-B2): a KOS without one instance fails it; a wrong title (not PACS data) does not."""
+    from drimva.rules.kos import check_kos_pacs_metadata
+
+    data = part10_bytes(case.kos)
+    assert check_kos_pacs_metadata(data, case.ctx, case.endpoints, case.options) == []
+    dropped = _series(case.kos).ReferencedSOPSequence.pop()
+    findings = check_kos_pacs_metadata(part10_bytes(case.kos), case.ctx, case.endpoints, case.options)
+    assert [f.rule for f in findings] == ["KOS-EVIDENCE-COMPLETE"]
+    assert dropped.ReferencedSOPInstanceUID in findings[0].expected + findings[0].actual + findings[0].location
+    case.kos.ConceptNameCodeSequence[0].CodeValue = "113000"
+    data = part10_bytes(case.kos)
+    other = {f.rule for f in check_kos(data, case.ctx, case.endpoints, case.options)} - {"KOS-EVIDENCE-COMPLETE"}
+    assert other, "the wrong title must break a KOS rule that is not about PACS data"
+    assert [f.rule for f in check_kos_pacs_metadata(data, case.ctx, case.endpoints, case.options)] == ["KOS-EVIDENCE-COMPLETE"]

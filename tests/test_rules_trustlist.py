@@ -15,11 +15,11 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from drimva.findings import Severity
+from simulators.trust.signer import sign_trust_list
 from drimva.rules.trustlist import (
     TrustListError,
     check_trust_list,
     parse_trust_list,
-    sign_trust_list,
 )
 
 from paths import SHARED

@@ -194,3 +194,18 @@ def _date(value: str) -> str | None:
         except ValueError:
             continue
     return None
+
+
+def check_patient_known(known: bool, body: bytes | None = None, late_patient: Patient | None = None) -> list[Finding]:
+    """CTX-PATIENT: a call that came before any report of its patient is compared with the patient of the reports
+    received since (``late_patient``, with the ``body`` of the call), and says so (information); with none, says it
+    could not be compared."""
+    if known:
+        return []
+    requirement, location = "the contextual call names the patient of the session's reports", "form parameters"
+    expected = "a report with a qualified INS received before the call"
+    if late_patient is not None and body is not None:
+        return check_call_patient(body, late_patient) + [
+            Finding("CTX-PATIENT", requirement, location, expected, "received after the call: compared with it now", Severity.INFO)
+        ]
+    return [Finding("CTX-PATIENT", requirement, location, expected, "none: the patient could not be compared", Severity.INFO)]

@@ -8,6 +8,8 @@ for an accepted message (``AE`` / ``AR`` with an ERR whose ERR-3 is from table
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from drimva.findings import Finding, FindingList
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 
@@ -100,3 +102,21 @@ def check_ack(ack: bytes | str | Hl7Message | None, sent: Hl7Message, *, expect_
                     err.field(3) or "(empty)",
                 )
     return out.items
+
+
+ACK_CODE_RULE = "ACK-MSA1"  # the rule that judges MSA-1 against the expected acceptance
+
+
+def check_ack_exchange(
+    ack: str | None, sent: str, error: str = "", *, expect_accept: bool | None = True
+) -> list[Finding]:
+    """The ACK rules over one exchange the RIS simulator recorded, with why no ACK came (refused, timed out, closed).
+
+    ``expect_accept`` None: any acknowledgment code (AA, AE or AR) will do, MSA-1 is not judged.
+    """
+    findings = check_ack(ack, parse_message(sent), expect_accept=expect_accept is not False)
+    if expect_accept is None:
+        findings = [f for f in findings if f.rule != ACK_CODE_RULE]
+    if ack is None and error:
+        findings = [replace(f, actual=f"no ACK: {error}") if f.rule == "ACK-PRESENT" else f for f in findings]
+    return findings

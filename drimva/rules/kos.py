@@ -470,3 +470,13 @@ class _KosChecker:
         if entities:
             self.out.check_equal(rule, requirement, tag_path(*here, keyword, 0, "UniversalEntityIDType"), "ISO",
                                  _value(entities[0], "UniversalEntityIDType"))
+
+
+PACS_METADATA_RULES = frozenset({
+    "KOS-STUDY-FROM-PACS", "KOS-STUDY-UID", "KOS-EVIDENCE-COMPLETE", "KOS-EVIDENCE-EXTRA", "KOS-SOP-CLASSES",
+})  # fmt: skip
+
+
+def check_kos_pacs_metadata(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
+    """VA-B2: the KOS rules that judge what the DRIMbox read from the PACS (study attributes, instances)."""
+    return [f for f in check_kos(kos, ctx, endpoints, options) if f.rule in PACS_METADATA_RULES]

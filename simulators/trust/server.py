@@ -3,7 +3,7 @@
 The list follows the ANS TEST list (trust-list-and-identity.md §2): root
 ``ListeBlancheDRIM-M`` in namespace ``https://github.com/ansforge/DRIM-M_DATA``,
 ``versionFormat="1.0.0"``, ``DateDeGeneration``, one ``Domaine`` per DRIMbox.
-It is signed with ``drimva.rules.trustlist.sign_trust_list`` (enveloped
+It is signed with ``simulators.trust.signer.sign_trust_list`` (enveloped
 XAdES-B, as ANS does) by a "Liste Blanche DRIM-M" certificate this module
 issues from the run's CA (subject as the ANS signer, KeyUsage
 digitalSignature + nonRepudiation), with the CA in KeyInfo.
@@ -39,7 +39,8 @@ from lxml import etree
 
 from drimva import xmlsafe
 from drimva.evidence import EvidenceSink
-from drimva.rules.trustlist import DS_NS, SIGNER_CN, SIGNER_OU, TL_NS, TrustDomain, sign_trust_list
+from drimva.rules.trustlist import DS_NS, SIGNER_CN, SIGNER_OU, TL_NS, TrustDomain
+from simulators.trust.signer import sign_trust_list
 from fixtures.pki import TestPki
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, ServedOverHttps, decoded_view
 
