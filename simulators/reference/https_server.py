@@ -33,10 +33,10 @@ MAX_HEADER_BYTES = 64 << 10  # the whole header block (the stdlib bounds each li
 LOG_QUOTE = 200  # characters of received data quoted in a log line
 
 
-def _capped(text: str) -> str:
+def capped(text: str | None) -> str:
     """``repr`` of received text for a log line, cut at ``LOG_QUOTE`` characters."""
     quoted = repr(text)
-    return quoted if len(quoted) <= LOG_QUOTE else f"{quoted[:LOG_QUOTE]}… ({len(text)} in all)"
+    return quoted if len(quoted) <= LOG_QUOTE else f"{quoted[:LOG_QUOTE]}… ({len(text or '')} in all)"
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             response = owner.handler(request)
         except Exception:
-            owner.log.exception("error while answering %s %s", request.method, _capped(request.path))
+            owner.log.exception("error while answering %s %s", request.method, capped(request.path))
             response = text_response(500, "internal error of the DRIMbox")
         self._send(response)
 
