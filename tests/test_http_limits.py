@@ -151,3 +151,21 @@ def test_quoted_data_in_a_log_line_is_capped() -> None:
     line = quoted(b"\\" * 100_000)
     assert len(line) < 300 and line.endswith("(100000 au total)")
     assert quoted("court") == "'court'"
+
+
+def test_a_tls_handshake_sent_a_byte_at_a_time_is_cut_off(server: Target) -> None:
+    started = time.monotonic()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        closed = False
+        for byte in b"\x16\x03\x01\x02\x00" + b"\x01" * 200:
+            try:
+                sock.sendall(bytes([byte]))
+                sock.settimeout(READ_S / 2)
+                closed = sock.recv(1) == b""
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+            if closed or time.monotonic() - started > 6 * READ_S + 3:
+                break
+    assert closed and time.monotonic() - started < 6 * READ_S + 3

@@ -125,6 +125,14 @@ def server_context(cert: Path, key: Path, ca: Path | None, client_auth: ClientAu
     return context
 
 
+def _cut_off(sock: socket.socket) -> None:
+    """Shut a socket down under a thread blocked reading it (the plain socket's call: TLS's own would drop its state)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = False  # joined by server_close()
     block_on_close = True
@@ -148,11 +156,18 @@ class _Server(ThreadingHTTPServer):
         return conn, address
 
     def finish_request(self, request, client_address) -> None:  # type: ignore[override]
+        # a ClientHello sent a byte at a time keeps every read under the timeout: the handshake
+        # as a whole gets the request deadline, after which the socket is shut down under it
+        watchdog = threading.Timer(self.owner.request_timeout, _cut_off, (request,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             request.do_handshake()
         except (ssl.SSLError, OSError) as exc:
             self.owner._tls_error(client_address, exc)
             return
+        finally:
+            watchdog.cancel()
         super().finish_request(request, client_address)
 
     def shutdown_request(self, request) -> None:  # type: ignore[override]

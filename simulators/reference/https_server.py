@@ -72,6 +72,14 @@ def text_response(status: int, message: str, *headers: tuple[str, str]) -> Respo
 Handler = Callable[[Request], Response]
 
 
+def _cut_off(sock: socket.socket) -> None:
+    """Shut a socket down under the thread blocked reading it."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True  # server_close() joins the request threads
@@ -91,7 +99,14 @@ class _Server(ThreadingHTTPServer):
         conn: socket.socket = raw
         try:
             if not (owner.allow_plain and raw.recv(1, socket.MSG_PEEK) not in (_TLS_HANDSHAKE, b"")):
-                conn = owner.context.wrap_socket(raw, server_side=True)
+                conn = owner.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+                watchdog = threading.Timer(owner.request_timeout_s, _cut_off, (raw,))  # a handshake sent a byte at a time
+                watchdog.daemon = True
+                watchdog.start()
+                try:
+                    conn.do_handshake()
+                finally:
+                    watchdog.cancel()
             with self.live_lock:
                 self.live.add(conn)
             super().finish_request(conn, client_address)
