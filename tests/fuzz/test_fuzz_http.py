@@ -340,8 +340,17 @@ class Figures:
     hangs: int = 0
     liveness: int = 0  # the good request after an input not answered as before
     refused: int = 0
+    retries: int = 0  # good requests closed as idle and sent again (the second must be served)
     kinds: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+
+
+def _served(target: Target, good: Outcome) -> bool:
+    """The good request got the answer it got before the run (a malformed answer is a loss of service too)."""
+    try:
+        return not good.hung and bool(good.response) and status_of(good.response, target.good.startswith(b"HEAD "))[0] == target.good_status
+    except AssertionError:
+        return False
 
 
 def fuzz(target: Target, count: int, seed: int = SEED, workers: int = WORKERS) -> Figures:
@@ -356,23 +365,34 @@ def fuzz(target: Target, count: int, seed: int = SEED, workers: int = WORKERS) -
         outcome = exchange(target, input_.data, input_.raw_tcp)
         problems = problems_of(input_, outcome, target.context is not None, target.soap)
         good = exchange(target, target.good)
-        alive = not good.hung and good.response and status_of(good.response, target.good.startswith(b"HEAD "))[0] == target.good_status
+        alive = _served(target, good)
+        retried = not alive and not good.hung and (not good.response or good.response.startswith(b"HTTP/1.1 408"))
+        if retried:  # closed as idle: the client was starved past READ_S (one process, two shared cores); once more
+            good = exchange(target, target.good)
+            alive = _served(target, good)
         with lock:
             figures.inputs += 1
             figures.kinds[input_.kind] = figures.kinds.get(input_.kind, 0) + 1
+            figures.retries += retried
             figures.hangs += any(p.startswith("hang") for p in problems)
             figures.crashes += any(not p.startswith("hang") and "accepted" not in p for p in problems)
             figures.refused += any("accepted" in p for p in problems)
             if not alive:
                 figures.liveness += 1
-                problems.append(f"liveness: the good request got {good.response[:60]!r} (hung={good.hung})")
+                problems.append(f"liveness: the good request got {good.response[:160]!r} (hung={good.hung}, closed={good.closed}, "
+                                f"{good.seconds:.2f} s)")
             if problems and len(figures.failures) < 20:
                 figures.failures.append(f"#{index} {input_.kind} {input_.data[:120]!r}: {'; '.join(problems)}")
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(one, i, x) for i, x in enumerate(inputs)]:
-                future.result()
+            futures = [pool.submit(one, i, x) for i, x in enumerate(inputs)]
+            try:
+                for future in futures:
+                    future.result()
+            finally:
+                for future in futures:  # an error or ^C: the queued inputs are not run
+                    future.cancel()
     finally:
         logging.getLogger().removeHandler(log)
     for record in log.records[:5]:
@@ -508,7 +528,8 @@ def test_malformed_inputs_get_an_http_refusal_and_the_server_still_serves(name: 
     with running(name, pki) as target:
         figures = fuzz(target, INPUTS)
     print(f"\nfuzz HTTP {name}: {figures.inputs} entrées, {figures.crashes} plantages, {figures.hangs} blocages, "
-          f"{figures.liveness} pertes de service, {figures.refused} acceptations à tort")
+          f"{figures.liveness} pertes de service, {figures.refused} acceptations à tort, "
+          f"{figures.retries} requêtes témoins renvoyées après une fermeture pour inactivité")
     assert figures.inputs == INPUTS
     assert figures.failures == [], "\n".join(figures.failures)
 
