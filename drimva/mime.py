@@ -118,8 +118,13 @@ def _strip_cid(value: str) -> str:
     return value.strip()
 
 
-def parse_multipart(body: bytes, content_type: str) -> list[MimePart]:
-    """Split a multipart body into its parts (the preamble and epilogue are dropped)."""
+MAX_PARTS = 10_000  # a STOW-RS of a large study carries thousands of instances; a body of empty parts is refused beyond
+
+
+def parse_multipart(body: bytes, content_type: str, max_parts: int = MAX_PARTS) -> list[MimePart]:
+    """Split a multipart body into its parts (the preamble and epilogue are dropped).
+
+    At most ``max_parts`` parts: a small body of empty parts would otherwise cost a parse each."""
     mime_type, params = parse_content_type(content_type)
     if not mime_type.startswith("multipart/"):
         raise MimeError(f"Content-Type is {mime_type!r}, not multipart/*")
@@ -153,6 +158,8 @@ def parse_multipart(body: bytes, content_type: str) -> list[MimePart]:
         if nxt < 0:
             raise MimeError(f"part {len(parts) + 1} is not closed by boundary {boundary!r} (truncated body?)")
         end = nxt - 1 if nxt > start and body[nxt - 1 : nxt] == b"\r" else nxt
+        if len(parts) >= max_parts:
+            raise MimeError(f"more than {max_parts} parts in the multipart body")
         parts.append(_parse_part(body[start:end], len(parts) + 1))
         pos = nxt + 1
     if not parts:

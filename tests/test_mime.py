@@ -105,3 +105,11 @@ def test_build_refuses_boundary_inside_content_and_rootless_messages() -> None:
         build_multipart_related([([("Content-ID", "<a>")], b"--zz")], boundary="zz")
     with pytest.raises(MimeError, match="no Content-ID"):
         build_multipart_related([([("Content-Type", "text/xml")], b"x")])
+
+
+def test_the_part_count_is_bounded() -> None:
+    """Issue 13: a small body of many empty parts costs a parse each; beyond ``max_parts`` it is refused."""
+    body = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(4)) + b"--b--\r\n"
+    assert len(parse_multipart(body, "multipart/related; boundary=b", max_parts=4)) == 4
+    with pytest.raises(MimeError, match="more than 3 parts"):
+        parse_multipart(body, "multipart/related; boundary=b", max_parts=3)

@@ -15,9 +15,14 @@ and every socket has a timeout and ``TCP_NODELAY``.
 from __future__ import annotations
 
 import hashlib
+import http.client
+import io
+import logging
+import re
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +38,14 @@ from simulators.common.binding import binding
 
 ClientAuth = Literal["none", "optional", "required"]
 MAX_BODY = 64 * 1024 * 1024
+MAX_REQUEST_LINE = 8 * 1024
+MAX_HEADER_BYTES = 64 * 1024  # the whole header block
+MAX_HEADERS = 100  # lines (the stdlib's own bound, http.client._MAXHEADERS)
+MAX_CHUNK_LINE = 1024
+MAX_QUERY_FIELDS = 1000
+LINGER_BYTES = 8 * 1024 * 1024  # at most this much of a refused body is read (and dropped) before the close
+LINGER_S = 2.0  # ... within this long
+LOG_QUOTE = 200  # characters of received data quoted in a log line
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,14 @@ def server_context(cert: Path, key: Path, ca: Path | None, client_auth: ClientAu
     return context
 
 
+def _cut_off(sock: socket.socket) -> None:
+    """Shut a socket down under a thread blocked reading it (the plain socket's call: TLS's own would drop its state)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = False  # joined by server_close()
     block_on_close = True
@@ -135,11 +156,18 @@ class _Server(ThreadingHTTPServer):
         return conn, address
 
     def finish_request(self, request, client_address) -> None:  # type: ignore[override]
+        # a ClientHello sent a byte at a time keeps every read under the timeout: the handshake
+        # as a whole gets the request deadline, after which the socket is shut down under it
+        watchdog = threading.Timer(self.owner.request_timeout, _cut_off, (request,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             request.do_handshake()
         except (ssl.SSLError, OSError) as exc:
             self.owner._tls_error(client_address, exc)
             return
+        finally:
+            watchdog.cancel()
         super().finish_request(request, client_address)
 
     def shutdown_request(self, request) -> None:  # type: ignore[override]
@@ -151,32 +179,170 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that hangs up mid-request is not a server error
 
 
+class HttpError(Exception):
+    """A request refused before it reaches the handler: ``status`` and a French message naming the problem."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def quoted(data: bytes | str, limit: int = LOG_QUOTE) -> str:
+    """``repr`` of received data for a log line or an answer, cut at ``limit`` characters.
+
+    A log line quoting a hostile value whole grows with it (issue 13): every quote is capped.
+    """
+    text = repr(data)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(data)} au total)"
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as read by one request: every read waits at most the per-read timeout and
+    never past the request's deadline, so a peer sending one byte at a time cannot hold a thread."""
+
+    def __init__(self, handler: "_RequestHandler") -> None:
+        super().__init__()
+        self._handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        handler = self._handler
+        remaining = handler.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        handler.connection.settimeout(min(handler.server.owner.timeout, remaining))
+        return handler.connection.recv_into(buffer)
+
+
+class _HeaderBudget:
+    """``readline`` of the header block within ``MAX_HEADER_BYTES`` in all (the stdlib bounds each line only)."""
+
+    def __init__(self, rfile: io.BufferedIOBase, budget: int) -> None:
+        self._rfile = rfile
+        self._left = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self._left <= 0:
+            raise http.client.LineTooLong("header block")
+        line = self._rfile.readline(min(limit, self._left) if limit >= 0 else self._left)
+        self._left -= len(line)
+        if self._left <= 0 and not line.endswith(b"\n"):
+            raise http.client.LineTooLong("header block")
+        return line
+
+
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e\x80-\xff]+ HTTP/(\d)\.(\d)\r?\n")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?\n")
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_WITH_BODY = ("POST", "PUT", "PATCH")
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
+    """Reads one request within bounds and answers every refusal in HTTP (issue 13).
+
+    Request line at most ``MAX_REQUEST_LINE`` bytes (414), headers at most ``MAX_HEADERS``
+    lines and ``MAX_HEADER_BYTES`` (431), an unknown method 501, ``Content-Length`` a
+    decimal integer not above ``MAX_BODY`` (400 / 413), a POST or PUT with no length 411,
+    chunk sizes plain hexadecimal and every chunk complete (400), an idle or slow peer 408
+    or a close. A refusal closes the connection, since the body may be unread.
+    """
+
     protocol_version = "HTTP/1.1"
     server: _Server
+    deadline = 0.0
 
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.owner.timeout)
+        self.rfile = io.BufferedReader(_DeadlineReader(self), 65536)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
         pass
 
+    def handle_one_request(self) -> None:
+        owner = self.server.owner
+        self.deadline = time.monotonic() + owner.request_timeout
+        self.command, self.request_version, self.requestline = "", "HTTP/1.1", ""
+        try:
+            line = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if not line:
+                self.close_connection = True
+                return
+            if len(line) > MAX_REQUEST_LINE:
+                raise HttpError(414, f"ligne de requête de plus de {MAX_REQUEST_LINE} octets")
+            match = _REQUEST_LINE.fullmatch(line)
+            if match is None:
+                raise HttpError(400, f"ligne de requête illisible : {quoted(line, 120)}")
+            if match.group(1) != b"1":
+                raise HttpError(505, "seul HTTP/1.x est servi")
+            self.raw_requestline = line
+            rfile, self.rfile = self.rfile, _HeaderBudget(self.rfile, MAX_HEADER_BYTES)  # type: ignore[assignment]
+            try:
+                parsed = self.parse_request()  # answers 400 / 431 itself (through send_error)
+            finally:
+                self.rfile = rfile
+            if not parsed:
+                self.close_connection = True
+                return
+            if self.command not in METHODS:
+                raise HttpError(501, f"méthode non prise en charge : {quoted(self.command, 40)}")
+            self._handle()
+            self.wfile.flush()
+        except HttpError as refusal:
+            self._refuse(refusal)
+        except TimeoutError:
+            self._refuse(HttpError(408, "requête non reçue dans le délai"))
+        except (ssl.SSLError, OSError, ValueError):
+            self.close_connection = True  # the peer is gone or broke TLS: no one to answer
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's refusals, answered with the standard reason phrase only: its own text may
+        quote received bytes in the status line."""
+        text = {431: "en-têtes trop nombreux ou trop longs", 400: "requête mal formée"}.get(code, "requête refusée")
+        self._send_refusal(code, text)
+
+    def _refuse(self, refusal: HttpError) -> None:
+        self._send_refusal(refusal.status, refusal.message)
+
+    def _send_refusal(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"
+        try:
+            self._send(HttpResponse(status, [("Content-Type", "text/plain; charset=utf-8")], (message + "\n").encode("utf-8")))
+            self.wfile.flush()
+            self._linger()
+        except (ssl.SSLError, OSError, ValueError):
+            pass
+
+    def _linger(self) -> None:
+        """Read (a bounded part of) what the peer is still sending before the close: closing a
+        socket with unread data resets it, and the peer would lose the refusal it was sent."""
+        self.deadline = time.monotonic() + LINGER_S
+        left = LINGER_BYTES
+        try:
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 65536))
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except (TimeoutError, ssl.SSLError, OSError, ValueError):
+            return
+
     def _handle(self) -> None:
         owner = self.server.owner
-        try:
-            body = self._read_body()
-        except ValueError as exc:
-            self._send(HttpResponse(400, [("Content-Type", "text/plain")], str(exc).encode()))
-            return
+        body = self._read_body()
         der = self.connection.getpeercert(binary_form=True) if isinstance(self.connection, ssl.SSLSocket) else None
         subject, rfc4514 = subject_of(der) if der else (None, None)
         split = urlsplit(self.path)
         request = HttpRequest(
             method=self.command,
             path=split.path,
-            query=parse_qs(split.query, keep_blank_values=True),
-            headers=tuple(self.headers.items()),
+            query=parse_qs(split.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS),
+            headers=tuple((str(k), str(v)) for k, v in self.headers.items()),
             body=body,
             target=self.path,
             version=self.request_version,
@@ -187,45 +353,85 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         try:
             response = owner.handler(request)
-        except Exception as exc:  # the simulator's bug must not kill the connection silently
-            response = HttpResponse(500, [("Content-Type", "text/plain")], f"simulator error: {exc!r}".encode())
+        except Exception:  # a simulator's bug: logged, answered 500 without its text, and the server goes on
+            owner.log.exception("erreur du simulateur en répondant à %s", quoted(f"{request.method} {request.target}"))
+            response = HttpResponse(500, [("Content-Type", "text/plain; charset=utf-8")], "erreur interne du simulateur\n".encode())
         self._send(response)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _handle
-
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size_line = self.rfile.readline(1024)
-                try:
-                    size = int(size_line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise ValueError(f"bad chunk size line {size_line[:40]!r}") from None
-                if size == 0:
-                    while self.rfile.readline(1024).strip():
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY:
-                    raise ValueError("body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-        length = int(self.headers.get("Content-Length") or 0)
+        coding = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if coding:
+            if lengths:
+                raise HttpError(400, "Transfer-Encoding et Content-Length ensemble")
+            if [c.strip().lower() for c in ",".join(coding).split(",")] != ["chunked"]:
+                raise HttpError(501, f"Transfer-Encoding non pris en charge : {quoted(','.join(coding), 60)}")
+            return self._read_chunked()
+        if not lengths:
+            if self.command in _WITH_BODY:
+                raise HttpError(411, f"{self.command} sans Content-Length ni Transfer-Encoding: chunked")
+            return b""
+        values = {v.strip() for value in lengths for v in value.split(",")}
+        if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
+            raise HttpError(400, f"Content-Length invalide : {quoted(','.join(lengths), 60)}")
+        length = int(values.pop())
         if length > MAX_BODY:
-            raise ValueError("body too large")
-        return self.rfile.read(length) if length else b""
+            raise HttpError(413, f"corps de {length} octets, au-delà de la limite de {MAX_BODY}")
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise HttpError(400, f"corps incomplet : {len(body)} octets reçus sur {length} annoncés")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_line = self.rfile.readline(MAX_CHUNK_LINE + 1)
+            match = _CHUNK_SIZE.fullmatch(size_line)
+            if match is None:
+                problem = "corps incomplet" if not size_line.endswith(b"\n") and len(size_line) <= MAX_CHUNK_LINE else "taille de bloc invalide"
+                raise HttpError(400, f"{problem} : {quoted(size_line, 60)}")
+            size = int(match.group(1), 16)
+            if size == 0:
+                self._read_trailers()
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                raise HttpError(413, f"corps en blocs au-delà de la limite de {MAX_BODY} octets")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise HttpError(400, f"bloc incomplet : {len(chunk)} octets reçus sur {size} annoncés")
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise HttpError(400, "bloc non suivi de CRLF")
+            chunks.append(chunk)
+
+    def _read_trailers(self) -> None:
+        left = MAX_HEADER_BYTES
+        for _ in range(MAX_HEADERS + 1):
+            line = self.rfile.readline(min(left, MAX_CHUNK_LINE) + 1)
+            if line in (b"\r\n", b"\n"):
+                return
+            if not line.endswith(b"\n"):
+                raise HttpError(400, "fin de corps en blocs incomplète")
+            left -= len(line)
+        raise HttpError(431, "trop de champs après le dernier bloc")
 
     def _send(self, response: HttpResponse) -> None:
-        self.send_response(response.status)
+        self.connection.settimeout(self.server.owner.timeout)
+        self.send_response_only(response.status)
+        self.send_header("Server", "drimva-simulator")
+        self.send_header("Date", self.date_time_string())
         for name, value in response.headers:
-            if name.lower() != "content-length":
+            if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")  # else the client reuses a connection about to close
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _handle
 
 
 class HttpsServer:
@@ -242,8 +448,15 @@ class HttpsServer:
         client_auth: ClientAuth = "optional",
         timeout: float = 10.0,
         on_tls_error: TlsErrorCallback | None = None,
+        request_timeout: float | None = None,
+        log: logging.Logger | None = None,
     ) -> None:
+        """``timeout``: per read (an idle peer is closed after it); ``request_timeout``: for a whole
+        request, line to last body byte (default six reads' worth); ``log``: where a handler's
+        unexpected exception goes, with its traceback."""
         self.handler = handler
+        self.request_timeout = request_timeout if request_timeout is not None else 6 * timeout
+        self.log = log or logging.getLogger("simulators.https")
         self.host = host
         self.public_host = ""  # the name clients reach it by, in base_url (default: host)
         self.timeout = timeout

@@ -221,6 +221,9 @@ class DicomNode(ServedScp):
             except Exception:  # noqa: BLE001 - a part that is not DICOM is a failure of that part
                 failed.append(("", "", _FAILED_PROCESSING))
                 continue
+            missing = [name for name in _STOW_UIDS if not str(ds.get(name, "") or "").strip()]
+            if missing:  # the store response names the instance by these (issue 13: it crashed on a missing one)
+                return _text(400, f"instance {sop or '?'} : {', '.join(missing)} absent(s) de l'objet DICOM")
             if study_in_path and str(ds.get("StudyInstanceUID", "")) != study_in_path:
                 failed.append((sop_class, sop, 0xA900))  # PS3.18 Table 10.5.3-1: study UID mismatch
                 continue
@@ -229,6 +232,9 @@ class DicomNode(ServedScp):
         status = 200 if not failed else (409 if not stored else 202)
         body = json.dumps(_store_response(stored, failed, self._stow.base_url + root if self._stow else root), indent=1)
         return HttpResponse(status, [("Content-Type", "application/dicom+json")], body.encode("utf-8"))
+
+
+_STOW_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 
 
 def _store_response(stored: list[Dataset], failed: list[tuple[str, str, int]], root: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 import secrets
 import threading
 import time
@@ -74,6 +75,9 @@ def _thumbprint(jwk: Mapping[str, Any]) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+_PKCE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -458,7 +462,7 @@ class OidcProvider(ServedOverHttps):
             client_id, secret = form.get("client_id"), form["client_secret"]
         with self._lock:
             client = self._clients.get(client_id or "")
-        if client is None or secret is None or not secrets.compare_digest(client.secret, secret):
+        if client is None or secret is None or not secrets.compare_digest(client.secret.encode("utf-8"), secret.encode("utf-8", "replace")):
             headers = [("WWW-Authenticate", 'Basic realm="oidc"')] if basic else []
             raise OAuthError("invalid_client", "client authentication failed", 401, headers)
         if form.get("client_id") not in (None, client.client_id):
@@ -490,7 +494,9 @@ class OidcProvider(ServedOverHttps):
             raise OAuthError("invalid_grant", "authorization code issued to another client")
         if grant.redirect_uri != form["redirect_uri"]:
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
-        if not secrets.compare_digest(pkce_challenge(form["code_verifier"]), grant.code_challenge):
+        if not _PKCE_VERIFIER.fullmatch(form["code_verifier"]):  # RFC 7636 §4.1; a non-ASCII one crashed the hash
+            raise OAuthError("invalid_grant", "code_verifier is not 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1)")
+        if not secrets.compare_digest(pkce_challenge(form["code_verifier"]).encode(), grant.code_challenge.encode("utf-8", "replace")):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge (PKCE)")
         access_token, access_jti = self._access_token(grant)
         with self._lock:

@@ -42,7 +42,7 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, text_response
+from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, capped, text_response
 from .pacs_client import PacsUnavailable
 from .retrieval import SERVED_SYNTAX, PacsRetriever
 from .state import StateStore
@@ -194,12 +194,12 @@ class SourceServer(ServedByTlsHttp):
     def handle(self, request: Request) -> Response:
         response = self._answer(request)
         self.log.info(
-            "WADO-RS %s %s from %s%s, KOS %r: %d%s",
+            "WADO-RS %s %s from %s%s, KOS %s: %d%s",
             request.method,
-            request.path,
+            capped(request.path),
             request.client[0],
             "" if request.tls else " (plain HTTP)",
-            request.header(KOS_HEADER),
+            capped(request.header(KOS_HEADER)),
             response.status,
             f" {response.body[:200].decode('utf-8', 'replace')}" if response.status >= 400 else "",
         )

@@ -62,7 +62,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from .oidc_rp import LoginRefused, OidcRelyingParty, PendingLogin, ProviderUnavailable
 from .publication import KosPublication
-from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, text_response
+from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, capped, text_response
 from .source_server import kos_references
 from .state import PublishedKos, StateStore
 
@@ -179,7 +179,7 @@ class ViewerServer(ServedByTlsHttp):
     def handle(self, request: Request) -> Response:
         response = self._route(request)
         self.log.info(
-            "viewer %s %s from %s: %d%s", request.method, request.path, request.client[0], response.status,
+            "viewer %s %s from %s: %d%s", request.method, capped(request.path), request.client[0], response.status,
             f" {response.body[:200].decode('utf-8', 'replace')}" if response.status >= 400 else "",
         )  # fmt: skip
         return response
