@@ -5,7 +5,8 @@ field: a field of N escape characters gave about N/2 records of N bytes, so
 N²/2 bytes of log and a delayed ACK. :class:`CappedHl7Records` (installed on
 python-hl7's loggers by :func:`install`) keeps the first few records of one
 field, drops the rest, and shortens every quoted value to ``MAX_QUOTED``
-characters, so what one message writes to the log is bounded whatever its size.
+characters; its "Error decoding value" records (logger.exception for a bad
+escape of the input) become warnings without a traceback. So what one message writes to the log is bounded whatever its size.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class CappedHl7Records(logging.Filter):
             if self._seen.count > RECORDS_PER_VALUE:
                 return False
         record.args = tuple(_shorten(arg) for arg in args)
-        record.exc_info = None if record.levelno < logging.ERROR else record.exc_info
+        if record.levelno >= logging.ERROR:  # "Error decoding value" is a bad escape of the input, not a harness bug
+            record.levelno, record.levelname, record.exc_info = logging.WARNING, "WARNING", None
         return True
 
 

@@ -4,7 +4,8 @@ python-hl7 warns once per bad escape sequence and quotes the whole field each
 time: a field of N backslashes wrote about N²/2 bytes to the DRIMbox's log and
 delayed its ACK. Here every quoted argument is cut to ``QUOTE_LIMIT``
 characters, and once ``SAME_VALUE_LIMIT`` records have quoted one value the
-following ones about it are dropped.
+following ones about it are dropped. Its "Error decoding value" records (logged
+with logger.exception for a bad escape of the input) become warnings without a traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class _Cap(logging.Filter):
             f"{arg[:QUOTE_LIMIT]}... [{len(arg)} chars]" if isinstance(arg, str) and len(arg) > QUOTE_LIMIT else arg
             for arg in args
         )
+        if record.levelno >= logging.ERROR:  # python-hl7 logs a bad escape of the input as an exception: an input fault
+            record.levelno, record.levelname, record.exc_info = logging.WARNING, "WARNING", None
         return True
 
 
