@@ -18,6 +18,10 @@ from dataclasses import dataclass
 import hl7
 from hl7.exceptions import ParseException
 
+from drimva import hl7log
+
+hl7log.install()
+
 _PATH = re.compile(r"^(?P<seg>[A-Z][A-Z0-9]{2})(?:\[(?P<occ>\d+)\])?-(?P<field>\d+)(?:\.(?P<comp>\d+))?(?:\.(?P<sub>\d+))?$")
 
 
@@ -95,8 +99,9 @@ class Hl7Message:
     def __init__(self, text: str) -> None:
         try:
             self._parsed = hl7.parse(text)
-        except (ParseException, IndexError, ValueError) as error:
-            raise Hl7Error(f"not an HL7 v2 message: {error}") from None
+        except (ParseException, IndexError, ValueError, AssertionError) as error:
+            # python-hl7 asserts on repeated encoding characters (MSH-2 "^^\\&"): a bad message, not a crash
+            raise Hl7Error(f"not an HL7 v2 message: {error or 'MSH-2 encoding characters not distinct'}") from None
         self.text = text
         msh = str(text[3:8])
         self.field_separator = msh[0]

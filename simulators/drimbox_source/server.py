@@ -137,8 +137,15 @@ class DrimboxSourceSimulator(Generic[J]):
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         decoder = MllpDecoder()
+        frame_started: float | None = None  # a frame begun and not ended is dropped after self.timeout s
         try:
             while not self._stopping.is_set():
+                if frame_started is not None and time.monotonic() - frame_started > self.timeout:
+                    pending = decoder.pending
+                    self.evidence.record(CHANNEL, "unfinished MLLP frame from RIS", pending,
+                                         f"(dropped) no MLLP end block within {self.timeout:g} s, {len(pending)} byte(s)\n",
+                                         {"direction": "received", "peer": list(peer)}, "bin")
+                    return
                 try:
                     chunk = conn.recv(65536)
                 except TimeoutError:
@@ -155,6 +162,7 @@ class DrimboxSourceSimulator(Generic[J]):
                     return
                 for raw in messages:
                     self._answer(conn, peer, raw)
+                frame_started = (frame_started or time.monotonic()) if decoder.pending else None
         finally:
             with self._lock:
                 self._connections.discard(conn)

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import hl7
+import hl7.util
+
+from .log_caps import cap_library_log
+
+cap_library_log(hl7.util.__file__)  # python-hl7 quotes the whole field once per bad escape (issue 13)
 
 INS_OIDS = frozenset({"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"})
 SUPPORTED_VERSIONS = {"ORU": "2.5", "MDM": "2.6"}

@@ -3,7 +3,9 @@
 Framing (HL7 MLLP): ``0x0B`` + message + ``0x1C 0x0D``. For each complete
 frame the handler is called with the message bytes (without framing) and
 returns the answer bytes, framed and sent back, or ``None`` to close the
-connection without answering.
+connection without answering. Bounded (issue 13): a frame larger than
+``max_frame_bytes`` or not ended within ``frame_timeout_s`` closes the
+connection, bytes outside a frame close it, each byte is searched once.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from typing import Callable
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+FRAME_TIMEOUT_S = 30.0  # a frame started and not ended by then is dropped (a slow or stalled sender)
 
 Handler = Callable[[bytes], bytes | None]
 
@@ -44,27 +48,55 @@ class _Connection(socketserver.BaseRequestHandler):
         sock.settimeout(owner.idle_timeout_s)
         owner._track(sock, add=True)
         peer = "%s:%s" % self.client_address[:2]
-        buffer = b""
+        buffer = bytearray()
+        searched = 0  # bytes of buffer already searched for END_BLOCK: each byte is scanned once
+        frame_deadline: float | None = None
         try:
             while True:
                 start = buffer.find(START_BLOCK)
-                end = buffer.find(END_BLOCK, start + 1) if start >= 0 else -1
+                if start > 0 and buffer[:start].strip(b"\r\n"):
+                    owner.log.warning("MLLP %s: %d byte(s) outside a frame, connection closed", peer, start)
+                    return
+                end = buffer.find(END_BLOCK, max(start + 1, searched - 1)) if start >= 0 else -1
                 if start >= 0 and end >= 0:
-                    message, buffer = buffer[start + 1 : end], buffer[end + 2 :]
-                    answer = owner.handler(message)
+                    message = bytes(buffer[start + 1 : end])
+                    del buffer[: end + 2]
+                    searched, frame_deadline = 0, None
+                    try:
+                        answer = owner.handler(message)
+                    except Exception:  # a handler bug must not kill the listener silently
+                        owner.log.exception("MLLP %s: handler failed, connection closed without an answer", peer)
+                        return
                     if answer is None:
                         owner.log.info("MLLP %s: connection closed without an answer", peer)
                         return
                     sock.sendall(frame(answer))
                     continue
-                if len(buffer) > MAX_MESSAGE_BYTES:
-                    owner.log.warning("MLLP %s: frame larger than %d bytes, connection closed", peer, MAX_MESSAGE_BYTES)
+                searched = len(buffer)
+                if start < 0 and buffer.strip(b"\r\n"):
+                    owner.log.warning("MLLP %s: data that is not MLLP, connection closed", peer)
                     return
+                if len(buffer) > owner.max_frame_bytes:
+                    owner.log.warning("MLLP %s: frame larger than %d bytes, connection closed", peer, owner.max_frame_bytes)
+                    return
+                if start >= 0 and frame_deadline is None:
+                    frame_deadline = time.monotonic() + owner.frame_timeout_s
+                if frame_deadline is not None:
+                    remaining = frame_deadline - time.monotonic()
+                    if remaining <= 0:
+                        owner.log.warning("MLLP %s: frame not ended within %g s, dropped", peer, owner.frame_timeout_s)
+                        return
+                    sock.settimeout(min(owner.idle_timeout_s, remaining))
+                else:
+                    sock.settimeout(owner.idle_timeout_s)
                 chunk = sock.recv(65536)
                 if not chunk:
                     return
                 buffer += chunk
-        except (TimeoutError, OSError) as exc:
+        except TimeoutError:
+            late = frame_deadline is not None and time.monotonic() >= frame_deadline
+            owner.log.info("MLLP %s: %s", peer, f"frame not ended within {owner.frame_timeout_s:g} s, dropped" if late else "idle, closed")
+        except OSError as exc:
             owner.log.info("MLLP %s: connection ended (%s)", peer, exc.__class__.__name__)
         finally:
             owner._track(sock, add=False)
@@ -80,12 +112,16 @@ class MllpServer:
         port: int = 0,
         *,
         idle_timeout_s: float = 60.0,
+        frame_timeout_s: float = FRAME_TIMEOUT_S,
+        max_frame_bytes: int = MAX_MESSAGE_BYTES,
         log: logging.Logger | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
         self.requested_port = port
         self.idle_timeout_s = idle_timeout_s
+        self.frame_timeout_s = frame_timeout_s
+        self.max_frame_bytes = max_frame_bytes
         self.log = log or logging.getLogger(__name__)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

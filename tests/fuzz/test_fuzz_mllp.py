@@ -1,0 +1,211 @@
+"""Fixed-seed mutation fuzzing of the two MLLP listeners (issue 13 §1 and §4, the MLLP part).
+
+The listeners are the real servers on loopback sockets: the ``drimva ris``
+DRIMbox Source (judge and ACK of the harness) and the reference DRIMbox's
+:class:`MllpServer` with the reference's own HL7 reading and ACK (its whole
+``ReferenceService`` needs a PACS and a DMP; the reading is where the inputs
+of the issue broke). Each mutant (bytes flipped, cut, duplicated, inserted,
+truncated, HL7 splices, bad MLLP framing) is sent, then a valid report must
+still be answered. Checks: an answer or a close within the timeout, no
+unhandled exception logged, RSS growth bounded. ``DRIMVA_FUZZ_INPUTS`` sets
+the number of inputs per listener (the long run); the default is the short run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import resource
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers of tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from drimva.evidence import NullEvidence  # noqa: E402
+from drimva.mllp import frame, send_and_receive  # noqa: E402
+from drimva.ris_judge import RisJudgeOptions  # noqa: E402
+from simulators.drimbox_source import DrimboxSourceSimulator, report_judge  # noqa: E402
+from simulators.reference.hl7_ack import build_ack  # noqa: E402
+from simulators.reference.hl7_in import Hl7Error, read_header, read_message  # noqa: E402
+from simulators.reference.mllp_server import MllpServer  # noqa: E402
+from test_fuzz_validate import mutate  # noqa: E402
+from test_validate import report  # noqa: E402
+
+SEED = 20261203
+INPUTS = int(os.environ.get("DRIMVA_FUZZ_INPUTS", "150"))
+ANSWER_TIMEOUT_S = 5.0
+GOOD = report().encode()
+BACKSLASHES = 20000
+REGRESSIONS = {  # the inputs of issue 13 (MLLP)
+    "repeated encoding characters (python-hl7 AssertionError)": GOOD.replace(b"MSH|^~\\&", b"MSH|^^\\&", 1),
+    "escape character repeated in MSH-2": GOOD.replace(b"MSH|^~\\&", b"MSH|^~\\^", 1),
+    "field of N backslashes": GOOD.replace(b"PID|", b"PID|" + b"\\" * BACKSLASHES, 1),
+    "control characters in a readable message": GOOD.replace(b"PID|", b"PID|\x01\x02\x07\x1b|", 1),
+}
+
+
+def _reference_handler(raw: bytes) -> bytes | None:
+    """The reference DRIMbox's reading and ACK (``ReferenceService.process`` minus PACS and DMP)."""
+    header = read_header(raw)
+    try:
+        read_message(raw)
+        return build_ack(header, "AA")
+    except Hl7Error as error:
+        return build_ack(header, "AE", error)
+
+
+class _Recorder(logging.Handler):
+    """Every record at ERROR or above, and the total size of what was logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.errors: list[str] = []
+        self.size = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        self.size += len(text)
+        if record.levelno >= logging.ERROR or record.exc_info:
+            self.errors.append(text[:300])
+
+
+@pytest.fixture
+def log() -> Iterator[_Recorder]:
+    recorder = _Recorder()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.DEBUG)
+    yield recorder
+    root.removeHandler(recorder)
+    root.setLevel(level)
+
+
+@contextmanager
+def listener(kind: str) -> Iterator[int]:
+    if kind == "ris":
+        with DrimboxSourceSimulator(NullEvidence(), report_judge(RisJudgeOptions()), timeout=ANSWER_TIMEOUT_S) as ris:
+            yield ris.port
+    else:
+        with MllpServer(_reference_handler, idle_timeout_s=ANSWER_TIMEOUT_S, frame_timeout_s=ANSWER_TIMEOUT_S,
+                        max_frame_bytes=4 * 1024 * 1024) as reference:
+            yield reference.port
+
+
+def _msa1(ack: bytes | None) -> str:
+    for segment in (ack or b"").split(b"\r"):
+        if segment.startswith(b"MSA|"):
+            return segment.split(b"|")[1].decode()
+    return ""
+
+
+def _raw_exchange(port: int, data: bytes, timeout: float) -> str:
+    """Send raw bytes (framed or not); 'answer', 'closed' or 'hang'."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        deadline = time.monotonic() + timeout
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)  # the sender is done: an unfinished frame is over too
+            while time.monotonic() < deadline:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return "closed"
+                if b"\x1c\x0d" in chunk:
+                    return "answer"
+        except (TimeoutError, socket.timeout):
+            return "hang"
+        except OSError:
+            return "closed"
+    return "hang"
+
+
+def _good_is_served(port: int) -> None:
+    exchange = send_and_receive("127.0.0.1", port, GOOD, ack_timeout=ANSWER_TIMEOUT_S)
+    assert exchange.error is None and _msa1(exchange.ack) in ("AA", "AE"), exchange.error
+
+
+def _rss_kib() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def mllp_mutant(rng: random.Random) -> bytes:
+    """A mutated report in a frame, or broken framing."""
+    body = mutate(GOOD, rng)
+    shape = rng.randrange(10)
+    if shape == 0:
+        return body  # no frame at all
+    if shape == 1:
+        return b"\x0b" + body  # never ended
+    if shape == 2:
+        return frame(body)[: rng.randrange(1, len(body) + 2)]
+    if shape == 3:
+        return bytes(rng.randrange(256) for _ in range(rng.randint(1, 200)))
+    return frame(body)
+
+
+@pytest.mark.parametrize("kind", ["ris", "reference"])
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_issue_inputs_get_an_ack_quickly_with_a_bounded_log(kind: str, name: str, log: _Recorder) -> None:
+    with listener(kind) as port:
+        started = time.monotonic()
+        exchange = send_and_receive("127.0.0.1", port, REGRESSIONS[name], ack_timeout=ANSWER_TIMEOUT_S)
+        elapsed = time.monotonic() - started
+        assert exchange.error is None, exchange.error
+        code = _msa1(exchange.ack)
+        if "control characters" in name or "backslashes" in name:
+            assert code in ("AA", "AE"), f"{name}: MSA-1 {code}"  # readable: judged, not refused as unreadable
+        else:
+            assert code in ("AE", "AR"), f"{name}: MSA-1 {code}"
+        assert elapsed < 2.0, f"{name}: ACK after {elapsed:.1f} s"
+        _good_is_served(port)
+    assert log.size < 100_000, f"{name}: {log.size} bytes of log (python-hl7 escape warnings not capped)"
+    assert log.errors == [], log.errors[:3]
+
+
+@pytest.mark.parametrize("kind", ["ris", "reference"])
+def test_a_frame_never_ended_is_dropped_within_the_timeout(kind: str) -> None:
+    with listener(kind) as port, socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT_S * 3) as sock:
+        sock.sendall(b"\x0b" + GOOD[:100])
+        started = time.monotonic()
+        assert sock.recv(10) == b""  # closed by the listener, without an answer
+        assert time.monotonic() - started < ANSWER_TIMEOUT_S * 2
+        _good_is_served(port)
+
+
+def test_the_reference_closes_on_an_oversized_frame() -> None:
+    with listener("reference") as port:
+        assert _raw_exchange(port, b"\x0b" + b"A" * (5 * 1024 * 1024), ANSWER_TIMEOUT_S) == "closed"
+        _good_is_served(port)
+
+
+@pytest.mark.parametrize("kind", ["ris", "reference"])
+def test_mutants_get_an_answer_or_a_close_and_the_listener_stays_up(kind: str, log: _Recorder) -> None:
+    rng = random.Random(SEED)
+    hangs: list[bytes] = []
+    with listener(kind) as port:
+        _good_is_served(port)
+        rss_before = _rss_kib()
+        started = time.monotonic()
+        for index in range(INPUTS):
+            mutant = mllp_mutant(rng)
+            if _raw_exchange(port, mutant, ANSWER_TIMEOUT_S + 1) == "hang":
+                hangs.append(mutant)
+            if index % 10 == 0:
+                _good_is_served(port)
+        _good_is_served(port)
+        elapsed = time.monotonic() - started
+        growth = _rss_kib() - rss_before
+    print(f"\nMLLP {kind}: {INPUTS} inputs in {elapsed:.1f} s, {len(hangs)} hang(s), "
+          f"{len(log.errors)} logged exception(s), max RSS +{growth} KiB, {log.size} bytes of log")
+    assert hangs == [], f"{len(hangs)} input(s) without answer nor close, first {hangs[0][:80]!r}"
+    assert log.errors == [], log.errors[:3]
+    assert growth < 200 * 1024, f"RSS grew by {growth} KiB"
