@@ -18,6 +18,7 @@ VARIANT = "ack_before_processing"
 S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
 S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
+S_DESTDMP = "Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP"
 
 
 def test_the_pacs_query_after_an_early_ack_is_seen(tmp_path: Path) -> None:
@@ -25,7 +26,7 @@ def test_the_pacs_query_after_an_early_ack_is_seen(tmp_path: Path) -> None:
     results = run_va(run_dir, "-k", "interroge_le_pacs or aucun_kos", "--variant", VARIANT)
     assert results["variant"] == VARIANT and f"variant {VARIANT}" in results["profile"]
     outcomes = {name: s["outcome"] for name, s in scenarios_by_name(results).items()}
-    assert outcomes == {S_PACS: "passed", S_UNQ: "passed", S_UNK: "passed"}
+    assert outcomes == {S_PACS: "passed", S_UNQ: "passed", S_UNK: "passed", S_DESTDMP: "passed"}
     log = (run_dir / "reference" / "reference.log").read_text("utf-8")
     assert f"variant {VARIANT}: AA now" in log
     assert log.index("ACK MSA-1 AA") < log.index("PACS: study")  # acknowledged before it queried
