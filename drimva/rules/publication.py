@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from drimva.findings import Finding, Severity
+from drimva.xds import STATUS_APPROVED, STATUS_DEPRECATED
 
-APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
-DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
+APPROVED, DEPRECATED = STATUS_APPROVED, STATUS_DEPRECATED  # the ebRIM statuses of drimva.xds, as the steps name them
 
 
 @dataclass(frozen=True)

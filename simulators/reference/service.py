@@ -273,13 +273,12 @@ class ReferenceService:
             return ACCEPTED
         if refusal:
             self.log.info("fault publish_unqualified: identity gate skipped (%s)", refusal)
-        if self.config.publish_requires_destdmp and not report.flag("DESTDMP") and "publish_despite_destdmp" in self.faults:
-            self.log.info("fault publish_despite_destdmp: DESTDMP gate skipped (%r)", report.flags.get("DESTDMP", "absent"))
-        elif self.config.publish_requires_destdmp and not report.flag("DESTDMP"):
-            self.log.info(
-                "no publication for study %s: DESTDMP is %r, not 'Y'", uid, report.flags.get("DESTDMP", "absent")
-            )
-            return ACCEPTED
+        if self.config.publish_requires_destdmp and not report.flag("DESTDMP"):
+            destdmp = report.flags.get("DESTDMP", "absent")
+            if "publish_despite_destdmp" not in self.faults:
+                self.log.info("no publication for study %s: DESTDMP is %r, not 'Y'", uid, destdmp)
+                return ACCEPTED
+            self.log.info("fault publish_despite_destdmp: DESTDMP gate skipped (%r)", destdmp)
         try:
             pacs_study = self.pacs.query_study(uid)
         except PacsUnavailable as exc:
