@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/drimva demo
 
+# The tests mostly wait on sockets and on the processes they start: three workers on two cores,
+# one test module per worker at a time (module fixtures stay in one process), longest first.
+TEST_WORKERS ?= 3
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf reports $(VENV) *.egg-info

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from va_runs import run_va, scenarios_by_name
+
+pytestmark = pytest.mark.long(21)  # seconds, roughly: handed out first under pytest-xdist
 
 PUBLISHED = "Le KOS est publié dans le DMP avec le certificat de la structure"
 ACKED = "Le CR transmis en ORU^R01 est reçu et acquitté"

@@ -13,10 +13,14 @@ import re
 from pathlib import Path
 
 from lxml import etree
+import pytest
+
 from va_runs import REPO, run_drimva
 
 from drimva.console import Console, finding_text, item_line, scenario_detail, scenario_line, shorten
 from drimva.waiting import REPORT_AFTER_S, observed, poll
+
+pytestmark = pytest.mark.long(18)  # seconds, roughly: handed out first under pytest-xdist
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # every control character but \t and \n
 PYTEST_WORDS = ("FAILED", "short test summary", "steps/test_va.py", "NonConformance", "deselected", "passed in", "slowest", "=====")

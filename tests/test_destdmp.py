@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from va_runs import reference_profile, run_va
+
+pytestmark = pytest.mark.long(15)  # seconds, roughly: handed out first under pytest-xdist
 
 SCENARIO = "Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP"
 

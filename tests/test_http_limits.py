@@ -20,6 +20,8 @@ from fuzz.test_fuzz_http import EXCEPTION_TEXT, ErrorLog, Target, exchange, stat
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, quoted
 from simulators.reference.https_server import Request, Response, TlsHttpServer
 
+pytestmark = pytest.mark.long(18)  # seconds, roughly: handed out first under pytest-xdist
+
 READ_S = 0.5
 
 

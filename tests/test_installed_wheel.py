@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from paths import REPO
+
+pytestmark = pytest.mark.long(30)  # seconds, roughly: handed out first under pytest-xdist
 TIMEOUT_S = 300
 
 

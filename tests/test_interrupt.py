@@ -28,6 +28,8 @@ from drimva.interruption import RunInterrupted, interruptible, signal_exit_code
 from drimva.results import exit_code
 from va_runs import REPO, reference_profile
 
+pytestmark = pytest.mark.long(22)  # seconds, roughly: handed out first under pytest-xdist
+
 SLOW = "Aucun KOS n'est publié pour une identité non qualifiée"
 SLOW_STEP = "Et aucun KOS n'est publié dans le DMP pour ce patient"
 SELECT = "orur01_est or non_qualifi or inconnu_du_pacs or outil_de_supervision"  # one before SLOW, two after

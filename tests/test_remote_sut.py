@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.long(35)  # seconds, roughly: handed out first under pytest-xdist
+
 STARTUP_S = 30.0
 
 

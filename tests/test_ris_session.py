@@ -37,6 +37,8 @@ from fixtures.reports import ReportSpec
 from tests.ports import free_loopback_port
 from tests.test_ris_mode import call_params, message, spec
 
+pytestmark = pytest.mark.long(20)  # seconds, roughly: handed out first under pytest-xdist
+
 ROOT = Path(__file__).resolve().parents[1]
 MLLP_SEND = ROOT / ".venv" / "bin" / "mllp_send"
 START_S = 60.0  # the banner: pytest collected the suite and the listeners are up (a loaded 2-core machine)

@@ -14,6 +14,8 @@ import pytest
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
 from drimva.selftest import COMBINED, combined_variant_runs, kill_matrix, variant_report
 
+pytestmark = pytest.mark.long(150)  # seconds, roughly: handed out first under pytest-xdist
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

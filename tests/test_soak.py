@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+import pytest
+
 from drimva.evidence import NullEvidence
 from drimva.soak import (
     FULL_RIS_MESSAGES,
@@ -14,6 +16,8 @@ from drimva.soak import (
     nearest_rank,
     run_soak,
 )
+
+pytestmark = pytest.mark.long(16)  # seconds, roughly: handed out first under pytest-xdist
 
 REFERENCE_PROFILE = Path(__file__).resolve().parents[1] / "drimva" / "profiles" / "reference.toml"
 COUNT = 20

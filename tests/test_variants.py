@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from va_runs import run_va, scenarios_by_name
 
+pytestmark = pytest.mark.long(50)  # seconds, roughly: handed out first under pytest-xdist
+
 VARIANT = "ack_before_processing"
 S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
 S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"

@@ -19,6 +19,8 @@ from va_runs import reference_profile, run_va, scenarios_by_name
 
 from drimva.browser import unavailable_reason
 
+pytestmark = pytest.mark.long(40)  # seconds, roughly: handed out first under pytest-xdist
+
 VIEWER_SCENARIOS = "visionneuse or ouvre_lexamen or ouvre_son_examen or autre_identité"
 NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
 
