@@ -195,6 +195,7 @@ def run(
         if service is not None and not service.drain(config.timeouts.http_s):
             log.info("stopping with reports still being processed after their ACK")
         publisher.close()
+        pacs.close()  # the association kept between studies: released now, not left to end idle (timeouts.dicom_s)
         log.info("stopped")
     return 0
 
