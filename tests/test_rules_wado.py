@@ -10,7 +10,9 @@ from drimva.dicom_text import part10_bytes
 from drimva.findings import Severity
 from drimva.rules.wado import (
     accepted_syntaxes,
+    check_consumer_requests,
     check_other_request,
+    check_source_responses,
     check_wado_request,
     check_wado_response,
 )
@@ -213,3 +215,41 @@ def test_response_faults():
 def test_headers_only_response_is_not_failed():
     findings = check_wado_response(parse_response(b'HTTP/1.1 200 OK\r\nContent-Type: multipart/related;type="application/dicom"; boundary=x\r\n\r\n'))
     assert rules(findings) == [] and rules(findings, Severity.INFO) == ["WADO-PARTS"]
+
+
+# -- the same rules over live exchanges (VA-D2: the consumer's requests; VA-E: the source's answers) -------------
+
+
+def test_consumer_requests_pass_and_name_the_request_each_finding_is_about():
+    findings = check_consumer_requests([request(), request(GOOD.replace(f"/series/{SERIES}", ""))])
+    assert rules(findings) == [] and rules(findings, Severity.WARNING) == []
+    assert {f.location.split(": ", 1)[0] for f in findings} == {f"GET …/series/{SERIES}", f"GET /wado/studies/{STUDY}"}
+    assert check_consumer_requests([]) == []
+
+
+def test_consumer_requests_fail_with_the_rule_of_the_bad_one():
+    no_boundary = GOOD.replace("boundary=**", "x=1")
+    findings = check_consumer_requests([request(), request(no_boundary)])
+    assert rules(findings) == ["WADO-ACCEPT-BOUNDARY", "WADO-ACCEPT-BOUNDARY"]
+    assert {f.location for f in findings if f.severity is Severity.ERROR} == {
+        f"GET …/series/{SERIES}: Accept[1] entry 1", f"GET …/series/{SERIES}: Accept[1] entry 2",
+    }
+    health = parse_request(b"GET https://h:1/wado/rs HTTP/1.1\naccept: application/json\n")
+    assert [(f.rule, f.severity) for f in check_consumer_requests([health])] == [("WADO-NOT-A-RETRIEVE", Severity.INFO)]
+
+
+def test_source_responses_pass():
+    data, syntax = dicom_part()
+    answer = parse_response(response([(f"application/dicom; transfer-syntax={syntax}", data)]))
+    assert check_source_responses([(request(), answer)]) == []
+    assert check_source_responses([]) == []
+
+
+def test_source_responses_fail_against_the_request_they_answer():
+    data, syntax = dicom_part()
+    answer = parse_response(response([(f"application/dicom; transfer-syntax={syntax}", data)]))
+    lossy_only = request(GOOD.replace("transfer-syntax=1.2.840.10008.1.2.1;", "transfer-syntax=1.2.840.10008.1.2.4.50;"))
+    [finding] = check_source_responses([(request(), answer), (lossy_only, answer)])
+    assert finding.rule == "WADO-RESPONSE-TS" and finding.location == f"GET …/series/{SERIES}: part 1 (0002,0010)"
+    not_multipart = parse_response(response([("application/dicom", data)], content_type="application/dicom"))
+    assert rules(check_source_responses([(request(), not_multipart)])) == ["WADO-CONTENT-TYPE"]

@@ -10,7 +10,8 @@ PS3.18 or with each other are warnings. Pure: parsed exchanges in, findings out.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from io import BytesIO
 
 from pydicom.filereader import dcmread
@@ -244,6 +245,33 @@ def _check_part(index: int, content_type: str, content: bytes, top_syntax: str |
         out.add("WADO-PART-TS", f"{PS3_18} §8.7.3.5: the declared transfer syntax is the one of the instance", f"{where} (0002,0010)", declared, syntax)
     if accepted is not None and syntax not in accepted:
         out.add("WADO-RESPONSE-TS", f"{PS3_18} §8.7.3.5: a transfer syntax the request accepted (else 406)", f"{where} (0002,0010)", sorted(accepted), syntax)
+
+
+def check_consumer_requests(requests: Sequence[WadoRequest]) -> list[Finding]:
+    """VA-D2 live: every request the consumer under test sent for the study, judged as ``validate`` judges a capture.
+
+    A retrieve by :func:`check_wado_request`, any other request by :func:`check_other_request`;
+    each finding's location names the request it is about. No request: no finding here (the
+    series rule of the scenario, WADO-SERIES-FETCHED, says what is missing).
+    """
+    return [finding for request in requests for finding in _about(request, _judge_request(request))]
+
+
+def check_source_responses(exchanges: Sequence[tuple[WadoRequest, WadoResponse]]) -> list[Finding]:
+    """VA-E live: the source under test's answer to each valid series request, by :func:`check_wado_response`
+    against the request it answers (its Accept says which transfer syntaxes may come back)."""
+    return [finding for request, response in exchanges for finding in _about(request, check_wado_response(response, request))]
+
+
+def _judge_request(request: WadoRequest) -> list[Finding]:
+    return check_wado_request(request) if request.retrieve is not None else check_other_request(request)
+
+
+def _about(request: WadoRequest, findings: list[Finding]) -> list[Finding]:
+    """The findings, their location prefixed with the request they judge (several requests per scenario)."""
+    target = request.retrieve
+    named = f"…/series/{target.series}" if target is not None and target.series and target.level == "series" else request.path
+    return [replace(f, location=f"{request.method} {named}: {f.location}") for f in findings]
 
 
 REQ_TLS = "flows between DRIMboxes are encrypted (ANS FAQ, control point C17): no DICOM over plain HTTP"
