@@ -247,6 +247,11 @@ def _check_part(index: int, content_type: str, content: bytes, top_syntax: str |
         out.add("WADO-RESPONSE-TS", f"{PS3_18} §8.7.3.5: a transfer syntax the request accepted (else 406)", f"{where} (0002,0010)", sorted(accepted), syntax)
 
 
+def unreadable_capture(error: str) -> list[Finding]:
+    """WADO-PARSE: the file is not an HTTP request or response (``error``: what the reader said)."""
+    return [Finding("WADO-PARSE", "", "(file)", "an HTTP request or response", error)]
+
+
 def check_consumer_requests(requests: Sequence[WadoRequest]) -> list[Finding]:
     """VA-D2 live: every request the consumer under test sent for the study, judged as ``validate`` judges a capture.
 
