@@ -131,7 +131,7 @@ def test_a_good_request_has_no_error_nor_warning():
     assert rules(findings, Severity.INFO) == ["WADO-ACCEPT-FORM"]
 
 
-@pytest.mark.parametrize("edit, rule", [
+REQUEST_FAULTS = [  # (edit of GOOD, the one rule it breaks)
     (lambda t: t.replace("Authorization: Bearer abc.def.ghi\r\n", ""), "WADO-AUTHORIZATION"),
     (lambda t: t.replace("Bearer abc.def.ghi", "Basic dXNlcg=="), "WADO-AUTHORIZATION"),
     (lambda t: t.replace("KOS-SOPInstanceUID: 1.2.3.4\r\n", ""), "WADO-KOS-HEADER"),
@@ -147,9 +147,24 @@ def test_a_good_request_has_no_error_nor_warning():
     (lambda t: t.replace('type="application/dicom";transfer-syntax=1.2.840.10008.1.2.4.70', 'type="application/pdf";transfer-syntax=1.2.840.10008.1.2.4.70'), "WADO-ACCEPT-MEDIA-TYPE"),
     (lambda t: t.split("Accept:")[0] + "Authorization" + t.split("Authorization", 1)[1], "WADO-ACCEPT"),
     (lambda t: t.replace("q=0.9", "q=0").replace("q=0.4", "q=0.000"), "WADO-ACCEPT-Q"),
-])
+]
+
+
+@pytest.mark.parametrize("edit, rule", REQUEST_FAULTS)
 def test_each_request_fault_breaks_its_rule(edit, rule):
     assert rules(check_wado_request(request(edit(GOOD)))) == [rule]
+
+
+@pytest.mark.parametrize("edit, rule", REQUEST_FAULTS)
+def test_each_request_fault_breaks_its_rule_on_a_live_request_too(edit, rule):
+    """VA-D2: the same rule, and only it, fails the requests recorded live (a good one beside the bad one);
+    a request naming no /studies/{uid} is said not to be a retrieve, as validate says of such a capture."""
+    bad = request(edit(GOOD))
+    findings = check_consumer_requests([request(), bad])
+    if bad.retrieve is None:
+        assert rules(findings) == [] and "WADO-NOT-A-RETRIEVE" in rules(findings, Severity.INFO)
+    else:
+        assert set(rules(findings)) == {rule}
 
 
 def test_tolerated_forms_are_warnings_or_information():
@@ -253,3 +268,27 @@ def test_source_responses_fail_against_the_request_they_answer():
     assert finding.rule == "WADO-RESPONSE-TS" and finding.location == f"GET …/series/{SERIES}: part 1 (0002,0010)"
     not_multipart = parse_response(response([("application/dicom", data)], content_type="application/dicom"))
     assert rules(check_source_responses([(request(), not_multipart)])) == ["WADO-CONTENT-TYPE"]
+
+
+def _response_faults() -> list[tuple[str, bytes, str]]:
+    data, syntax = dicom_part()
+    good_part = (f"application/dicom; transfer-syntax={syntax}", data)
+    lossy_only = GOOD.replace("transfer-syntax=1.2.840.10008.1.2.1;", "transfer-syntax=1.2.840.10008.1.2.4.50;")
+    return [
+        (lossy_only, response([good_part]), "WADO-RESPONSE-TS"),
+        (GOOD, response([("application/dicom", b"not dicom")]), "WADO-PART-DICOM"),
+        (GOOD, response([("application/octet-stream", data)]), "WADO-PART-TYPE"),
+        (GOOD, response([("application/dicom; transfer-syntax=1.2.840.10008.1.2.4.70", data)]), "WADO-PART-TS"),
+        (GOOD, response([good_part], content_type="application/dicom"), "WADO-CONTENT-TYPE"),
+        (GOOD, response([good_part], status="404 Not Found"), "WADO-STATUS"),
+        (GOOD, response([good_part])[:-12], "WADO-PARTS"),
+    ]
+
+
+def test_each_response_fault_breaks_its_rule_on_a_live_answer_too():
+    """VA-E: the rule each response fault breaks, and only it, fails the answers recorded live (a good one beside it)."""
+    data, syntax = dicom_part()
+    good = (request(), parse_response(response([(f"application/dicom; transfer-syntax={syntax}", data)])))
+    assert check_source_responses([good]) == []
+    for sent, answer, rule in _response_faults():
+        assert set(rules(check_source_responses([good, (request(sent), parse_response(answer))]))) == {rule}, rule
