@@ -180,7 +180,7 @@ def validate_bytes(
         result.judged = False
         result.findings = dicom_xml_not_judged()
     else:
-        result.findings, result.judged = _wado(data)
+        result.findings, result.judged = _wado(data, options)
     result.findings = of_file(result.findings, name)
     return result
 
@@ -289,7 +289,7 @@ def _xds(data: bytes, options: RuleOptions) -> list[Finding]:
 # -- WADO-RS -----------------------------------------------------------------------------------------------
 
 
-def _wado(data: bytes) -> tuple[list[Finding], bool]:
+def _wado(data: bytes, options: RuleOptions) -> tuple[list[Finding], bool]:
     try:
         capture = parse_wado_capture(data)
     except WadoParseError as exc:
@@ -302,7 +302,7 @@ def _wado(data: bytes) -> tuple[list[Finding], bool]:
             findings += check_other_request(request)
             judged = capture.response is not None
         else:
-            findings += check_wado_request(request)
+            findings += check_wado_request(request, accept_parameters=options.wado_accept_parameters)
     if capture.response is not None:
         findings += check_wado_response(capture.response, request if request is not None and request.retrieve else None)
     return findings, judged

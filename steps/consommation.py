@@ -276,7 +276,8 @@ def series_fetched(state: ScenarioState, psc: PscSimulator, dmp: DmpSimulator, p
     requests = source.study_requests(state.require_spec().study_uid)  # recorded (evidence) as they came
     verdict.judge(
         "récupération des séries",
-        check_series_fetched(_series_requests(state, source, psc), kos_uid) + check_consumer_requests(requests),
+        check_series_fetched(_series_requests(state, source, psc), kos_uid)
+        + check_consumer_requests(requests, accept_parameters=profile.rules.wado_accept_parameters),
     )
 
 

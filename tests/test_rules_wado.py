@@ -292,3 +292,14 @@ def test_each_response_fault_breaks_its_rule_on_a_live_answer_too():
     assert check_source_responses([good]) == []
     for sent, answer, rule in _response_faults():
         assert set(rules(check_source_responses([good, (request(sent), parse_response(answer))]))) == {rule}, rule
+
+
+def test_missing_accept_parameters_fail_or_warn_as_the_profile_reads_them():
+    """rules.wado_accept_parameters (open question 3): "recommended" makes a missing transfer-syntax, q or
+    boundary a warning; a malformed value stays an error."""
+    bare = request(GOOD.replace("transfer-syntax=1.2.840.10008.1.2.4.70;", "").replace(";boundary=**", "").replace(";q=0.4", ""))
+    assert set(rules(check_wado_request(bare))) == {"WADO-ACCEPT-TS", "WADO-ACCEPT-Q", "WADO-ACCEPT-BOUNDARY"}
+    relaxed = check_consumer_requests([bare], accept_parameters="recommended")
+    assert rules(relaxed) == [] and set(rules(relaxed, Severity.WARNING)) == {"WADO-ACCEPT-TS", "WADO-ACCEPT-Q", "WADO-ACCEPT-BOUNDARY"}
+    malformed = request(GOOD.replace("q=0.9", "q=1.5"))
+    assert rules(check_wado_request(malformed, accept_parameters="recommended")) == ["WADO-ACCEPT-Q"]

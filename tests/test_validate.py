@@ -214,3 +214,10 @@ def test_file_findings_name_the_file_and_say_when_a_value_is_redacted():
     assert [f.source for f in marked] == ["a.xml"] * 3
     assert [f.note for f in marked] == ["", f"n; {NOTE_REDACTED}", ""]
     assert [f.location for f in located(marked, "message 2: ")] == ["message 2: /x", "message 2: /y", "message 2: Accept"]
+
+
+def test_a_wado_capture_is_judged_with_the_profile_reading_of_missing_accept_parameters():
+    bare = WADO.format(extra="").replace(";boundary=**", "").encode()
+    assert rules(validate_bytes(bare, "r.txt").findings) == ["WADO-ACCEPT-BOUNDARY"]
+    relaxed = validate_bytes(bare, "r.txt", options=RuleOptions(wado_accept_parameters="recommended"))
+    assert relaxed.conformant and rules(relaxed.findings, Severity.WARNING) == ["WADO-ACCEPT-BOUNDARY"]
