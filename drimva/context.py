@@ -134,4 +134,5 @@ class RuleOptions:
     strict: bool = False
     accepted_vihf_versions: tuple[str, ...] = ("3.0", "4.0")
     trusted_ca_pem: bytes | None = None  # CA that must have issued signing certificates
+    wado_accept_parameters: str = "required"  # rules.wado_accept_parameters: "required" or "recommended"
     extra: dict[str, str] = field(default_factory=dict)

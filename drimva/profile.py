@@ -407,6 +407,11 @@ class RuleSettings(_Section):
     # (trust-list-and-identity.md §7, open question 6): a value outside this list is a warning, and a
     # site whose RIS sends another value set lists it here rather than fail with rules.strict.
     contextual_consent_values: tuple[str, ...] = Field(default=CONSENT_VALUES, min_length=1)
+    # VA-D2: the transfer-syntax, q and boundary parameters of a consumer's Accept entries. Every ANS sample
+    # carries them and the demonstrator Source answers 400 without them; PS3.18 defaults them
+    # (dicomweb-between-drimboxes.md open question 3): "required" (default) fails a request without them,
+    # "recommended" warns.
+    wado_accept_parameters: Literal["required", "recommended"] = "required"
 
 
 class ViewerSettings(_Section):
@@ -490,6 +495,7 @@ class Profile(_Section):
             strict=rules.strict,
             accepted_vihf_versions=tuple(rules.vihf_versions),
             trusted_ca_pem=trusted_ca_pem,
+            wado_accept_parameters=rules.wado_accept_parameters,
         )
 
     @property

@@ -15,8 +15,8 @@ from drimva.context import INS_OIDS, Patient, is_valid_ins
 from drimva.findings import Finding
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 from drimva.rules.hl7_charset import check_declared_charset
-from drimva.rules.contextual_call import CONSENT_NAMES, CONSENT_VALUES, check_contextual_call
-from drimva.rules.hl7_report import EVENT_BY_OBX11, EVENT_BY_TRIGGER, document_obx
+from drimva.rules.contextual_call import CONSENT_NAMES, CONSENT_VALUES, check_call_target, check_contextual_call
+from drimva.rules.hl7_report import EVENT_BY_OBX11, EVENT_BY_TRIGGER, document_obx, unreadable_message
 from drimva.rules.ris_report import check_sent_report, report_cda
 
 EVENT_BY_ORC = {"NW": "initial", "RO": "replace", "CA": "delete"}
@@ -46,6 +46,7 @@ class ReportJudgement:
     claims: frozenset[str] = frozenset()  # events the message claims: initial / replace / delete
     cda: CdaReport | None = None
     patient: Patient | None = None
+    harness_error: str = ""  # the harness failed to judge the message (a harness problem, not a finding on the RIS)
 
     @property
     def label(self) -> str:
@@ -108,9 +109,7 @@ def judge_report(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
     try:
         message = parse_message(raw)
     except Hl7Error as error:
-        finding = Finding("HL7-PARSE", "HL7 v2 message (CI-SIS volet Transmission CDA-R2 en HL7v2)", "MSH",
-                          "an HL7 v2 message starting with MSH", str(error))
-        return ReportJudgement(raw, None, [finding])
+        return ReportJudgement(raw, None, unreadable_message(str(error)))
     findings = check_sent_report(
         message,
         qualified_statuses=options.qualified_statuses,
@@ -135,11 +134,10 @@ def judge_call(
     expected_path: str = "",
 ) -> CallJudgement:
     """Judge one HTTP request to the contextual-call endpoint (``expected_path`` "" = any path)."""
-    findings = check_contextual_call(method, content_type, body, consent_names=options.consent_names, patient=patient,
-                                     ins_system_form=options.ins_system_form, consent_values=options.consent_values)
-    if expected_path and path != expected_path:
-        findings.insert(0, Finding("CTX-URL", "the contextual-call URL the DRIMbox Conso publishes (profile)", "HTTP request target",
-                                   expected_path, path))
+    findings = check_call_target(path, expected_path) + check_contextual_call(
+        method, content_type, body, consent_names=options.consent_names, patient=patient,
+        ins_system_form=options.ins_system_form, consent_values=options.consent_values,
+    )
     return CallJudgement(method, path, content_type, body, findings, patient is not None)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,21 +40,31 @@ from typing import Any, TextIO
 from drimva import xmlsafe
 from drimva.context import RuleOptions
 from drimva.filetypes import DESCRIPTIONS, FileType, detect
-from drimva.findings import Finding, FindingList, Severity, errors
+from drimva.findings import Finding, Severity, errors
 from drimva.hl7msg import Hl7Error, split_messages
 from drimva.mllp import START_BLOCK, MllpDecoder, MllpError
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, run_dciodvfy
 from drimva.profile import Profile, load_profile
 from drimva.rules.cda import check_cda
-from drimva.rules.hl7_report import check_report_message, extract_cda
+from drimva.rules.hl7_report import check_report_message, extract_cda, unreadable_message
 from drimva.dicom_flat import FlatReadError, Part10, read_part10
 from drimva.rules.kos import check_kos_structure
-from drimva.rules.offline import check_ack_alone, check_registry_response, check_submission_offline
+from drimva.rules.offline import (
+    check_ack_alone,
+    check_registry_response,
+    check_submission_offline,
+    dicom_xml_not_judged,
+    located,
+    not_a_report,
+    of_file,
+    unreadable_submission,
+)
 from drimva.rules.trustlist import check_trust_list
 from drimva.rules.wado import (
     check_other_request,
     check_wado_request,
     check_wado_response,
+    unreadable_capture,
 )
 from drimva.rules.xds import kos_entries
 from drimva.wado import WadoParseError
@@ -63,8 +73,6 @@ from drimva.xds import XdsParseError
 from drimva.xds import parse_capture as parse_xds_capture
 
 REPORT_MESSAGES = ("ORU", "MDM")
-REDACTED = "XXXXXXX"
-NOTE_REDACTED = "the value is the XXXXXXX placeholder of a redacted published sample: the sample departs from the rule here"
 
 
 class UsageError(ValueError):
@@ -170,11 +178,10 @@ def validate_bytes(
             result.dciodvfy = dciodvfy_report(data)
     elif kind is FileType.DICOM_XML:
         result.judged = False
-        result.findings = [_not_judged("DICOM-XML", "a dcm2xml dump is a view of a DICOM file", "(file)",
-                                       "a DICOM Part-10 file", "a dcm2xml dump: validate the .dcm it was made from")]
+        result.findings = dicom_xml_not_judged()
     else:
-        result.findings, result.judged = _wado(data)
-    result.findings = [_mark_redacted(replace(f, source=name)) for f in result.findings]
+        result.findings, result.judged = _wado(data, options)
+    result.findings = of_file(result.findings, name)
     return result
 
 
@@ -224,22 +231,6 @@ def dciodvfy_report(data: bytes) -> dict[str, Any]:
     }
 
 
-def _mark_redacted(finding: Finding) -> Finding:
-    """Published samples replace certificates and identifiers by XXXXXXX: say so in the finding."""
-    if finding.severity is Severity.INFO or REDACTED not in f"{finding.expected} {finding.actual}":
-        return finding
-    note = f"{finding.note}; {NOTE_REDACTED}" if finding.note else NOTE_REDACTED
-    return replace(finding, note=note)
-
-
-def _not_judged(rule: str, requirement: str, location: str, expected: str, actual: str) -> Finding:
-    return Finding(rule, requirement, location, expected, actual, Severity.INFO)
-
-
-def _prefixed(findings: Iterable[Finding], prefix: str) -> list[Finding]:
-    return [replace(f, location=f"{prefix}{f.location}") for f in findings]
-
-
 # -- HL7 ---------------------------------------------------------------------------------------------
 
 
@@ -247,9 +238,7 @@ def _hl7(data: bytes, options: RuleOptions, viewer_url_template: str | None) -> 
     try:
         messages = [m for chunk in _mllp_frames(data) for m in split_messages(chunk)]
     except (Hl7Error, MllpError) as exc:
-        out = FindingList()
-        out.add("HL7-PARSE", "HL7 v2.5 / v2.6 encoding rules", "(file)", "HL7 v2 messages", str(exc))
-        return out.items, True
+        return unreadable_message(str(exc), "(file)"), True
     findings: list[Finding] = []
     judged = False
     for index, message in enumerate(messages, start=1):
@@ -260,14 +249,13 @@ def _hl7(data: bytes, options: RuleOptions, viewer_url_template: str | None) -> 
             found = check_report_message(message, options.qualified_identity_statuses)
             cda = extract_cda(message)
             if cda is not None:
-                found += _prefixed(check_cda(cda, pid=message, viewer_url_template=viewer_url_template), "OBX-5.5 CDA: ")
+                found += located(check_cda(cda, pid=message, viewer_url_template=viewer_url_template), "OBX-5.5 CDA: ")
         elif code == "ACK":
             judged = True
             found = check_ack_alone(message)
         else:
-            found = [_not_judged("HL7-NOT-A-CR", "CI-SIS volet Transmission CDA-R2 en HL7v2: ORU^R01, MDM^T02/T04/T10 and their ACK",
-                                 "MSH-9", "a CR message or its ACK", f"{message.message_type}: not a message a DRIMbox receives; not judged")]
-        findings += _prefixed(found, prefix)
+            found = not_a_report(message.message_type)
+        findings += located(found, prefix)
     return findings, judged
 
 
@@ -289,27 +277,23 @@ def _xds(data: bytes, options: RuleOptions) -> list[Finding]:
     try:
         request = parse_xds_capture(data)
     except XdsParseError as exc:
-        out = FindingList()
-        out.add("XDS-PARSE", "IHE ITI-41 over SOAP 1.2 (MTOM/XOP)", "(file)", "a readable ITI-41 request", str(exc))
-        return out.items
+        return unreadable_submission(str(exc))
     findings = check_submission_offline(request, options)
     for entry in kos_entries(request):
         document = request.documents.get(entry.id)
         if document is not None:
-            findings += _prefixed(check_kos_structure(document, options), f"xds-b:Document[@id='{entry.id}'] KOS ")
+            findings += located(check_kos_structure(document, options), f"xds-b:Document[@id='{entry.id}'] KOS ")
     return findings
 
 
 # -- WADO-RS -----------------------------------------------------------------------------------------------
 
 
-def _wado(data: bytes) -> tuple[list[Finding], bool]:
+def _wado(data: bytes, options: RuleOptions) -> tuple[list[Finding], bool]:
     try:
         capture = parse_wado_capture(data)
     except WadoParseError as exc:
-        out = FindingList()
-        out.add("WADO-PARSE", "RFC 9112 HTTP/1.1 message syntax", "(file)", "an HTTP request or response", str(exc))
-        return out.items, True
+        return unreadable_capture(str(exc)), True
     findings: list[Finding] = []
     judged = True
     request = capture.request
@@ -318,7 +302,7 @@ def _wado(data: bytes) -> tuple[list[Finding], bool]:
             findings += check_other_request(request)
             judged = capture.response is not None
         else:
-            findings += check_wado_request(request)
+            findings += check_wado_request(request, accept_parameters=options.wado_accept_parameters)
     if capture.response is not None:
         findings += check_wado_response(capture.response, request if request is not None and request.retrieve else None)
     return findings, judged

@@ -19,8 +19,9 @@ from pytest_bdd import given, parsers, then, when
 from drimva.context import Organisation, RuleOptions
 from drimva.evidence import EvidenceStore
 from drimva.findings import Finding
-from drimva.oracles.dciodvfy import dciodvfy_available, oracle_findings, run_dciodvfy
+from drimva.oracles.dciodvfy import dciodvfy_available, run_dciodvfy
 from drimva.profile import Profile
+from drimva.rules.dciodvfy import oracle_findings
 from drimva.rules.hl7_ack import check_ack_exchange
 from drimva.rules.kos import check_kos, check_kos_pacs_metadata
 from drimva.rules.publication import (
@@ -374,7 +375,7 @@ def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evide
     for label, mode in (("-new", None), ("-profile IHEXDSIManifest", "IHEXDSIManifest")):
         result = run_dciodvfy(entry.document, profile=mode)
         evidence.record("oracle", f"dciodvfy {label}", result.output.encode("utf-8"), result.output, suffix="txt")
-        verdict.judge(f"dciodvfy {label}", oracle_findings(result, label))
+        verdict.judge(f"dciodvfy {label}", oracle_findings(label, errors=result.errors, warnings=result.warnings, problem=result.problem))
 
 
 @then("un nouveau KOS conforme remplace le précédent dans le DMP")

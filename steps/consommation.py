@@ -34,6 +34,7 @@ from drimva.rules.consultation import (
     unserved_series,
 )
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
+from drimva.rules.wado import check_consumer_requests
 from drimva.verdict import Verdict
 from drimva.waiting import blocking, poll
 from fixtures.exam import ScenarioState, new_exam
@@ -272,7 +273,12 @@ def series_fetched(state: ScenarioState, psc: PscSimulator, dmp: DmpSimulator, p
         lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s,
         what="les requêtes WADO-RS de chaque série à la DRIMbox source",
     )  # fmt: skip
-    verdict.judge("récupération des séries", check_series_fetched(_series_requests(state, source, psc), kos_uid))
+    requests = source.study_requests(state.require_spec().study_uid)  # recorded (evidence) as they came
+    verdict.judge(
+        "récupération des séries",
+        check_series_fetched(_series_requests(state, source, psc), kos_uid)
+        + check_consumer_requests(requests, accept_parameters=profile.rules.wado_accept_parameters),
+    )
 
 
 def _kos_uid(kos: bytes) -> str:

@@ -133,8 +133,8 @@ def makes_contextual_call(ris_driver: RisDriver, ris_scenario: RisScenario, verd
 def report_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: Verdict) -> None:
     received = ris_scenario.report
     judgement = _report(ris_scenario)
-    if any(f.rule == "HARNESS-JUDGE" for f in judgement.findings):
-        raise HarnessError(judgement.findings[0].actual)
+    if judgement.harness_error:
+        raise HarnessError(judgement.harness_error)
     findings = ris_driver.first_time(list(judgement.findings))  # an MSH-5/6 mismatch is warned once per session
     if judgement.message is not None:
         read: str

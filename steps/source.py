@@ -18,7 +18,7 @@ from drimva.context import Professional
 from drimva.outcomes import Outcome, skip_reason
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests
 from drimva.rules.source_security import check_security_probe, check_series_served
-from drimva.rules.wado import check_plain_http
+from drimva.rules.wado import check_plain_http, check_source_responses
 from drimva.verdict import Verdict
 from fixtures.exam import ScenarioState
 from fixtures.studies import make_study
@@ -42,7 +42,11 @@ def consumer_fetches(
 @then("chaque série est servie et les instances reçues sont celles du KOS, identiques à celles du PACS")
 def every_series_served(state: ScenarioState, verdict: Verdict) -> None:
     fetch = state.fetch
-    findings = check_series_served(fetch.series) + check_retrieval(fetch.kos, fetch.received, pixel_digests(state.datasets))
+    findings = (
+        check_series_served(fetch.series)
+        + check_source_responses(fetch.wado_exchanges())
+        + check_retrieval(fetch.kos, fetch.received, pixel_digests(state.datasets))
+    )
     verdict.judge("examen servi à une DRIMbox consommatrice", findings)
 
 

@@ -240,3 +240,57 @@ def test_rules_sign_nothing() -> None:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("sign_"):
                 signing.append(f"{path.relative_to(ROOT)}:{node.lineno}: def {node.name}")
     assert signing == []
+
+
+# -- only rules make findings (issue 11 §2: one home for judgement) -----------------------------
+
+FINDING_MAKERS = {"Finding", "FindingList"}
+MAY_MAKE_FINDINGS = ("drimva/rules/", "drimva/findings.py")  # the rules, and the finding model itself
+
+
+def finding_constructions(source: str, name: str = "<module>") -> list[str]:
+    """Where a module builds a finding: ``Finding(…)``, ``FindingList(…)``, also as ``findings.Finding(…)``."""
+    offences = []
+    for node in ast.walk(ast.parse(source, name)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called in FINDING_MAKERS:
+            offences.append(f"{name}:{node.lineno}: {called}(…)")
+    return offences
+
+
+def test_no_module_outside_the_rules_constructs_a_finding() -> None:
+    """drimva, steps, fixtures and the simulators hand findings on; only drimva/rules/ makes them."""
+    offences = []
+    for package in JUDGE_PACKAGES:
+        for path in _python_files(package):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative.startswith(MAY_MAKE_FINDINGS) or relative.startswith("simulators/reference/"):
+                continue
+            offences += finding_constructions(path.read_text("utf-8"), relative)
+    assert offences == []
+
+
+def test_the_finding_construction_check_finds_each_form() -> None:
+    bad = '''
+from drimva import findings
+from drimva.findings import Finding, FindingList
+def a(error):
+    return [Finding("HL7-PARSE", "", "MSH", "an HL7 v2 message", error)]
+def b(error):
+    out = FindingList()
+    out.add("XDS-PARSE", "", "(file)", "a readable ITI-41 request", error)
+    return [findings.Finding("X-Y", "", "l", "e", "a")] + out.items
+'''
+    assert sorted(o.split(": ", 1)[0] + ": " + o.split(": ", 1)[1] for o in finding_constructions(bad)) == [
+        "<module>:5: Finding(…)", "<module>:7: FindingList(…)", "<module>:9: Finding(…)",
+    ]
+    good = '''
+from drimva.findings import Finding
+from drimva.rules.hl7_report import unreadable_message
+def a(error) -> list[Finding]:
+    return unreadable_message(error)
+'''
+    assert finding_constructions(good) == []

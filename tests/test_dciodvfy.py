@@ -8,18 +8,16 @@ from pydicom.dataset import Dataset
 
 from drimva.dicom_text import part10_bytes
 from drimva.findings import Severity
-from drimva.oracles.dciodvfy import (
-    XDSI_MANIFEST_PROFILE,
-    OracleResult,
-    dciodvfy_available,
-    oracle_findings,
-    run_dciodvfy,
-    split_location,
-)
+from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, OracleResult, dciodvfy_available, run_dciodvfy
+from drimva.rules.dciodvfy import oracle_findings, split_location
 from drimva.context import Patient
 from fixtures.studies import make_kos, make_study
 
 from paths import SHARED
+def _findings(result: OracleResult, label: str):
+    return oracle_findings(label, errors=result.errors, warnings=result.warnings, problem=result.problem)
+
+
 POC_KOS = SHARED / "poc-samples" / "KOS" / "ko.dcm"
 
 
@@ -61,12 +59,12 @@ def test_split_location_converts_paths_to_the_house_notation() -> None:
 
 def test_findings_follow_the_verdict() -> None:
     result = OracleResult(available=True, returncode=1, errors=["</Modality(0008,0060)> - Missing"], warnings=["x"])
-    findings = oracle_findings(result, "-new")
+    findings = _findings(result, "-new")
     assert [(f.rule, f.severity, f.location) for f in findings] == [
         ("DCIODVFY", Severity.ERROR, "(0008,0060)"),
         ("DCIODVFY", Severity.WARNING, "(file)"),
     ]
-    [absent] = oracle_findings(OracleResult(available=False, problem="not installed"), "-new")
+    [absent] = _findings(OracleResult(available=False, problem="not installed"), "-new")
     assert absent.severity is Severity.WARNING and "not installed" in absent.actual
 
 
@@ -91,7 +89,7 @@ def test_demonstrator_kos_under_the_xdsi_manifest_profile(dciodvfy: None) -> Non
         "(0040,A375)[0]>(0008,1115)[1]>(0008,0054)",
         "(0040,A375)[0]>(0008,1115)[1]>(0040,E011)",
     ]
-    findings = oracle_findings(result, "-profile IHEXDSIManifest")
+    findings = _findings(result, "-profile IHEXDSIManifest")
     assert sum(f.severity is Severity.ERROR for f in findings) == 4
 
 

@@ -221,3 +221,19 @@ def test_orthanc_uses_the_last_accept_entry_and_ignores_q(orthanc: OrthancPeer) 
     assert "transfer-syntax" not in content_type and "boundary=**" not in content_type
     assert syntaxes(cisis + ",")[2] == {ExplicitVRLittleEndian}  # the validator sample's trailing comma is accepted
     assert syntaxes(accept_header(tuple(reversed(CISIS_ACCEPT))))[2] == {JPEGLosslessSV1}  # order, not q, decides
+
+
+def test_orthanc_answers_pass_the_live_wado_response_rules(orthanc: OrthancPeer) -> None:
+    """Oracle for VA-E's live judgement: a WADO-RS server nobody here wrote passes check_source_responses."""
+    from drimva.findings import errors
+    from drimva.rules.wado import check_source_responses
+    from simulators.peer.consumer import PeerConsumer
+
+    study = _upload_study(orthanc)
+    kos = make_kos(study, new_patient(), accession="ACN-ORTHANC", accession_issuer="1.2.250.1.999.1",
+                   order_id="CMD-ORTHANC", order_root="1.2.250.1.999.2", wado_base_url=orthanc.wado_base,
+                   retrieve_location_uid=generate_uid())
+    fetch = PeerConsumer(NullEvidence(), ca_cert=orthanc.pki.ca_cert, timeout=10).fetch_study(_part10(kos), "drimva-any-token")
+    exchanges = fetch.wado_exchanges()
+    assert [response.status for _, response in exchanges] == [200] * len(kos_series(_part10(kos)).series)
+    assert errors(check_source_responses(exchanges)) == []

@@ -129,3 +129,30 @@ def test_retrieval_rule_on_its_own(study: list[Dataset], source: PeerSource) -> 
     assert [(f.rule, f.actual) for f in check_retrieval(kos, no_pixels, expected)] == [("RETRIEVAL-PIXELS", "(absent)")]
     unknown = {k: v for k, v in expected.items() if k != first}
     assert [f.rule for f in check_retrieval(kos, expected, unknown)] == ["RETRIEVAL-PIXELS"]
+
+
+def test_the_answers_it_recorded_are_judged_by_the_wado_rules(source: PeerSource, consumer: PeerConsumer, study: list[Dataset], pki: TestPki) -> None:
+    """VA-E live: what the source under test answered, as recorded here, goes to drimva.rules.wado."""
+    from drimva.findings import errors
+    from drimva.rules.wado import check_source_responses
+    from simulators.common.https import HttpRequest, HttpResponse, HttpsServer
+
+    kos = source.make_kos_for(study, PATIENT, **FACTS)
+    fetch = consumer.fetch_study(kos, GOOD)
+    exchanges = fetch.wado_exchanges()
+    assert len(exchanges) == 2 and exchanges[0][0].headers.get("Accept") == CISIS_LOSSLESS_ACCEPT
+    assert exchanges[0][1].status == 200 and len(exchanges[0][1].parts()) == 2
+    assert check_source_responses(exchanges) == []
+    instance = fetch.instances[str(study[0].SOPInstanceUID)]
+
+    def bare_part10(request: HttpRequest) -> HttpResponse:  # one instance, not in a multipart/related
+        return HttpResponse(200, [("Content-Type", "application/dicom")], instance)
+
+    cert, key = pki.issue_server_cert("bad-source", ("127.0.0.1",))
+    with HttpsServer(bare_part10, cert, key, None, host="127.0.0.1", port=0, client_auth="none", timeout=5) as bad:
+        moved = read_part10(kos)
+        for item in moved.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence:
+            item.RetrieveURL = item.RetrieveURL.replace(source.base_url, bad.base_url)
+        refused = consumer.fetch_study(part10_bytes(moved), GOOD)
+    findings = errors(check_source_responses(refused.wado_exchanges()))
+    assert {f.rule for f in findings} == {"WADO-CONTENT-TYPE"} and len(findings) == 2

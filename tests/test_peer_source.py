@@ -137,3 +137,22 @@ def test_stop_is_idempotent_and_releases_the_port(pki: TestPki) -> None:
     server.stop()
     with socket.socket() as probe:
         probe.bind(("127.0.0.2", port))  # free again
+
+
+def test_the_requests_it_recorded_are_judged_by_the_wado_rules(source: PeerSource, study: list[Dataset], client: httpx.Client) -> None:
+    """VA-D2 live: what the consumer under test sent, as recorded here, goes to drimva.rules.wado."""
+    from drimva.findings import errors
+    from drimva.rules.wado import check_consumer_requests
+
+    kos_uid = _kos_uid(source, study)
+    study_uid = str(study[0].StudyInstanceUID)
+    url = source.series_url(study_uid, study[0].SeriesInstanceUID)
+    assert _get(client, url, kos_uid).status_code == 200
+    _get(client, source.series_url("1.2.3.9", study[0].SeriesInstanceUID), kos_uid)  # another study: not this one's
+    [recorded] = source.study_requests(study_uid)
+    assert recorded.headers.get("Accept") == CISIS_LOSSLESS_ACCEPT and recorded.retrieve.series == study[0].SeriesInstanceUID
+    assert errors(check_consumer_requests(source.study_requests(study_uid))) == []
+    no_syntax = CISIS_LOSSLESS_ACCEPT.split(",")[-1].replace("transfer-syntax=1.2.840.10008.1.2.1;", "")
+    assert _get(client, url, kos_uid, accept=no_syntax).status_code == 200  # served: PS3.18 defaults the syntax
+    findings = errors(check_consumer_requests(source.study_requests(study_uid)))
+    assert [(f.rule, f.location.split(": ")[-1]) for f in findings] == [("WADO-ACCEPT-TS", "Accept[1] entry 1")]

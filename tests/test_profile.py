@@ -310,3 +310,11 @@ def test_an_unknown_name_for_a_partial_selftest_is_a_usage_error(capsys: pytest.
     assert main(["selftest", "--only", "hl7_no_ack,nope"]) == 2
     error = capsys.readouterr().err
     assert "--only: unknown fault or variant nope" in error and "ack_before_processing" in error
+
+
+def test_wado_accept_parameters_reading() -> None:
+    assert profile_from_mapping({}).rules.wado_accept_parameters == "required"
+    relaxed = profile_from_mapping({"rules": {"wado_accept_parameters": "recommended"}})
+    assert relaxed.rule_options().wado_accept_parameters == "recommended"
+    with pytest.raises(ProfileError, match="rules.wado_accept_parameters"):
+        profile_from_mapping({"rules": {"wado_accept_parameters": "optional"}})

@@ -25,6 +25,7 @@ from drimva.hl7msg import parse_message
 from drimva.mllp import send_and_receive
 from drimva.profile import ProfileError, load_profile, profile_from_mapping
 from drimva.ris_judge import (
+    ReportJudgement,
     RisJudgeOptions,
     judge_call,
     judge_report,
@@ -506,3 +507,30 @@ def test_each_step_is_prompted_once_per_session() -> None:
     for step in ("initial", "initial", "contextual", "initial"):
         driver._prompt_once(step)
     assert asked == ["initial", "contextual"]
+
+
+def test_an_unreadable_report_is_an_hl7_parse_finding_and_a_readable_one_is_not() -> None:
+    broken = judge_report(b"this is not HL7", OPTIONS)
+    assert broken.message is None and [(f.rule, f.location) for f in broken.findings] == [("HL7-PARSE", "MSH")]
+    assert parse_message(build_ack(broken.message, broken.findings)).get("MSA-1") in ("AE", "AR")
+    assert "HL7-PARSE" not in {f.rule for f in judge_report(message(spec()).encode("utf-8"), OPTIONS).findings}
+
+
+def test_the_contextual_call_at_the_published_url_has_no_ctx_url_finding() -> None:
+    from drimva.rules.contextual_call import check_call_target
+
+    assert check_call_target("/appel-contextuel", "/appel-contextuel") == [] and check_call_target("/x", "") == []
+    [finding] = check_call_target("/other", "/appel-contextuel")
+    assert (finding.rule, finding.expected, finding.actual) == ("CTX-URL", "/appel-contextuel", "/other")
+
+
+def test_a_harness_failure_while_judging_is_no_finding_on_the_ris(monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulators.drimbox_source as drimbox_source
+
+    def broken(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(drimbox_source, "judge_report", broken)
+    judgement, ack = drimbox_source.report_judge(OPTIONS)(message(spec()).encode("utf-8"))
+    assert judgement.findings == [] and judgement.harness_error == "harness error while judging: RuntimeError: bug"
+    assert parse_message(ack).get("MSA-1") == "AR"

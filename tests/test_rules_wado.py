@@ -10,7 +10,9 @@ from drimva.dicom_text import part10_bytes
 from drimva.findings import Severity
 from drimva.rules.wado import (
     accepted_syntaxes,
+    check_consumer_requests,
     check_other_request,
+    check_source_responses,
     check_wado_request,
     check_wado_response,
 )
@@ -129,7 +131,7 @@ def test_a_good_request_has_no_error_nor_warning():
     assert rules(findings, Severity.INFO) == ["WADO-ACCEPT-FORM"]
 
 
-@pytest.mark.parametrize("edit, rule", [
+REQUEST_FAULTS = [  # (edit of GOOD, the one rule it breaks)
     (lambda t: t.replace("Authorization: Bearer abc.def.ghi\r\n", ""), "WADO-AUTHORIZATION"),
     (lambda t: t.replace("Bearer abc.def.ghi", "Basic dXNlcg=="), "WADO-AUTHORIZATION"),
     (lambda t: t.replace("KOS-SOPInstanceUID: 1.2.3.4\r\n", ""), "WADO-KOS-HEADER"),
@@ -145,9 +147,24 @@ def test_a_good_request_has_no_error_nor_warning():
     (lambda t: t.replace('type="application/dicom";transfer-syntax=1.2.840.10008.1.2.4.70', 'type="application/pdf";transfer-syntax=1.2.840.10008.1.2.4.70'), "WADO-ACCEPT-MEDIA-TYPE"),
     (lambda t: t.split("Accept:")[0] + "Authorization" + t.split("Authorization", 1)[1], "WADO-ACCEPT"),
     (lambda t: t.replace("q=0.9", "q=0").replace("q=0.4", "q=0.000"), "WADO-ACCEPT-Q"),
-])
+]
+
+
+@pytest.mark.parametrize("edit, rule", REQUEST_FAULTS)
 def test_each_request_fault_breaks_its_rule(edit, rule):
     assert rules(check_wado_request(request(edit(GOOD)))) == [rule]
+
+
+@pytest.mark.parametrize("edit, rule", REQUEST_FAULTS)
+def test_each_request_fault_breaks_its_rule_on_a_live_request_too(edit, rule):
+    """VA-D2: the same rule, and only it, fails the requests recorded live (a good one beside the bad one);
+    a request naming no /studies/{uid} is said not to be a retrieve, as validate says of such a capture."""
+    bad = request(edit(GOOD))
+    findings = check_consumer_requests([request(), bad])
+    if bad.retrieve is None:
+        assert rules(findings) == [] and "WADO-NOT-A-RETRIEVE" in rules(findings, Severity.INFO)
+    else:
+        assert set(rules(findings)) == {rule}
 
 
 def test_tolerated_forms_are_warnings_or_information():
@@ -213,3 +230,76 @@ def test_response_faults():
 def test_headers_only_response_is_not_failed():
     findings = check_wado_response(parse_response(b'HTTP/1.1 200 OK\r\nContent-Type: multipart/related;type="application/dicom"; boundary=x\r\n\r\n'))
     assert rules(findings) == [] and rules(findings, Severity.INFO) == ["WADO-PARTS"]
+
+
+# -- the same rules over live exchanges (VA-D2: the consumer's requests; VA-E: the source's answers) -------------
+
+
+def test_consumer_requests_pass_and_name_the_request_each_finding_is_about():
+    findings = check_consumer_requests([request(), request(GOOD.replace(f"/series/{SERIES}", ""))])
+    assert rules(findings) == [] and rules(findings, Severity.WARNING) == []
+    assert {f.location.split(": ", 1)[0] for f in findings} == {f"GET …/series/{SERIES}", f"GET /wado/studies/{STUDY}"}
+    assert check_consumer_requests([]) == []
+
+
+def test_consumer_requests_fail_with_the_rule_of_the_bad_one():
+    no_boundary = GOOD.replace("boundary=**", "x=1")
+    findings = check_consumer_requests([request(), request(no_boundary)])
+    assert rules(findings) == ["WADO-ACCEPT-BOUNDARY", "WADO-ACCEPT-BOUNDARY"]
+    assert {f.location for f in findings if f.severity is Severity.ERROR} == {
+        f"GET …/series/{SERIES}: Accept[1] entry 1", f"GET …/series/{SERIES}: Accept[1] entry 2",
+    }
+    health = parse_request(b"GET https://h:1/wado/rs HTTP/1.1\naccept: application/json\n")
+    assert [(f.rule, f.severity) for f in check_consumer_requests([health])] == [("WADO-NOT-A-RETRIEVE", Severity.INFO)]
+
+
+def test_source_responses_pass():
+    data, syntax = dicom_part()
+    answer = parse_response(response([(f"application/dicom; transfer-syntax={syntax}", data)]))
+    assert check_source_responses([(request(), answer)]) == []
+    assert check_source_responses([]) == []
+
+
+def test_source_responses_fail_against_the_request_they_answer():
+    data, syntax = dicom_part()
+    answer = parse_response(response([(f"application/dicom; transfer-syntax={syntax}", data)]))
+    lossy_only = request(GOOD.replace("transfer-syntax=1.2.840.10008.1.2.1;", "transfer-syntax=1.2.840.10008.1.2.4.50;"))
+    [finding] = check_source_responses([(request(), answer), (lossy_only, answer)])
+    assert finding.rule == "WADO-RESPONSE-TS" and finding.location == f"GET …/series/{SERIES}: part 1 (0002,0010)"
+    not_multipart = parse_response(response([("application/dicom", data)], content_type="application/dicom"))
+    assert rules(check_source_responses([(request(), not_multipart)])) == ["WADO-CONTENT-TYPE"]
+
+
+def _response_faults() -> list[tuple[str, bytes, str]]:
+    data, syntax = dicom_part()
+    good_part = (f"application/dicom; transfer-syntax={syntax}", data)
+    lossy_only = GOOD.replace("transfer-syntax=1.2.840.10008.1.2.1;", "transfer-syntax=1.2.840.10008.1.2.4.50;")
+    return [
+        (lossy_only, response([good_part]), "WADO-RESPONSE-TS"),
+        (GOOD, response([("application/dicom", b"not dicom")]), "WADO-PART-DICOM"),
+        (GOOD, response([("application/octet-stream", data)]), "WADO-PART-TYPE"),
+        (GOOD, response([("application/dicom; transfer-syntax=1.2.840.10008.1.2.4.70", data)]), "WADO-PART-TS"),
+        (GOOD, response([good_part], content_type="application/dicom"), "WADO-CONTENT-TYPE"),
+        (GOOD, response([good_part], status="404 Not Found"), "WADO-STATUS"),
+        (GOOD, response([good_part])[:-12], "WADO-PARTS"),
+    ]
+
+
+def test_each_response_fault_breaks_its_rule_on_a_live_answer_too():
+    """VA-E: the rule each response fault breaks, and only it, fails the answers recorded live (a good one beside it)."""
+    data, syntax = dicom_part()
+    good = (request(), parse_response(response([(f"application/dicom; transfer-syntax={syntax}", data)])))
+    assert check_source_responses([good]) == []
+    for sent, answer, rule in _response_faults():
+        assert set(rules(check_source_responses([good, (request(sent), parse_response(answer))]))) == {rule}, rule
+
+
+def test_missing_accept_parameters_fail_or_warn_as_the_profile_reads_them():
+    """rules.wado_accept_parameters (open question 3): "recommended" makes a missing transfer-syntax, q or
+    boundary a warning; a malformed value stays an error."""
+    bare = request(GOOD.replace("transfer-syntax=1.2.840.10008.1.2.4.70;", "").replace(";boundary=**", "").replace(";q=0.4", ""))
+    assert set(rules(check_wado_request(bare))) == {"WADO-ACCEPT-TS", "WADO-ACCEPT-Q", "WADO-ACCEPT-BOUNDARY"}
+    relaxed = check_consumer_requests([bare], accept_parameters="recommended")
+    assert rules(relaxed) == [] and set(rules(relaxed, Severity.WARNING)) == {"WADO-ACCEPT-TS", "WADO-ACCEPT-Q", "WADO-ACCEPT-BOUNDARY"}
+    malformed = request(GOOD.replace("q=0.9", "q=1.5"))
+    assert rules(check_wado_request(malformed, accept_parameters="recommended")) == ["WADO-ACCEPT-Q"]

@@ -180,3 +180,44 @@ def test_command_usage_errors_and_json_on_stdout(tmp_path, capsys):
     bad_profile = tmp_path / "bad.toml"
     bad_profile.write_text("[rules]\nnope = 1\n")
     assert main(["validate", str(good), "--profile", str(bad_profile)]) == 2
+
+
+# -- the file-level findings come from drimva/rules/ (issue 11 §2) ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind, garbage, rule", [
+    (FileType.HL7, b"hello world", "HL7-PARSE"),
+    (FileType.XDS_SUBMISSION, b"<not-soap/>", "XDS-PARSE"),
+    (FileType.WADO_REQUEST, b"HELLO there\r\n\r\n", "WADO-PARSE"),
+])
+def test_an_unreadable_file_of_a_forced_type_is_a_finding_of_its_rule(kind, garbage, rule):
+    found = validate_bytes(garbage, "f", forced_type=kind).findings
+    assert [(f.rule, f.location, f.severity) for f in found] == [(rule, "(file)", Severity.ERROR)]
+    assert found[0].source == "f" and found[0].requirement  # the catalogue's text
+
+
+def test_a_readable_file_of_those_types_has_no_parse_finding():
+    readable = [(report().encode(), FileType.HL7), (WADO.format(extra="").encode(), FileType.WADO_REQUEST)]
+    for data, kind in readable:
+        found = validate_bytes(data, "f", forced_type=kind).findings
+        assert not {"HL7-PARSE", "WADO-PARSE"} & {f.rule for f in found}
+
+
+def test_file_findings_name_the_file_and_say_when_a_value_is_redacted():
+    from drimva.findings import Finding
+    from drimva.rules.offline import NOTE_REDACTED, located, of_file
+
+    plain = Finding("XDS-HASH", "", "/x", "abc", "def")
+    redacted = Finding("VIHF-SIGNATURE", "", "/y", "a valid signature", "certificate XXXXXXX", note="n")
+    info = Finding("WADO-ACCEPT-FORM", "", "Accept", "(information)", "XXXXXXX", Severity.INFO)
+    marked = of_file([plain, redacted, info], "a.xml")
+    assert [f.source for f in marked] == ["a.xml"] * 3
+    assert [f.note for f in marked] == ["", f"n; {NOTE_REDACTED}", ""]
+    assert [f.location for f in located(marked, "message 2: ")] == ["message 2: /x", "message 2: /y", "message 2: Accept"]
+
+
+def test_a_wado_capture_is_judged_with_the_profile_reading_of_missing_accept_parameters():
+    bare = WADO.format(extra="").replace(";boundary=**", "").encode()
+    assert rules(validate_bytes(bare, "r.txt").findings) == ["WADO-ACCEPT-BOUNDARY"]
+    relaxed = validate_bytes(bare, "r.txt", options=RuleOptions(wado_accept_parameters="recommended"))
+    assert relaxed.conformant and rules(relaxed.findings, Severity.WARNING) == ["WADO-ACCEPT-BOUNDARY"]

@@ -135,27 +135,35 @@ def test_dciodvfy_is_a_sub_report_and_never_silently_skipped(tmp_path, capsys, m
     assert "dciodvfy: non exécuté (dciodvfy not installed" in capsys.readouterr().out
 
 
-def test_the_eventcodelist_is_judged_against_the_modalities_the_kos_references(tmp_path):
-    """Issue 11: offline, the live rule XDS-EVENTCODES runs against the SOP classes of the attached KOS."""
+def _ct_mr_publication(tmp_path):
+    """A conformant ITI-41 (test_rules_xds) whose KOS references a CT and an MR image; its eventCodeList names MR only."""
     from drimva.context import RuleOptions
-    from drimva.rules.offline import check_submission_offline, kos_modalities
-    from drimva.xds import DE_EVENT_CODE_LIST
     from fixtures.pki import build_pki
     from test_rules_vihf import ORG
-    from test_rules_xds import code, conformant
+    from test_rules_xds import conformant
+
+    study = make_study(PATIENT, "ACC1", series=(("CT", 1), ("MR", 1)), accession_issuer="1.2.250.1.999.1")
+    kos = part10_bytes(make_kos(study, PATIENT, accession="ACC1", accession_issuer="1.2.250.1.999.1", order_id="ORD1", order_root="1.2.250.1.999.2",
+                                wado_base_url="https://db.example.fr/wado", retrieve_location_uid="1.2.250.1.999.3"))
+    pki = build_pki(tmp_path / "pki", ORG)
+    publication = conformant(pki)
+    publication.documents["DocumentKOS"] = kos
+    return publication, RuleOptions(trusted_ca_pem=pki.ca_pem)
+
+
+def test_the_eventcodelist_is_judged_against_the_modalities_the_kos_references(tmp_path):
+    """Issue 11: offline, the live rule XDS-EVENTCODES runs against the SOP classes of the attached KOS."""
+    from drimva.rules.offline import check_submission_offline, kos_modalities
+    from drimva.xds import DE_EVENT_CODE_LIST
+    from test_rules_xds import code
 
     from io import BytesIO
 
     from pydicom import dcmread
 
-    study = make_study(PATIENT, "ACC1", series=(("CT", 1), ("MR", 1)), accession_issuer="1.2.250.1.999.1")
-    kos = part10_bytes(make_kos(study, PATIENT, accession="ACC1", accession_issuer="1.2.250.1.999.1", order_id="ORD1", order_root="1.2.250.1.999.2",
-                                wado_base_url="https://db.example.fr/wado", retrieve_location_uid="1.2.250.1.999.3"))
-    assert kos_modalities(dcmread(BytesIO(kos))) == ("CT", "MR")
-    pki = build_pki(tmp_path / "pki", ORG)
-    publication = conformant(pki)
-    publication.documents["DocumentKOS"] = kos
-    events = lambda request: [f for f in check_submission_offline(request, RuleOptions(trusted_ca_pem=pki.ca_pem))
+    publication, options = _ct_mr_publication(tmp_path)
+    assert kos_modalities(dcmread(BytesIO(publication.documents["DocumentKOS"]))) == ("CT", "MR")
+    events = lambda request: [f for f in check_submission_offline(request, options)
                               if f.rule == "XDS-EVENTCODES" and f.severity is not Severity.INFO]
     missing = events(publication.request())  # the eventCodeList names MR only
     assert len(missing) == 1 and missing[0].expected.startswith("CT")
@@ -173,3 +181,24 @@ def test_the_summary_per_study_gives_versions_duplicates_and_the_latest(tmp_path
     assert entry["versions"] == 3 and len(entry["files"]) == 4
     assert [sorted(files) for files in entry["duplicates"].values()] == [sorted([str(paths[0]), str(tmp_path / "copy.dcm")])]
     assert entry["latest"] in entry["files"]
+
+
+def test_validate_judges_the_eventcodelist_of_a_submission_file_against_its_kos(tmp_path):
+    """The same check through the command's entry point: an ITI-41 file whose eventCodeList lacks a modality
+    of its KOS is not conformant by XDS-EVENTCODES; with a code per modality that rule says nothing."""
+    from drimva.xds import ACTION_ITI41, DE_EVENT_CODE_LIST, provide_and_register_xml, soap_envelope
+    from test_rules_xds import code
+
+    publication, options = _ct_mr_publication(tmp_path)
+
+    def eventcode_errors() -> list[str]:
+        body = provide_and_register_xml([publication.ss, *publication.entries, *publication.associations], dict(publication.documents))
+        envelope = soap_envelope(ACTION_ITI41, body, to="https://dmp.test/repository", security=[publication.assertion])
+        result = validate_bytes(envelope, "iti41.xml", options=options)
+        assert result.type == "xds-iti41"
+        return [f.expected for f in result.findings if f.rule == "XDS-EVENTCODES" and f.severity is Severity.ERROR]
+
+    missing = eventcode_errors()  # the eventCodeList names MR only; the KOS references a CT image too
+    assert len(missing) == 1 and missing[0].startswith("CT")
+    publication.kos.classifications.append(code(DE_EVENT_CODE_LIST, "CT", "1.2.840.10008.2.16.4"))
+    assert eventcode_errors() == []

@@ -7,6 +7,7 @@ Its messages start with ``Error - `` or ``Warning - `` and go to stderr; the
 exit status is 1 when it found errors. The profile used for the XDS-I.b
 manifest is ``IHEXDSIManifest``, which makes RetrieveAETitle (0008,0054) and
 RetrieveLocationUID (0040,E011) Type 1 in every Referenced Series item.
+What its messages mean for the object is judged by :mod:`drimva.rules.dciodvfy`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
-from drimva.findings import Finding, FindingList, Severity
-
 DCIODVFY = "dciodvfy"
 XDSI_MANIFEST_PROFILE = "IHEXDSIManifest"
-RULE = "DCIODVFY"
-
-_PATH = re.compile(r"^</([^>]*)>\s*-\s*(.*)$")
-_COMPONENT = re.compile(r"\(([0-9a-fA-F]{4}),([0-9a-fA-F]{4})\)(?:\[(\d+)\])?$")
 
 
 @dataclass(frozen=True)
@@ -81,39 +76,6 @@ def run_dciodvfy(data: bytes, profile: str | None = None, timeout: float = 30) -
         warnings=warnings,
         iod=iod,
     )
-
-
-def oracle_findings(result: OracleResult, mode_label: str) -> list[Finding]:
-    """One ERROR finding per dciodvfy error, one WARNING per warning; a WARNING if it could not run."""
-    findings = FindingList(source=f"dciodvfy {mode_label}")
-    requirement = f"DICOM PS3.3 IOD conformance as checked by dciodvfy ({mode_label})"
-    if not result.ran:
-        findings.add(RULE, requirement, "(file)", "dciodvfy verdict", f"not run: {result.problem}", Severity.WARNING)
-        return findings.items
-    for severity, messages in ((Severity.ERROR, result.errors), (Severity.WARNING, result.warnings)):
-        for message in messages:
-            location, text = split_location(message)
-            findings.add(RULE, requirement, location, "no dciodvfy " + severity.value, text, severity)
-    return findings.items
-
-
-def split_location(message: str) -> tuple[str, str]:
-    """``</A(0040,a375)[1]/B(0008,1115)[2]/C(0008,0054)> - text`` -> ``(0040,A375)[0]>(0008,1115)[1]>(0008,0054)``."""
-    match = _PATH.match(message)
-    if not match:
-        return "(file)", message
-    parts: list[str] = []
-    components = match.group(1).split("/")
-    for position, component in enumerate(components):
-        tag = _COMPONENT.search(component)
-        if tag is None:
-            parts.append(component)
-            continue
-        text = f"({tag.group(1).upper()},{tag.group(2).upper()})"
-        if tag.group(3) and position < len(components) - 1:  # item index of a sequence, 1-based
-            text += f"[{int(tag.group(3)) - 1}]"
-        parts.append(text)
-    return ">".join(parts), match.group(2)
 
 
 def _parse(output: str) -> tuple[list[str], list[str], str]:

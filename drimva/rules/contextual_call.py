@@ -55,6 +55,13 @@ _DISTRICT = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 _OID = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
 
 
+def check_call_target(path: str, expected_path: str) -> list[Finding]:
+    """CTX-URL: the RIS calls the contextual-call URL the DRIMbox Conso publishes (``expected_path`` "" = any path)."""
+    if not expected_path or path == expected_path:
+        return []
+    return [Finding("CTX-URL", "", "HTTP request target", expected_path, path)]
+
+
 def form_parameters(body: bytes) -> list[tuple[str, str]]:
     """The (name, value) pairs of a form-encoded body, in order, empty values kept."""
     return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)

@@ -56,6 +56,11 @@ TYPES = {"ORU": ("ORU^R01^ORU_R01", "2.5", "CE"), "MDM": ("MDM^{trigger}^MDM_T02
 STRUCTURE_ID_TYPES = ("FINEG", "FINEJ", "IDNST", "SIRET")
 
 
+def unreadable_message(error: str, location: str = "MSH") -> list[Finding]:
+    """HL7-PARSE: the bytes are not an HL7 v2 message (``error``: what the parser said)."""
+    return [Finding("HL7-PARSE", "", location, "an HL7 v2 message starting with MSH", error)]
+
+
 def document_obx(message: Hl7Message) -> Hl7Segment | None:
     """The OBX carrying the CDA: the first OBX that is not a MetaDMPMSS flag."""
     for segment in message.segments("OBX"):

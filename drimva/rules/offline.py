@@ -43,11 +43,47 @@ from drimva.xds import (
     parse_soap_message,
 )
 
+REDACTED = "XXXXXXX"
+NOTE_REDACTED = "the value is the XXXXXXX placeholder of a redacted published sample: the sample departs from the rule here"
 ENVELOPE_ONLY = (
     "the capture holds the SOAP envelope only (xop:Include cid:… without its MIME parts): "
     "the transport and the attached documents are not in the file"
 )
 
+
+
+def of_file(findings: list[Finding], name: str) -> list[Finding]:
+    """The findings of one file: its name as their source; a value that is the XXXXXXX placeholder of a
+    redacted published sample (certificates, identifiers) is said to be one in the note."""
+    return [_mark_redacted(replace(f, source=name)) for f in findings]
+
+
+def _mark_redacted(finding: Finding) -> Finding:
+    if finding.severity is Severity.INFO or REDACTED not in f"{finding.expected} {finding.actual}":
+        return finding
+    return replace(finding, note=f"{finding.note}; {NOTE_REDACTED}" if finding.note else NOTE_REDACTED)
+
+
+def located(findings: list[Finding], prefix: str) -> list[Finding]:
+    """The findings of a part of a file (one message of several, the CDA of a message, a KOS of a submission)."""
+    return [replace(f, location=f"{prefix}{f.location}") for f in findings]
+
+
+def unreadable_submission(error: str) -> list[Finding]:
+    """XDS-PARSE: the file is not a readable ITI-41 request (``error``: what the reader said)."""
+    return [Finding("XDS-PARSE", "", "(file)", "a readable ITI-41 request (SOAP 1.2, MTOM/XOP)", error)]
+
+
+def not_a_report(message_type: str) -> list[Finding]:
+    """HL7-NOT-A-CR (information): a message a DRIMbox does not receive from the RIS (OMI, ADT…), not judged."""
+    return [Finding("HL7-NOT-A-CR", "", "MSH-9", "a CR message or its ACK",
+                    f"{message_type}: not a message a DRIMbox receives; not judged", Severity.INFO)]
+
+
+def dicom_xml_not_judged() -> list[Finding]:
+    """DICOM-XML (information): a dcm2xml dump is a view of a DICOM file, not the file; not judged."""
+    return [Finding("DICOM-XML", "", "(file)", "a DICOM Part-10 file", "a dcm2xml dump: validate the .dcm it was made from",
+                    Severity.INFO)]
 
 
 def check_ack_alone(ack: Hl7Message) -> list[Finding]:

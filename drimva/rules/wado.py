@@ -10,7 +10,8 @@ PS3.18 or with each other are warnings. Pure: parsed exchanges in, findings out.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from io import BytesIO
 
 from pydicom.filereader import dcmread
@@ -53,8 +54,12 @@ def is_uid(value: str | None) -> bool:
     return bool(value) and len(value) <= 64 and _UID.match(value) is not None  # type: ignore[arg-type]
 
 
-def check_wado_request(request: WadoRequest) -> list[Finding]:
-    """A retrieve request from a consumer DRIMbox: resource path, token, KOS header, Accept entries."""
+def check_wado_request(request: WadoRequest, *, accept_parameters: str = "required") -> list[Finding]:
+    """A retrieve request from a consumer DRIMbox: resource path, token, KOS header, Accept entries.
+
+    ``accept_parameters`` is the profile's ``rules.wado_accept_parameters``: an Accept entry without
+    transfer-syntax, q or boundary is an error when "required", a warning when "recommended" (Q3).
+    """
     out = FindingList(source="WADO-RS request")
     out.check_equal("WADO-METHOD", f"{PS3_18}: retrieve is an HTTP GET", "request line", "GET", request.method)
     _check_path(request, out)
@@ -65,7 +70,7 @@ def check_wado_request(request: WadoRequest) -> list[Finding]:
                 "the SOP Instance UID of the KOS", None, note="the demonstrator Source answers 400 'Missing KOS-SOPInstanceUID'")
     elif not is_uid(kos.strip()):
         out.add("WADO-KOS-HEADER", f"{SAMPLES}; PS3.5 §9 UID syntax", "KOS-SOPInstanceUID", "a valid UID", kos)
-    _check_accept(request, out)
+    _check_accept(request, out, Severity.ERROR if accept_parameters == "required" else Severity.WARNING)
     return out.items
 
 
@@ -112,7 +117,8 @@ def _check_authorization(request: WadoRequest, out: FindingList) -> None:
         out.add("WADO-AUTHORIZATION", requirement, "Authorization", "Bearer <token>", value[:40])
 
 
-def _check_accept(request: WadoRequest, out: FindingList) -> None:
+def _check_accept(request: WadoRequest, out: FindingList, missing: Severity) -> None:
+    """``missing``: the severity of an entry without transfer-syntax, q or boundary (rules.wado_accept_parameters)."""
     accept = request.accept
     if not accept.entries:
         out.add("WADO-ACCEPT", f"{PS3_18}; {Q3}", "Accept", 'multipart/related; type="application/dicom"; transfer-syntax=…; q=…', None,
@@ -128,12 +134,12 @@ def _check_accept(request: WadoRequest, out: FindingList) -> None:
                 "multipart/related; type=\"application/dicom\"; …", f"{len(bare)} entries with parameters only, e.g. {bare[0].raw}", Severity.WARNING,
                 note="parameters without a media range, as in the ANS dry-run sample OK_Instances_v2")
     for entry in accept.entries:
-        _check_entry(entry, out)
+        _check_entry(entry, out, missing)
     if all(_q(entry) == 0.0 for entry in accept.entries):
         out.add("WADO-ACCEPT-Q", "RFC 9110 §12.4.2: q=0 means not acceptable", "Accept", "at least one entry with q > 0", "every entry has q=0")
 
 
-def _check_entry(entry: AcceptEntry, out: FindingList) -> None:
+def _check_entry(entry: AcceptEntry, out: FindingList, missing: Severity) -> None:
     where = entry.location
     if not entry.media_type:
         pass  # reported once for all entries by _check_accept
@@ -145,18 +151,19 @@ def _check_entry(entry: AcceptEntry, out: FindingList) -> None:
         out.add("WADO-ACCEPT-MEDIA-TYPE", f"{PS3_18}: DICOM instances are application/dicom parts", where, f'type="{DICOM_TYPE}"', entry.params["type"])
     syntax = entry.transfer_syntax
     if syntax is None:
-        out.add("WADO-ACCEPT-TS", Q3, where, "transfer-syntax=<UID>", None, note=NOTE_Q3)
+        out.add("WADO-ACCEPT-TS", Q3, where, "transfer-syntax=<UID>", None, missing, note=NOTE_Q3)
     elif syntax != "*" and not is_uid(syntax):
         out.add("WADO-ACCEPT-TS", f"{PS3_18}: transfer-syntax is a Transfer Syntax UID or *", where, "a valid UID", syntax)
     elif syntax != "*" and syntax not in KNOWN_SYNTAXES and not UID(syntax).is_transfer_syntax:
         out.add("WADO-ACCEPT-TS", f"{SRC} §3: a known transfer syntax", where, f"one of {sorted(KNOWN_SYNTAXES)}", syntax, Severity.WARNING)
     q = entry.q
     if q is None:
-        out.add("WADO-ACCEPT-Q", Q3, where, "q=<0..1>", None, note=NOTE_Q3)
+        out.add("WADO-ACCEPT-Q", Q3, where, "q=<0..1>", None, missing, note=NOTE_Q3)
     elif not _QVALUE.match(q):
         out.add("WADO-ACCEPT-Q", "RFC 9110 §12.4.2: qvalue between 0 and 1, at most 3 decimals", where, "0 … 1", q)
     if "boundary" not in entry.params:
-        out.add("WADO-ACCEPT-BOUNDARY", Q3, where, "boundary=<b>", None, note="every ANS sample carries one; the demonstrator Source answers 400 without it")
+        out.add("WADO-ACCEPT-BOUNDARY", Q3, where, "boundary=<b>", None, missing,
+                note="every ANS sample carries one; the demonstrator Source answers 400 without it")
 
 
 def _q(entry: AcceptEntry) -> float:
@@ -244,6 +251,41 @@ def _check_part(index: int, content_type: str, content: bytes, top_syntax: str |
         out.add("WADO-PART-TS", f"{PS3_18} §8.7.3.5: the declared transfer syntax is the one of the instance", f"{where} (0002,0010)", declared, syntax)
     if accepted is not None and syntax not in accepted:
         out.add("WADO-RESPONSE-TS", f"{PS3_18} §8.7.3.5: a transfer syntax the request accepted (else 406)", f"{where} (0002,0010)", sorted(accepted), syntax)
+
+
+def unreadable_capture(error: str) -> list[Finding]:
+    """WADO-PARSE: the file is not an HTTP request or response (``error``: what the reader said)."""
+    return [Finding("WADO-PARSE", "", "(file)", "an HTTP request or response", error)]
+
+
+def check_consumer_requests(requests: Sequence[WadoRequest], *, accept_parameters: str = "required") -> list[Finding]:
+    """VA-D2 live: every request the consumer under test sent for the study, judged as ``validate`` judges a capture.
+
+    A retrieve by :func:`check_wado_request`, any other request by :func:`check_other_request`;
+    each finding's location names the request it is about. No request: no finding here (the
+    series rule of the scenario, WADO-SERIES-FETCHED, says what is missing). ``accept_parameters``: as
+    :func:`check_wado_request`.
+    """
+    return [finding for request in requests for finding in _about(request, _judge_request(request, accept_parameters))]
+
+
+def check_source_responses(exchanges: Sequence[tuple[WadoRequest, WadoResponse]]) -> list[Finding]:
+    """VA-E live: the source under test's answer to each valid series request, by :func:`check_wado_response`
+    against the request it answers (its Accept says which transfer syntaxes may come back)."""
+    return [finding for request, response in exchanges for finding in _about(request, check_wado_response(response, request))]
+
+
+def _judge_request(request: WadoRequest, accept_parameters: str) -> list[Finding]:
+    if request.retrieve is None:
+        return check_other_request(request)
+    return check_wado_request(request, accept_parameters=accept_parameters)
+
+
+def _about(request: WadoRequest, findings: list[Finding]) -> list[Finding]:
+    """The findings, their location prefixed with the request they judge (several requests per scenario)."""
+    target = request.retrieve
+    named = f"…/series/{target.series}" if target is not None and target.series and target.level == "series" else request.path
+    return [replace(f, location=f"{request.method} {named}: {f.location}") for f in findings]
 
 
 REQ_TLS = "flows between DRIMboxes are encrypted (ANS FAQ, control point C17): no DICOM over plain HTTP"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drimva.findings import Finding
 from drimva.hl7msg import Hl7Error, parse_message
 from drimva.ris_judge import ReportJudgement, RisJudgeOptions, judge_report
 from simulators.drimbox_source.ack import build_ack
@@ -31,8 +30,7 @@ def report_judge(options: RisJudgeOptions) -> Callable[[bytes], tuple[ReportJudg
             except Hl7Error:
                 message = None
             reason = f"harness error while judging: {type(error).__name__}: {error}"
-            finding = Finding("HARNESS-JUDGE", "the harness judges every message", "message", "a judgement", reason)
-            return ReportJudgement(raw, message, [finding]), build_ack(message, [], judged=False, reason=reason)
+            return ReportJudgement(raw, message, [], harness_error=reason), build_ack(message, [], judged=False, reason=reason)
         return judgement, build_ack(judgement.message, judgement.findings)
 
     return judge

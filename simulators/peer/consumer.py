@@ -29,6 +29,7 @@ from drimva.evidence import EvidenceSink
 from drimva.findings import Finding
 from drimva.mime import MimeError, parse_content_type
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_sha256
+from drimva.wado import Headers, WadoRequest, WadoResponse
 from drimva.waiting import blocking
 from simulators.common.https import decoded_view
 
@@ -50,10 +51,23 @@ class SeriesFetch:
     instances: dict[str, bytes] = field(default_factory=dict)  # SOP Instance UID -> Part-10 bytes
     problems: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    request_headers: tuple[tuple[str, str], ...] = ()  # as sent
+    response_version: str = "HTTP/1.1"
+    reason: str = ""
+    response_headers: tuple[tuple[str, str], ...] = ()  # as received
+    body: bytes = b""  # as received (de-chunked)
 
     @property
     def complete(self) -> bool:
         return self.status == 200 and not self.problems and set(self.received) == set(self.expected_sop_uids)
+
+    def wado_exchange(self) -> tuple[WadoRequest, WadoResponse] | None:
+        """The request and its answer as the WADO-RS rules read them; None when no HTTP answer came."""
+        if self.status is None:
+            return None
+        request = WadoRequest("GET", self.url, "HTTP/1.1", Headers(self.request_headers))
+        response = WadoResponse(self.response_version, self.status, self.reason, Headers(self.response_headers), self.body)
+        return request, response
 
 
 @dataclass
@@ -75,6 +89,10 @@ class ConsumerFetch:
     @property
     def instances(self) -> dict[str, bytes]:
         return {sop: data for s in self.series for sop, data in s.instances.items()}
+
+    def wado_exchanges(self) -> list[tuple[WadoRequest, WadoResponse]]:
+        """Every series request that got an HTTP answer, as the WADO-RS rules read it."""
+        return [exchange for s in self.series if (exchange := s.wado_exchange()) is not None]
 
     def check_against(self, expected_instances: Mapping[str, str]) -> list[Finding]:
         """Findings: SOP Instance UIDs received == the KOS's; each pixel SHA-256 == the PACS original's."""
@@ -134,12 +152,15 @@ class PeerConsumer:
                     series.problems.append(f"no RetrieveURL at {ref.location}>(0008,1190)")
                     continue
                 headers = [("Authorization", f"Bearer {token}"), ("KOS-SOPInstanceUID", kos_uid), ("Accept", accept)]
+                series.request_headers = tuple(headers)
                 response = self._exchange(client, ref.retrieve_url, headers, f"series {ref.series_uid}")
                 if isinstance(response, NoAnswer):
                     series.problems.append(response.text)
                     continue
                 series.status, series.elapsed = response.status_code, response.elapsed.total_seconds()
                 series.content_type = response.headers.get("Content-Type", "")
+                series.response_version, series.reason = response.http_version, response.reason_phrase
+                series.response_headers, series.body = tuple(response.headers.multi_items()), response.content
                 _read_series(series, response.content)
         return fetch
 

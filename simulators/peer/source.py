@@ -27,7 +27,7 @@ from drimva.context import Patient
 from drimva.dicom_text import part10_bytes
 from drimva.dicomweb import AcceptError, build_multipart, choose_transfer_syntax
 from drimva.evidence import EvidenceSink
-from drimva.wado import parse_retrieve_path
+from drimva.wado import Headers, WadoRequest, parse_retrieve_path
 from fixtures.studies import make_kos
 from simulators.common.https import ClientAuth, HttpRequest, HttpResponse, HttpsServer, ServedOverHttps, decoded_view
 
@@ -65,9 +65,15 @@ class SourceRequest:
     sop_instance_uids: list[str] = field(default_factory=list)
     part_sizes: list[int] = field(default_factory=list)
     transfer_syntax: str = ""
+    version: str = "HTTP/1.1"
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def as_wado(self) -> WadoRequest:
+        """The request as the WADO-RS rules read it (``drimva.rules.wado.check_wado_request``)."""
+        return WadoRequest(self.method, self.target, self.version, Headers(tuple(self.headers)), self.body)
 
 
 BASE_PATH = "/drimbox/wado-rs"  # the WADO-RS root of a peer source: RetrieveURL = https://host:port{BASE_PATH}/studies/…
@@ -145,9 +151,16 @@ class PeerSource(ServedOverHttps):
             self.add_study(datasets, str(kos.SOPInstanceUID))
         return part10_bytes(kos)
 
+    def study_requests(self, study_uid: str) -> list[WadoRequest]:
+        """Every request answered so far whose path names ``/studies/{study_uid}`` (any level), in arrival order."""
+        with self._lock:
+            recorded = list(self.requests)
+        named = [(r, parse_retrieve_path(r.as_wado().path)) for r in recorded]
+        return [r.as_wado() for r, target in named if target is not None and target.study == study_uid]
+
     # -- HTTP -----------------------------------------------------------------------
     def _handle(self, request: HttpRequest) -> HttpResponse:
-        record = SourceRequest(request.method, request.target, request.headers)
+        record = SourceRequest(request.method, request.target, request.headers, version=request.version, body=request.body)
         meta = {"peer": f"{request.client_address[0]}:{request.client_address[1]}", "client_cert": request.peer_subject_rfc4514}
         self.evidence.record(
             CHANNEL, f"request {request.method} {request.path}", request.raw(),
