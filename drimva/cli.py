@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--items", help=ITEMS_HELP)
     run.add_argument(
-        "--scenario", action="append", help="only the scenario of this exact title (repeatable; the self-test runs a fault's targets so)"
+        "--scenario", action="append", help="only the scenario of this stable id (B1-ORU, its @id: tag) or exact title (repeatable; the self-test runs a fault's targets so)"
     )
     run.add_argument(
         "--no-preflight", action="store_true",

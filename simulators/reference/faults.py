@@ -1,7 +1,9 @@
 """Named faults of the reference DRIMbox: each breaks exactly one requirement.
 
-``targets`` name the scenarios (of ``features/*.feature``) that must fail
-when the fault is on (the self-test checks it). The service reads the
+``targets`` name the scenarios (of ``drimva/features/*.feature``, by their
+stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
+is on, and ``rules`` the catalogue rule ids whose error findings must fail
+them (the self-test checks both). The service reads the
 HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
@@ -14,42 +16,42 @@ from dataclasses import asdict, dataclass
 
 from .named import select_named
 
-S_ORU = "Le CR transmis en ORU^R01 est reçu et acquitté"
-S_MDM = "Le CR transmis en MDM^T02 est reçu et acquitté"
-S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
-S_KOS = "Le KOS est publié dans le DMP avec le certificat de la structure"
-S_RPLC = "Le CR corrigé transmis en MDM^T10 remplace le KOS publié"
-S_RPLC_ORU = "Le CR corrigé transmis en ORU^R01 remplace le KOS publié"
-S_RPLC_TWICE = "Un second CR corrigé remplace le KOS de la première correction"
-S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
-S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
-S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
-S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
-S_MALFORMED = "Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié"
-S_UNREADABLE = "Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié"
-S_DESTDMP = "Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP"
-S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
-S_E_NO_TOKEN = "La DRIMbox source refuse une requête sans jeton"
-S_E_EXPIRED = "La DRIMbox source refuse un jeton expiré"
-S_E_ISSUER = "La DRIMbox source refuse un jeton d'un émetteur inconnu"
-S_E_NO_KOS = "La DRIMbox source refuse une requête sans en-tête KOS-SOPInstanceUID"
-S_E_NOT_IN_KOS = "La DRIMbox source refuse une série non référencée par le KOS"
-S_E_PLAIN = "La DRIMbox source refuse le HTTP en clair"
-S_A_LISTED = "La DRIMbox figure dans la liste blanche avec un certificat serveur conforme"
-S_A_UNTRUSTED = "La DRIMbox refuse une DRIMbox source absente de la liste blanche"
-S_A_CORRUPTED = "La DRIMbox rejette une liste blanche corrompue"
-S_A_UNSIGNED = "La DRIMbox rejette une liste blanche non signée"
-S_D_CALL = "L'appel contextuel est accepté et la DRIMbox consulte le DMP"
-S_D_CALL_400 = "L'appel contextuel incomplet est refusé"
-S_D_CALL_EMPTY = "L'appel contextuel avec un paramètre vide est refusé"
-S_D_SERIES = "Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS"
-S_D_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
-S_C_NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
-S_C_OTHER_PATIENT = "Un patient connecté sous une autre identité n'accède pas à l'examen"
-S_C_ISSUER = "Un jeton d'un émetteur inconnu n'ouvre pas la visionneuse"
-S_C_PATIENT = "Le patient ouvre son examen depuis l'URL du CR avec FranceConnect+"
-S_C_PROFESSIONAL = "Un professionnel ouvre l'examen depuis l'URL du CR avec Pro Santé Connect"
-S_F_SUPERVISION = "La DRIMbox répond à l'outil de supervision de l'ANS"
+S_ORU = "B1-ORU"  # Le CR transmis en ORU^R01 est reçu et acquitté
+S_MDM = "B1-MDM"  # Le CR transmis en MDM^T02 est reçu et acquitté
+S_PACS = "B2-CFIND"  # La DRIMbox interroge le PACS sur l'examen du CR
+S_KOS = "B3-KOS"  # Le KOS est publié dans le DMP avec le certificat de la structure
+S_RPLC = "B3-RPLC-MDM"  # Le CR corrigé transmis en MDM^T10 remplace le KOS publié
+S_RPLC_ORU = "B3-RPLC-ORU"  # Le CR corrigé transmis en ORU^R01 remplace le KOS publié
+S_RPLC_TWICE = "B3-RPLC-TWICE"  # Un second CR corrigé remplace le KOS de la première correction
+S_DEL = "B3-DEL-ORU"  # La suppression du CR transmise en ORU^R01 retire le KOS publié
+S_DEL_MDM = "B3-DEL-MDM"  # La suppression du CR transmise en MDM^T04 retire le KOS publié
+S_UNQ = "B3-UNQUALIFIED"  # Aucun KOS n'est publié pour une identité non qualifiée
+S_UNK = "B3-UNKNOWN-STUDY"  # Aucun KOS n'est publié pour un examen inconnu du PACS
+S_MALFORMED = "B1-MALFORMED"  # Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié
+S_UNREADABLE = "B1-UNREADABLE"  # Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié
+S_DESTDMP = "B3-DESTDMP"  # Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP
+S_E_SERIES = "E-SERIES"  # Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source
+S_E_NO_TOKEN = "E-NO-TOKEN"  # La DRIMbox source refuse une requête sans jeton
+S_E_EXPIRED = "E-EXPIRED"  # La DRIMbox source refuse un jeton expiré
+S_E_ISSUER = "E-ISSUER"  # La DRIMbox source refuse un jeton d'un émetteur inconnu
+S_E_NO_KOS = "E-NO-KOS"  # La DRIMbox source refuse une requête sans en-tête KOS-SOPInstanceUID
+S_E_NOT_IN_KOS = "E-NOT-IN-KOS"  # La DRIMbox source refuse une série non référencée par le KOS
+S_E_PLAIN = "E-PLAIN"  # La DRIMbox source refuse le HTTP en clair
+S_A_LISTED = "A-LISTED"  # La DRIMbox figure dans la liste blanche avec un certificat serveur conforme
+S_A_UNTRUSTED = "A-UNTRUSTED"  # La DRIMbox refuse une DRIMbox source absente de la liste blanche
+S_A_CORRUPTED = "A-CORRUPTED"  # La DRIMbox rejette une liste blanche corrompue
+S_A_UNSIGNED = "A-UNSIGNED"  # La DRIMbox rejette une liste blanche non signée
+S_D_CALL = "D1-CALL"  # L'appel contextuel est accepté et la DRIMbox consulte le DMP
+S_D_CALL_400 = "D1-CALL-MISSING"  # L'appel contextuel incomplet est refusé
+S_D_CALL_EMPTY = "D1-CALL-EMPTY"  # L'appel contextuel avec un paramètre vide est refusé
+S_D_SERIES = "D2-SERIES"  # Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS
+S_D_FORWARD = "D3-FORWARD"  # L'examen complet est transmis intact au nœud DICOM
+S_C_NO_SESSION = "C-NO-SESSION"  # Sans session, la visionneuse ne montre pas l'examen
+S_C_OTHER_PATIENT = "C1-OTHER-PATIENT"  # Un patient connecté sous une autre identité n'accède pas à l'examen
+S_C_ISSUER = "C2-ISSUER"  # Un jeton d'un émetteur inconnu n'ouvre pas la visionneuse
+S_C_PATIENT = "C1-FRANCECONNECT"  # Le patient ouvre son examen depuis l'URL du CR avec FranceConnect+
+S_C_PROFESSIONAL = "C2-PSC"  # Un professionnel ouvre l'examen depuis l'URL du CR avec Pro Santé Connect
+S_F_SUPERVISION = "F-SUPERVISION"  # La DRIMbox répond à l'outil de supervision de l'ANS
 
 
 @dataclass(frozen=True)

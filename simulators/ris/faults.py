@@ -1,7 +1,7 @@
 """Named faults of the RIS simulator driven as a system under test (``python -m simulators.ris``).
 
 Each fault breaks one requirement that one scenario of ``features/ris.feature``
-judges; ``targets`` names that scenario. A fault touches one step of the
+judges; ``targets`` names that scenario by its stable id (``@id:`` tag). A fault touches one step of the
 session only (the initial CR, the replacement, the deletion or the contextual
 call), so the other scenarios still pass.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-S_INITIAL = "Le RIS transmet un CR initial conforme"
-S_REPLACE = "Le RIS transmet un CR corrigé qui remplace le CR initial"
-S_DELETE = "Le RIS transmet la suppression du CR"
-S_CONTEXTUAL = "Le RIS fait un appel contextuel pour le patient de ses CR"
+S_INITIAL = "RIS1-INITIAL"  # Le RIS transmet un CR initial conforme
+S_REPLACE = "RIS2-REPLACE"  # Le RIS transmet un CR corrigé qui remplace le CR initial
+S_DELETE = "RIS3-DELETE"  # Le RIS transmet la suppression du CR
+S_CONTEXTUAL = "RIS4-CONTEXTUAL"  # Le RIS fait un appel contextuel pour le patient de ses CR
 
 
 @dataclass(frozen=True)
