@@ -60,7 +60,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from drimva.coverage import run_coverage
 
-    return run_coverage(as_json=args.json, selftest=Path(args.selftest) if args.selftest else None)
+    return run_coverage(
+        as_json=args.json, selftest=Path(args.selftest) if args.selftest else None, html=Path(args.html) if args.html else None
+    )
 
 
 def _cmd_ris(args: argparse.Namespace) -> int:
@@ -171,9 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     selftest.set_defaults(func=_cmd_selftest)
 
-    cover = commands.add_parser("coverage", help="the requirements catalogue per VA item, unjudged entries marked")
+    cover = commands.add_parser("coverage", help="per catalogue entry: its rule, the scenarios, faults and variants that exercise, kill and pass it; left-over entries marked")
     cover.add_argument("--json", action="store_true", help="JSON instead of the console table")
     cover.add_argument("--selftest", metavar="RUN_DIR", help="a self-test folder (default: the latest reports/selftest-*)")
+    cover.add_argument("--html", metavar="FILE", help="also write the coverage as an HTML page (French) there")
     cover.set_defaults(func=_cmd_coverage)
 
     validate = commands.add_parser(

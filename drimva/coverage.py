@@ -47,7 +47,7 @@ def coverage(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, An
     unjudged = sorted(e.id for e in listed.values() if e.status != "judged")
     table: dict[str, Any] = {"counts": counts(listed), "unjudged": unjudged, "va_items": items}
     table["entries"] = {e.id: _entry_row(e, None) for e in listed.values()}
-    table["counts"].update(_tally(table["entries"]))
+    table["counts"].update(tally(table["entries"]))
     return table
 
 
@@ -149,7 +149,7 @@ def _entry_row(entry: Requirement, seen: Mapping[str, list[str]] | None) -> dict
     return row
 
 
-def _tally(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+def tally(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
     """The figures of issue 11: entries with a rule, exercised live, killed by a fault, with a stated reason, left over."""
     return {
         "with_rule": sum(1 for r in rows.values() if r["status"] != "not_judged"),
@@ -167,7 +167,7 @@ def with_selftest(table: dict[str, Any], folder: Path, catalogue: Mapping[str, R
     table["selftest_dir"] = str(folder)
     table["selftest"] = selftest_by_item(folder)
     table["entries"] = {e.id: _entry_row(e, seen.get(e.id, {})) for e in listed.values()}
-    table["counts"].update(_tally(table["entries"]))
+    table["counts"].update(tally(table["entries"]))
     table["left_over"] = sorted(rule for rule, row in table["entries"].items() if row["mark"])
     return table
 
@@ -220,9 +220,11 @@ def render(table: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_coverage(*, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports")) -> int:
+def run_coverage(
+    *, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports"), html: Path | None = None
+) -> int:
     """Print the coverage; exit 1 when some entry is left over (marked ``!``), so CI sees it; 2 for a folder that is
-    not a self-test's."""
+    not a self-test's. ``html``: also write the page of :mod:`drimva.report.coverage_html` there."""
     table = coverage()
     folder = selftest if selftest is not None else latest_selftest(reports)
     if folder is not None:
@@ -233,4 +235,10 @@ def run_coverage(*, as_json: bool = False, selftest: Path | None = None, reports
             return 2
     table.setdefault("left_over", sorted(rule for rule, row in table["entries"].items() if row["mark"]))
     print(json.dumps(table, ensure_ascii=False, indent=2) if as_json else render(table))
+    if html is not None:
+        from drimva.report.coverage_html import coverage_page  # late: the console form needs no HTML
+
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(coverage_page(table), "utf-8")
+        print(f"couverture : {html}", file=sys.stderr if as_json else sys.stdout)
     return 1 if table["left_over"] else 0

@@ -106,3 +106,23 @@ def test_a_judged_entry_no_fault_breaks_is_left_over_unless_the_catalogue_says_w
     table = coverage.with_selftest(coverage.coverage(listed), run, listed)
     assert table["left_over"] == ["C-D"] and table["counts"]["stated_reason"] == 1
     assert "    A-B — jugée en direct (an information finding: it never fails a scenario) · scénarios : A-ONE" in coverage.render(table)
+
+
+def test_the_html_page_and_the_report_section(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from drimva.report.coverage_html import coverage_page, item_counts, run_counts_section
+
+    listed = catalogue.parse(SMALL)
+    table = coverage.with_selftest(coverage.coverage(listed), _folder(tmp_path), listed)
+    assert item_counts(table)["VA-A"] == {
+        "entries": 2, "with_rule": 1, "exercised": 1, "killed": 0, "stated_reason": 0, "left_over": 2,
+    }
+    page = coverage_page(table)
+    assert "<td>! <code>A-B</code><br>x fr</td><td>jugée en direct</td><td>A-ONE</td><td>—</td><td>early, late</td>" in page
+    assert "2 restantes (marquées !)" in page
+    one = catalogue.entries()["SUPERVISION-PROBE"]
+    results = {"items": [{"id": "VA-F"}], "scenarios": [{"tags": ["VA-F"], "rules": [one.id]}]}
+    section = run_counts_section(results)
+    va_f = len(catalogue.by_va_item()["VA-F"])
+    assert f"<tr><td>VA-F</td><td>{va_f}</td><td>{va_f}</td><td>1</td></tr>" in section
+    out = tmp_path / "couverture.html"
+    assert coverage.run_coverage(selftest=_folder(tmp_path / "again"), html=out) == 1 and out.is_file()  # the real catalogue: most entries left over there
