@@ -76,93 +76,116 @@ class Fault:
 
 
 FAULTS: tuple[Fault, ...] = (
-    Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM)),
-    Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM)),
+    Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM), rules=("ACK-PRESENT",)),
+    Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM), rules=("ACK-MSA2",)),
     Fault("hl7_accept_unreadable", "acknowledges AA a CR it cannot read (no PID, CDA not readable) and drops it",
           (S_MALFORMED, S_UNREADABLE), rules=("ACK-MSA1",)),
-    Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,)),
-    Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,)),
-    Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,)),
-    Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,)),
-    Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,)),
-    Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,)),
+    Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,), rules=("ACK-MSH9",)),
+    Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,), rules=("KOS-STUDY-FROM-PACS",)),
+    Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,), rules=("KOS-EVIDENCE-COMPLETE",)),
+    Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,), rules=("KOS-RETRIEVE-URL",)),
+    Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
+    Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),
     Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,),
           rules=("DMP-NO-PUBLICATION",)),
-    Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
-    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
+    Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,), rules=("DMP-NO-PUBLICATION",)),
+    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU), rules=("XDS-RPLC",)),
     # The DMP refuses an RPLC to a deprecated entry, so the DRIMbox answers AR: the kill is seen on the ACK.
     Fault("rplc_targets_first", "a second replacement's RPLC targets the study's first KOS entry, not the one it replaces",
           (S_RPLC_TWICE,), rules=("ACK-MSA1",)),
-    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),
-    Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
+    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM), rules=("DMP-WITHDRAWN",)),
+    Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,), rules=("XDS-TYPECODE",)),
     Fault(
         "xds_ignore_masking_flags",
         "XDS confidentialityCode carries the CR's level only, not the MetaDMPMSS masking flags set to Y",
         (S_KOS,),
+        rules=("XDS-CONFIDENTIALITY",),
     ),
-    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
-    Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
+    # The DMP refuses the submission (XDSNonIdenticalHash): DMP-PUBLICATION's finding carries the DMP's refusal.
+    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,), rules=("DMP-PUBLICATION",)),
+    Fault(
+        "xds_local_creation_time",
+        "XDS creationTime written in Paris local time as if it were UTC (an hour or two after the submission)",
+        (S_KOS,), rules=("XDS-CREATION-TIME",),
+    ),
+    Fault(
+        "xds_no_event_codes", "XDS eventCodeList without the modality codes of the KOS's series",
+        (S_KOS,), rules=("XDS-EVENTCODES",),
+    ),
+    Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,), rules=("VIHF-SIGNATURE",)),
+    # The DMP simulator refuses the expired assertion with a SOAP fault, which DMP-PUBLICATION's finding carries.
     Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,),
           rules=("DMP-PUBLICATION",)),
-    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL)),
+    # The DMP refuses the TLS handshake: nothing is published (DMP-PUBLICATION, the refusal in its finding) or queried.
+    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL), rules=("DMP-PUBLICATION", "DMP-ITI-18")),
     Fault(
         "wado_no_token_check",
         "WADO-RS source serves without checking the bearer token (absent, expired, unknown issuer, bad signature)",
         (S_E_NO_TOKEN, S_E_EXPIRED, S_E_ISSUER),
+        rules=("WADO-SECURITY",),
     ),
     Fault(
         "wado_ignore_kos_header",
         "WADO-RS source serves the series whatever the KOS-SOPInstanceUID header (absent, unknown, not referencing it)",
         (S_E_NO_KOS, S_E_NOT_IN_KOS),
+        rules=("WADO-SECURITY",),
     ),
     Fault(
         "wado_skip_last_instance",
         "WADO-RS source leaves the last instance of the series out of a 200 response",
         (S_E_SERIES,),
+        rules=("RETRIEVAL-COMPLETE",),
     ),
     Fault(
         "wado_plain_http",
         "WADO-RS source port also answers plain HTTP (a connection not starting with a TLS handshake is served in clear)",
         (S_E_PLAIN,),
+        rules=("WADO-TLS",),
     ),
     # Block A and the consumer role (VA-D).
     Fault(
         "tls_wrong_certificate",
         "HTTPS servers present the organisation's signing certificate instead of the operator certificate of the trust list",
         (S_A_LISTED,),
+        rules=("TRUST-SERVER-CERT",),
     ),
     Fault(
         "consumer_accept_missing_param",
         "answers 303 to a contextual call missing a mandatory parameter or with an empty one",
         (S_D_CALL_400, S_D_CALL_EMPTY),
+        rules=("CALL-400",),
     ),
     Fault(
         "trust_accept_unsigned",
         "adopts a liste blanche whose signature is absent or does not verify",
         (S_A_CORRUPTED, S_A_UNSIGNED),
+        rules=("TRUST-UNLISTED-PEER",),
     ),
-    Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_A_UNTRUSTED,)),
-    Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,)),
-    Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,)),
-    Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,)),
+    Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_A_UNTRUSTED,), rules=("TRUST-UNLISTED-PEER",)),
+    Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
+    Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,), rules=("RETRIEVAL-COMPLETE",)),
+    Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
     # Viewer (VA-C1, VA-C2) and supervision (VA-F).
     # it never sends the browser to an identity provider: the patient's and the professional's logins fail too
     Fault(
         "viewer_no_login", "the viewer serves the study (page and API) without a session",
         (S_C_NO_SESSION, S_C_PATIENT, S_C_PROFESSIONAL),
+        rules=("VIEWER-ACCESS", "VIEWER-IDP"),
     ),
     Fault(
         "viewer_ignore_patient_identity",
         "the viewer serves a study to any FranceConnect+ user, whatever the patient's INS traits",
         (S_C_OTHER_PATIENT,),
+        rules=("VIEWER-ACCESS",),
     ),
     Fault(
         "viewer_accept_any_issuer",
         "the viewer accepts an id_token without checking its signature and issuer",
         (S_C_ISSUER,),
+        rules=("VIEWER-ACCESS",),
     ),
-    Fault("supervision_slow", "the supervision endpoint answers after 3 s", (S_F_SUPERVISION,)),
-    Fault("supervision_wrong_status", 'the supervision endpoint answers 200 {"status": "DOWN"}', (S_F_SUPERVISION,)),
+    Fault("supervision_slow", "the supervision endpoint answers after 3 s", (S_F_SUPERVISION,), rules=("SUPERVISION-PROBE",)),
+    Fault("supervision_wrong_status", 'the supervision endpoint answers 200 {"status": "DOWN"}', (S_F_SUPERVISION,), rules=("SUPERVISION-PROBE",)),
 )
 
 FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS}
