@@ -53,6 +53,7 @@ def test_every_fault_targets_scenario_ids_and_names_catalogue_rules() -> None:
             assert known[rule].status == "judged" and known[rule].severity == "error", (fault.name, rule)
     for fault in RIS_FAULTS:
         assert fault.targets and set(fault.targets) <= ids, (fault.name, fault.targets)
+        assert fault.rules and set(fault.rules) <= set(known), (fault.name, fault.rules)
 
 
 def test_the_rule_ids_of_a_function_are_read_from_its_source() -> None:
