@@ -5,6 +5,8 @@ which requirement a scenario judges (``drimva coverage`` could only read it
 from the fault runs). While a scenario runs, :class:`RuleTrace` notes each
 function of ``drimva/rules/`` that the main thread calls (a profile hook;
 steps call rules in the main thread, the simulators' threads are not traced);
+a judge that runs in a thread of its own (the RIS mode's listener) traces
+itself with ``with RuleTrace() as trace:`` and hands the ids to the verdict;
 the rule ids a function evaluates are read once from its source
 (:func:`ids_by_function`): the catalogue ids written in its body, directly or
 through a module-level constant. An id built at run time (an f-string) is not
@@ -101,7 +103,8 @@ class RuleTrace:
                 self.codes.add(code)
 
     def start(self) -> bool:
-        """Trace; False (nothing traced) when another profiler is already on (a debugger's, a profiler's)."""
+        """Trace; False (nothing traced) when another profiler is already on (a debugger's, a profiler's, or an
+        enclosing trace of this thread, which sees the same calls)."""
         if sys.getprofile() is not None:
             return False
         self.codes.clear()
@@ -113,6 +116,13 @@ class RuleTrace:
         if self.active:
             sys.setprofile(None)
             self.active = False
+
+    def __enter__(self) -> "RuleTrace":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def rule_ids(self) -> set[str]:
         """The rule ids the traced calls evaluated."""

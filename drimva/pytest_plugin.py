@@ -303,7 +303,7 @@ def _result(item: pytest.Item, outcome: Outcome, message: str, duration_s: float
         message=message,
         findings=findings,
         evidence=f"evidence/{info.evidence_name}" if evidence else "",
-        rules=sorted(item.stash.get(EVALUATED_KEY, set()) | {f.rule for f in findings}),
+        rules=sorted(item.stash.get(EVALUATED_KEY, set()) | (verdict.evaluated if verdict else set()) | {f.rule for f in findings}),
     )
 
 

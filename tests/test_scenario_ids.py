@@ -80,3 +80,17 @@ def test_the_trace_names_the_rules_called_passed_or_not() -> None:
         trace.stop()
     assert "SUPERVISION-PROBE" in trace.rule_ids()
     assert "SUPERVISION-CAMPAIGN" not in trace.rule_ids()  # not called
+
+
+def test_a_judge_in_its_own_thread_traces_itself_and_hands_the_ids_to_the_verdict() -> None:
+    from drimva.ris_judge import RisJudgeOptions, judge_report
+
+    judgement = judge_report(b"MSH|^~\\&|RIS|SITE|DRIMBOX|SITE|20260101000000||ORU^R01^ORU_R01|1|P|2.5\r", RisJudgeOptions())
+    assert judgement.findings and {"HL7-MSH-FIELDS", "HL7-VERSION"} <= judgement.rules  # passed or not, evaluated
+    trace = RuleTrace()
+    assert trace.start()
+    try:
+        nested = judge_report(b"not HL7", RisJudgeOptions())  # an enclosing trace sees the same calls
+    finally:
+        trace.stop()
+    assert nested.rules == frozenset() and "HL7-PARSE" in {f.rule for f in nested.findings}
