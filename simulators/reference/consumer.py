@@ -309,6 +309,11 @@ class ConsumerServer(ServedByTlsHttp):
         if "consumer_forward_partial" in self.faults and instances:
             self.log.info("fault consumer_forward_partial: %s not sent", instances[-1].SOPInstanceUID)
             instances = instances[:-1]
+        if "consumer_corrupt_pixels" in self.faults and instances and "PixelData" in instances[-1]:
+            pixels = bytearray(instances[-1].PixelData)
+            pixels[0] ^= 0xFF
+            instances[-1].PixelData = bytes(pixels)
+            self.log.info("fault consumer_corrupt_pixels: first pixel byte of %s flipped", instances[-1].SOPInstanceUID)
         if not instances:
             return
         result = self.store.store(instances)

@@ -90,8 +90,9 @@ class DmpClient:
             pub = dataclasses.replace(pub, creation_time=datetime.now(PARIS).strftime("%Y%m%d%H%M%S"))
         if "xds_no_event_codes" in self._faults:
             pub = dataclasses.replace(pub, modalities=())
+        metadata = dataclasses.replace(pub, organisation_id="") if "xds_no_author_institution" in self._faults else pub
         body = xds_metadata.provide_and_register_request(
-            pub,
+            metadata,
             submission,
             entry_uuid=entry_uuid,
             document_cid=kos_cid,

@@ -109,6 +109,10 @@ FAULTS: tuple[Fault, ...] = (
         (S_KOS,), rules=("XDS-CREATION-TIME",),
     ),
     Fault(
+        "xds_no_author_institution", "XDS authorInstitution without the organisation's identifier (the VIHF keeps it)",
+        (S_KOS,), rules=("XDS-AUTHOR-INSTITUTION",),
+    ),
+    Fault(
         "xds_no_event_codes", "XDS eventCodeList without the modality codes of the KOS's series",
         (S_KOS,), rules=("XDS-EVENTCODES",),
     ),
@@ -164,6 +168,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_A_UNTRUSTED,), rules=("TRUST-UNLISTED-PEER",)),
     Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
     Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,), rules=("RETRIEVAL-COMPLETE",)),
+    Fault(
+        "consumer_corrupt_pixels", "flips the first pixel byte of the last retrieved instance before sending it to the DICOM node",
+        (S_D_FORWARD,), rules=("RETRIEVAL-PIXELS",),
+    ),
     Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
     # Viewer (VA-C1, VA-C2) and supervision (VA-F).
     # it never sends the browser to an identity provider: the patient's and the professional's logins fail too
