@@ -586,6 +586,8 @@ def test_hl7_faults(tmp_path: Path) -> None:
     assert ack is not None and fields(ack, "MSA")[2] != "F2"
     ack = harness(tmp_path / "c", "hl7_ack_wrong_msh9").service.handle(message("F3", kind="MDM", trigger="T02"))
     assert ack is not None and fields(ack, "MSH")[9] == "ACK^R01^ACK"
+    ack = harness(tmp_path / "d", "hl7_refuse_without_err").service.handle(message("F4").replace(b"|ED|", b"|TX|", 1))
+    assert ack is not None and fields(ack, "MSA")[1] == "AE" and fields(ack, "ERR") == []
 
 
 def test_gate_and_lifecycle_faults(tmp_path: Path) -> None:

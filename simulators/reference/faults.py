@@ -80,6 +80,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM), rules=("ACK-MSA2",)),
     Fault("hl7_accept_unreadable", "acknowledges AA a CR it cannot read (no PID, CDA not readable) and drops it",
           (S_MALFORMED, S_UNREADABLE), rules=("ACK-MSA1",)),
+    Fault(
+        "hl7_refuse_without_err", "refuses an unreadable CR with AE but no ERR segment (the error is not said)",
+        (S_MALFORMED, S_UNREADABLE), rules=("ACK-ERR",),
+    ),
     Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,), rules=("ACK-MSH9",)),
     Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,), rules=("KOS-STUDY-FROM-PACS",)),
     Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,), rules=("KOS-EVIDENCE-COMPLETE",)),
