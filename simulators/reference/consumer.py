@@ -270,7 +270,8 @@ class ConsumerServer(ServedByTlsHttp):
         worker.start()
         location = f"{RESULT_PATH}{job.id}"
         self.log.info("contextual call accepted for INS %s: consultation %s", job.ins, job.id)
-        return Response(self.redirect_status, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
+        status = 200 if "consumer_call_200" in self.faults else self.redirect_status  # the fault: no redirect
+        return Response(status, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
 
     # -- consultation ------------------------------------------------------------------------
 

@@ -164,6 +164,10 @@ FAULTS: tuple[Fault, ...] = (
         rules=("CALL-400",),
     ),
     Fault(
+        "consumer_call_200", "answers a valid contextual call 200 (consultation started) instead of redirecting (302 / 303)",
+        (S_D_CALL,), rules=("CALL-REDIRECT",),
+    ),
+    Fault(
         "trust_accept_unsigned",
         "adopts a liste blanche whose signature is absent or does not verify",
         (S_A_CORRUPTED, S_A_UNSIGNED),
