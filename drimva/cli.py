@@ -59,9 +59,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from drimva.coverage import run_coverage
+    from drimva.report.coverage_html import coverage_page
 
     return run_coverage(
-        as_json=args.json, selftest=Path(args.selftest) if args.selftest else None, html=Path(args.html) if args.html else None
+        as_json=args.json, selftest=Path(args.selftest) if args.selftest else None,
+        html=Path(args.html) if args.html else None, page=coverage_page,
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from drimva.rules.catalogue import Requirement, by_va_item, counts, entries
 
@@ -221,10 +221,12 @@ def render(table: Mapping[str, Any]) -> str:
 
 
 def run_coverage(
-    *, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports"), html: Path | None = None
+    *, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports"), html: Path | None = None,
+    page: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> int:
     """Print the coverage; exit 1 when some entry is left over (marked ``!``), so CI sees it; 2 for a folder that is
-    not a self-test's. ``html``: also write the page of :mod:`drimva.report.coverage_html` there."""
+    not a self-test's. ``html``: also write there the ``page`` of the table (:func:`drimva.report.coverage_html.coverage_page`, which
+    imports this module: the caller hands it in)."""
     table = coverage()
     folder = selftest if selftest is not None else latest_selftest(reports)
     if folder is not None:
@@ -235,10 +237,8 @@ def run_coverage(
             return 2
     table.setdefault("left_over", sorted(rule for rule, row in table["entries"].items() if row["mark"]))
     print(json.dumps(table, ensure_ascii=False, indent=2) if as_json else render(table))
-    if html is not None:
-        from drimva.report.coverage_html import coverage_page  # late: the console form needs no HTML
-
+    if html is not None and page is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
-        html.write_text(coverage_page(table), "utf-8")
+        html.write_text(page(table), "utf-8")
         print(f"couverture : {html}", file=sys.stderr if as_json else sys.stdout)
     return 1 if table["left_over"] else 0

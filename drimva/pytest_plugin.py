@@ -229,7 +229,7 @@ def run_state(config: pytest.Config) -> RunState:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_bdd_apply_tag(tag: str, function: Any) -> None:
+def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
     # Gherkin tags such as "VA-B1" become pytest marks; declare them so pytest does not warn.
     # A scenario's stable id ("id:B1-ORU") is no mark (pytest reads "id" as the mark's name).
     if tag.startswith(ID_TAG):

@@ -125,4 +125,4 @@ def test_the_html_page_and_the_report_section(tmp_path) -> None:  # type: ignore
     va_f = len(catalogue.by_va_item()["VA-F"])
     assert f"<tr><td>VA-F</td><td>{va_f}</td><td>{va_f}</td><td>1</td></tr>" in section
     out = tmp_path / "couverture.html"
-    assert coverage.run_coverage(selftest=_folder(tmp_path / "again"), html=out) == 1 and out.is_file()  # the real catalogue: most entries left over there
+    assert coverage.run_coverage(selftest=_folder(tmp_path / "again"), html=out, page=coverage_page) == 1 and out.is_file()  # the real catalogue: most entries left over there
