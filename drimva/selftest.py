@@ -140,6 +140,7 @@ def kill_matrix(
         fault_report[name] = {
             "description": fault.get("description", ""),
             "targets": targets,
+            "rules": sorted(expected_rules),
             "killed": killed,
         }
     for key, row in scenarios.items():
