@@ -59,8 +59,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_coverage(args: argparse.Namespace) -> int:
     from drimva.coverage import run_coverage
+    from drimva.report.coverage_html import coverage_page
 
-    return run_coverage(as_json=args.json, selftest=Path(args.selftest) if args.selftest else None)
+    return run_coverage(
+        as_json=args.json, selftest=Path(args.selftest) if args.selftest else None,
+        html=Path(args.html) if args.html else None, page=coverage_page,
+    )
 
 
 def _cmd_ris(args: argparse.Namespace) -> int:
@@ -147,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="select", help="only the scenarios matching this pytest -k expression")
     run.add_argument("--items", help=ITEMS_HELP)
     run.add_argument(
-        "--scenario", action="append", help="only the scenario of this exact title (repeatable; the self-test runs a fault's targets so)"
+        "--scenario", action="append", help="only the scenario of this stable id (B1-ORU, its @id: tag) or exact title (repeatable; the self-test runs a fault's targets so)"
     )
     run.add_argument(
         "--no-preflight", action="store_true",
@@ -171,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     selftest.set_defaults(func=_cmd_selftest)
 
-    cover = commands.add_parser("coverage", help="the requirements catalogue per VA item, unjudged entries marked")
+    cover = commands.add_parser("coverage", help="per catalogue entry: its rule, the scenarios, faults and variants that exercise, kill and pass it; left-over entries marked")
     cover.add_argument("--json", action="store_true", help="JSON instead of the console table")
     cover.add_argument("--selftest", metavar="RUN_DIR", help="a self-test folder (default: the latest reports/selftest-*)")
+    cover.add_argument("--html", metavar="FILE", help="also write the coverage as an HTML page (French) there")
     cover.set_defaults(func=_cmd_coverage)
 
     validate = commands.add_parser(

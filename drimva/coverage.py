@@ -1,23 +1,37 @@
-"""``drimva coverage``: the requirements catalogue per VA item, the unjudged ones marked.
+"""``drimva coverage``: per catalogue entry, its rule, the scenarios that exercise it, the faults that kill it.
 
 Why: the kill matrix proves every scenario fails on some fault; it says nothing
 of which requirement is judged. This lists, per VA item, every catalogue entry
-with its status, and counts the entries no rule judges live (marked ``!``).
-From a self-test folder it adds, per VA item, the scenarios, the faults that
-fail one of them and the variants that pass them all; and per entry, the
-faults whose run failed a scenario with an error finding of that entry's rule
-id (the entry is judged live and a fault of the reference breaks it), the
-scenarios where that happened. A judged entry that no fault breaks is marked
-``!``: its rule is never seen failing live, only in unit tests.
+with its rule (judged live, ``validate`` only or not judged, with the reason)
+and, from a self-test folder (``reports/selftest-<id>/``):
+
+- the scenarios that exercise it: those of the faultless reference runs
+  (DRIMbox and RIS) whose ``rules`` (the rule ids each evaluated, passed or
+  not, :mod:`drimva.evaluated`) hold its id, and those a fault failed through
+  it (a rule that only words a failure, "nothing published in time", is not
+  called when all goes well);
+- the faults that kill it: whose run failed a scenario with an error finding
+  of its id (RIS faults named ``ris:<fault>``, as in the kill matrix);
+- the conformant variants that pass it: whose run passed every scenario that
+  exercises it.
+
+An entry stands out (``!``, *left over*) when it has no rule (``not_judged``),
+or when a judged entry has no scenario or no killing fault and the catalogue
+states no ``reason`` for it. Without a self-test folder only the rules are
+known: a judged entry is not marked then.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from drimva.rules.catalogue import Requirement, by_va_item, counts, entries
+
+REFERENCE_RUNS = ("reference", "ris-reference")  # the faultless runs of a self-test folder
+RULE_TEXT = {"judged": "jugée en direct", "validate_only": "validate seulement", "not_judged": "non jugée"}
 
 
 def coverage(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, Any]:
@@ -31,18 +45,32 @@ def coverage(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, An
         for item, group in by_va_item(listed).items()
     }
     unjudged = sorted(e.id for e in listed.values() if e.status != "judged")
-    return {"counts": counts(listed), "unjudged": unjudged, "va_items": items}
+    table: dict[str, Any] = {"counts": counts(listed), "unjudged": unjudged, "va_items": items}
+    table["entries"] = {e.id: _entry_row(e, None) for e in listed.values()}
+    table["counts"].update(tally(table["entries"]))
+    return table
+
+
+def _runs(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text("utf-8")) for p in sorted(run_dir.glob("*/results.json"))]
+
+
+def _label(scenario: Mapping[str, Any]) -> str:
+    return str(scenario.get("id") or scenario["key"])
+
+
+def _evaluated(scenario: Mapping[str, Any]) -> set[str]:
+    """The rule ids a scenario evaluated (``rules``; from an older results.json, the ids of its findings)."""
+    return set(scenario.get("rules") or ()) | {f["rule"] for f in scenario.get("findings", []) if f.get("rule")}
 
 
 def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
-    """Per VA item, from a self-test folder (``reports/selftest-<id>/``): its scenarios (the
-    reference run's, by their VA tag), the faults that fail one of them, the variants that pass
-    all of them. Per item, not per entry, until results.json records the rule ids each scenario
-    evaluates."""
+    """Per VA item, from a self-test folder: its scenarios (the reference run's, by their VA tag),
+    the faults that fail one of them, the variants that pass all of them."""
     reference = run_dir / "reference" / "results.json"
     if not reference.is_file():
         raise FileNotFoundError(f"{run_dir}: no reference/results.json (not a self-test run folder)")
-    runs = [json.loads(p.read_text("utf-8")) for p in sorted(run_dir.glob("*/results.json")) if p != reference]
+    runs = [run for run in _runs(run_dir) if run.get("fault") or run.get("variant")]
     out: dict[str, dict[str, list[str]]] = {}
     for scenario in json.loads(reference.read_text("utf-8"))["scenarios"]:
         for item in (tag for tag in scenario["tags"] if tag.startswith("VA-")):
@@ -61,22 +89,87 @@ def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
 
 
 def selftest_by_entry(run_dir: Path) -> dict[str, dict[str, list[str]]]:
-    """Per rule id: the faults whose run failed a scenario with an error finding of that rule, and those scenarios."""
+    """Per rule id: ``scenarios`` that exercise it on the faultless references, ``killed_by`` (the faults whose
+    run failed a scenario with an error finding of it), ``killed_in`` (those scenarios), ``variants`` that pass it."""
+    runs = _runs(run_dir)
     out: dict[str, dict[str, set[str]]] = {}
-    for path in sorted(run_dir.glob("*/results.json")):
-        run = json.loads(path.read_text("utf-8"))
-        fault = run.get("fault")
-        if not fault:
+
+    def row(rule: str) -> dict[str, set[str]]:
+        return out.setdefault(rule, {"scenarios": set(), "keys": set(), "killed_by": set(), "killed_in": set(), "variants": set()})
+
+    for name in REFERENCE_RUNS:
+        path = run_dir / name / "results.json"
+        for scenario in json.loads(path.read_text("utf-8"))["scenarios"] if path.is_file() else []:
+            for rule in _evaluated(scenario):
+                row(rule)["scenarios"].add(_label(scenario))
+                row(rule)["keys"].add(scenario["key"])
+    for run in runs:
+        if not run.get("fault"):
             continue
+        fault = f"ris:{run['fault']}" if run.get("kind") == "ris" else str(run["fault"])
         for scenario in run.get("scenarios", []):
             if scenario.get("outcome") != "failed":
                 continue
             for finding in scenario.get("findings", []):
                 if finding.get("severity") == "error" and finding.get("rule"):
-                    row = out.setdefault(finding["rule"], {"killed_by": set(), "scenarios": set()})
-                    row["killed_by"].add(str(fault))
-                    row["scenarios"].add(scenario["key"])
-    return {rule: {key: sorted(values) for key, values in row.items()} for rule, row in sorted(out.items())}
+                    row(finding["rule"])["killed_by"].add(fault)
+                    row(finding["rule"])["killed_in"].add(_label(scenario))
+                    # a rule that only builds the finding of a failure (nothing published in time, no answer)
+                    # is not called on the faultless run: the scenario that failed through it exercises it
+                    row(finding["rule"])["scenarios"].add(_label(scenario))
+    for run in (r for r in runs if r.get("variant") and not r.get("fault")):
+        outcomes = {s["key"]: s["outcome"] for s in run.get("scenarios", [])}
+        for values in out.values():
+            if values["keys"] and all(outcomes.get(key) == "passed" for key in values["keys"]):
+                values["variants"].update(str(run["variant"]).split(","))
+    return {
+        rule: {key: sorted(v) for key, v in values.items() if key != "keys"} for rule, values in sorted(out.items())
+    }
+
+
+def _entry_row(entry: Requirement, seen: Mapping[str, list[str]] | None) -> dict[str, Any]:
+    """One entry's line: its rule, what the self-test saw of it (``seen``: None without a self-test folder),
+    and whether it is left over (``mark``) or covered by its stated ``reason``."""
+    scenarios = list(seen.get("scenarios", [])) if seen else []
+    killed_by = list(seen.get("killed_by", [])) if seen else []
+    row: dict[str, Any] = {
+        "status": entry.status, "reason": entry.reason, "severity": entry.severity,
+        "scenarios": scenarios, "killed_by": killed_by,
+        "killed_in": list(seen.get("killed_in", [])) if seen else [],
+        "variants": list(seen.get("variants", [])) if seen else [],
+    }
+    if entry.status == "not_judged":
+        missing = ["rule"]
+    elif entry.status == "validate_only" or seen is None:
+        missing = []
+    else:
+        missing = [what for what, have in (("scenario", scenarios), ("fault", killed_by)) if not have]
+    row["missing"] = missing
+    row["mark"] = entry.status == "not_judged" or bool(missing and not entry.reason)
+    return row
+
+
+def tally(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """The figures of issue 11: entries with a rule, exercised live, killed by a fault, with a stated reason, left over."""
+    return {
+        "with_rule": sum(1 for r in rows.values() if r["status"] != "not_judged"),
+        "exercised": sum(1 for r in rows.values() if r["scenarios"]),
+        "killed": sum(1 for r in rows.values() if r["killed_by"]),
+        "stated_reason": sum(1 for r in rows.values() if r["reason"] and (r["missing"] or r["status"] != "judged") and not r["mark"]),
+        "left_over": sum(1 for r in rows.values() if r["mark"]),
+    }
+
+
+def with_selftest(table: dict[str, Any], folder: Path, catalogue: Mapping[str, Requirement] | None = None) -> dict[str, Any]:
+    """``table`` with what the self-test folder saw: per VA item and per entry."""
+    listed = entries() if catalogue is None else catalogue
+    seen = selftest_by_entry(folder)
+    table["selftest_dir"] = str(folder)
+    table["selftest"] = selftest_by_item(folder)
+    table["entries"] = {e.id: _entry_row(e, seen.get(e.id, {})) for e in listed.values()}
+    table["counts"].update(tally(table["entries"]))
+    table["left_over"] = sorted(rule for rule, row in table["entries"].items() if row["mark"])
+    return table
 
 
 def latest_selftest(reports: Path) -> Path | None:
@@ -85,10 +178,23 @@ def latest_selftest(reports: Path) -> Path | None:
     return folders[-1] if folders else None
 
 
+def entry_line(entry_id: str, row: Mapping[str, Any], selftest: bool) -> str:
+    """One entry in French: ``! ID — règle · scénarios · fautes · variantes`` (those three from a self-test folder)."""
+    mark = "! " if row["mark"] else "  "
+    parts = [RULE_TEXT[row["status"]] + (f" ({row['reason']})" if row["reason"] else "")]
+    if selftest and row["status"] != "not_judged":
+        parts.append(f"scénarios : {', '.join(row['scenarios'])}" if row["scenarios"] else "aucun scénario")
+        parts.append(f"tuée par {', '.join(row['killed_by'])}" if row["killed_by"] else "aucune faute ne la met en défaut")
+        if row["variants"]:
+            parts.append(f"variantes conformes : {len(row['variants'])}")
+    return f"  {mark}{entry_id} — " + " · ".join(parts)
+
+
 def render(table: Mapping[str, Any]) -> str:
     """The console form (French, like the rest of the console)."""
     lines: list[str] = []
     runs = table.get("selftest", {})
+    rows = table["entries"]
     for item, group in table["va_items"].items():
         lines.append(f"{item} — {len(group)} exigence(s)")
         if table.get("selftest_dir"):
@@ -98,33 +204,41 @@ def render(table: Mapping[str, Any]) -> str:
                 f"  {mark}{len(row['scenarios'])} scénario(s), tués par {', '.join(row['faults']) or 'aucune faute'}, "
                 f"variantes conformes : {', '.join(row['variants']) or 'aucune'}"
             )
-        for entry in group:
-            mark = "  " if entry["status"] == "judged" else "! "
-            why = f" [{entry['status']}: {entry['reason']}]" if entry["status"] != "judged" else ""
-            if table.get("selftest_dir") and entry["status"] == "judged":
-                killers = table.get("entries", {}).get(entry["id"], {}).get("killed_by", [])
-                mark = "  " if killers else "! "
-                why = f" — tuée par {', '.join(killers)}" if killers else " — aucune faute ne la met en défaut en direct"
-            lines.append(f"  {mark}{entry['id']}{why}")
+        lines += [entry_line(entry["id"], rows[entry["id"]], bool(table.get("selftest_dir"))) for entry in group]
     c = table["counts"]
     lines.append(
-        f"{c['entries']} exigences : {c['judged']} jugées, {c['validate_only']} par validate seulement, "
-        f"{c['not_judged']} non jugées (marquées !)"
+        f"{c['entries']} exigences : {c['with_rule']} avec une règle ({c['judged']} jugées en direct, "
+        f"{c['validate_only']} par validate seulement), {c['not_judged']} sans règle"
     )
     if table.get("selftest_dir"):
-        judged = [e["id"] for group in table["va_items"].values() for e in group if e["status"] == "judged"]
-        killed = sorted({i for i in judged if table.get("entries", {}).get(i, {}).get("killed_by")})
-        lines.append(f"  dont {len(killed)} mises en défaut en direct par une faute, {len(set(judged)) - len(killed)} jamais (marquées !)")
+        lines.append(
+            f"  auto-test {table['selftest_dir']} : {c['exercised']} exercées par un scénario, {c['killed']} tuées par une faute, "
+            f"{c['stated_reason']} avec une raison donnée, {c['left_over']} restantes (marquées !)"
+        )
+    else:
+        lines.append(f"  {c['left_over']} restantes (marquées !) ; sans dossier d'auto-test, scénarios et fautes inconnus")
     return "\n".join(lines)
 
 
-def run_coverage(*, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports")) -> int:
-    """Print the coverage; exit 1 when some entry is not judged live, so CI sees it."""
+def run_coverage(
+    *, as_json: bool = False, selftest: Path | None = None, reports: Path = Path("reports"), html: Path | None = None,
+    page: Callable[[Mapping[str, Any]], str] | None = None,
+) -> int:
+    """Print the coverage; exit 1 when some entry is left over (marked ``!``), so CI sees it; 2 for a folder that is
+    not a self-test's. ``html``: also write there the ``page`` of the table (:func:`drimva.report.coverage_html.coverage_page`, which
+    imports this module: the caller hands it in)."""
     table = coverage()
     folder = selftest if selftest is not None else latest_selftest(reports)
     if folder is not None:
-        table["selftest_dir"] = str(folder)
-        table["selftest"] = selftest_by_item(folder)
-        table["entries"] = selftest_by_entry(folder)
+        try:
+            with_selftest(table, folder)
+        except FileNotFoundError as error:
+            print(f"drimva coverage: {error}", file=sys.stderr)
+            return 2
+    table.setdefault("left_over", sorted(rule for rule, row in table["entries"].items() if row["mark"]))
     print(json.dumps(table, ensure_ascii=False, indent=2) if as_json else render(table))
-    return 1 if table["unjudged"] else 0
+    if html is not None and page is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(page(table), "utf-8")
+        print(f"couverture : {html}", file=sys.stderr if as_json else sys.stdout)
+    return 1 if table["left_over"] else 0

@@ -26,18 +26,21 @@ from typing import Any, Generator, Sequence
 
 import pytest
 
+from drimva.evaluated import RuleTrace
 from drimva.evidence import SCENARIO_FOLDER_LIMIT, slug
 from drimva.interruption import stop_signal
 from drimva.junit import write_junit
 from drimva.outcomes import HarnessError, NonConformance, Outcome, outcome_of_skip
 from drimva.preflight import PREFLIGHT_FILE
 from drimva.results import ScenarioResult, build_results, write_results
+from drimva.scenario_ids import ID_TAG, scenario_id
 from drimva.va import VA_ITEMS, VaItem
 from drimva.verdict import Verdict
 
 SCENARIO_KEY = pytest.StashKey["ScenarioInfo"]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
 RESULT_KEY = pytest.StashKey[ScenarioResult]()
+EVALUATED_KEY = pytest.StashKey[set[str]]()  # the rule ids its steps evaluated (drimva.evaluated)
 PROGRESS_FILE = "progress.jsonl"
 
 
@@ -46,6 +49,11 @@ class ScenarioInfo:
     feature: str
     name: str
     tags: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """The stable id of its ``@id:…`` tag ("" when it has none)."""
+        return scenario_id(self.tags)
 
     @property
     def evidence_name(self) -> str:
@@ -198,14 +206,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--drimva-scenario TITLE``: keep the scenarios of those titles; the others are deselected (``not_run``)."""
-    titles = set(config.getoption("--drimva-scenario", None) or ())
-    if not titles:
+    """``--drimva-scenario ID|TITLE``: keep the scenarios of those stable ids (``B1-ORU``) or titles; the others
+    are deselected (``not_run``)."""
+    wanted = set(config.getoption("--drimva-scenario", None) or ())
+    if not wanted:
         return
     kept: list[pytest.Item] = []
     left: list[pytest.Item] = []
     for item in items:
-        (kept if _scenario_info(item).name in titles else left).append(item)
+        info = _scenario_info(item)
+        (kept if info.name in wanted or info.id in wanted else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
@@ -219,8 +229,11 @@ def run_state(config: pytest.Config) -> RunState:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_bdd_apply_tag(tag: str, function: Any) -> None:
+def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
     # Gherkin tags such as "VA-B1" become pytest marks; declare them so pytest does not warn.
+    # A scenario's stable id ("id:B1-ORU") is no mark (pytest reads "id" as the mark's name).
+    if tag.startswith(ID_TAG):
+        return True
     from pytest_bdd.scenario import CONFIG_STACK
 
     if CONFIG_STACK:
@@ -280,6 +293,7 @@ def _result(item: pytest.Item, outcome: Outcome, message: str, duration_s: float
     """The result of ``item``, with the findings its verdict has so far; ``evidence``: name its evidence folder."""
     info = _scenario_info(item)
     verdict = item.stash.get(VERDICT_KEY, None)
+    findings = list(verdict.findings) if verdict else []
     return ScenarioResult(
         feature=info.feature,
         name=info.name,
@@ -287,9 +301,24 @@ def _result(item: pytest.Item, outcome: Outcome, message: str, duration_s: float
         outcome=outcome,
         duration_s=duration_s,
         message=message,
-        findings=list(verdict.findings) if verdict else [],
+        findings=findings,
         evidence=f"evidence/{info.evidence_name}" if evidence else "",
+        rules=sorted(item.stash.get(EVALUATED_KEY, set()) | (verdict.evaluated if verdict else set()) | {f.rule for f in findings}),
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Trace the rules the scenario's steps call, passed or not (``rules`` of its results)."""
+    if _STATE not in item.config.stash:
+        return (yield)
+    trace = RuleTrace()
+    trace.start()
+    try:
+        return (yield)
+    finally:
+        trace.stop()
+        item.stash[EVALUATED_KEY] = trace.rule_ids()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,6 +13,7 @@ from drimva.findings import Finding
 from drimva.installation import commit, version
 from drimva.interruption import signal_exit_code
 from drimva.report import write_html_report
+from drimva.scenario_ids import scenario_id
 from drimva.outcomes import Outcome, aggregate
 from drimva.va import VA_BY_ID, VA_ITEMS, VaItem
 
@@ -31,10 +32,16 @@ class ScenarioResult:
     message: str = ""
     findings: list[Finding] = field(default_factory=list)
     evidence: str = ""  # folder, relative to the run folder
+    rules: list[str] = field(default_factory=list)  # the rule ids it evaluated, passed or not (drimva.evaluated)
 
     @property
     def key(self) -> str:
         return f"{self.feature}::{self.name}"
+
+    @property
+    def id(self) -> str:
+        """The stable id of its ``@id:`` tag (:mod:`drimva.scenario_ids`)."""
+        return scenario_id(self.tags)
 
     @property
     def va_items(self) -> list[str]:
@@ -43,6 +50,7 @@ class ScenarioResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
+            "id": self.id,
             "feature": self.feature,
             "name": self.name,
             "tags": list(self.tags),
@@ -51,6 +59,7 @@ class ScenarioResult:
             "message": self.message,
             "evidence": self.evidence,
             "findings": [f.to_dict() for f in self.findings],
+            "rules": list(self.rules),
         }
 
 

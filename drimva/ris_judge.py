@@ -8,10 +8,12 @@ judgements are kept for the steps, which hand their findings to the verdict.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from drimva.cda import CdaReport
 from drimva.context import INS_OIDS, Patient, is_valid_ins
+from drimva.evaluated import RuleTrace
 from drimva.findings import Finding
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 from drimva.rules.hl7_charset import check_declared_charset
@@ -47,6 +49,7 @@ class ReportJudgement:
     cda: CdaReport | None = None
     patient: Patient | None = None
     harness_error: str = ""  # the harness failed to judge the message (a harness problem, not a finding on the RIS)
+    rules: frozenset[str] = frozenset()  # the rule ids judged, passed or not (drimva.evaluated)
 
     @property
     def label(self) -> str:
@@ -65,6 +68,7 @@ class CallJudgement:
     body: bytes
     findings: list[Finding] = field(default_factory=list)
     patient_known: bool = False  # the call was compared with the patient of the session's reports
+    rules: frozenset[str] = frozenset()  # the rule ids judged, passed or not (drimva.evaluated)
 
 
 def claimed_events(message: Hl7Message) -> frozenset[str]:
@@ -105,7 +109,13 @@ def patient_from_message(message: Hl7Message) -> Patient | None:
 
 
 def judge_report(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
-    """Parse and judge one received CR message (never raises for a bad message)."""
+    """Parse and judge one received CR message (never raises for a bad message), noting the rules evaluated."""
+    with RuleTrace() as trace:
+        judgement = _judge_report(raw, options)
+    return dataclasses.replace(judgement, rules=frozenset(trace.rule_ids()))
+
+
+def _judge_report(raw: bytes, options: RisJudgeOptions) -> ReportJudgement:
     try:
         message = parse_message(raw)
     except Hl7Error as error:
@@ -134,11 +144,12 @@ def judge_call(
     expected_path: str = "",
 ) -> CallJudgement:
     """Judge one HTTP request to the contextual-call endpoint (``expected_path`` "" = any path)."""
-    findings = check_call_target(path, expected_path) + check_contextual_call(
-        method, content_type, body, consent_names=options.consent_names, patient=patient,
-        ins_system_form=options.ins_system_form, consent_values=options.consent_values,
-    )
-    return CallJudgement(method, path, content_type, body, findings, patient is not None)
+    with RuleTrace() as trace:
+        findings = check_call_target(path, expected_path) + check_contextual_call(
+            method, content_type, body, consent_names=options.consent_names, patient=patient,
+            ins_system_form=options.ins_system_form, consent_values=options.consent_values,
+        )
+    return CallJudgement(method, path, content_type, body, findings, patient is not None, frozenset(trace.rule_ids()))
 
 
 def session_patient(reports: list[ReportJudgement]) -> Patient | None:

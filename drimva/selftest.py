@@ -28,11 +28,12 @@ from typing import Any
 
 from drimva.runs import UsageError, new_run_id
 from drimva.results import RESULTS_FILE
+from drimva.scenario_ids import scenario_id
 from fixtures.embedded import list_faults, list_variants
 from fixtures.ris_process import list_ris_faults
 
 REFERENCE = "reference"
-# (matrix key, run folder, fault given to the SUT, subcommand, variant, scenario titles: empty = all)
+# (matrix key, run folder, fault given to the SUT, subcommand, variant, scenario ids: empty = all)
 PlannedRun = tuple[str, Path, str | None, str, str | None, tuple[str, ...]]
 RIS_PREFIX = "ris:"
 VARIANT_PREFIX = "variant:"
@@ -63,10 +64,10 @@ def _run_one(
     run_dir: Path, fault: str | None, timeout_s: float, subcommand: str = "run", variant: str | None = None,
     scenarios: tuple[str, ...] = (),
 ) -> dict[str, Any] | str:
-    """One run; ``scenarios``: only those titles (a DRIMbox fault's targets)."""
+    """One run; ``scenarios``: only those scenario ids (a DRIMbox fault's targets)."""
     command = [sys.executable, "-P", "-m", "drimva", subcommand, "--run-dir", str(run_dir), "--quiet"]
-    for title in scenarios:
-        command += ["--scenario", title]
+    for target in scenarios:
+        command += ["--scenario", target]
     if fault:
         command += ["--fault", fault]
     if variant:
@@ -99,14 +100,18 @@ def kill_matrix(
             problems.append(f"{target}: {run}")
     reference = runs.get(reference_key)
     scenarios: dict[str, dict[str, Any]] = {}
+    by_id: dict[str, str] = {}  # a fault names its targets by stable scenario id (drimva.scenario_ids)
     if isinstance(reference, dict):
         for scenario in reference["scenarios"]:
             scenarios[scenario["key"]] = {"reference": scenario["outcome"], "killed_by": []}
+            stable = scenario.get("id") or scenario_id(scenario.get("tags", ()))
+            if stable:
+                by_id[stable] = scenario["key"]
+                scenarios[scenario["key"]]["id"] = stable
             if scenario["outcome"] != "passed":
                 problems.append(
                     f"{scenario['key']}: {scenario['outcome']} on the faultless reference: {scenario['message'][:300]}"
                 )
-    by_name = {key.split("::", 1)[1]: key for key in scenarios}  # a fault names its targets by scenario name
     fault_report: dict[str, Any] = {}
     for fault in faults:
         name = fault["name"]
@@ -116,7 +121,7 @@ def kill_matrix(
         )
         killed = sorted(key for key, outcome in outcomes.items() if outcome == "failed")
         errored = sorted(key for key, outcome in outcomes.items() if outcome == "error")
-        targets = [by_name.get(t, t) for t in fault["targets"]]
+        targets = [by_id.get(t, t) for t in fault["targets"]]
         missed = [t for t in targets if t not in killed]
         for key in killed:
             scenarios.setdefault(key, {"reference": "absent", "killed_by": []})["killed_by"].append(name)
@@ -135,6 +140,7 @@ def kill_matrix(
         fault_report[name] = {
             "description": fault.get("description", ""),
             "targets": targets,
+            "rules": sorted(expected_rules),
             "killed": killed,
         }
     for key, row in scenarios.items():

@@ -19,11 +19,15 @@ class Verdict:
         self.strict = strict
         self.findings: list[Finding] = []
         self.checks: list[dict[str, object]] = []
+        self.evaluated: set[str] = set()  # rule ids evaluated outside the scenario's thread (drimva.evaluated)
 
-    def judge(self, check: str, findings: Iterable[Finding]) -> list[Finding]:
-        """Record the findings of one check; raise :class:`NonConformance` when any is blocking."""
+    def judge(self, check: str, findings: Iterable[Finding], evaluated: Iterable[str] = ()) -> list[Finding]:
+        """Record the findings of one check; raise :class:`NonConformance` when any is blocking.
+
+        ``evaluated``: the rule ids the check evaluated in another thread (a listener's judgement), passed or not."""
         found = list(findings)
         self.findings.extend(found)
+        self.evaluated.update(evaluated)
         blocking = errors(found, strict=self.strict)
         self.checks.append(
             {

@@ -144,7 +144,7 @@ def report_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict:
             read = str(error)
         findings += check_report_event(ris_scenario.event, read)
     verdict.note("acquittement renvoyé par la DRIMbox simulée", ack_returned(received.ack if received else ""))
-    verdict.judge(f"CR reçu ({judgement.label})", findings)
+    verdict.judge(f"CR reçu ({judgement.label})", findings, evaluated=judgement.rules)
 
 
 @then("le CR corrigé remplace le CR initial (même patient, même examen, lien RPLC)")
@@ -179,5 +179,5 @@ def contextual_call_conformant(ris_driver: RisDriver, ris_scenario: RisScenario,
     known = call.judgement.patient_known
     late = None if known else session_patient([r.judgement for r in ris_driver.listener.received])
     findings = list(call.judgement.findings) + check_patient_known(known, call.judgement.body, late)
-    verdict.judge(f"appel contextuel (réponse {call.status})", findings)
+    verdict.judge(f"appel contextuel (réponse {call.status})", findings, evaluated=call.judgement.rules)
 

@@ -127,9 +127,16 @@ def test_counts_and_grouping() -> None:
     assert [e.id for e in grouped["VA-B1"]] == ["A-B", "C-D"]
 
 
-def test_the_review_findings_are_listed_as_not_judged() -> None:
-    entry = catalogue.requirement("PUB-DESTDMP-N-NO-PUBLICATION")
-    assert entry is not None and entry.status == "not_judged" and entry.reason and entry.fr
+def test_the_review_findings_are_judged_under_the_ids_of_their_rules() -> None:
+    """Issue 11's review findings were listed as not judged; each is now judged live under its rule's id (a
+    scenario and a fault of the reference: DESTDMP = N, the second replacement, the refused CR, the VIHF window,
+    creationTime, the MSH-18 charset), so the placeholder entries are gone."""
+    for gone in ("PUB-DESTDMP-N-NO-PUBLICATION", "XDS-RPLC-SECOND-REPLACEMENT", "ACK-REJECT-NO-PUBLICATION",
+                 "VIHF-VALIDITY-WINDOW", "XDS-CREATIONTIME", "RIS-MSH18-CHARSET"):
+        assert catalogue.requirement(gone) is None, gone
+    for judged in ("DMP-NO-PUBLICATION", "XDS-RPLC", "ACK-MSA1", "VIHF-VALIDITY", "XDS-CREATION-TIME", "HL7-CHARSET"):
+        entry = catalogue.requirement(judged)
+        assert entry is not None and entry.status == "judged" and entry.fr, judged
 
 
 def test_settings_name_profile_keys() -> None:

@@ -21,22 +21,30 @@ def test_table_marks_the_unjudged() -> None:
     assert table["unjudged"] == ["C-D"]
     assert [e["id"] for e in table["va_items"]["VA-A"]] == ["A-B", "C-D"]
     assert table["va_items"]["VA-A"][0]["text"] == "x fr"
+    assert table["entries"]["C-D"]["mark"] and not table["entries"]["A-B"]["mark"]  # no self-test: faults unknown
+    assert {k: table["counts"][k] for k in ("with_rule", "left_over", "exercised")} == {"with_rule": 1, "left_over": 1, "exercised": 0}
     text = coverage.render(table)
-    assert "  ! C-D [not_judged: no scenario yet]" in text
-    assert "    A-B" in text
-    assert "1 non jugées" in text
+    assert "  ! C-D — non jugée (no scenario yet)" in text
+    assert "    A-B — jugée en direct" in text
+    assert "1 sans règle" in text
 
 
-def test_command_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["coverage", "--json"])
+def test_command_json(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = coverage.run_coverage(as_json=True, reports=tmp_path)  # no self-test folder there
     table = json.loads(capsys.readouterr().out)
     assert table["counts"]["entries"] == len(catalogue.entries())
-    assert code == (1 if table["unjudged"] else 0)
+    assert code == (1 if table["left_over"] else 0)
+    assert cli.main(["coverage", "--selftest", str(tmp_path)]) == 2  # not a self-test folder: a usage error
+    assert "no reference/results.json" in capsys.readouterr().err
 
 
 def _run(folder, fault=None, variant=None, outcomes=(), findings=()):  # type: ignore[no-untyped-def]
     folder.mkdir(parents=True)
-    scenarios = [{"key": key, "tags": tags, "outcome": outcome, "findings": list(findings)} for key, tags, outcome in outcomes]
+    scenarios = [
+        {"key": key, "tags": tags, "outcome": outcome, "findings": list(findings),
+         "id": next((t[3:] for t in tags if t.startswith("id:")), "")}
+        for key, tags, outcome in outcomes
+    ]
     (folder / "results.json").write_text(json.dumps({"fault": fault, "variant": variant, "scenarios": scenarios}))
 
 
@@ -60,22 +68,61 @@ def test_not_a_selftest_folder(tmp_path) -> None:  # type: ignore[no-untyped-def
         coverage.selftest_by_item(tmp_path)
 
 
-def test_selftest_per_entry_names_the_faults_that_break_each_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _folder(tmp_path):  # type: ignore[no-untyped-def]
     run = tmp_path / "selftest-1"
-    _run(run / "reference", outcomes=[("a::one", ["VA-A"], "passed")])
-    _run(run / "no_tl", fault="no_tl", outcomes=[("a::one", ["VA-A"], "failed")],
-         findings=[{"rule": "TL-SIGNATURE", "severity": "error"}, {"rule": "TL-INFO", "severity": "info"}])
+    _run(run / "reference", outcomes=[("a::one", ["VA-A", "id:A-ONE"], "passed")])
+    results = json.loads((run / "reference" / "results.json").read_text())
+    results["scenarios"][0].update(id="A-ONE", rules=["A-B", "TL-SIGNATURE"])  # evaluated, passed: no finding
+    (run / "reference" / "results.json").write_text(json.dumps(results))
+    _run(run / "no_tl", fault="no_tl", outcomes=[("a::one", ["VA-A", "id:A-ONE"], "failed")],
+         findings=[{"rule": "TL-SIGNATURE", "severity": "error"}, {"rule": "TL-INFO", "severity": "info"},
+                   {"rule": "TL-WORDED", "severity": "error"}])
     _run(run / "late", fault="late", outcomes=[("a::one", ["VA-A"], "passed")], findings=[{"rule": "TL-X", "severity": "error"}])
     _run(run / "variants-combined", variant="early,late", outcomes=[("a::one", ["VA-A"], "passed")])
-    assert coverage.selftest_by_entry(run) == {"TL-SIGNATURE": {"killed_by": ["no_tl"], "scenarios": ["a::one"]}}
+    return run
+
+
+def test_selftest_per_entry_names_scenarios_faults_and_variants(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = _folder(tmp_path)
+    seen = coverage.selftest_by_entry(run)
+    assert seen["TL-SIGNATURE"] == {
+        "scenarios": ["A-ONE"], "killed_by": ["no_tl"], "killed_in": ["A-ONE"], "variants": ["early", "late"],
+    }
+    assert seen["TL-WORDED"]["scenarios"] == ["A-ONE"]  # not traced on the reference: exercised where a fault fails it
+    assert seen["A-B"]["killed_by"] == [] and seen["A-B"]["scenarios"] == ["A-ONE"]
+    assert "TL-X" not in seen and "TL-INFO" not in seen  # a passed run's error, an info finding: no kill
     assert coverage.selftest_by_item(run)["VA-A"]["variants"] == ["early", "late"]  # a combined run names each variant
 
 
-def test_a_judged_entry_no_fault_breaks_is_marked() -> None:
-    table = coverage.coverage(catalogue.parse(SMALL))
-    table["selftest_dir"], table["selftest"] = "reports/selftest-1", {}
-    table["entries"] = {}
-    assert "  ! A-B — aucune faute ne la met en défaut en direct" in coverage.render(table)
-    table["entries"] = {"A-B": {"killed_by": ["f1", "f2"], "scenarios": ["a::one"]}}
+def test_a_judged_entry_no_fault_breaks_is_left_over_unless_the_catalogue_says_why(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = _folder(tmp_path)
+    table = coverage.with_selftest(coverage.coverage(catalogue.parse(SMALL)), run, catalogue.parse(SMALL))
+    assert table["entries"]["A-B"]["missing"] == ["fault"] and table["left_over"] == ["A-B", "C-D"]
     text = coverage.render(table)
-    assert "    A-B — tuée par f1, f2" in text and "dont 1 mises en défaut en direct par une faute, 0 jamais" in text
+    assert "  ! A-B — jugée en direct · scénarios : A-ONE · aucune faute ne la met en défaut · variantes conformes : 2" in text
+    assert "1 exercées par un scénario, 0 tuées par une faute, 0 avec une raison donnée, 2 restantes" in text
+    reasoned = SMALL.replace('fr = "x fr"', 'fr = "x fr"\nreason = "an information finding: it never fails a scenario"')
+    listed = catalogue.parse(reasoned)
+    table = coverage.with_selftest(coverage.coverage(listed), run, listed)
+    assert table["left_over"] == ["C-D"] and table["counts"]["stated_reason"] == 1
+    assert "    A-B — jugée en direct (an information finding: it never fails a scenario) · scénarios : A-ONE" in coverage.render(table)
+
+
+def test_the_html_page_and_the_report_section(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from drimva.report.coverage_html import coverage_page, item_counts, run_counts_section
+
+    listed = catalogue.parse(SMALL)
+    table = coverage.with_selftest(coverage.coverage(listed), _folder(tmp_path), listed)
+    assert item_counts(table)["VA-A"] == {
+        "entries": 2, "with_rule": 1, "exercised": 1, "killed": 0, "stated_reason": 0, "left_over": 2,
+    }
+    page = coverage_page(table)
+    assert "<td>! <code>A-B</code><br>x fr</td><td>jugée en direct</td><td>A-ONE</td><td>—</td><td>early, late</td>" in page
+    assert "2 restantes (marquées !)" in page
+    one = catalogue.entries()["SUPERVISION-PROBE"]
+    results = {"items": [{"id": "VA-F"}], "scenarios": [{"tags": ["VA-F"], "rules": [one.id]}]}
+    section = run_counts_section(results)
+    va_f = len(catalogue.by_va_item()["VA-F"])
+    assert f"<tr><td>VA-F</td><td>{va_f}</td><td>{va_f}</td><td>1</td></tr>" in section
+    out = tmp_path / "couverture.html"
+    assert coverage.run_coverage(selftest=_folder(tmp_path / "again"), html=out, page=coverage_page) == 1 and out.is_file()  # the real catalogue: most entries left over there

@@ -489,6 +489,9 @@ def test_replacement_carries_an_rplc_association(pki: Pki, stub: DmpStub) -> Non
     [
         ("xds_wrong_typecode", {f"class:{xm.DE_TYPE}"}),
         ("xds_wrong_hash", {"slot:hash"}),
+        ("xds_local_creation_time", {"slot:creationTime"}),
+        ("xds_no_event_codes", {f"class:{xm.DE_EVENT}"}),
+        ("xds_no_author_institution", {f"class:{xm.DE_AUTHOR}"}),
         ("vihf_unsigned", {"vihf_signed"}),
         ("dmp_no_client_cert", {"client_cert"}),
     ],

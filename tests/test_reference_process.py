@@ -30,6 +30,7 @@ from drimva.context import Organisation
 from fixtures.pki import build_pki
 from simulators.reference.cda_in import read_cda
 from simulators.reference.config import parse_config
+from drimva.scenario_ids import feature_scenarios
 from simulators.reference.faults import FAULTS
 from simulators.reference.hl7_in import Event, read_message
 from simulators.reference.pacs_client import PacsInstance, PacsStudy, PacsUnavailable
@@ -301,10 +302,10 @@ def test_list_faults_is_complete_json_naming_real_scenarios() -> None:
         entry["name"] for entry in listed
     }
     assert all(entry["description"] and entry["targets"] for entry in listed)
-    scenarios = "".join(path.read_text(encoding="utf-8") for path in sorted(FEATURES.glob("*.feature")))
+    ids = {scenario.id for scenario in feature_scenarios(FEATURES)}
     for entry in listed:
         for target in entry["targets"]:
-            assert f"Scénario: {target}\n" in scenarios, (entry["name"], target)
+            assert target in ids, (entry["name"], target)  # a stable scenario id (@id: tag)
 
 
 @pytest.mark.parametrize(
@@ -585,6 +586,8 @@ def test_hl7_faults(tmp_path: Path) -> None:
     assert ack is not None and fields(ack, "MSA")[2] != "F2"
     ack = harness(tmp_path / "c", "hl7_ack_wrong_msh9").service.handle(message("F3", kind="MDM", trigger="T02"))
     assert ack is not None and fields(ack, "MSH")[9] == "ACK^R01^ACK"
+    ack = harness(tmp_path / "d", "hl7_refuse_without_err").service.handle(message("F4").replace(b"|ED|", b"|TX|", 1))
+    assert ack is not None and fields(ack, "MSA")[1] == "AE" and fields(ack, "ERR") == []
 
 
 def test_gate_and_lifecycle_faults(tmp_path: Path) -> None:

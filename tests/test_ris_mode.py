@@ -284,6 +284,7 @@ def test_listener_records_before_judging_and_answers_the_ack() -> None:
     with DrimboxSourceSimulator(evidence, recording_judge, timeout=5) as listener:
         port = listener.port
         good = send_and_receive("127.0.0.1", port, message(report, control_id="A1").encode(), ack_timeout=5)
+        assert listener.wait_for(lambda r: True, 0, 2) is not None  # the ACK is recorded once sent: wait for it before the next message
         bad_text = "".join(s + "\r" for s in message(report, control_id="A2").split("\r") if s and not s.startswith("PRT|"))
         bad = send_and_receive("127.0.0.1", port, bad_text.encode(), ack_timeout=5)
         assert listener.wait_for(lambda r: True, 1, 2) is not None

@@ -102,9 +102,18 @@ def test_a_fault_must_fail_its_target_through_the_rules_it_names() -> None:
         return {"scenarios": [{"key": "f::a", "outcome": "failed", "message": "m",
                                "findings": [{"rule": rule, "severity": "error"} for rule in findings]}]}
 
-    faults = [{"name": "x", "targets": ["a"], "rules": ["KOS-RETRIEVE-URL"]}, {"name": "y", "targets": ["a"]}]
-    reference = {"scenarios": [{"key": "f::a", "outcome": "passed", "message": ""}]}
+    faults = [{"name": "x", "targets": ["F-A"], "rules": ["KOS-RETRIEVE-URL"]}, {"name": "y", "targets": ["F-A"]}]
+    reference = {"scenarios": [{"key": "f::a", "id": "F-A", "outcome": "passed", "message": ""}]}
     _, problems = kill_matrix({"reference": reference, "x": run("KOS-RETRIEVE-URL", "DCIODVFY"), "y": run("ACK-MSA1")}, faults)
     assert problems == []  # y names no rule: only the kill is checked
     _, problems = kill_matrix({"reference": reference, "x": run("ACK-MSA1"), "y": run("ACK-MSA1")}, faults)
     assert problems == ["fault x fails f::a through ['ACK-MSA1'], not through its rules ['KOS-RETRIEVE-URL']"]
+
+
+def test_a_fault_names_its_targets_by_stable_id_not_by_title() -> None:
+    reference = {"scenarios": [{"key": "f::Le titre", "tags": ["VA-A", "id:A-ONE"], "outcome": "passed", "message": ""}]}
+    killed = {"scenarios": [{"key": "f::Le titre", "outcome": "failed", "message": "m", "findings": []}]}
+    matrix, problems = kill_matrix({"reference": reference, "x": killed}, [{"name": "x", "targets": ["A-ONE"]}])
+    assert problems == [] and matrix["scenarios"]["f::Le titre"] == {"reference": "passed", "killed_by": ["x"], "id": "A-ONE"}
+    _, problems = kill_matrix({"reference": reference, "x": killed}, [{"name": "x", "targets": ["Le titre"]}])
+    assert problems == ["fault x does not make its target fail: Le titre (not run)"]

@@ -9,19 +9,19 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
   Contexte:
     Étant donné un patient dont l'INS est qualifiée
 
-  @VA-B1 @HL7-ORU-R01 @HL7-ACK
+  @VA-B1 @HL7-ORU-R01 @HL7-ACK @id:B1-ORU
   Scénario: Le CR transmis en ORU^R01 est reçu et acquitté
     Étant donné un examen de ce patient archivé dans le PACS
     Quand le RIS transmet le CR en ORU^R01
     Alors la DRIMbox renvoie un acquittement technique AA conforme
 
-  @VA-B1 @HL7-MDM-T02 @HL7-ACK
+  @VA-B1 @HL7-MDM-T02 @HL7-ACK @id:B1-MDM
   Scénario: Le CR transmis en MDM^T02 est reçu et acquitté
     Étant donné un examen de ce patient archivé dans le PACS
     Quand le RIS transmet le CR en MDM^T02
     Alors la DRIMbox renvoie un acquittement technique AA conforme
 
-  @VA-B1 @HL7-ACK @erreur
+  @VA-B1 @HL7-ACK @erreur @id:B1-MALFORMED
   Scénario: Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR transmis sans segment PID (message mal formé)
@@ -29,7 +29,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR
     Et aucun KOS n'est publié dans le DMP pour ce patient
 
-  @VA-B1 @HL7-ACK @erreur
+  @VA-B1 @HL7-ACK @erreur @id:B1-UNREADABLE
   Scénario: Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR transmis avec un document CDA illisible
@@ -37,14 +37,14 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR
     Et aucun KOS n'est publié dans le DMP pour ce patient
 
-  @VA-B2 @DICOM-CFIND
+  @VA-B2 @DICOM-CFIND @id:B2-CFIND
   Scénario: La DRIMbox interroge le PACS sur l'examen du CR
     Étant donné un examen de ce patient archivé dans le PACS
     Quand le RIS transmet le CR en ORU^R01
     Alors le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR
     Et le KOS publié reprend les métadonnées de l'examen lues dans le PACS
 
-  @VA-B3 @KOS @XDS-ITI-41 @VIHF
+  @VA-B3 @KOS @XDS-ITI-41 @VIHF @id:B3-KOS
   Scénario: Le KOS est publié dans le DMP avec le certificat de la structure
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR masqué au patient (indicateur MetaDMPMSS INVISIBLE_PATIENT à « Y »)
@@ -55,7 +55,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Et l'assertion VIHF de la publication est signée et conforme
     Et le KOS passe la validation dciodvfy
 
-  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10
+  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10 @id:B3-RPLC-MDM
   Scénario: Le CR corrigé transmis en MDM^T10 remplace le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
@@ -63,7 +63,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
-  @VA-B3 @remplacement @XDS-RPLC @HL7-ORU-R01
+  @VA-B3 @remplacement @XDS-RPLC @HL7-ORU-R01 @id:B3-RPLC-ORU
   Scénario: Le CR corrigé transmis en ORU^R01 remplace le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
@@ -71,7 +71,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
-  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10
+  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10 @id:B3-RPLC-TWICE
   Scénario: Un second CR corrigé remplace le KOS de la première correction
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
@@ -80,7 +80,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
-  @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01
+  @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01 @id:B3-DEL-ORU
   Scénario: La suppression du CR transmise en ORU^R01 retire le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
@@ -88,7 +88,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et le KOS précédemment publié n'est plus disponible dans le DMP
 
-  @VA-B3 @suppression @XDS-ITI-57 @HL7-MDM-T04
+  @VA-B3 @suppression @XDS-ITI-57 @HL7-MDM-T04 @id:B3-DEL-MDM
   Scénario: La suppression du CR transmise en MDM^T04 retire le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR de cet examen déjà publié
@@ -96,7 +96,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et le KOS précédemment publié n'est plus disponible dans le DMP
 
-  @VA-B3 @identite @INS
+  @VA-B3 @identite @INS @id:B3-UNQUALIFIED
   Scénario: Aucun KOS n'est publié pour une identité non qualifiée
     Étant donné un examen de ce patient archivé dans le PACS
     Et l'identité du patient transmise comme provisoire (PID-32 « PROV »)
@@ -104,7 +104,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique
     Et aucun KOS n'est publié dans le DMP pour ce patient
 
-  @VA-B3 @securite @DESTDMP
+  @VA-B3 @securite @DESTDMP @id:B3-DESTDMP
   Scénario: Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP
     Étant donné un examen de ce patient archivé dans le PACS
     Et le CR non destiné au DMP (indicateur MetaDMPMSS DESTDMP à « N »)
@@ -112,7 +112,7 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique
     Et aucun KOS n'est publié dans le DMP pour ce patient
 
-  @VA-B3 @pacs
+  @VA-B3 @pacs @id:B3-UNKNOWN-STUDY
   Scénario: Aucun KOS n'est publié pour un examen inconnu du PACS
     Étant donné un examen de ce patient absent du PACS
     Quand le RIS transmet le CR en ORU^R01

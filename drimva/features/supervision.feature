@@ -6,7 +6,7 @@ Fonctionnalité: Réponse à l'outil de supervision de l'ANS
   statut JSON dans le délai, 5 fois) et enregistre sa disponibilité ; il la
   sonde aussi en continu pendant toute la campagne.
 
-  @VA-F
+  @VA-F @id:F-SUPERVISION
   Scénario: La DRIMbox répond à l'outil de supervision de l'ANS
     Quand l'outil de supervision de l'ANS sonde la DRIMbox à plusieurs reprises
     Alors chaque sonde reçoit dans le délai la réponse attendue

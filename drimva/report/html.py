@@ -20,6 +20,7 @@ from pydicom.datadict import keyword_for_tag
 
 from drimva.installation import FEATURES_DIR, PACKAGE_DIR
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
+from drimva.report.coverage_html import run_counts_section
 from drimva.report.paragraphs import interruption_paragraph, preflight_paragraph, supervision_paragraph
 from drimva.report.texts import requirement_fr, severity_fr
 from drimva.report.values_fr import value_fr
@@ -287,6 +288,7 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 <tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>{''.join(rows)}</table>
 {preflight_paragraph(results.get("preflight"))}
 {supervision_paragraph(results.get("supervision"))}
+{run_counts_section(results)}
 {''.join(sections)}
 <footer><h2>Avertissement et signatures</h2>
 <p>Ce rapport est une pré-VA produite par drimva : il ne remplace pas la vérification d'aptitude (VA) ni

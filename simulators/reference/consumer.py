@@ -270,7 +270,8 @@ class ConsumerServer(ServedByTlsHttp):
         worker.start()
         location = f"{RESULT_PATH}{job.id}"
         self.log.info("contextual call accepted for INS %s: consultation %s", job.ins, job.id)
-        return Response(self.redirect_status, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
+        status = 200 if "consumer_call_200" in self.faults else self.redirect_status  # the fault: no redirect
+        return Response(status, [("Location", location), ("Content-Type", "text/plain")], f"See {location}\n".encode())
 
     # -- consultation ------------------------------------------------------------------------
 
@@ -309,6 +310,11 @@ class ConsumerServer(ServedByTlsHttp):
         if "consumer_forward_partial" in self.faults and instances:
             self.log.info("fault consumer_forward_partial: %s not sent", instances[-1].SOPInstanceUID)
             instances = instances[:-1]
+        if "consumer_corrupt_pixels" in self.faults and instances and "PixelData" in instances[-1]:
+            pixels = bytearray(instances[-1].PixelData)
+            pixels[0] ^= 0xFF
+            instances[-1].PixelData = bytes(pixels)
+            self.log.info("fault consumer_corrupt_pixels: first pixel byte of %s flipped", instances[-1].SOPInstanceUID)
         if not instances:
             return
         result = self.store.store(instances)

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from lxml import etree
@@ -26,6 +27,7 @@ from simulators.reference import xds_metadata
 from simulators.reference.publication import KosPublication, PublishResult
 from simulators.reference.vihf import VIHF_VERSION, VihfSigner, vihf_assertion
 
+PARIS = ZoneInfo("Europe/Paris")  # the fault xds_local_creation_time writes its local time
 log = logging.getLogger(__name__)
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
@@ -84,8 +86,13 @@ class DmpClient:
             pub = dataclasses.replace(pub, masking_flags=())
         if "xds_wrong_hash" in self._faults:
             document_hash = xds_metadata.sha1_hex(pub.kos_bytes + b"\x00")
+        if "xds_local_creation_time" in self._faults:  # Paris time written as if it were UTC
+            pub = dataclasses.replace(pub, creation_time=datetime.now(PARIS).strftime("%Y%m%d%H%M%S"))
+        if "xds_no_event_codes" in self._faults:
+            pub = dataclasses.replace(pub, modalities=())
+        metadata = dataclasses.replace(pub, organisation_id="") if "xds_no_author_institution" in self._faults else pub
         body = xds_metadata.provide_and_register_request(
-            pub,
+            metadata,
             submission,
             entry_uuid=entry_uuid,
             document_cid=kos_cid,

@@ -1,7 +1,9 @@
 """Named faults of the reference DRIMbox: each breaks exactly one requirement.
 
-``targets`` name the scenarios (of ``features/*.feature``) that must fail
-when the fault is on (the self-test checks it). The service reads the
+``targets`` name the scenarios (of ``drimva/features/*.feature``, by their
+stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
+is on, and ``rules`` the catalogue rule ids whose error findings must fail
+them (the self-test checks both). The service reads the
 HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
@@ -14,42 +16,42 @@ from dataclasses import asdict, dataclass
 
 from .named import select_named
 
-S_ORU = "Le CR transmis en ORU^R01 est reçu et acquitté"
-S_MDM = "Le CR transmis en MDM^T02 est reçu et acquitté"
-S_PACS = "La DRIMbox interroge le PACS sur l'examen du CR"
-S_KOS = "Le KOS est publié dans le DMP avec le certificat de la structure"
-S_RPLC = "Le CR corrigé transmis en MDM^T10 remplace le KOS publié"
-S_RPLC_ORU = "Le CR corrigé transmis en ORU^R01 remplace le KOS publié"
-S_RPLC_TWICE = "Un second CR corrigé remplace le KOS de la première correction"
-S_DEL = "La suppression du CR transmise en ORU^R01 retire le KOS publié"
-S_DEL_MDM = "La suppression du CR transmise en MDM^T04 retire le KOS publié"
-S_UNQ = "Aucun KOS n'est publié pour une identité non qualifiée"
-S_UNK = "Aucun KOS n'est publié pour un examen inconnu du PACS"
-S_MALFORMED = "Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié"
-S_UNREADABLE = "Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié"
-S_DESTDMP = "Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP"
-S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
-S_E_NO_TOKEN = "La DRIMbox source refuse une requête sans jeton"
-S_E_EXPIRED = "La DRIMbox source refuse un jeton expiré"
-S_E_ISSUER = "La DRIMbox source refuse un jeton d'un émetteur inconnu"
-S_E_NO_KOS = "La DRIMbox source refuse une requête sans en-tête KOS-SOPInstanceUID"
-S_E_NOT_IN_KOS = "La DRIMbox source refuse une série non référencée par le KOS"
-S_E_PLAIN = "La DRIMbox source refuse le HTTP en clair"
-S_A_LISTED = "La DRIMbox figure dans la liste blanche avec un certificat serveur conforme"
-S_A_UNTRUSTED = "La DRIMbox refuse une DRIMbox source absente de la liste blanche"
-S_A_CORRUPTED = "La DRIMbox rejette une liste blanche corrompue"
-S_A_UNSIGNED = "La DRIMbox rejette une liste blanche non signée"
-S_D_CALL = "L'appel contextuel est accepté et la DRIMbox consulte le DMP"
-S_D_CALL_400 = "L'appel contextuel incomplet est refusé"
-S_D_CALL_EMPTY = "L'appel contextuel avec un paramètre vide est refusé"
-S_D_SERIES = "Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS"
-S_D_FORWARD = "L'examen complet est transmis intact au nœud DICOM"
-S_C_NO_SESSION = "Sans session, la visionneuse ne montre pas l'examen"
-S_C_OTHER_PATIENT = "Un patient connecté sous une autre identité n'accède pas à l'examen"
-S_C_ISSUER = "Un jeton d'un émetteur inconnu n'ouvre pas la visionneuse"
-S_C_PATIENT = "Le patient ouvre son examen depuis l'URL du CR avec FranceConnect+"
-S_C_PROFESSIONAL = "Un professionnel ouvre l'examen depuis l'URL du CR avec Pro Santé Connect"
-S_F_SUPERVISION = "La DRIMbox répond à l'outil de supervision de l'ANS"
+S_ORU = "B1-ORU"  # Le CR transmis en ORU^R01 est reçu et acquitté
+S_MDM = "B1-MDM"  # Le CR transmis en MDM^T02 est reçu et acquitté
+S_PACS = "B2-CFIND"  # La DRIMbox interroge le PACS sur l'examen du CR
+S_KOS = "B3-KOS"  # Le KOS est publié dans le DMP avec le certificat de la structure
+S_RPLC = "B3-RPLC-MDM"  # Le CR corrigé transmis en MDM^T10 remplace le KOS publié
+S_RPLC_ORU = "B3-RPLC-ORU"  # Le CR corrigé transmis en ORU^R01 remplace le KOS publié
+S_RPLC_TWICE = "B3-RPLC-TWICE"  # Un second CR corrigé remplace le KOS de la première correction
+S_DEL = "B3-DEL-ORU"  # La suppression du CR transmise en ORU^R01 retire le KOS publié
+S_DEL_MDM = "B3-DEL-MDM"  # La suppression du CR transmise en MDM^T04 retire le KOS publié
+S_UNQ = "B3-UNQUALIFIED"  # Aucun KOS n'est publié pour une identité non qualifiée
+S_UNK = "B3-UNKNOWN-STUDY"  # Aucun KOS n'est publié pour un examen inconnu du PACS
+S_MALFORMED = "B1-MALFORMED"  # Un CR mal formé est refusé par un acquittement d'erreur et rien n'est publié
+S_UNREADABLE = "B1-UNREADABLE"  # Un CR dont le document CDA est illisible est refusé par un acquittement d'erreur et rien n'est publié
+S_DESTDMP = "B3-DESTDMP"  # Aucun KOS n'est publié pour un CR que le RIS ne destine pas au DMP
+S_E_SERIES = "E-SERIES"  # Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source
+S_E_NO_TOKEN = "E-NO-TOKEN"  # La DRIMbox source refuse une requête sans jeton
+S_E_EXPIRED = "E-EXPIRED"  # La DRIMbox source refuse un jeton expiré
+S_E_ISSUER = "E-ISSUER"  # La DRIMbox source refuse un jeton d'un émetteur inconnu
+S_E_NO_KOS = "E-NO-KOS"  # La DRIMbox source refuse une requête sans en-tête KOS-SOPInstanceUID
+S_E_NOT_IN_KOS = "E-NOT-IN-KOS"  # La DRIMbox source refuse une série non référencée par le KOS
+S_E_PLAIN = "E-PLAIN"  # La DRIMbox source refuse le HTTP en clair
+S_A_LISTED = "A-LISTED"  # La DRIMbox figure dans la liste blanche avec un certificat serveur conforme
+S_A_UNTRUSTED = "A-UNTRUSTED"  # La DRIMbox refuse une DRIMbox source absente de la liste blanche
+S_A_CORRUPTED = "A-CORRUPTED"  # La DRIMbox rejette une liste blanche corrompue
+S_A_UNSIGNED = "A-UNSIGNED"  # La DRIMbox rejette une liste blanche non signée
+S_D_CALL = "D1-CALL"  # L'appel contextuel est accepté et la DRIMbox consulte le DMP
+S_D_CALL_400 = "D1-CALL-MISSING"  # L'appel contextuel incomplet est refusé
+S_D_CALL_EMPTY = "D1-CALL-EMPTY"  # L'appel contextuel avec un paramètre vide est refusé
+S_D_SERIES = "D2-SERIES"  # Chaque série est récupérée auprès de la DRIMbox source avec un jeton valide et l'en-tête KOS
+S_D_FORWARD = "D3-FORWARD"  # L'examen complet est transmis intact au nœud DICOM
+S_C_NO_SESSION = "C-NO-SESSION"  # Sans session, la visionneuse ne montre pas l'examen
+S_C_OTHER_PATIENT = "C1-OTHER-PATIENT"  # Un patient connecté sous une autre identité n'accède pas à l'examen
+S_C_ISSUER = "C2-ISSUER"  # Un jeton d'un émetteur inconnu n'ouvre pas la visionneuse
+S_C_PATIENT = "C1-FRANCECONNECT"  # Le patient ouvre son examen depuis l'URL du CR avec FranceConnect+
+S_C_PROFESSIONAL = "C2-PSC"  # Un professionnel ouvre l'examen depuis l'URL du CR avec Pro Santé Connect
+S_F_SUPERVISION = "F-SUPERVISION"  # La DRIMbox répond à l'outil de supervision de l'ANS
 
 
 @dataclass(frozen=True)
@@ -74,93 +76,132 @@ class Fault:
 
 
 FAULTS: tuple[Fault, ...] = (
-    Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM)),
-    Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM)),
+    Fault("hl7_no_ack", "closes the MLLP connection without sending the ACK", (S_ORU, S_MDM), rules=("ACK-PRESENT",)),
+    Fault("hl7_ack_wrong_msa2", "MSA-2 of the ACK differs from the received MSH-10", (S_ORU, S_MDM), rules=("ACK-MSA2",)),
     Fault("hl7_accept_unreadable", "acknowledges AA a CR it cannot read (no PID, CDA not readable) and drops it",
           (S_MALFORMED, S_UNREADABLE), rules=("ACK-MSA1",)),
-    Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,)),
-    Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,)),
-    Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,)),
-    Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,)),
-    Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,)),
-    Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,)),
+    Fault(
+        "hl7_refuse_without_err", "refuses an unreadable CR with AE but no ERR segment (the error is not said)",
+        (S_MALFORMED, S_UNREADABLE), rules=("ACK-ERR",),
+    ),
+    Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,), rules=("ACK-MSH9",)),
+    Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,), rules=("KOS-STUDY-FROM-PACS",)),
+    Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,), rules=("KOS-EVIDENCE-COMPLETE",)),
+    Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,), rules=("KOS-RETRIEVE-URL",)),
+    Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
+    Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),
     Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,),
           rules=("DMP-NO-PUBLICATION",)),
-    Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,)),
-    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU)),
+    Fault("publish_unknown_study", "publishes a KOS with an empty series list when the PACS has no instance", (S_UNK,), rules=("DMP-NO-PUBLICATION",)),
+    Fault("replace_without_rplc", "publishes the corrected CR's KOS as a new document, without RPLC", (S_RPLC, S_RPLC_ORU), rules=("XDS-RPLC",)),
     # The DMP refuses an RPLC to a deprecated entry, so the DRIMbox answers AR: the kill is seen on the ACK.
     Fault("rplc_targets_first", "a second replacement's RPLC targets the study's first KOS entry, not the one it replaces",
           (S_RPLC_TWICE,), rules=("ACK-MSA1",)),
-    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM)),
-    Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,)),
+    Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM), rules=("DMP-WITHDRAWN",)),
+    Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,), rules=("XDS-TYPECODE",)),
     Fault(
         "xds_ignore_masking_flags",
         "XDS confidentialityCode carries the CR's level only, not the MetaDMPMSS masking flags set to Y",
         (S_KOS,),
+        rules=("XDS-CONFIDENTIALITY",),
     ),
-    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,)),
-    Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,)),
+    # The DMP refuses the submission (XDSNonIdenticalHash): DMP-PUBLICATION's finding carries the DMP's refusal.
+    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,), rules=("DMP-PUBLICATION",)),
+    Fault(
+        "xds_local_creation_time",
+        "XDS creationTime written in Paris local time as if it were UTC (an hour or two after the submission)",
+        (S_KOS,), rules=("XDS-CREATION-TIME",),
+    ),
+    Fault(
+        "xds_no_author_institution", "XDS authorInstitution without the organisation's identifier (the VIHF keeps it)",
+        (S_KOS,), rules=("XDS-AUTHOR-INSTITUTION",),
+    ),
+    Fault(
+        "xds_no_event_codes", "XDS eventCodeList without the modality codes of the KOS's series",
+        (S_KOS,), rules=("XDS-EVENTCODES",),
+    ),
+    Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,), rules=("VIHF-SIGNATURE",)),
+    # The DMP simulator refuses the expired assertion with a SOAP fault, which DMP-PUBLICATION's finding carries.
     Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,),
           rules=("DMP-PUBLICATION",)),
-    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL)),
+    # The DMP refuses the TLS handshake: nothing is published (DMP-PUBLICATION, the refusal in its finding) or queried.
+    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL), rules=("DMP-PUBLICATION", "DMP-ITI-18")),
     Fault(
         "wado_no_token_check",
         "WADO-RS source serves without checking the bearer token (absent, expired, unknown issuer, bad signature)",
         (S_E_NO_TOKEN, S_E_EXPIRED, S_E_ISSUER),
+        rules=("WADO-SECURITY",),
     ),
     Fault(
         "wado_ignore_kos_header",
         "WADO-RS source serves the series whatever the KOS-SOPInstanceUID header (absent, unknown, not referencing it)",
         (S_E_NO_KOS, S_E_NOT_IN_KOS),
+        rules=("WADO-SECURITY",),
     ),
     Fault(
         "wado_skip_last_instance",
         "WADO-RS source leaves the last instance of the series out of a 200 response",
         (S_E_SERIES,),
+        rules=("RETRIEVAL-COMPLETE",),
     ),
     Fault(
         "wado_plain_http",
         "WADO-RS source port also answers plain HTTP (a connection not starting with a TLS handshake is served in clear)",
         (S_E_PLAIN,),
+        rules=("WADO-TLS",),
     ),
     # Block A and the consumer role (VA-D).
     Fault(
         "tls_wrong_certificate",
         "HTTPS servers present the organisation's signing certificate instead of the operator certificate of the trust list",
         (S_A_LISTED,),
+        rules=("TRUST-SERVER-CERT",),
     ),
     Fault(
         "consumer_accept_missing_param",
         "answers 303 to a contextual call missing a mandatory parameter or with an empty one",
         (S_D_CALL_400, S_D_CALL_EMPTY),
+        rules=("CALL-400",),
+    ),
+    Fault(
+        "consumer_call_200", "answers a valid contextual call 200 (consultation started) instead of redirecting (302 / 303)",
+        (S_D_CALL,), rules=("CALL-REDIRECT",),
     ),
     Fault(
         "trust_accept_unsigned",
         "adopts a liste blanche whose signature is absent or does not verify",
         (S_A_CORRUPTED, S_A_UNSIGNED),
+        rules=("TRUST-UNLISTED-PEER",),
     ),
-    Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_A_UNTRUSTED,)),
-    Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,)),
-    Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,)),
-    Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,)),
+    Fault("trust_ignore_list", "fetches images from a source DRIMbox absent from the liste blanche", (S_A_UNTRUSTED,), rules=("TRUST-UNLISTED-PEER",)),
+    Fault("consumer_skip_series", "fetches every series of the KOS but the last", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
+    Fault("consumer_forward_partial", "sends all retrieved instances but one to the DICOM node", (S_D_FORWARD,), rules=("RETRIEVAL-COMPLETE",)),
+    Fault(
+        "consumer_corrupt_pixels", "flips the first pixel byte of the last retrieved instance before sending it to the DICOM node",
+        (S_D_FORWARD,), rules=("RETRIEVAL-PIXELS",),
+    ),
+    Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
     # Viewer (VA-C1, VA-C2) and supervision (VA-F).
     # it never sends the browser to an identity provider: the patient's and the professional's logins fail too
     Fault(
         "viewer_no_login", "the viewer serves the study (page and API) without a session",
         (S_C_NO_SESSION, S_C_PATIENT, S_C_PROFESSIONAL),
+        rules=("VIEWER-ACCESS", "VIEWER-IDP"),
     ),
     Fault(
         "viewer_ignore_patient_identity",
         "the viewer serves a study to any FranceConnect+ user, whatever the patient's INS traits",
         (S_C_OTHER_PATIENT,),
+        rules=("VIEWER-ACCESS",),
     ),
     Fault(
         "viewer_accept_any_issuer",
         "the viewer accepts an id_token without checking its signature and issuer",
         (S_C_ISSUER,),
+        rules=("VIEWER-ACCESS",),
     ),
-    Fault("supervision_slow", "the supervision endpoint answers after 3 s", (S_F_SUPERVISION,)),
-    Fault("supervision_wrong_status", 'the supervision endpoint answers 200 {"status": "DOWN"}', (S_F_SUPERVISION,)),
+    Fault("supervision_slow", "the supervision endpoint answers after 3 s", (S_F_SUPERVISION,), rules=("SUPERVISION-PROBE",)),
+    Fault("supervision_wrong_status", 'the supervision endpoint answers 200 {"status": "DOWN"}', (S_F_SUPERVISION,), rules=("SUPERVISION-PROBE",)),
 )
 
 FAULTS_BY_NAME: dict[str, Fault] = {fault.name: fault for fault in FAULTS}

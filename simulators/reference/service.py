@@ -223,6 +223,8 @@ class ReferenceService:
             self.log.info("fault hl7_accept_unreadable: AA for a message it cannot read (%s)", error)
             return ACCEPTED
         self.log.info("message rejected (AE): %s", error)
+        if "hl7_refuse_without_err" in self.faults:
+            return Outcome("AE", None)  # the ACK then has no ERR segment
         return Outcome("AE", error)
 
     def _process_studies(self, report: Hl7Report, cda: CdaReport) -> Outcome:
