@@ -393,7 +393,8 @@ class Timeouts(_Section):
 
 class RuleSettings(_Section):
     require_retrieve_location_uid: bool = True
-    qualified_identity_statuses: tuple[str, ...] = ("VALI", "QUAL")
+    # the first is the PID-32 the harness sends in a qualified CR (a DRIMbox publishing on QUAL only is sent QUAL)
+    qualified_identity_statuses: tuple[str, ...] = Field(default=("VALI", "QUAL"), min_length=1)
     strict: bool = False
     run_dciodvfy: bool = True
     vihf_versions: tuple[str, ...] = ("3.0", "4.0")

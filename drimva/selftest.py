@@ -53,10 +53,23 @@ def combined_variant_runs(
     combined, reference = runs.get(COMBINED), runs.get(reference_key)
     if len(names) < 2 or not isinstance(combined, dict) or not isinstance(reference, dict):
         return {}, names
-    outcomes = {s["key"]: s["outcome"] for s in combined["scenarios"]}
-    if any(outcomes.get(s["key"]) != "passed" for s in reference["scenarios"]):
+    seen = {s["key"]: s for s in combined["scenarios"]}
+    allowed = not_applicable_tags(variants)
+    if any(s["key"] not in seen or not _as_expected(seen[s["key"]], allowed) for s in reference["scenarios"]):
         return {}, names
     return {VARIANT_PREFIX + name: combined for name in names}, []
+
+
+def not_applicable_tags(variants: list[dict[str, Any]]) -> set[str]:
+    """The scenario tags the variants' profiles make not applicable (``Variant.not_applicable``)."""
+    return {tag for variant in variants for tag in variant.get("not_applicable", ())}
+
+
+def _as_expected(scenario: dict[str, Any], not_applicable: set[str]) -> bool:
+    """Passed, or not applicable where a variant's profile says the scenario does not apply to it."""
+    if scenario["outcome"] == "passed":
+        return True
+    return scenario["outcome"] == "not_applicable" and bool(not_applicable & set(scenario.get("tags", ())))
 
 
 def _run_one(
@@ -157,8 +170,10 @@ def variant_report(
     runs: dict[str, dict[str, Any] | str], variants: list[dict[str, Any]], reference_key: str = REFERENCE
 ) -> tuple[dict[str, Any], list[str]]:
     """Per variant (``runs`` keyed ``variant:<name>``), which scenarios passed and which did not; and the problems:
-    every scenario of the reference run must pass with every variant too."""
+    every scenario of the reference run must pass with every variant too, except the ones a variant's profile makes
+    not applicable (``not_applicable`` tags; in the combined run, those of every variant)."""
     problems: list[str] = []
+    combined_tags = not_applicable_tags(variants)
     reference = runs.get(reference_key)
     expected = [s["key"] for s in reference["scenarios"]] if isinstance(reference, dict) else []
     report: dict[str, Any] = {}
@@ -169,11 +184,13 @@ def variant_report(
             problems.append(f"variant {name}: {run or 'not run'}")
             continue
         seen = {s["key"]: s for s in run["scenarios"]}
+        allowed = combined_tags if run is runs.get(COMBINED) else set(variant.get("not_applicable", ()))
         passed = sorted(key for key, s in seen.items() if s["outcome"] == "passed")
         others = {key: s["outcome"] for key, s in sorted(seen.items()) if s["outcome"] != "passed"}
         problems += [
             f"variant {name}: {key}: {outcome} with a conformant variant (false fail): {seen[key]['message'][:300]}"
             for key, outcome in others.items()
+            if not _as_expected(seen[key], allowed)
         ]
         problems += [f"variant {name}: {key} did not run" for key in expected if key not in seen]
         report[name] = {

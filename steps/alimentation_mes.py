@@ -176,14 +176,16 @@ def qualified_patient(state: ScenarioState, dmp: DmpSimulator) -> None:
 def exam_in_pacs(
     state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
 ) -> None:
-    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host))
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host),
+             identity_status=profile.rules.qualified_identity_statuses[0])
     pacs.add_study(state.datasets)
     state.in_pacs = True
 
 
 @given("un examen de ce patient absent du PACS")
 def exam_not_in_pacs(state: ScenarioState, profile: Profile, organisation: Organisation) -> None:
-    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host),
+             identity_status=profile.rules.qualified_identity_statuses[0])
     state.in_pacs = False
 
 

@@ -47,7 +47,7 @@ NOTE_LOCATION_UID = (
     "required by the financing annex's definition of the KOS; the ANS samples and the ANS demonstrator's "
     "KOS carry only RetrieveURL, so they depart from the annex here (where-sources-disagree.md)"
 )
-NOTE_SWITCH = "downgraded to a warning because the SUT profile sets kos.require_retrieve_location_uid = false"
+NOTE_SWITCH = "downgraded to a warning because the SUT profile sets rules.require_retrieve_location_uid = false"
 NOTE_TEMPLATE = "absent from every ANS sample and from the demonstrator's KOS (kos-manifest.md open question 2)"
 NOTE_MEANING = "the ANS demonstrator writes MANIFEST; CID 7010 gives 'Manifest'"
 

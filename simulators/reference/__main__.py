@@ -31,7 +31,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from .config import ConfigError, ReferenceConfig, load_config
+from .config import DEFAULT_CONSENT_NAMES, ConfigError, ReferenceConfig, load_config
 from .config import FC_ACR, FC_SCOPE, PSC_ACR, PSC_SCOPE, OidcClientConfig
 from .consumer import ConsumerServer
 from .dicom_server import DicomServer
@@ -50,7 +50,15 @@ from .store_scu import StoreScu
 from .stow_client import StowClient
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
-from .variants import CONTEXTUAL_302, VARIANTS, VIHF_4, select_variants
+from .variants import (
+    CONSENT_INFORMATION_ET_CONSENTEMENT,
+    CONTEXTUAL_302,
+    DSG_SIGNATURE,
+    HIERARCHICAL_CFIND,
+    VARIANTS,
+    VIHF_4,
+    select_variants,
+)
 from .viewer import PATIENT, PROFESSIONAL, ViewerServer
 from .wado_client import WadoClient
 
@@ -133,6 +141,7 @@ def run(
         host=config.pacs.host,
         port=config.pacs.port,
         timeout_s=config.timeouts.dicom_s,
+        hierarchical=HIERARCHICAL_CFIND in variants,
     )
     dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log)
     mllp: MllpServer | None = None
@@ -199,6 +208,11 @@ def run(
     return 0
 
 
+def _consent_names(configured: tuple[str, ...], variants: frozenset[str]) -> tuple[str, ...]:
+    """The consent parameter names the contextual call accepts: the variant reads the ANS test server's only."""
+    return ("InformationEtConsentement",) if CONSENT_INFORMATION_ET_CONSENTEMENT in variants else configured
+
+
 def _vihf_version(variants: frozenset[str]) -> str:
     from .vihf import VIHF_VERSION
 
@@ -222,6 +236,7 @@ def _dmp_client(config: ReferenceConfig, faults: frozenset[str], variants: froze
         timeout_s=config.timeouts.http_s,
         faults=faults,
         vihf_version=_vihf_version(variants),
+        dsg_signature=DSG_SIGNATURE in variants,
     )
 
 
@@ -323,7 +338,7 @@ def _consumer_server(
         server_cert=tls_cert,
         server_key=tls_key,
         contextual_path=consumer.contextual_path if consumer else "/drimbox/appel-contextuel",
-        consent_names=consumer.consent_names if consumer else ("InformationEtConsentement", "InformationEtOppositionConsultation"),
+        consent_names=_consent_names(consumer.consent_names if consumer else DEFAULT_CONSENT_NAMES, variants),
         trust=trust,
         dmp=query,
         wado=wado,
