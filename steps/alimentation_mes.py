@@ -22,7 +22,7 @@ from drimva.findings import Finding
 from drimva.oracles.dciodvfy import dciodvfy_available, oracle_findings, run_dciodvfy
 from drimva.profile import Profile
 from drimva.rules.hl7_ack import check_ack_exchange
-from drimva.rules.kos import check_kos, check_kos_pacs_metadata
+from drimva.rules.kos import check_kos, check_kos_pacs_metadata, read_oracle_findings
 from drimva.rules.publication import (
     APPROVED,
     EntryRecord,
@@ -36,7 +36,7 @@ from drimva.rules.publication import (
     publication_missing,
 )
 from drimva.rules.vihf import check_vihf
-from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update
+from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update, is_signature_entry
 from drimva.verdict import Verdict
 from drimva.waiting import poll
 from drimva.xds import ProvideAndRegister
@@ -93,8 +93,9 @@ def with_defect(message: str, defect: str) -> str:
 
 
 def _patient_entries(dmp: DmpSimulator, state: ScenarioState) -> list[RegistryEntry]:
+    """The patient's KOS entries: a DSG signature entry (Signature01) of the same submission is not a KOS."""
     ins = state.patient.ins if state.patient else "?"
-    return [entry for entry in dmp.entries() if ins in entry.patient_id]
+    return [entry for entry in dmp.entries() if ins in entry.patient_id and not is_signature_entry(entry.metadata)]
 
 
 def _wait_entry(
@@ -365,7 +366,9 @@ def vihf_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Ve
 
 
 @then("le KOS passe la validation dciodvfy")
-def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evidence: EvidenceStore) -> None:
+def kos_dciodvfy(
+    state: ScenarioState, profile: Profile, rule_options: RuleOptions, verdict: Verdict, evidence: EvidenceStore
+) -> None:
     entry, _ = _publication(state)
     if not profile.rules.run_dciodvfy:
         verdict.note("dciodvfy", [])
@@ -376,7 +379,7 @@ def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evide
     for label, mode in (("-new", None), ("-profile IHEXDSIManifest", "IHEXDSIManifest")):
         result = run_dciodvfy(entry.document, profile=mode)
         evidence.record("oracle", f"dciodvfy {label}", result.output.encode("utf-8"), result.output, suffix="txt")
-        verdict.judge(f"dciodvfy {label}", oracle_findings(result, label))
+        verdict.judge(f"dciodvfy {label}", read_oracle_findings(oracle_findings(result, label), rule_options))
 
 
 @then("un nouveau KOS conforme remplace le précédent dans le DMP")
