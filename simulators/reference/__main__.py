@@ -53,6 +53,7 @@ from .trust_store import TrustStore
 from .variants import (
     CONSENT_INFORMATION_ET_CONSENTEMENT,
     CONTEXTUAL_302,
+    CONTEXTUAL_BARE_OID,
     DSG_SIGNATURE,
     HIERARCHICAL_CFIND,
     VARIANTS,
@@ -347,6 +348,7 @@ def _consumer_server(
         log=log.getChild("consumer"),
         timeout_s=timeout,
         redirect_status=302 if CONTEXTUAL_302 in variants else 303,
+        bare_oid_only=CONTEXTUAL_BARE_OID in variants,
     )
 
 

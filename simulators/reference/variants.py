@@ -44,6 +44,7 @@ NO_RETRIEVE_LOCATION_UID = "no_retrieve_location_uid"
 QUAL_ONLY = "qual_only"
 CONSENT_INFORMATION_ET_CONSENTEMENT = "consent_information_et_consentement"
 PUBLISH_DESTDMP_N = "publish_destdmp_n"
+CONTEXTUAL_BARE_OID = "contextual_bare_oid"
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,16 @@ VARIANTS: tuple[Variant, ...] = (
         profile={"rules": {"publish_requires_destdmp": False}},
         rules=("PUB-DESTDMP-N-NO-PUBLICATION",),
         not_applicable=("DESTDMP",),
+    ),
+    Variant(
+        CONTEXTUAL_BARE_OID,
+        "reads Patient.identifier.system of the contextual call as a bare OID only, and refuses urn:oid:<OID> with "
+        "400 (the reference: either); its profile makes the harness send the bare OID",
+        "trust-list-and-identity.md §7 and open question 6: the ANS test server's example and the old RIS simulator "
+        "send the bare OID 1.2.250.1.213.1.4.10, the FHIR form is urn:oid:; the ITI-18 patient id the DRIMbox then "
+        "builds is a CX (<INS>^^^&<OID>&ISO) in every source, so that reading has no variant",
+        profile={"sut": {"consumer": {"ins_system": "oid"}}},
+        rules=("CALL-REDIRECT", "CALL-400", "DMP-ITI-18"),
     ),
 )
 
