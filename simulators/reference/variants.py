@@ -14,14 +14,20 @@ The harness lays them over the embedded profile for a run with that variant
 it never imports this package.
 
 Who reads which: the MLLP service (``service.py``) ``ack_before_processing``,
-``kos_implicit_vr`` and ``withdraw_deprecated``; the DMP clients
-(``dmp_client.py``, ``dmp_query.py``) ``vihf_4``; the consumer role
-(``consumer.py``) ``contextual_302``; ``stow_rs_node`` is a profile setting
-only (the consumer sends over STOW-RS when its config names a STOW-RS URL).
+``kos_implicit_vr``, ``withdraw_deprecated`` and ``no_retrieve_location_uid``;
+the PACS client (``pacs_client.py``) ``hierarchical_cfind``; the DMP clients
+(``dmp_client.py``, ``dmp_query.py``) ``vihf_4`` and ``dsg_signature``; the
+consumer role (``consumer.py``) ``contextual_302``, ``contextual_bare_oid``
+and ``consent_information_et_consentement``. ``stow_rs_node``, ``qual_only``
+and ``publish_destdmp_n`` are profile settings only (the consumer sends over
+STOW-RS when its config names a STOW-RS URL; the qualified statuses and the
+DESTDMP reading reach the reference's config from the profile).
 A variant can be combined with a fault (``--variant V --fault F``): the fault
 must still make its targets fail. Several variants combine
 (``--variant A,B``): each reads a different point of the sources, so the
-self-test runs them all at once, and one by one only when that run fails.
+self-test runs them all at once, and one by one only when that run fails;
+a variant with ``not_applicable`` runs alone (its profile would take those
+scenarios away from the others).
 """
 
 from __future__ import annotations
