@@ -99,7 +99,9 @@ def test_the_new_variants_combine_and_each_behaves_as_it_says(tmp_path: Path) ->
     evidence = run_dir / "evidence"
     sent = b"".join(path.read_bytes() for path in evidence.rglob("*dmp-request*.http"))
     assert b"urn:ihe:iti:2007:AssociationType:signs" in sent and b'mimeType="text/xml"' in sent
-    assert b"\x40\x00\x11\xe0" not in b"".join(p.read_bytes() for p in (run_dir / "reference").rglob("*.dcm"))
+    published = sorted((run_dir / "reference" / "state" / "kos").glob("*.dcm"))
+    assert published and all(b"\x40\x00\x11\xe0" not in p.read_bytes() for p in published)  # no (0040,E011)
+    assert all(b"\x08\x00\x90\x11" in p.read_bytes() for p in published)  # (0008,1190) RetrieveURL, as a control
     pacs = " ".join(path.name for path in evidence.rglob("*C-FIND-rq*"))
     assert "SERIES" in pacs and "IMAGE" in pacs, pacs
     everything = b"".join(path.read_bytes() for path in evidence.rglob("*") if path.is_file())
