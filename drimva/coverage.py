@@ -8,7 +8,9 @@ fail one of them and the variants that pass them all; and per entry, the
 faults whose run failed a scenario with an error finding of that entry's rule
 id (the entry is judged live and a fault of the reference breaks it), the
 scenarios where that happened. A judged entry that no fault breaks is marked
-``!``: its rule is never seen failing live, only in unit tests.
+``!``: its rule is never seen failing live, only in unit tests. Per entry too,
+the conformant variants that name its rule id (``variants.json`` of the
+self-test folder: the reading of it they exercise) and whose run passed.
 """
 
 from __future__ import annotations
@@ -79,6 +81,34 @@ def selftest_by_entry(run_dir: Path) -> dict[str, dict[str, list[str]]]:
     return {rule: {key: sorted(values) for key, values in row.items()} for rule, row in sorted(out.items())}
 
 
+VARIANTS_FILE = "variants.json"  # the self-test's variants, as --list-variants gives them
+
+
+def selftest_variants_by_entry(run_dir: Path) -> dict[str, list[str]]:
+    """Per rule id: the variants that name it (``rules``) and whose run passed every scenario (or left one
+    ``not_applicable`` where the variant says its profile does). A variant's own run counts over the combined one."""
+    path = run_dir / VARIANTS_FILE
+    if not path.is_file():
+        return {}
+    runs: dict[str, dict[str, Any]] = {}
+    for results in sorted(run_dir.glob("*/results.json")):
+        run = json.loads(results.read_text("utf-8"))
+        for name in str(run.get("variant") or "").split(","):
+            if name and (name not in runs or results.parent.name == f"variant-{name}"):
+                runs[name] = run
+    out: dict[str, list[str]] = {}
+    for variant in json.loads(path.read_text("utf-8")):
+        run, allowed = runs.get(variant["name"]), set(variant.get("not_applicable", ()))
+        scenarios = run.get("scenarios", []) if run else []
+        if scenarios and all(
+            s["outcome"] == "passed" or (s["outcome"] == "not_applicable" and allowed & set(s.get("tags", ())))
+            for s in scenarios
+        ):
+            for rule in variant.get("rules", ()):
+                out.setdefault(rule, []).append(variant["name"])
+    return {rule: sorted(names) for rule, names in sorted(out.items())}
+
+
 def latest_selftest(reports: Path) -> Path | None:
     """The newest ``selftest-*`` folder under ``reports`` that has a reference run, or None."""
     folders = sorted(p for p in reports.glob("selftest-*") if (p / "reference" / "results.json").is_file())
@@ -105,6 +135,8 @@ def render(table: Mapping[str, Any]) -> str:
                 killers = table.get("entries", {}).get(entry["id"], {}).get("killed_by", [])
                 mark = "  " if killers else "! "
                 why = f" — tuée par {', '.join(killers)}" if killers else " — aucune faute ne la met en défaut en direct"
+                variants = table.get("entries", {}).get(entry["id"], {}).get("variants", [])
+                why += f" ; passe avec les variantes {', '.join(variants)}" if variants else ""
             lines.append(f"  {mark}{entry['id']}{why}")
     c = table["counts"]
     lines.append(
@@ -126,5 +158,7 @@ def run_coverage(*, as_json: bool = False, selftest: Path | None = None, reports
         table["selftest_dir"] = str(folder)
         table["selftest"] = selftest_by_item(folder)
         table["entries"] = selftest_by_entry(folder)
+        for rule, names in selftest_variants_by_entry(folder).items():
+            table["entries"].setdefault(rule, {"killed_by": [], "scenarios": []})["variants"] = names
     print(json.dumps(table, ensure_ascii=False, indent=2) if as_json else render(table))
     return 1 if table["unjudged"] else 0

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from drimva.coverage import VARIANTS_FILE
 from drimva.runs import UsageError, new_run_id
 from drimva.results import RESULTS_FILE
 from fixtures.embedded import list_faults, list_variants
@@ -262,6 +263,9 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
             print(f"drimva selftest: the combined variant run did not pass; running the {len(alone)} variants one by one")
             again = {name: pool.submit(_run_one, base / f"variant-{name}", None, timeout_s, "run", name) for name in alone}
             runs.update({VARIANT_PREFIX + name: future.result() for name, future in again.items()})
+    if variants:  # what drimva coverage reads: the rule ids whose reading each variant exercises
+        base.mkdir(parents=True, exist_ok=True)
+        (base / VARIANTS_FILE).write_text(json.dumps(variants, ensure_ascii=False, indent=2), "utf-8")
     drimbox_runs = {k: v for k, v in runs.items() if not k.startswith((RIS_PREFIX, VARIANT_PREFIX))}
     if COMBINED in runs:
         matrix_note = "combined" if not alone else "combined run failed; each variant alone"

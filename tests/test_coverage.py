@@ -79,3 +79,24 @@ def test_a_judged_entry_no_fault_breaks_is_marked() -> None:
     table["entries"] = {"A-B": {"killed_by": ["f1", "f2"], "scenarios": ["a::one"]}}
     text = coverage.render(table)
     assert "    A-B — tuée par f1, f2" in text and "dont 1 mises en défaut en direct par une faute, 0 jamais" in text
+
+
+def test_an_entry_shows_the_variants_that_exercise_its_reading_and_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "selftest-1"
+    _run(run / "reference", outcomes=[("a::one", ["VA-A"], "passed"), ("a::two", ["VA-B3", "DESTDMP"], "passed")])
+    _run(run / "variants-combined", variant="early,broken", outcomes=[("a::one", ["VA-A"], "failed")])
+    _run(run / "variant-early", variant="early", outcomes=[("a::one", ["VA-A"], "passed")])
+    _run(run / "variant-broken", variant="broken", outcomes=[("a::one", ["VA-A"], "failed")])
+    _run(run / "variant-lenient", variant="lenient",
+         outcomes=[("a::one", ["VA-A"], "passed"), ("a::two", ["VA-B3", "DESTDMP"], "not_applicable")])
+    _run(run / "variant-narrow", variant="narrow", outcomes=[("a::two", ["VA-B3", "DESTDMP"], "not_applicable")])
+    (run / coverage.VARIANTS_FILE).write_text(json.dumps([
+        {"name": "early", "rules": ["A-B", "TL-X"]}, {"name": "broken", "rules": ["A-B"]},
+        {"name": "lenient", "rules": ["A-B"], "not_applicable": ["DESTDMP"]}, {"name": "narrow", "rules": ["A-B"]},
+    ]))  # fmt: skip
+    assert coverage.selftest_variants_by_entry(run) == {"A-B": ["early", "lenient"], "TL-X": ["early"]}
+    assert coverage.selftest_variants_by_entry(tmp_path) == {}  # no variants.json: none named
+    table = coverage.coverage(catalogue.parse(SMALL))
+    table["selftest_dir"], table["selftest"] = str(run), {}
+    table["entries"] = {"A-B": {"killed_by": ["f1"], "scenarios": ["a::one"], "variants": ["early", "lenient"]}}
+    assert "    A-B — tuée par f1 ; passe avec les variantes early, lenient" in coverage.render(table)
