@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 from drimva.rules.catalogue import Requirement, by_va_item, counts, entries
 
+VARIANTS_FILE = "variants.json"  # the self-test's variants, as --list-variants gives them
+
 
 def coverage(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, Any]:
     """The coverage table as plain data: entries per VA item, and the counts."""
@@ -49,17 +51,34 @@ def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
     for scenario in json.loads(reference.read_text("utf-8"))["scenarios"]:
         for item in (tag for tag in scenario["tags"] if tag.startswith("VA-")):
             out.setdefault(item, {"scenarios": [], "faults": [], "variants": []})["scenarios"].append(scenario["key"])
+    not_applicable = _not_applicable_tags(run_dir)
     for item, row in out.items():
         mine = set(row["scenarios"])
         for run in runs:
-            seen = {s["key"]: s["outcome"] for s in run.get("scenarios", []) if s["key"] in mine}
+            names = str(run.get("variant") or "").split(",")  # a combined run names every variant it had on
+            allowed = {tag for name in names for tag in not_applicable.get(name, ())}
+            seen = {s["key"]: _outcome(s, allowed) for s in run.get("scenarios", []) if s["key"] in mine}
             if run.get("fault") and "failed" in seen.values():
                 row["faults"].append(str(run["fault"]))
             elif run.get("variant") and seen and set(seen.values()) == {"passed"} and set(seen) == mine:
-                row["variants"] += str(run["variant"]).split(",")  # a combined run names every variant it had on
+                row["variants"] += names
         row["faults"].sort()
         row["variants"].sort()
     return dict(sorted(out.items()))
+
+
+def _not_applicable_tags(run_dir: Path) -> dict[str, list[str]]:
+    """Per variant of the self-test (``variants.json``), the tags of the scenarios its profile makes not applicable."""
+    path = run_dir / VARIANTS_FILE
+    variants = json.loads(path.read_text("utf-8")) if path.is_file() else []
+    return {variant["name"]: list(variant.get("not_applicable", ())) for variant in variants}
+
+
+def _outcome(scenario: Mapping[str, Any], not_applicable: set[str]) -> str:
+    """The outcome, ``passed`` for a scenario not applicable where the variant says its profile makes it so."""
+    if scenario["outcome"] == "not_applicable" and not_applicable & set(scenario.get("tags", ())):
+        return "passed"
+    return str(scenario["outcome"])
 
 
 def selftest_by_entry(run_dir: Path) -> dict[str, dict[str, list[str]]]:
@@ -81,9 +100,6 @@ def selftest_by_entry(run_dir: Path) -> dict[str, dict[str, list[str]]]:
     return {rule: {key: sorted(values) for key, values in row.items()} for rule, row in sorted(out.items())}
 
 
-VARIANTS_FILE = "variants.json"  # the self-test's variants, as --list-variants gives them
-
-
 def selftest_variants_by_entry(run_dir: Path) -> dict[str, list[str]]:
     """Per rule id: the variants that name it (``rules``) and whose run passed every scenario (or left one
     ``not_applicable`` where the variant says its profile does). A variant's own run counts over the combined one."""
@@ -100,10 +116,7 @@ def selftest_variants_by_entry(run_dir: Path) -> dict[str, list[str]]:
     for variant in json.loads(path.read_text("utf-8")):
         run, allowed = runs.get(variant["name"]), set(variant.get("not_applicable", ()))
         scenarios = run.get("scenarios", []) if run else []
-        if scenarios and all(
-            s["outcome"] == "passed" or (s["outcome"] == "not_applicable" and allowed & set(s.get("tags", ())))
-            for s in scenarios
-        ):
+        if scenarios and all(_outcome(s, allowed) == "passed" for s in scenarios):
             for rule in variant.get("rules", ()):
                 out.setdefault(rule, []).append(variant["name"])
     return {rule: sorted(names) for rule, names in sorted(out.items())}

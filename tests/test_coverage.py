@@ -95,6 +95,8 @@ def test_an_entry_shows_the_variants_that_exercise_its_reading_and_pass(tmp_path
         {"name": "lenient", "rules": ["A-B"], "not_applicable": ["DESTDMP"]}, {"name": "narrow", "rules": ["A-B"]},
     ]))  # fmt: skip
     assert coverage.selftest_variants_by_entry(run) == {"A-B": ["early", "lenient"], "TL-X": ["early"]}
+    by_item = coverage.selftest_by_item(run)  # lenient passes VA-B3: its one scenario is not applicable as it says
+    assert by_item["VA-B3"]["variants"] == ["lenient"] and by_item["VA-A"]["variants"] == ["early", "lenient"]
     assert coverage.selftest_variants_by_entry(tmp_path) == {}  # no variants.json: none named
     table = coverage.coverage(catalogue.parse(SMALL))
     table["selftest_dir"], table["selftest"] = str(run), {}

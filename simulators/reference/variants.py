@@ -18,10 +18,11 @@ Who reads which: the MLLP service (``service.py``) ``ack_before_processing``,
 the PACS client (``pacs_client.py``) ``hierarchical_cfind``; the DMP clients
 (``dmp_client.py``, ``dmp_query.py``) ``vihf_4`` and ``dsg_signature``; the
 consumer role (``consumer.py``) ``contextual_302``, ``contextual_bare_oid``
-and ``consent_information_et_consentement``. ``stow_rs_node``, ``qual_only``
-and ``publish_destdmp_n`` are profile settings only (the consumer sends over
-STOW-RS when its config names a STOW-RS URL; the qualified statuses and the
-DESTDMP reading reach the reference's config from the profile).
+and ``consent_information_et_consentement``. ``stow_rs_node``, ``qual_only``,
+``publish_destdmp_n`` and ``wado_mutual_tls`` are profile settings only (the
+consumer sends over STOW-RS when its config names a STOW-RS URL; the
+qualified statuses, the DESTDMP reading and mutual TLS reach the reference's
+config from the profile).
 A variant can be combined with a fault (``--variant V --fault F``): the fault
 must still make its targets fail. Several variants combine
 (``--variant A,B``): each reads a different point of the sources, so the
@@ -51,6 +52,7 @@ QUAL_ONLY = "qual_only"
 CONSENT_INFORMATION_ET_CONSENTEMENT = "consent_information_et_consentement"
 PUBLISH_DESTDMP_N = "publish_destdmp_n"
 CONTEXTUAL_BARE_OID = "contextual_bare_oid"
+WADO_MUTUAL_TLS = "wado_mutual_tls"
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,15 @@ VARIANTS: tuple[Variant, ...] = (
         "builds is a CX (<INS>^^^&<OID>&ISO) in every source, so that reading has no variant",
         profile={"sut": {"consumer": {"ins_system": "oid"}}},
         rules=("CALL-REDIRECT", "CALL-400", "DMP-ITI-18"),
+    ),
+    Variant(
+        WADO_MUTUAL_TLS,
+        "requires a TLS client certificate of the trust space on its WADO-RS source, and presents the "
+        "organisation's as a consumer (the reference: server authentication only); its profile says so",
+        "where-sources-disagree.md (trust between DRIMboxes): the official datasets sign a trust list, the "
+        "demonstrator has neither a list nor mutual TLS; sut.trust.mutual_tls is the profile option",
+        profile={"sut": {"trust": {"mutual_tls": True}}},
+        rules=("WADO-SERIES-FETCHED", "WADO-SECURITY", "RETRIEVAL-COMPLETE", "TRUST-UNLISTED-PEER"),
     ),
 )
 
