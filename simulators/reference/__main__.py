@@ -41,7 +41,7 @@ from .mllp_server import MllpServer
 from .named import UnknownName
 from .oidc_rp import OidcRelyingParty
 from .pacs_client import PacsClient
-from .retrieval import PacsRetriever
+from .retrieval import MoveInbox, PacsRetriever
 from .service import Publisher, ReferenceService
 from .source_server import SourceServer
 from .state import StateStore, atomic_write
@@ -54,6 +54,7 @@ from .variants import (
     CONSENT_INFORMATION_ET_CONSENTEMENT,
     CONTEXTUAL_302,
     CONTEXTUAL_BARE_OID,
+    CMOVE_RETRIEVE,
     DSG_SIGNATURE,
     HIERARCHICAL_CFIND,
     VARIANTS,
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot set up the DMP client from the 'dmp' keys: {exc}", file=sys.stderr)
         return 2
     try:
-        source = _source_server(config, faults, log)
+        inbox = MoveInbox() if CMOVE_RETRIEVE in variants else None
+        source = _source_server(config, faults, log, inbox)
     except (OSError, ValueError) as exc:
         publisher.close()
         print(f"error: cannot set up the WADO-RS source from the 'https' / 'psc' keys: {exc}", file=sys.stderr)
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         publisher.close()
         print(f"error: cannot set up the viewer / supervision from the 'https' / 'viewer' / 'supervision' keys: {exc}", file=sys.stderr)
         return 2
-    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision, variants)
+    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision, variants, inbox)
 
 
 def run(
@@ -127,6 +129,7 @@ def run(
     viewer: ViewerServer | None = None,
     supervision: SupervisionServer | None = None,
     variants: frozenset[str] = frozenset(),
+    inbox: MoveInbox | None = None,
 ) -> int:
     stop = threading.Event()
 
@@ -144,7 +147,7 @@ def run(
         timeout_s=config.timeouts.dicom_s,
         hierarchical=HIERARCHICAL_CFIND in variants,
     )
-    dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log)
+    dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log, inbox=inbox)
     mllp: MllpServer | None = None
     service: ReferenceService | None = None
     try:
@@ -241,8 +244,11 @@ def _dmp_client(config: ReferenceConfig, faults: frozenset[str], variants: froze
     )
 
 
-def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> SourceServer | None:
-    """The WADO-RS source (not started), or None when ``https`` / ``psc`` are not configured."""
+def _source_server(
+    config: ReferenceConfig, faults: frozenset[str], log: logging.Logger, inbox: MoveInbox | None = None
+) -> SourceServer | None:
+    """The WADO-RS source (not started), or None when ``https`` / ``psc`` are not configured; with ``inbox`` it
+    retrieves from the PACS by C-MOVE to its own DICOM listener (variant cmove_retrieve), else by C-GET."""
     if config.https is None or config.psc is None:
         return None
     retriever = PacsRetriever(
@@ -251,6 +257,7 @@ def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging
         host=config.pacs.host,
         port=config.pacs.port,
         timeout_s=config.timeouts.dicom_s,
+        inbox=inbox,
     )
     verifier = TokenVerifier(
         issuer=config.psc.issuer,

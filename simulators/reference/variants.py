@@ -15,7 +15,8 @@ it never imports this package.
 
 Who reads which: the MLLP service (``service.py``) ``ack_before_processing``,
 ``kos_implicit_vr``, ``withdraw_deprecated`` and ``no_retrieve_location_uid``;
-the PACS client (``pacs_client.py``) ``hierarchical_cfind``; the DMP clients
+the PACS client (``pacs_client.py``) ``hierarchical_cfind``; the source's
+retriever (``retrieval.py``, with ``dicom_server.py``) ``cmove_retrieve``; the DMP clients
 (``dmp_client.py``, ``dmp_query.py``) ``vihf_4`` and ``dsg_signature``; the
 consumer role (``consumer.py``) ``contextual_302``, ``contextual_bare_oid``
 and ``consent_information_et_consentement``. ``stow_rs_node``, ``qual_only``,
@@ -53,6 +54,7 @@ CONSENT_INFORMATION_ET_CONSENTEMENT = "consent_information_et_consentement"
 PUBLISH_DESTDMP_N = "publish_destdmp_n"
 CONTEXTUAL_BARE_OID = "contextual_bare_oid"
 WADO_MUTUAL_TLS = "wado_mutual_tls"
+CMOVE_RETRIEVE = "cmove_retrieve"
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,14 @@ VARIANTS: tuple[Variant, ...] = (
         "demonstrator has neither a list nor mutual TLS; sut.trust.mutual_tls is the profile option",
         profile={"sut": {"trust": {"mutual_tls": True}}},
         rules=("WADO-SERIES-FETCHED", "WADO-SECURITY", "RETRIEVAL-COMPLETE", "TRUST-UNLISTED-PEER"),
+    ),
+    Variant(
+        CMOVE_RETRIEVE,
+        "as a source, retrieves the instances a WADO-RS request asks for from the PACS by C-MOVE to its own AE "
+        "(the reference: C-GET on the same association)",
+        "dicom-query-retrieve.md §4 and open question 3: the demonstrator moves (Study Root C-MOVE at SERIES level), "
+        "C-GET is allowed by DICOM and used by none of the DRIM-M samples; the PACS simulator serves both",
+        rules=("RETRIEVAL-COMPLETE", "RETRIEVAL-PIXELS", "WADO-SERIES-FETCHED"),
     ),
 )
 
