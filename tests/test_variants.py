@@ -110,6 +110,17 @@ def test_the_new_variants_combine_and_each_behaves_as_it_says(tmp_path: Path) ->
     assert b"Patient.identifier.system=1.2.250.1.213.1.4.10&" in everything  # the bare OID
 
 
+S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
+
+
+def test_a_source_that_moves_under_mutual_tls_serves_every_series(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    results = run_va(run_dir, "--scenario", S_E_SERIES, "--variant", "cmove_retrieve,wado_mutual_tls")
+    assert {name: s["outcome"] for name, s in scenarios_by_name(results).items()} == {S_E_SERIES: "passed"}
+    pacs = [path.name for path in (run_dir / "evidence").rglob("*-rq*")]
+    assert any("C-MOVE-rq" in name for name in pacs) and not any("C-GET-rq" in name for name in pacs), pacs
+
+
 def test_the_destdmp_scenario_is_not_applicable_to_a_box_that_publishes_on_n(tmp_path: Path) -> None:
     results = run_va(tmp_path / "run", "--scenario", S_DESTDMP, "--scenario", S_KOS, "--variant", "publish_destdmp_n")
     outcomes = {name: s["outcome"] for name, s in scenarios_by_name(results).items()}
@@ -119,6 +130,8 @@ def test_the_destdmp_scenario_is_not_applicable_to_a_box_that_publishes_on_n(tmp
 @pytest.mark.parametrize(("variant", "fault", "scenario", "rule"), [
     ("qual_only", "publish_unqualified", S_UNQ, "DMP-NO-PUBLICATION"),
     ("dsg_signature", "xds_wrong_typecode", S_KOS, "XDS-TYPECODE"),
+    ("cmove_retrieve", "wado_skip_last_instance", "Une DRIMbox consommatrice récupère chaque série d'un examen publié "
+     "par la DRIMbox source", "RETRIEVAL-COMPLETE"),
 ])  # fmt: skip
 def test_a_fault_is_still_caught_with_a_new_variant(tmp_path: Path, variant: str, fault: str, scenario: str, rule: str) -> None:
     results = run_va(tmp_path / "run", "--scenario", scenario, "--variant", variant, fault=fault)
@@ -131,7 +144,7 @@ def test_every_variant_names_catalogue_rule_ids() -> None:
     listed = subprocess.run([sys.executable, "-m", "simulators.reference", "--list-variants"], capture_output=True,
                             text=True, timeout=60, check=True)  # fmt: skip
     variants = json.loads(listed.stdout)
-    assert len(variants) == 14
+    assert len(variants) == 15
     for variant in variants:
         assert variant["rules"], variant["name"]
         for rule in variant["rules"]:
