@@ -19,6 +19,10 @@ An entry stands out (``!``, *left over*) when it has no rule (``not_judged``),
 or when a judged entry has no scenario or no killing fault and the catalogue
 states no ``reason`` for it. Without a self-test folder only the rules are
 known: a judged entry is not marked then.
+
+Per entry too, the conformant variants that *name* its rule id
+(``variants.json`` of the self-test folder: the other reading of it they
+exercise) and whose run passed (``readings``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from drimva.rules.catalogue import Requirement, by_va_item, counts, entries
 
 REFERENCE_RUNS = ("reference", "ris-reference")  # the faultless runs of a self-test folder
 RULE_TEXT = {"judged": "jugée en direct", "validate_only": "validate seulement", "not_judged": "non jugée"}
+VARIANTS_FILE = "variants.json"  # the self-test's variants, as --list-variants gives them
 
 
 def coverage(catalogue: Mapping[str, Requirement] | None = None) -> dict[str, Any]:
@@ -75,17 +80,34 @@ def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
     for scenario in json.loads(reference.read_text("utf-8"))["scenarios"]:
         for item in (tag for tag in scenario["tags"] if tag.startswith("VA-")):
             out.setdefault(item, {"scenarios": [], "faults": [], "variants": []})["scenarios"].append(scenario["key"])
+    not_applicable = _not_applicable_tags(run_dir)
     for item, row in out.items():
         mine = set(row["scenarios"])
         for run in runs:
-            seen = {s["key"]: s["outcome"] for s in run.get("scenarios", []) if s["key"] in mine}
+            names = str(run.get("variant") or "").split(",")  # a combined run names every variant it had on
+            allowed = {tag for name in names for tag in not_applicable.get(name, ())}
+            seen = {s["key"]: _outcome(s, allowed) for s in run.get("scenarios", []) if s["key"] in mine}
             if run.get("fault") and "failed" in seen.values():
                 row["faults"].append(str(run["fault"]))
             elif run.get("variant") and seen and set(seen.values()) == {"passed"} and set(seen) == mine:
-                row["variants"] += str(run["variant"]).split(",")  # a combined run names every variant it had on
+                row["variants"] += names
         row["faults"].sort()
         row["variants"].sort()
     return dict(sorted(out.items()))
+
+
+def _not_applicable_tags(run_dir: Path) -> dict[str, list[str]]:
+    """Per variant of the self-test (``variants.json``), the tags of the scenarios its profile makes not applicable."""
+    path = run_dir / VARIANTS_FILE
+    variants = json.loads(path.read_text("utf-8")) if path.is_file() else []
+    return {variant["name"]: list(variant.get("not_applicable", ())) for variant in variants}
+
+
+def _outcome(scenario: Mapping[str, Any], not_applicable: set[str]) -> str:
+    """The outcome, ``passed`` for a scenario not applicable where the variant says its profile makes it so."""
+    if scenario["outcome"] == "not_applicable" and not_applicable & set(scenario.get("tags", ())):
+        return "passed"
+    return str(scenario["outcome"])
 
 
 def selftest_by_entry(run_dir: Path) -> dict[str, dict[str, list[str]]]:
@@ -167,9 +189,34 @@ def with_selftest(table: dict[str, Any], folder: Path, catalogue: Mapping[str, R
     table["selftest_dir"] = str(folder)
     table["selftest"] = selftest_by_item(folder)
     table["entries"] = {e.id: _entry_row(e, seen.get(e.id, {})) for e in listed.values()}
+    for rule, names in selftest_variants_by_entry(folder).items():
+        if rule in table["entries"]:
+            table["entries"][rule]["readings"] = names
     table["counts"].update(tally(table["entries"]))
     table["left_over"] = sorted(rule for rule, row in table["entries"].items() if row["mark"])
     return table
+
+
+def selftest_variants_by_entry(run_dir: Path) -> dict[str, list[str]]:
+    """Per rule id: the variants that name it (``rules``) and whose run passed every scenario (or left one
+    ``not_applicable`` where the variant says its profile does). A variant's own run counts over the combined one."""
+    path = run_dir / VARIANTS_FILE
+    if not path.is_file():
+        return {}
+    runs: dict[str, dict[str, Any]] = {}
+    for results in sorted(run_dir.glob("*/results.json")):
+        run = json.loads(results.read_text("utf-8"))
+        for name in str(run.get("variant") or "").split(","):
+            if name and (name not in runs or results.parent.name == f"variant-{name}"):
+                runs[name] = run
+    out: dict[str, list[str]] = {}
+    for variant in json.loads(path.read_text("utf-8")):
+        run, allowed = runs.get(variant["name"]), set(variant.get("not_applicable", ()))
+        scenarios = run.get("scenarios", []) if run else []
+        if scenarios and all(_outcome(s, allowed) == "passed" for s in scenarios):
+            for rule in variant.get("rules", ()):
+                out.setdefault(rule, []).append(variant["name"])
+    return {rule: sorted(names) for rule, names in sorted(out.items())}
 
 
 def latest_selftest(reports: Path) -> Path | None:
@@ -187,6 +234,8 @@ def entry_line(entry_id: str, row: Mapping[str, Any], selftest: bool) -> str:
         parts.append(f"tuée par {', '.join(row['killed_by'])}" if row["killed_by"] else "aucune faute ne la met en défaut")
         if row["variants"]:
             parts.append(f"variantes conformes : {len(row['variants'])}")
+        if row.get("readings"):
+            parts.append(f"autre lecture passée par {', '.join(row['readings'])}")
     return f"  {mark}{entry_id} — " + " · ".join(parts)
 
 

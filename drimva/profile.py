@@ -160,6 +160,9 @@ class ConsumerEndpoint(_Section):
 
     contextual_url: WebUrl = "https://127.0.0.1:8444/drimbox/appel-contextuel"
     consent_parameter: str = "InformationEtOppositionConsultation"  # where-sources-disagree.md
+    # the form of Patient.identifier.system the harness sends: "urn-oid" (urn:oid:<OID>, the FHIR form) or "oid"
+    # (the bare OID of the ANS test server's example); trust-list-and-identity.md open question 6 leaves both open
+    ins_system: Literal["urn-oid", "oid"] = "urn-oid"
     # how it sends the retrieved images to the DICOM node (VA-D3): the VA says a DICOM node (C-STORE),
     # the demonstrator stores over STOW-RS (where-sources-disagree.md); the node accepts both
     node_transport: Literal["c-store", "stow-rs"] = "c-store"
@@ -393,7 +396,8 @@ class Timeouts(_Section):
 
 class RuleSettings(_Section):
     require_retrieve_location_uid: bool = True
-    qualified_identity_statuses: tuple[str, ...] = ("VALI", "QUAL")
+    # the first is the PID-32 the harness sends in a qualified CR (a DRIMbox publishing on QUAL only is sent QUAL)
+    qualified_identity_statuses: tuple[str, ...] = Field(default=("VALI", "QUAL"), min_length=1)
     strict: bool = False
     run_dciodvfy: bool = True
     vihf_versions: tuple[str, ...] = ("3.0", "4.0")

@@ -2,7 +2,9 @@
 
 Runs ``drimva run`` once against the faultless embedded reference, once with
 every conformant variant of it on (every scenario; when that run does not
-pass, once per variant, to name the one at fault) and once per named fault (the
+pass, once per variant, to name the one at fault; a variant whose profile makes
+a scenario not applicable always alone, and that scenario may be
+``not_applicable`` there) and once per named fault (the
 scenarios it targets, ``--scenario``: ``killed_by`` lists the targets a fault
 kills, not what else it would break), and ``drimva ris`` once
 against the faultless embedded RIS simulator and once per RIS fault
@@ -26,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from drimva.coverage import VARIANTS_FILE
 from drimva.runs import UsageError, new_run_id
 from drimva.results import RESULTS_FILE
 from drimva.scenario_ids import scenario_id
@@ -58,6 +61,20 @@ def combined_variant_runs(
     if any(outcomes.get(s["key"]) != "passed" for s in reference["scenarios"]):
         return {}, names
     return {VARIANT_PREFIX + name: combined for name in names}, []
+
+
+def combinable(variants: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The variants that run together, and those that run alone: a variant whose profile makes a scenario not
+    applicable (``Variant.not_applicable``) would take that scenario away from every other variant of the run."""
+    apart = [variant for variant in variants if variant.get("not_applicable")]
+    return [variant for variant in variants if variant not in apart], apart
+
+
+def _as_expected(scenario: dict[str, Any], not_applicable: set[str]) -> bool:
+    """Passed, or not applicable where a variant's profile says the scenario does not apply to it."""
+    if scenario["outcome"] == "passed":
+        return True
+    return scenario["outcome"] == "not_applicable" and bool(not_applicable & set(scenario.get("tags", ())))
 
 
 def _run_one(
@@ -163,7 +180,8 @@ def variant_report(
     runs: dict[str, dict[str, Any] | str], variants: list[dict[str, Any]], reference_key: str = REFERENCE
 ) -> tuple[dict[str, Any], list[str]]:
     """Per variant (``runs`` keyed ``variant:<name>``), which scenarios passed and which did not; and the problems:
-    every scenario of the reference run must pass with every variant too."""
+    every scenario of the reference run must pass with every variant too, except the ones a variant's profile makes
+    not applicable (its ``not_applicable`` tags; such a variant runs alone, see :func:`combinable`)."""
     problems: list[str] = []
     reference = runs.get(reference_key)
     expected = [s["key"] for s in reference["scenarios"]] if isinstance(reference, dict) else []
@@ -175,11 +193,13 @@ def variant_report(
             problems.append(f"variant {name}: {run or 'not run'}")
             continue
         seen = {s["key"]: s for s in run["scenarios"]}
+        allowed = set(variant.get("not_applicable", ()))
         passed = sorted(key for key, s in seen.items() if s["outcome"] == "passed")
         others = {key: s["outcome"] for key, s in sorted(seen.items()) if s["outcome"] != "passed"}
         problems += [
             f"variant {name}: {key}: {outcome} with a conformant variant (false fail): {seen[key]['message'][:300]}"
             for key, outcome in others.items()
+            if not _as_expected(seen[key], allowed)
         ]
         problems += [f"variant {name}: {key} did not run" for key in expected if key not in seen]
         report[name] = {
@@ -224,10 +244,12 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
     # matrix asks of it is that it kills them: the whole suite per fault cost about 3 minutes more)
     drimbox = names is None or bool(faults or variants)  # --only ris:… runs no DRIMbox at all
     plan: list[PlannedRun] = [(REFERENCE, base / REFERENCE, None, "run", None, ())] if drimbox else []
-    if len(variants) > 1:
-        plan.append((COMBINED, base / "variants-combined", None, "run", ",".join(v["name"] for v in variants), ()))
+    together, apart = combinable(variants)
+    if len(together) > 1:
+        plan.append((COMBINED, base / "variants-combined", None, "run", ",".join(v["name"] for v in together), ()))
     else:
-        plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"], ()) for v in variants]
+        apart = together + apart
+    plan += [(VARIANT_PREFIX + v["name"], base / f"variant-{v['name']}", None, "run", v["name"], ()) for v in apart]
     plan += [(f["name"], base / f["name"], f["name"], "run", None, tuple(f["targets"])) for f in faults]
     if names is None or ris_faults:
         plan.append((RIS_PREFIX + REFERENCE, base / f"ris-{REFERENCE}", None, "ris", None, ()))
@@ -241,12 +263,15 @@ def run_selftest(out: Path, jobs: int = 2, timeout_s: float = 600.0, names: set[
             for key, folder, fault, command, variant, scenarios in plan
         }
         runs = {name: future.result() for name, future in futures.items()}
-        from_combined, alone = combined_variant_runs(runs, variants) if COMBINED in runs else ({}, [])
+        from_combined, alone = combined_variant_runs(runs, together) if COMBINED in runs else ({}, [])
         runs.update(from_combined)
         if alone:  # the combined run failed somewhere: which variant is to blame, each on its own
             print(f"drimva selftest: the combined variant run did not pass; running the {len(alone)} variants one by one")
             again = {name: pool.submit(_run_one, base / f"variant-{name}", None, timeout_s, "run", name) for name in alone}
             runs.update({VARIANT_PREFIX + name: future.result() for name, future in again.items()})
+    if variants:  # what drimva coverage reads: the rule ids whose reading each variant exercises
+        base.mkdir(parents=True, exist_ok=True)
+        (base / VARIANTS_FILE).write_text(json.dumps(variants, ensure_ascii=False, indent=2), "utf-8")
     drimbox_runs = {k: v for k, v in runs.items() if not k.startswith((RIS_PREFIX, VARIANT_PREFIX))}
     if COMBINED in runs:
         matrix_note = "combined" if not alone else "combined run failed; each variant alone"

@@ -266,7 +266,7 @@ def _send_all(
         start = time.monotonic()
         for index in range(count):
             state = ScenarioState()
-            new_exam(state, organisation, template)
+            new_exam(state, organisation, template, identity_status=profile.rules.qualified_identity_statuses[0])
             spec = state.require_spec()
             stack.pacs.add_study(state.datasets)
             control_id = f"SOAK{time.strftime('%H%M%S')}{next(_control_ids):06d}"

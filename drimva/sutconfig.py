@@ -133,6 +133,7 @@ def build_bundle(profile: Profile) -> Bundle:
         data["consumer"] = {
             "contextual_call_url": profile.sut.consumer.contextual_url,
             "consent_parameter": profile.sut.consumer.consent_parameter,
+            "ins_system": profile.sut.consumer.ins_system,
             "dmp": {"iti18_url": dmp_base + REGISTRY_PATH, "iti43_url": dmp_base + REPOSITORY_PATH},
             "peer_source": _url(peer.host, peer.port, PEER_WADO_PATH),
             "untrusted_peer_source": _url(peer.untrusted_host, peer.untrusted_port, PEER_WADO_PATH),
@@ -220,7 +221,8 @@ def readme_fr(data: dict[str, Any]) -> str:
         node = consumer["dicom_node"]
         lines += [
             "", "## DRIMbox consommatrice (VA-D1 à VA-D3, VA-A)",
-            f"- le banc fait l'appel contextuel sur {consumer['contextual_call_url']} (consentement : `{consumer['consent_parameter']}`)",
+            f"- le banc fait l'appel contextuel sur {consumer['contextual_call_url']} (consentement : `{consumer['consent_parameter']}`, "
+            f"OID de l'INS : {'nu' if consumer['ins_system'] == 'oid' else 'urn:oid:'})",
             f"- DMP, ITI-18 : {consumer['dmp']['iti18_url']} ; ITI-43 : {consumer['dmp']['iti43_url']}",
             f"- DRIMbox source paire (dans la liste blanche) : {consumer['peer_source']} ; absente de la liste : "
             f"{consumer['untrusted_peer_source']}",

@@ -23,7 +23,7 @@ from drimva.oracles.dciodvfy import dciodvfy_available, run_dciodvfy
 from drimva.profile import Profile
 from drimva.rules.dciodvfy import oracle_findings
 from drimva.rules.hl7_ack import check_ack_exchange
-from drimva.rules.kos import check_kos, check_kos_pacs_metadata
+from drimva.rules.kos import check_kos, check_kos_pacs_metadata, read_oracle_findings
 from drimva.rules.publication import (
     APPROVED,
     EntryRecord,
@@ -37,7 +37,7 @@ from drimva.rules.publication import (
     publication_missing,
 )
 from drimva.rules.vihf import check_vihf
-from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update
+from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update, is_signature_entry
 from drimva.verdict import Verdict
 from drimva.waiting import poll
 from drimva.xds import ProvideAndRegister
@@ -94,8 +94,9 @@ def with_defect(message: str, defect: str) -> str:
 
 
 def _patient_entries(dmp: DmpSimulator, state: ScenarioState) -> list[RegistryEntry]:
+    """The patient's KOS entries: a DSG signature entry (Signature01) of the same submission is not a KOS."""
     ins = state.patient.ins if state.patient else "?"
-    return [entry for entry in dmp.entries() if ins in entry.patient_id]
+    return [entry for entry in dmp.entries() if ins in entry.patient_id and not is_signature_entry(entry.metadata)]
 
 
 def _wait_entry(
@@ -177,14 +178,16 @@ def qualified_patient(state: ScenarioState, dmp: DmpSimulator) -> None:
 def exam_in_pacs(
     state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
 ) -> None:
-    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host))
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host),
+             identity_status=profile.rules.qualified_identity_statuses[0])
     pacs.add_study(state.datasets)
     state.in_pacs = True
 
 
 @given("un examen de ce patient absent du PACS")
 def exam_not_in_pacs(state: ScenarioState, profile: Profile, organisation: Organisation) -> None:
-    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host))
+    new_exam(state, organisation, profile.viewer.url_template.replace("{host}", profile.viewer.host),
+             identity_status=profile.rules.qualified_identity_statuses[0])
     state.in_pacs = False
 
 
@@ -364,7 +367,9 @@ def vihf_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Ve
 
 
 @then("le KOS passe la validation dciodvfy")
-def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evidence: EvidenceStore) -> None:
+def kos_dciodvfy(
+    state: ScenarioState, profile: Profile, rule_options: RuleOptions, verdict: Verdict, evidence: EvidenceStore
+) -> None:
     entry, _ = _publication(state)
     if not profile.rules.run_dciodvfy:
         verdict.note("dciodvfy", [])
@@ -375,7 +380,7 @@ def kos_dciodvfy(state: ScenarioState, profile: Profile, verdict: Verdict, evide
     for label, mode in (("-new", None), ("-profile IHEXDSIManifest", "IHEXDSIManifest")):
         result = run_dciodvfy(entry.document, profile=mode)
         evidence.record("oracle", f"dciodvfy {label}", result.output.encode("utf-8"), result.output, suffix="txt")
-        verdict.judge(f"dciodvfy {label}", oracle_findings(label, errors=result.errors, warnings=result.warnings, problem=result.problem))
+        verdict.judge(f"dciodvfy {label}", read_oracle_findings(oracle_findings(label, errors=result.errors, warnings=result.warnings, problem=result.problem), rule_options))
 
 
 @then("un nouveau KOS conforme remplace le précédent dans le DMP")

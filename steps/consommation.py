@@ -88,12 +88,13 @@ def _publish_at(state: ScenarioState, source: PeerSource, dmp: DmpSimulator, pro
     )
 
 
-def contextual_form(state: ScenarioState, consent_parameter: str) -> dict[str, str]:
+def contextual_form(state: ScenarioState, consent_parameter: str, ins_system: str = "urn-oid") -> dict[str, str]:
+    """The ten parameters; ``ins_system`` (``sut.consumer.ins_system``) says whether the INS OID goes bare or as urn:oid:."""
     patient = state.patient
     assert patient is not None
     return {
         "Patient.identifier.value": patient.ins,
-        "Patient.identifier.system": f"urn:oid:{patient.ins_oid}",
+        "Patient.identifier.system": patient.ins_oid if ins_system == "oid" else f"urn:oid:{patient.ins_oid}",
         "Patient.name.family": patient.birth_name,
         "Patient.name.given": patient.given_name,
         "Patient.gender": {"F": "female", "M": "male"}.get(patient.sex, "unknown"),
@@ -193,7 +194,7 @@ def open_patient_file(
     state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
     evidence: EvidenceStore, profile: Profile,
 ) -> None:
-    form = contextual_form(state, profile.sut.consumer.consent_parameter)
+    form = contextual_form(state, profile.sut.consumer.consent_parameter, profile.sut.consumer.ins_system)
     _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s)
 
 
@@ -202,7 +203,7 @@ def incomplete_call(
     state: ScenarioState, sut: SutHandle, psc: PscSimulator, professional: Professional, pki: TestPki,
     evidence: EvidenceStore, profile: Profile, how: str, name: str,
 ) -> None:
-    form = contextual_form(state, profile.sut.consumer.consent_parameter)
+    form = contextual_form(state, profile.sut.consumer.consent_parameter, profile.sut.consumer.ins_system)
     if how == "omet":
         form.pop(name)
     else:

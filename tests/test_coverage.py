@@ -126,3 +126,25 @@ def test_the_html_page_and_the_report_section(tmp_path) -> None:  # type: ignore
     assert f"<tr><td>VA-F</td><td>{va_f}</td><td>{va_f}</td><td>1</td></tr>" in section
     out = tmp_path / "couverture.html"
     assert coverage.run_coverage(selftest=_folder(tmp_path / "again"), html=out, page=coverage_page) == 1 and out.is_file()  # the real catalogue: most entries left over there
+
+def test_an_entry_shows_the_variants_that_exercise_its_reading_and_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = tmp_path / "selftest-1"
+    _run(run / "reference", outcomes=[("a::one", ["VA-A"], "passed"), ("a::two", ["VA-B3", "DESTDMP"], "passed")])
+    _run(run / "variants-combined", variant="early,broken", outcomes=[("a::one", ["VA-A"], "failed")])
+    _run(run / "variant-early", variant="early", outcomes=[("a::one", ["VA-A"], "passed")])
+    _run(run / "variant-broken", variant="broken", outcomes=[("a::one", ["VA-A"], "failed")])
+    _run(run / "variant-lenient", variant="lenient",
+         outcomes=[("a::one", ["VA-A"], "passed"), ("a::two", ["VA-B3", "DESTDMP"], "not_applicable")])
+    _run(run / "variant-narrow", variant="narrow", outcomes=[("a::two", ["VA-B3", "DESTDMP"], "not_applicable")])
+    (run / coverage.VARIANTS_FILE).write_text(json.dumps([
+        {"name": "early", "rules": ["A-B", "TL-X"]}, {"name": "broken", "rules": ["A-B"]},
+        {"name": "lenient", "rules": ["A-B"], "not_applicable": ["DESTDMP"]}, {"name": "narrow", "rules": ["A-B"]},
+    ]))  # fmt: skip
+    assert coverage.selftest_variants_by_entry(run) == {"A-B": ["early", "lenient"], "TL-X": ["early"]}
+    by_item = coverage.selftest_by_item(run)  # lenient passes VA-B3: its one scenario is not applicable as it says
+    assert by_item["VA-B3"]["variants"] == ["lenient"] and by_item["VA-A"]["variants"] == ["early", "lenient"]
+    assert coverage.selftest_variants_by_entry(tmp_path) == {}  # no variants.json: none named
+    listed = catalogue.parse(SMALL)
+    table = coverage.with_selftest(coverage.coverage(listed), run, listed)
+    assert table["entries"]["A-B"]["readings"] == ["early", "lenient"] and "readings" not in table["entries"]["C-D"]
+    assert "· autre lecture passée par early, lenient" in coverage.render(table)

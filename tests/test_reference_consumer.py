@@ -546,7 +546,9 @@ def test_check_contextual_call() -> None:
     assert check_contextual_call([*good, ("Bogus", "1")], names) == "unknown parameter Bogus"
 
 
-def consumer(world: World, faults: frozenset[str] = frozenset()) -> tuple[ConsumerServer, list[object]]:
+def consumer(
+    world: World, faults: frozenset[str] = frozenset(), bare_oid_only: bool = False
+) -> tuple[ConsumerServer, list[object]]:
     p = world.pki.pki
     trust = store_for(world.pki, world.lists, faults)
     dmp = dmp_client(world)
@@ -556,15 +558,16 @@ def consumer(world: World, faults: frozenset[str] = frozenset()) -> tuple[Consum
         bind_host="127.0.0.1", port=0, server_cert=world.pki.server[0], server_key=world.pki.server[1],
         contextual_path="/drimbox/appel-contextuel", consent_names=("InformationEtConsentement",
                                                                     "InformationEtOppositionConsultation"),
-        trust=trust, dmp=dmp, wado=wado, store=store, faults=faults, log=LOG,
+        trust=trust, dmp=dmp, wado=wado, store=store, faults=faults, log=LOG, bare_oid_only=bare_oid_only,
     )
     return server, [dmp, wado]
 
 
 def consult(world: World, faults: frozenset[str] = frozenset(), *, token: str | None = TOKEN,
-            host: str = SOURCE, **overrides: str | None) -> tuple[httpx.Response, dict[str, object] | None]:
+            host: str = SOURCE, bare_oid_only: bool = False,
+            **overrides: str | None) -> tuple[httpx.Response, dict[str, object] | None]:
     world.serve_kos(host)
-    server, clients = consumer(world, faults)
+    server, clients = consumer(world, faults, bare_oid_only)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with server, httpx.Client(verify=ssl.create_default_context(cafile=str(world.pki.pki.ca_cert)), timeout=5,
@@ -593,6 +596,21 @@ def test_consultation_retrieves_and_forwards_the_whole_study(world: World) -> No
                                 "instances_retrieved": 4, "instances_stored": 4}
     assert set(world.node.received) == {str(ds.SOPInstanceUID) for ds in world.study.instances}
     assert len(world.sources[SOURCE].requests) == 2
+
+
+@pytest.mark.parametrize("bare_oid_only", [False, True])
+def test_the_ins_system_as_a_bare_oid_is_read_by_both_readings(world: World, bare_oid_only: bool) -> None:
+    """trust-list-and-identity.md open question 6: the reference reads a bare OID or urn:oid:, the variant
+    contextual_bare_oid a bare OID only (urn:oid: is refused 400, nothing is asked of the DMP)."""
+    response, status = consult(world, bare_oid_only=bare_oid_only)
+    assert response.status_code == 303 and status is not None and status["status"] == "done", status
+    world.dmp.requests.clear()
+    urn = {"Patient.identifier.system": f"urn:oid:{world.study.patient.ins_oid}"}
+    response, status = consult(world, bare_oid_only=bare_oid_only, **urn)
+    if bare_oid_only:
+        assert response.status_code == 400 and "bare OID" in response.text and world.dmp.requests == []
+    else:
+        assert response.status_code == 303 and status is not None and status["status"] == "done", status
 
 
 def test_incomplete_contextual_call_is_refused(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import email
@@ -257,11 +258,14 @@ def stub(pki: Pki) -> Iterator[DmpStub]:
     server.stop()
 
 
-def client_for(pki: Pki, base: str, faults: frozenset[str] = frozenset(), timeout_s: float = 5.0) -> DmpClient:
+def client_for(
+    pki: Pki, base: str, faults: frozenset[str] = frozenset(), timeout_s: float = 5.0, dsg_signature: bool = False
+) -> DmpClient:
     return DmpClient(
         repository_url=f"{base}/repository", registry_url=f"{base}/registry", ca_cert=pki.ca,
         client_cert=pki.client_cert, client_key=pki.client_key, signing_cert=pki.signing_cert,
         signing_key=pki.signing_key, lps=LPS, source_id="1.2.250.1.999.77.2", timeout_s=timeout_s, faults=faults,
+        dsg_signature=dsg_signature,
     )
 
 
@@ -482,6 +486,30 @@ def test_replacement_carries_an_rplc_association(pki: Pki, stub: DmpStub) -> Non
     envelope = read_mtom(received).envelope
     rplc = envelope.xpath("//rim:Association[@associationType=$t]", t=xm.RPLC, namespaces=NS)
     assert [(a.get("sourceObject"), a.get("targetObject")) for a in rplc] == [(result.entry_uuid, old)]
+
+
+def test_the_dsg_signature_variant_adds_signature01_as_the_ans_validator_sample(pki: Pki, stub: DmpStub) -> None:
+    with client_for(pki, stub.base, dsg_signature=True) as client:
+        result = client.publish(PUB)
+    mtom = read_mtom(stub.received[-1])
+    kos, signature = mtom.envelope.xpath("//rim:ExtrinsicObject", namespaces=NS)
+    assert (kos.get("id"), kos.get("mimeType"), signature.get("mimeType")) == (result.entry_uuid, "application/dicom", "text/xml")
+    assert codes(signature, xm.DE_CLASS) == [("urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1", "URN")]
+    assert codes(signature, xm.DE_FORMAT) == [("http://www.w3.org/2000/09/xmldsig#", "URN")]
+    assert codes(signature, xm.DE_TYPE) == [("E1762", "ASTM")]
+    (ss,) = mtom.envelope.xpath("//rim:RegistryPackage", namespaces=NS)
+    pairs = {(a.get("associationType"), a.get("sourceObject"), a.get("targetObject"))
+             for a in mtom.envelope.xpath("//rim:Association", namespaces=NS)}  # fmt: skip
+    sig_id, ss_id = signature.get("id"), ss.get("id")
+    assert pairs == {(xm.HAS_MEMBER, ss_id, result.entry_uuid), (xm.HAS_MEMBER, ss_id, sig_id), (xm.SIGNS, sig_id, ss_id)}
+    documents = {d.get("id"): d.xpath("string(xop:Include/@href)", namespaces=NS)[4:]
+                 for d in mtom.envelope.xpath("//xdsb:Document", namespaces=NS)}  # fmt: skip
+    part_type, data = mtom.parts[documents[sig_id]]
+    assert part_type == "text/xml" and slots(signature)["hash"] == [hashlib.sha1(data).hexdigest()]
+    signed = XMLVerifier().verify(data, x509_cert=pki.signing_cert.read_text("ascii")).signed_xml
+    digests = dict(zip(signed.xpath("//ds:Reference/@URI", namespaces=NS), signed.xpath("//ds:DigestValue/text()", namespaces=NS)))
+    assert digests[f"urn:oid:{PUB.kos_sop_instance_uid}"] == base64.b64encode(hashlib.sha1(KOS_BYTES).digest()).decode()
+    assert f"urn:oid:{external_id(ss, xm.SS_UNIQUE_ID)}" in digests
 
 
 @pytest.mark.parametrize(

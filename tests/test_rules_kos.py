@@ -22,7 +22,8 @@ from drimva.context import (
 )
 from drimva.dicom_text import part10_bytes, read_part10
 from drimva.findings import Finding, Severity
-from drimva.rules.kos import check_kos, check_kos_structure, tag_path
+from drimva.rules.dciodvfy import oracle_findings
+from drimva.rules.kos import check_kos, check_kos_structure, read_oracle_findings, tag_path
 from fixtures.studies import instance_refs, make_kos, make_study, modalities, study_attributes
 
 from paths import SHARED
@@ -337,3 +338,18 @@ def test_pacs_metadata_keeps_only_what_the_pacs_said(case: Case) -> None:
     other = {f.rule for f in check_kos(data, case.ctx, case.endpoints, case.options)} - {"KOS-EVIDENCE-COMPLETE"}
     assert other, "the wrong title must break a KOS rule that is not about PACS data"
     assert [f.rule for f in check_kos_pacs_metadata(data, case.ctx, case.endpoints, case.options)] == ["KOS-EVIDENCE-COMPLETE"]
+
+
+def test_dciodvfy_on_a_missing_location_uid_is_read_with_the_profile_switch() -> None:
+    """dciodvfy -profile IHEXDSIManifest requires (0040,E011); a KOS as the ANS samples (RetrieveURL only) passes
+    with rules.require_retrieve_location_uid = false (a warning), and fails without the switch."""
+    missing = "</ReferencedSeriesSequence(0008,1115)[1]/RetrieveLocationUID(0040,e011)> - Missing attribute for Type 1 Required"
+    other = "</ReferencedSeriesSequence(0008,1115)[1]/RetrieveAETitle(0008,0054)> - Missing attribute for Type 1 Required"
+    found = oracle_findings("-profile IHEXDSIManifest", errors=[missing, other], warnings=[])
+    strict = read_oracle_findings(found, RuleOptions())
+    assert strict == found and [f.severity for f in strict] == [Severity.ERROR, Severity.ERROR]
+    lenient = read_oracle_findings(found, RuleOptions(require_retrieve_location_uid=False))
+    assert [(f.location, f.severity) for f in lenient] == [
+        ("(0008,1115)[0]>(0040,E011)", Severity.WARNING), ("(0008,1115)[0]>(0008,0054)", Severity.ERROR),
+    ]  # fmt: skip
+    assert "rules.require_retrieve_location_uid = false" in lenient[0].note and lenient[0].rule == "DCIODVFY"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
-from drimva.selftest import COMBINED, combined_variant_runs, kill_matrix, variant_report
+from drimva.selftest import COMBINED, combinable, combined_variant_runs, kill_matrix, variant_report
 
 pytestmark = pytest.mark.long(150)  # seconds, roughly: handed out first under pytest-xdist
 
@@ -40,8 +40,9 @@ def test_kill_matrix_is_complete(tmp_path: Path) -> None:
         assert row["killed_by"], key
     drimbox_scenarios = {key for key in matrix["scenarios"] if not key.startswith("ris.feature::")}
     assert "ack_before_processing" in matrix["variants"]
-    for name, row in matrix["variants"].items():
-        assert set(row["passed"]) == drimbox_scenarios, name  # a conformant variant passes every scenario
+    for name, row in matrix["variants"].items():  # a conformant variant passes every scenario its profile claims
+        not_applicable = {key for key, outcome in row["other"].items() if outcome == "not_applicable"}
+        assert set(row["passed"]) | not_applicable == drimbox_scenarios, name
     published = sorted((Path(matrix["runs_dir"]) / "reference" / "reference" / "state" / "kos").glob("*.dcm"))
     assert published, "the faultless reference published no KOS"
     check_with_dciodvfy(published)
@@ -69,6 +70,26 @@ def test_a_variant_that_does_not_pass_every_scenario_is_a_problem() -> None:
     assert any("f::b: skipped" in p for p in problems)
     assert "variant late: f::c did not run" in problems
     assert "variant broken: run timed out after 600 s" in problems
+
+
+def _tagged(key: str, outcome: str, *tags: str) -> dict[str, object]:
+    return {"key": key, "outcome": outcome, "message": f"{outcome} here", "tags": list(tags)}
+
+
+def test_not_applicable_is_accepted_only_where_the_variant_says_its_profile_makes_it_so() -> None:
+    variants = [{"name": "lenient", "not_applicable": ["DESTDMP"]}, {"name": "other"}, {"name": "third"}]
+    reference = {"scenarios": [_tagged("f::a", "passed", "VA-B3"), _tagged("f::d", "passed", "VA-B3", "DESTDMP")]}
+    mine = {"scenarios": [_tagged("f::a", "passed", "VA-B3"), _tagged("f::d", "not_applicable", "VA-B3", "DESTDMP")]}
+    runs = {"reference": reference, "variant:lenient": mine, "variant:other": mine}
+    report, problems = variant_report(runs, variants[:2])  # type: ignore[arg-type]
+    assert report["lenient"]["other"] == {"f::d": "not_applicable"}
+    assert problems == ["variant other: f::d: not_applicable with a conformant variant (false fail): not_applicable here"]
+    elsewhere = {"scenarios": [_tagged("f::a", "not_applicable", "VA-B3"), _tagged("f::d", "passed", "DESTDMP")]}
+    assert len(variant_report({"reference": reference, "variant:lenient": elsewhere}, variants[:1])[1]) == 1  # type: ignore[arg-type]
+    # such a variant runs alone: in the combined run it would take the scenario away from the others
+    assert combinable(variants) == (variants[1:], variants[:1])  # type: ignore[arg-type]
+    combined_runs, alone = combined_variant_runs({"reference": reference, COMBINED: mine}, variants[1:])  # type: ignore[arg-type]
+    assert combined_runs == {} and alone == ["other", "third"]
 
 
 def check_with_dciodvfy(files: list[Path]) -> None:

@@ -9,10 +9,15 @@ it), so the variant hides none of the faults that target those scenarios.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from va_runs import run_va, scenarios_by_name
+
+from drimva.rules import catalogue
 
 pytestmark = pytest.mark.long(50)  # seconds, roughly: handed out first under pytest-xdist
 
@@ -75,10 +80,80 @@ def test_a_deletion_ignored_is_caught_whatever_the_status_the_variant_would_use(
     assert any(f["rule"] == "DMP-WITHDRAWN" for f in found["findings"])
 
 
-def test_an_unknown_variant_in_a_list_is_refused_by_name(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+# -- the variants of issue 11's second round -----------------------------------------------------------
 
+NEW_VARIANTS = ("hierarchical_cfind,dsg_signature,no_retrieve_location_uid,qual_only,"
+                "consent_information_et_consentement,contextual_bare_oid")  # fmt: skip
+S_RPLC = "Le CR corrigé transmis en MDM^T10 remplace le KOS publié"
+S_CALL = "L'appel contextuel est accepté et la DRIMbox consulte le DMP"
+
+
+def test_the_new_variants_combine_and_each_behaves_as_it_says(tmp_path: Path) -> None:
+    """One run with the six on: the C-FIND, the publication, its replacement and the contextual call pass, and the
+    evidence shows each reading taken (SERIES level, Signature01, no (0040,E011) as a warning, QUAL, the consent name
+    and the bare OID)."""
+    run_dir = tmp_path / "run"
+    results = run_va(run_dir, *(a for s in (S_PACS, S_KOS, S_RPLC, S_CALL) for a in ("--scenario", s)), "--variant", NEW_VARIANTS)
+    found = scenarios_by_name(results)
+    assert {name: s["outcome"] for name, s in found.items()} == dict.fromkeys((S_PACS, S_KOS, S_RPLC, S_CALL), "passed")
+    assert {(f["rule"], f["severity"]) for f in found[S_KOS]["findings"] if f["rule"] == "KOS-RETRIEVE-LOCATION-UID"} == {
+        ("KOS-RETRIEVE-LOCATION-UID", "warning")}  # fmt: skip
+    evidence = run_dir / "evidence"
+    sent = b"".join(path.read_bytes() for path in evidence.rglob("*dmp-request*.http"))
+    assert b"urn:ihe:iti:2007:AssociationType:signs" in sent and b'mimeType="text/xml"' in sent
+    published = sorted((run_dir / "reference" / "state" / "kos").glob("*.dcm"))
+    assert published and all(b"\x40\x00\x11\xe0" not in p.read_bytes() for p in published)  # no (0040,E011)
+    assert all(b"\x08\x00\x90\x11" in p.read_bytes() for p in published)  # (0008,1190) RetrieveURL, as a control
+    pacs = " ".join(path.name for path in evidence.rglob("*C-FIND-rq*"))
+    assert "SERIES" in pacs and "IMAGE" in pacs, pacs
+    everything = b"".join(path.read_bytes() for path in evidence.rglob("*") if path.is_file())
+    assert b"|QUAL" in everything  # PID-32 of the harness's CRs: the first status the variant's profile lists
+    assert b"InformationEtConsentement=true" in everything
+    assert b"Patient.identifier.system=1.2.250.1.213.1.4.10&" in everything  # the bare OID
+
+
+S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
+
+
+def test_a_source_that_moves_under_mutual_tls_serves_every_series(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    results = run_va(run_dir, "--scenario", S_E_SERIES, "--variant", "cmove_retrieve,wado_mutual_tls")
+    assert {name: s["outcome"] for name, s in scenarios_by_name(results).items()} == {S_E_SERIES: "passed"}
+    pacs = [path.name for path in (run_dir / "evidence").rglob("*-rq*")]
+    assert any("C-MOVE-rq" in name for name in pacs) and not any("C-GET-rq" in name for name in pacs), pacs
+
+
+def test_the_destdmp_scenario_is_not_applicable_to_a_box_that_publishes_on_n(tmp_path: Path) -> None:
+    results = run_va(tmp_path / "run", "--scenario", S_DESTDMP, "--scenario", S_KOS, "--variant", "publish_destdmp_n")
+    outcomes = {name: s["outcome"] for name, s in scenarios_by_name(results).items()}
+    assert outcomes == {S_DESTDMP: "not_applicable", S_KOS: "passed"}
+
+
+@pytest.mark.parametrize(("variant", "fault", "scenario", "rule"), [
+    ("qual_only", "publish_unqualified", S_UNQ, "DMP-NO-PUBLICATION"),
+    ("dsg_signature", "xds_wrong_typecode", S_KOS, "XDS-TYPECODE"),
+    ("cmove_retrieve", "wado_skip_last_instance", "Une DRIMbox consommatrice récupère chaque série d'un examen publié "
+     "par la DRIMbox source", "RETRIEVAL-COMPLETE"),
+])  # fmt: skip
+def test_a_fault_is_still_caught_with_a_new_variant(tmp_path: Path, variant: str, fault: str, scenario: str, rule: str) -> None:
+    results = run_va(tmp_path / "run", "--scenario", scenario, "--variant", variant, fault=fault)
+    (found,) = results["scenarios"]
+    assert found["outcome"] == "failed", found["message"]
+    assert any(f["rule"] == rule and f["severity"] == "error" for f in found["findings"]), found["findings"]
+
+
+def test_every_variant_names_catalogue_rule_ids() -> None:
+    listed = subprocess.run([sys.executable, "-m", "simulators.reference", "--list-variants"], capture_output=True,
+                            text=True, timeout=60, check=True)  # fmt: skip
+    variants = json.loads(listed.stdout)
+    assert len(variants) == 15
+    for variant in variants:
+        assert variant["rules"], variant["name"]
+        for rule in variant["rules"]:
+            assert catalogue.requirement(rule) is not None, (variant["name"], rule)
+
+
+def test_an_unknown_variant_in_a_list_is_refused_by_name(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "drimva", "run", "--variant", "vihf_4,no_such_variant", "--run-dir",
                            str(tmp_path / "run")], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "no_such_variant" in done.stderr and "vihf_4" in done.stderr, done.stderr

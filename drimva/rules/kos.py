@@ -47,7 +47,7 @@ NOTE_LOCATION_UID = (
     "required by the financing annex's definition of the KOS; the ANS samples and the ANS demonstrator's "
     "KOS carry only RetrieveURL, so they depart from the annex here (where-sources-disagree.md)"
 )
-NOTE_SWITCH = "downgraded to a warning because the SUT profile sets kos.require_retrieve_location_uid = false"
+NOTE_SWITCH = "downgraded to a warning because the SUT profile sets rules.require_retrieve_location_uid = false"
 NOTE_TEMPLATE = "absent from every ANS sample and from the demonstrator's KOS (kos-manifest.md open question 2)"
 NOTE_MEANING = "the ANS demonstrator writes MANIFEST; CID 7010 gives 'Manifest'"
 
@@ -480,3 +480,19 @@ PACS_METADATA_RULES = frozenset({
 def check_kos_pacs_metadata(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
     """VA-B2: the KOS rules that judge what the DRIMbox read from the PACS (study attributes, instances)."""
     return [f for f in check_kos(kos, ctx, endpoints, options) if f.rule in PACS_METADATA_RULES]
+
+
+def read_oracle_findings(findings: list[Finding], options: RuleOptions) -> list[Finding]:
+    """dciodvfy's findings on a KOS, read with the profile: its ``-profile IHEXDSIManifest`` error on a missing
+    Retrieve Location UID (0040,E011) is the annex's requirement KOS-RETRIEVE-LOCATION-UID judges, so
+    ``rules.require_retrieve_location_uid = false`` makes it a warning too (where-sources-disagree.md: the ANS
+    samples and the demonstrator carry only RetrieveURL). Every other finding is kept as it is."""
+    if options.require_retrieve_location_uid:
+        return findings
+    return [
+        Finding(f.rule, f.requirement, f.location, f.expected, f.actual, Severity.WARNING, f.source,
+                "; ".join(n for n in (f.note, NOTE_SWITCH) if n))
+        if f.severity is Severity.ERROR and f.location.endswith("(0040,E011)") and "Missing" in f.actual
+        else f
+        for f in findings
+    ]  # fmt: skip

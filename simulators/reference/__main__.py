@@ -31,7 +31,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from .config import ConfigError, ReferenceConfig, load_config
+from .config import DEFAULT_CONSENT_NAMES, ConfigError, ReferenceConfig, load_config
 from .config import FC_ACR, FC_SCOPE, PSC_ACR, PSC_SCOPE, OidcClientConfig
 from .consumer import ConsumerServer
 from .dicom_server import DicomServer
@@ -41,7 +41,7 @@ from .mllp_server import MllpServer
 from .named import UnknownName
 from .oidc_rp import OidcRelyingParty
 from .pacs_client import PacsClient
-from .retrieval import PacsRetriever
+from .retrieval import MoveInbox, PacsRetriever
 from .service import Publisher, ReferenceService
 from .source_server import SourceServer
 from .state import StateStore, atomic_write
@@ -50,7 +50,17 @@ from .store_scu import StoreScu
 from .stow_client import StowClient
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
-from .variants import CONTEXTUAL_302, VARIANTS, VIHF_4, select_variants
+from .variants import (
+    CONSENT_INFORMATION_ET_CONSENTEMENT,
+    CONTEXTUAL_302,
+    CONTEXTUAL_BARE_OID,
+    CMOVE_RETRIEVE,
+    DSG_SIGNATURE,
+    HIERARCHICAL_CFIND,
+    VARIANTS,
+    VIHF_4,
+    select_variants,
+)
 from .viewer import PATIENT, PROFESSIONAL, ViewerServer
 from .wado_client import WadoClient
 
@@ -86,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot set up the DMP client from the 'dmp' keys: {exc}", file=sys.stderr)
         return 2
     try:
-        source = _source_server(config, faults, log)
+        inbox = MoveInbox() if CMOVE_RETRIEVE in variants else None
+        source = _source_server(config, faults, log, inbox)
     except (OSError, ValueError) as exc:
         publisher.close()
         print(f"error: cannot set up the WADO-RS source from the 'https' / 'psc' keys: {exc}", file=sys.stderr)
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         publisher.close()
         print(f"error: cannot set up the viewer / supervision from the 'https' / 'viewer' / 'supervision' keys: {exc}", file=sys.stderr)
         return 2
-    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision, variants)
+    return run(config, faults, publisher, args.ready_file, log, source, consumer, viewer, supervision, variants, inbox)
 
 
 def run(
@@ -118,6 +129,7 @@ def run(
     viewer: ViewerServer | None = None,
     supervision: SupervisionServer | None = None,
     variants: frozenset[str] = frozenset(),
+    inbox: MoveInbox | None = None,
 ) -> int:
     stop = threading.Event()
 
@@ -133,8 +145,9 @@ def run(
         host=config.pacs.host,
         port=config.pacs.port,
         timeout_s=config.timeouts.dicom_s,
+        hierarchical=HIERARCHICAL_CFIND in variants,
     )
-    dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log)
+    dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log, inbox=inbox)
     mllp: MllpServer | None = None
     service: ReferenceService | None = None
     try:
@@ -200,6 +213,11 @@ def run(
     return 0
 
 
+def _consent_names(configured: tuple[str, ...], variants: frozenset[str]) -> tuple[str, ...]:
+    """The consent parameter names the contextual call accepts: the variant reads the ANS test server's only."""
+    return ("InformationEtConsentement",) if CONSENT_INFORMATION_ET_CONSENTEMENT in variants else configured
+
+
 def _vihf_version(variants: frozenset[str]) -> str:
     from .vihf import VIHF_VERSION
 
@@ -223,11 +241,15 @@ def _dmp_client(config: ReferenceConfig, faults: frozenset[str], variants: froze
         timeout_s=config.timeouts.http_s,
         faults=faults,
         vihf_version=_vihf_version(variants),
+        dsg_signature=DSG_SIGNATURE in variants,
     )
 
 
-def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging.Logger) -> SourceServer | None:
-    """The WADO-RS source (not started), or None when ``https`` / ``psc`` are not configured."""
+def _source_server(
+    config: ReferenceConfig, faults: frozenset[str], log: logging.Logger, inbox: MoveInbox | None = None
+) -> SourceServer | None:
+    """The WADO-RS source (not started), or None when ``https`` / ``psc`` are not configured; with ``inbox`` it
+    retrieves from the PACS by C-MOVE to its own DICOM listener (variant cmove_retrieve), else by C-GET."""
     if config.https is None or config.psc is None:
         return None
     retriever = PacsRetriever(
@@ -236,6 +258,7 @@ def _source_server(config: ReferenceConfig, faults: frozenset[str], log: logging
         host=config.pacs.host,
         port=config.pacs.port,
         timeout_s=config.timeouts.dicom_s,
+        inbox=inbox,
     )
     verifier = TokenVerifier(
         issuer=config.psc.issuer,
@@ -324,7 +347,7 @@ def _consumer_server(
         server_cert=tls_cert,
         server_key=tls_key,
         contextual_path=consumer.contextual_path if consumer else "/drimbox/appel-contextuel",
-        consent_names=consumer.consent_names if consumer else ("InformationEtConsentement", "InformationEtOppositionConsultation"),
+        consent_names=_consent_names(consumer.consent_names if consumer else DEFAULT_CONSENT_NAMES, variants),
         trust=trust,
         dmp=query,
         wado=wado,
@@ -333,6 +356,7 @@ def _consumer_server(
         log=log.getChild("consumer"),
         timeout_s=timeout,
         redirect_status=302 if CONTEXTUAL_302 in variants else 303,
+        bare_oid_only=CONTEXTUAL_BARE_OID in variants,
     )
 
 

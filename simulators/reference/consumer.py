@@ -29,6 +29,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Sequence
@@ -123,6 +124,9 @@ class Consultation:
         }
 
 
+_BARE_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+
+
 def check_contextual_call(
     form: Sequence[tuple[str, str]], consent_names: Sequence[str]
 ) -> str | None:
@@ -184,8 +188,10 @@ class ConsumerServer(ServedByTlsHttp):
         log: logging.Logger | None = None,
         timeout_s: float = 10.0,
         redirect_status: int = 303,  # 302 with the variant contextual_302
+        bare_oid_only: bool = False,  # the variant contextual_bare_oid: Patient.identifier.system as a bare OID only
     ) -> None:
         self.redirect_status = redirect_status
+        self.bare_oid_only = bare_oid_only
         self.bind_host = bind_host
         self.contextual_path = contextual_path
         self.consent_names = tuple(consent_names)
@@ -250,6 +256,9 @@ class ConsumerServer(ServedByTlsHttp):
         except (UnicodeDecodeError, ValueError) as exc:
             return text_response(400, f"unreadable form: {exc}")
         problem = check_contextual_call(form, self.consent_names)
+        system = dict(form).get("Patient.identifier.system", "")
+        if problem is None and self.bare_oid_only and not _BARE_OID.match(system):
+            problem = f"Patient.identifier.system {system!r} is not a bare OID"
         if problem is not None:
             if "consumer_accept_missing_param" not in self.faults:
                 self.log.info("contextual call refused: %s", problem)

@@ -1,7 +1,9 @@
-"""The reference DRIMbox's own DICOM listener (AE ``ae_title``): Verification (C-ECHO) only for now.
+"""The reference DRIMbox's own DICOM listener (AE ``ae_title``): Verification (C-ECHO), and C-STORE with an inbox.
 
 It makes the AE reachable (PACS-side configuration checks, the future IOCM
-and C-MOVE destination roles) and gives READY.json its ``dicom_port``.
+role) and gives READY.json its ``dicom_port``. With a ``MoveInbox`` (variant
+``cmove_retrieve``) it is the C-MOVE destination of the source's retrievals:
+every storage SOP class, Explicit VR Little Endian only (what the source serves).
 """
 
 from __future__ import annotations
@@ -10,12 +12,19 @@ from typing import Any
 
 import logging
 
-from pynetdicom import AE, evt
+from pydicom.uid import ExplicitVRLittleEndian
+from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from .retrieval import MoveInbox
 
 
 class DicomServer:
-    def __init__(self, ae_title: str, host: str = "127.0.0.1", port: int = 0, *, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self, ae_title: str, host: str = "127.0.0.1", port: int = 0, *, log: logging.Logger | None = None,
+        inbox: MoveInbox | None = None,
+    ) -> None:
+        self.inbox = inbox
         self.ae_title = ae_title
         self.host = host
         self.requested_port = port
@@ -33,6 +42,11 @@ class DicomServer:
             ae = AE(ae_title=self.ae_title)
             ae.add_supported_context(Verification)
             handlers: list[Any] = [(evt.EVT_C_ECHO, self._on_echo)]
+            if self.inbox is not None:
+                for context in StoragePresentationContexts:
+                    if context.abstract_syntax is not None:
+                        ae.add_supported_context(context.abstract_syntax, [ExplicitVRLittleEndian])
+                handlers.append((evt.EVT_C_STORE, self.inbox.deliver))
             self._server = ae.start_server((self.host, self.requested_port), block=False, evt_handlers=handlers)
         return self
 

@@ -24,6 +24,7 @@ import httpx
 from lxml import etree
 
 from simulators.reference import xds_metadata
+from simulators.reference.dsg import signature_document
 from simulators.reference.publication import KosPublication, PublishResult
 from simulators.reference.vihf import VIHF_VERSION, VihfSigner, vihf_assertion
 
@@ -64,8 +65,10 @@ class DmpClient:
         timeout_s: float,
         faults: frozenset[str],
         vihf_version: str = VIHF_VERSION,
+        dsg_signature: bool = False,
     ) -> None:
         self._repository_url = repository_url
+        self._dsg_signature = dsg_signature
         self._vihf_version = vihf_version
         self._registry_url = registry_url
         self._lps = dict(lps)
@@ -91,6 +94,10 @@ class DmpClient:
         if "xds_no_event_codes" in self._faults:
             pub = dataclasses.replace(pub, modalities=())
         metadata = dataclasses.replace(pub, organisation_id="") if "xds_no_author_institution" in self._faults else pub
+        signature = None
+        if self._dsg_signature:  # variant dsg_signature: the KOS entry and its Signature01
+            data = signature_document(submission.unique_id, [(pub.kos_sop_instance_uid, pub.kos_bytes)], self._signer)
+            signature = xds_metadata.SignaturePart(xds_metadata.new_urn_uuid(), xds_metadata.new_oid(), f"sig.{token}@drimbox", data)
         body = xds_metadata.provide_and_register_request(
             metadata,
             submission,
@@ -98,10 +105,13 @@ class DmpClient:
             document_cid=kos_cid,
             type_code=WRONG_TYPE_CODE if "xds_wrong_typecode" in self._faults else xds_metadata.KOS_TYPE_CODE,
             document_hash=document_hash,
+            signature=signature,
         )
         envelope = self._envelope(ITI41_ACTION, self._repository_url, pub, body)
-        kos_part = (kos_cid, "application/dicom", pub.kos_bytes)
-        content, content_type = mtom_request(envelope, root_cid, [kos_part], ITI41_ACTION)
+        parts = [(kos_cid, "application/dicom", pub.kos_bytes)]
+        if signature is not None:
+            parts.append((signature.cid, "text/xml", signature.data))
+        content, content_type = mtom_request(envelope, root_cid, parts, ITI41_ACTION)
         result = self._post(self._repository_url, content, content_type, entry_uuid, pub.kos_sop_instance_uid)
         log.info(
             "ITI-41 KOS %s (study %s) as %s%s: %s",

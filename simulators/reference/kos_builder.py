@@ -200,7 +200,8 @@ def _evidence(study: PacsStudy, settings: KosSettings) -> Dataset:
         series = Dataset()
         series.SeriesInstanceUID = series_uid
         series.RetrieveAETitle = settings.retrieve_ae_title
-        series.RetrieveLocationUID = settings.retrieve_location_uid
+        if settings.retrieve_location_uid:  # empty: none written (variant no_retrieve_location_uid)
+            series.RetrieveLocationUID = settings.retrieve_location_uid
         if settings.include_retrieve_url:
             series.RetrieveURL = retrieve_url(settings.wado_base_url, study.study_uid, series_uid)
         series.ReferencedSOPSequence = Sequence([_sop_reference(instance) for instance in instances])

@@ -3,7 +3,10 @@
 Two queries per study on one association, kept between studies: STUDY level on the Study Instance UID (study
 date/time/description/ID, accession, referring physician), then IMAGE level on
 the Study Instance UID alone (a relational query, as the ANS demonstrator does)
-for every instance with its series. ``PacsUnavailable`` means the PACS could
+for every instance with its series. With ``hierarchical`` (the variant
+``hierarchical_cfind``) the instances come from a hierarchical search instead
+(PS3.4 C.4.1.2): SERIES level within the study, then IMAGE level within each
+series, each identifier carrying the unique keys of the levels above. ``PacsUnavailable`` means the PACS could
 not be asked (association refused, timeout, failure status): a circumstantial
 problem, not an unknown study.
 """
@@ -71,7 +74,10 @@ def _number(value: str) -> float:
 class PacsClient:
     """C-FIND SCU; one association is kept between studies (it ends after ``timeout_s`` idle)."""
 
-    def __init__(self, *, calling_ae: str, called_ae: str, host: str, port: int, timeout_s: float) -> None:
+    def __init__(
+        self, *, calling_ae: str, called_ae: str, host: str, port: int, timeout_s: float, hierarchical: bool = False
+    ) -> None:
+        self.hierarchical = hierarchical
         self.calling_ae = calling_ae
         self.called_ae = called_ae
         self.host = host
@@ -91,7 +97,7 @@ class PacsClient:
             assoc = self._association()
             try:
                 studies = self._find(assoc, _study_identifier(study_uid))
-                images = self._find(assoc, _image_identifier(study_uid))
+                images = self._instances(assoc, study_uid)
             except PacsUnavailable:
                 if not reused or assoc.is_established:
                     self._drop()
@@ -100,7 +106,7 @@ class PacsClient:
                 self._drop()
                 assoc = self._association()
                 studies = self._find(assoc, _study_identifier(study_uid))
-                images = self._find(assoc, _image_identifier(study_uid))
+                images = self._instances(assoc, study_uid)
             except BaseException:
                 self._drop()
                 raise
@@ -152,6 +158,21 @@ class PacsClient:
         else:
             assoc.abort()
 
+    def _instances(self, assoc: object, study_uid: str) -> list[Dataset]:
+        """Every instance of the study with its series attributes: one relational IMAGE query, or the hierarchy."""
+        if not self.hierarchical:
+            return self._find(assoc, _image_identifier(study_uid))
+        instances: list[Dataset] = []
+        for series in self._find(assoc, _series_identifier(study_uid)):
+            series_uid = _text(series, "SeriesInstanceUID")
+            if not series_uid:
+                continue
+            for image in self._find(assoc, _image_identifier(study_uid, series_uid)):
+                for keyword in _SERIES_KEYS:  # the series attributes came with the SERIES-level answer
+                    setattr(image, keyword, _text(series, keyword))
+                instances.append(image)
+        return instances
+
     def _find(self, assoc: object, identifier: Dataset) -> list[Dataset]:
         matches: list[Dataset] = []
         for status, answer in assoc.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind):  # type: ignore[attr-defined]
@@ -184,19 +205,30 @@ def _study_identifier(study_uid: str) -> Dataset:
     return ds
 
 
-def _image_identifier(study_uid: str) -> Dataset:
+_SERIES_KEYS = ("SeriesInstanceUID", "SeriesNumber", "Modality", "SeriesDescription")
+_IMAGE_KEYS = ("SOPInstanceUID", "SOPClassUID", "InstanceNumber")
+
+
+def _series_identifier(study_uid: str) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "SERIES"
+    ds.StudyInstanceUID = study_uid
+    for keyword in _SERIES_KEYS:
+        setattr(ds, keyword, "")
+    return ds
+
+
+def _image_identifier(study_uid: str, series_uid: str | None = None) -> Dataset:
+    """Relational (every series of the study, with their attributes) when ``series_uid`` is None, else hierarchical."""
     ds = Dataset()
     ds.QueryRetrieveLevel = "IMAGE"
     ds.StudyInstanceUID = study_uid
-    for keyword in (
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "Modality",
-        "SeriesDescription",
-        "SOPInstanceUID",
-        "SOPClassUID",
-        "InstanceNumber",
-    ):
+    if series_uid is None:
+        for keyword in _SERIES_KEYS:
+            setattr(ds, keyword, "")
+    else:
+        ds.SeriesInstanceUID = series_uid
+    for keyword in _IMAGE_KEYS:
         setattr(ds, keyword, "")
     return ds
 

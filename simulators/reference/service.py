@@ -44,7 +44,7 @@ from .kos_builder import KosSettings, build_kos
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
 from .state import APPROVED, PublishedKos, StateStore
-from .variants import ACK_BEFORE_PROCESSING, KOS_IMPLICIT_VR, WITHDRAW_DEPRECATED
+from .variants import ACK_BEFORE_PROCESSING, KOS_IMPLICIT_VR, NO_RETRIEVE_LOCATION_UID, WITHDRAW_DEPRECATED
 
 DELETED_STATUS = "urn:asip:ci-sis:2010:StatusType:Deleted"
 DEPRECATED_STATUS = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"  # ITI-57's own (variant withdraw_deprecated)
@@ -164,7 +164,7 @@ class ReferenceService:
         self._background_lock = threading.Lock()
         self.kos_settings = KosSettings(
             wado_base_url=wado_base_url or config.wado_base_url,  # the running source server's URL, when there is one
-            retrieve_location_uid=config.retrieve_location_uid,
+            retrieve_location_uid="" if NO_RETRIEVE_LOCATION_UID in variants else config.retrieve_location_uid,
             retrieve_ae_title=config.ae_title,
             manufacturer="drimva",
             software_version=f"{config.lps.name} {config.lps.version}",

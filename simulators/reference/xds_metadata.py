@@ -1,8 +1,9 @@
 """XDS.b metadata (ebRIM 3.0) of one KOS publication, built with lxml.
 
 Two bodies: the ITI-41 `ProvideAndRegisterDocumentSetRequest` (a
-SubmissionSet, one KOS DocumentEntry, HasMember, optional RPLC, and the
-`xdsb:Document` that points at the MTOM part) and the ITI-57
+SubmissionSet, one KOS DocumentEntry, HasMember, optional RPLC, optional IHE
+DSG signature entry with its HasMember and `signs` associations, and the
+`xdsb:Document`s that point at the MTOM parts) and the ITI-57
 `SubmitObjectsRequest` that changes an entry's availability status.
 Values follow /work/shared/reference/dmp-xds.md §4-§7; where the references
 are silent the choice is commented here.
@@ -48,6 +49,7 @@ DE_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
 
 HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
 RPLC = "urn:ihe:iti:2007:AssociationType:RPLC"
+SIGNS = "urn:ihe:iti:2007:AssociationType:signs"
 UPDATE_AVAILABILITY_STATUS = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"
 STATUS_APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 STATUS_DELETED = "urn:asip:ci-sis:2010:StatusType:Deleted"
@@ -80,6 +82,12 @@ DEFAULT_CONTENT_TYPE_CODE = Code("04", "1.2.250.1.213.2.2", "Hospitalisation de 
 KOS_TITLE = "Reference d'Objets d'un Examen d'Imagerie"
 KOS_COMMENTS = "KOS"
 SUBMISSION_SET_TITLE = "Publication d'un KOS d'imagerie"
+# The DSG signature entry (dmp-xds.md §6, the validator sample's Signature01).
+SIGNATURE_CLASS_CODE = Code("urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1", "URN", "Digital Signature")
+SIGNATURE_TYPE_CODE = Code("E1762", "ASTM", "Full Document")
+SIGNATURE_FORMAT_CODE = Code("http://www.w3.org/2000/09/xmldsig#", "URN", "Default Signature Style")
+SIGNATURE_EVENT_CODE = Code("1.2.840.10065.1.12.1.14", "1.2.840.10065.1.12", "Source")
+SIGNATURE_TITLE = "Source"
 
 _CONFIDENTIALITY_NAMES = {"N": "Normal", "R": "Restreint", "V": "Très restreint"}
 # The flag names of the HL7 MetaDMPMSS groups are emitted verbatim (dmp-xds.md §4).
@@ -113,6 +121,16 @@ class Submission:
     unique_id: str  # 2.25.<uuid as integer>
     submission_time: str  # YYYYMMDDhhmmss, UTC
     source_id: str
+
+
+@dataclass(frozen=True)
+class SignaturePart:
+    """The DSG signature document of a submission: its entryUUID, uniqueId, MTOM cid and bytes."""
+
+    entry_uuid: str
+    unique_id: str
+    cid: str
+    data: bytes
 
 
 def new_urn_uuid() -> str:
@@ -200,8 +218,10 @@ def provide_and_register_request(
     content_type_code: Code = DEFAULT_CONTENT_TYPE_CODE,
     type_code: Code = KOS_TYPE_CODE,
     document_hash: str | None = None,
+    signature: SignaturePart | None = None,
 ) -> etree._Element:
-    """The ITI-41 body; `type_code` and `document_hash` exist so faults can override them."""
+    """The ITI-41 body; `type_code` and `document_hash` exist so faults can override them; `signature` adds the
+    DSG entry (variant ``dsg_signature``)."""
     root = etree.Element(etree.QName(XDSB, "ProvideAndRegisterDocumentSetRequest"), nsmap=NSMAP)
     objects = _registry_object_list(root)
     objects.append(_submission_set(pub, submission, content_type_code))
@@ -211,9 +231,22 @@ def provide_and_register_request(
     _slot(member, "SubmissionSetStatus", ["Original"])
     if pub.replaces_entry_uuid:
         _association(objects, RPLC, entry_uuid, pub.replaces_entry_uuid)
-    document = etree.SubElement(root, etree.QName(XDSB, "Document"), id=entry_uuid)
-    etree.SubElement(document, etree.QName(XOP, "Include"), nsmap={"xop": XOP}, href=f"cid:{document_cid}")
+    if signature is not None:
+        objects.append(_signature_entry(pub, signature))
+        for kind, source, target in (
+            (HAS_MEMBER, submission.submission_set_id, signature.entry_uuid),
+            (SIGNS, signature.entry_uuid, submission.submission_set_id),
+        ):
+            _slot(_association(objects, kind, source, target), "SubmissionSetStatus", ["Original"])
+    _document(root, entry_uuid, document_cid)
+    if signature is not None:
+        _document(root, signature.entry_uuid, signature.cid)
     return root
+
+
+def _document(root: etree._Element, entry_uuid: str, cid: str) -> None:
+    document = etree.SubElement(root, etree.QName(XDSB, "Document"), id=entry_uuid)
+    etree.SubElement(document, etree.QName(XOP, "Include"), nsmap={"xop": XOP}, href=f"cid:{cid}")
 
 
 def update_availability_request(
@@ -293,6 +326,35 @@ def _kos_entry(
     _classification(entry, DE_TYPE, entry_uuid, type_code)
     _external_id(entry, DE_PATIENT_ID, entry_uuid, pub.xds_patient_id, "XDSDocumentEntry.patientId")
     _external_id(entry, DE_UNIQUE_ID, entry_uuid, pub.kos_sop_instance_uid, "XDSDocumentEntry.uniqueId")
+    return entry
+
+
+def _signature_entry(pub: KosPublication, signature: SignaturePart) -> etree._Element:
+    """The Signature01 entry: the validator sample's codes, the KOS's patient, confidentiality and time."""
+    entry_uuid = signature.entry_uuid
+    entry = etree.Element(
+        etree.QName(RIM, "ExtrinsicObject"), id=entry_uuid, mimeType="text/xml", objectType=STABLE_ENTRY_TYPE
+    )
+    _slot(entry, "creationTime", [pub.creation_time])
+    _slot(entry, "hash", [sha1_hex(signature.data)])
+    _slot(entry, "languageCode", ["art"])
+    _slot(entry, "serviceStartTime", [pub.service_start])
+    _slot(entry, "serviceStopTime", [pub.service_stop])
+    _slot(entry, "size", [str(len(signature.data))])
+    _slot(entry, "sourcePatientId", [source_patient_id(pub)])
+    _localized(entry, "Name", SIGNATURE_TITLE)
+    _author(entry, DE_AUTHOR, entry_uuid, pub)
+    _classification(entry, DE_CLASS, entry_uuid, SIGNATURE_CLASS_CODE)
+    for code in confidentiality_codes(pub):
+        _classification(entry, DE_CONFIDENTIALITY, entry_uuid, code)
+    _classification(entry, DE_EVENT, entry_uuid, SIGNATURE_EVENT_CODE)
+    _classification(entry, DE_FORMAT, entry_uuid, SIGNATURE_FORMAT_CODE)
+    facility, practice = pub.healthcare_facility_code, pub.practice_setting
+    _classification(entry, DE_FACILITY, entry_uuid, Code(facility, FACILITY_SCHEME, _FACILITY_NAMES.get(facility, facility)))
+    _classification(entry, DE_PRACTICE, entry_uuid, Code(practice, PRACTICE_SCHEME, _PRACTICE_NAMES.get(practice, practice)))
+    _classification(entry, DE_TYPE, entry_uuid, SIGNATURE_TYPE_CODE)
+    _external_id(entry, DE_PATIENT_ID, entry_uuid, pub.xds_patient_id, "XDSDocumentEntry.patientId")
+    _external_id(entry, DE_UNIQUE_ID, entry_uuid, signature.unique_id, "XDSDocumentEntry.uniqueId")
     return entry
 
 
