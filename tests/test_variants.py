@@ -82,20 +82,24 @@ def test_a_deletion_ignored_is_caught_whatever_the_status_the_variant_would_use(
 
 # -- the variants of issue 11's second round -----------------------------------------------------------
 
-NEW_VARIANTS = ("hierarchical_cfind,dsg_signature,no_retrieve_location_uid,qual_only,"
-                "consent_information_et_consentement,contextual_bare_oid")  # fmt: skip
+NEW_VARIANTS = ("hierarchical_cfind,dsg_signature,no_retrieve_location_uid,qual_only,consent_information_et_consentement,"
+                "contextual_bare_oid,publish_destdmp_n,wado_mutual_tls,cmove_retrieve")  # fmt: skip
 S_RPLC = "Le CR corrigé transmis en MDM^T10 remplace le KOS publié"
 S_CALL = "L'appel contextuel est accepté et la DRIMbox consulte le DMP"
+S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
 
 
 def test_the_new_variants_combine_and_each_behaves_as_it_says(tmp_path: Path) -> None:
-    """One run with the six on: the C-FIND, the publication, its replacement and the contextual call pass, and the
-    evidence shows each reading taken (SERIES level, Signature01, no (0040,E011) as a warning, QUAL, the consent name
-    and the bare OID)."""
+    """One run with the nine on (one run only, to keep make test short): the C-FIND, the publication, its
+    replacement, the contextual call and the source pass, the DESTDMP scenario is not applicable, and the evidence
+    shows each reading taken (SERIES level, Signature01, no (0040,E011) as a warning, QUAL, the consent name, the bare
+    OID, C-MOVE and not C-GET)."""
     run_dir = tmp_path / "run"
-    results = run_va(run_dir, *(a for s in (S_PACS, S_KOS, S_RPLC, S_CALL) for a in ("--scenario", s)), "--variant", NEW_VARIANTS)
+    chosen = (S_PACS, S_KOS, S_RPLC, S_CALL, S_E_SERIES, S_DESTDMP)
+    results = run_va(run_dir, *(a for s in chosen for a in ("--scenario", s)), "--variant", NEW_VARIANTS)
     found = scenarios_by_name(results)
-    assert {name: s["outcome"] for name, s in found.items()} == dict.fromkeys((S_PACS, S_KOS, S_RPLC, S_CALL), "passed")
+    expected = {**dict.fromkeys(chosen, "passed"), S_DESTDMP: "not_applicable"}
+    assert {name: s["outcome"] for name, s in found.items()} == expected, results["scenarios"]
     assert {(f["rule"], f["severity"]) for f in found[S_KOS]["findings"] if f["rule"] == "KOS-RETRIEVE-LOCATION-UID"} == {
         ("KOS-RETRIEVE-LOCATION-UID", "warning")}  # fmt: skip
     evidence = run_dir / "evidence"
@@ -104,36 +108,18 @@ def test_the_new_variants_combine_and_each_behaves_as_it_says(tmp_path: Path) ->
     published = sorted((run_dir / "reference" / "state" / "kos").glob("*.dcm"))
     assert published and all(b"\x40\x00\x11\xe0" not in p.read_bytes() for p in published)  # no (0040,E011)
     assert all(b"\x08\x00\x90\x11" in p.read_bytes() for p in published)  # (0008,1190) RetrieveURL, as a control
-    pacs = " ".join(path.name for path in evidence.rglob("*C-FIND-rq*"))
-    assert "SERIES" in pacs and "IMAGE" in pacs, pacs
+    pacs = [path.name for path in evidence.rglob("*-rq*")]
+    assert any("C-FIND-rq-SERIES" in name for name in pacs) and any("C-FIND-rq-IMAGE" in name for name in pacs), pacs
+    assert any("C-MOVE-rq" in name for name in pacs) and not any("C-GET-rq" in name for name in pacs), pacs
     everything = b"".join(path.read_bytes() for path in evidence.rglob("*") if path.is_file())
     assert b"|QUAL" in everything  # PID-32 of the harness's CRs: the first status the variant's profile lists
     assert b"InformationEtConsentement=true" in everything
     assert b"Patient.identifier.system=1.2.250.1.213.1.4.10&" in everything  # the bare OID
 
 
-S_E_SERIES = "Une DRIMbox consommatrice récupère chaque série d'un examen publié par la DRIMbox source"
-
-
-def test_a_source_that_moves_under_mutual_tls_serves_every_series(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    results = run_va(run_dir, "--scenario", S_E_SERIES, "--variant", "cmove_retrieve,wado_mutual_tls")
-    assert {name: s["outcome"] for name, s in scenarios_by_name(results).items()} == {S_E_SERIES: "passed"}
-    pacs = [path.name for path in (run_dir / "evidence").rglob("*-rq*")]
-    assert any("C-MOVE-rq" in name for name in pacs) and not any("C-GET-rq" in name for name in pacs), pacs
-
-
-def test_the_destdmp_scenario_is_not_applicable_to_a_box_that_publishes_on_n(tmp_path: Path) -> None:
-    results = run_va(tmp_path / "run", "--scenario", S_DESTDMP, "--scenario", S_KOS, "--variant", "publish_destdmp_n")
-    outcomes = {name: s["outcome"] for name, s in scenarios_by_name(results).items()}
-    assert outcomes == {S_DESTDMP: "not_applicable", S_KOS: "passed"}
-
-
 @pytest.mark.parametrize(("variant", "fault", "scenario", "rule"), [
     ("qual_only", "publish_unqualified", S_UNQ, "DMP-NO-PUBLICATION"),
-    ("dsg_signature", "xds_wrong_typecode", S_KOS, "XDS-TYPECODE"),
-    ("cmove_retrieve", "wado_skip_last_instance", "Une DRIMbox consommatrice récupère chaque série d'un examen publié "
-     "par la DRIMbox source", "RETRIEVAL-COMPLETE"),
+    ("cmove_retrieve", "wado_skip_last_instance", S_E_SERIES, "RETRIEVAL-COMPLETE"),
 ])  # fmt: skip
 def test_a_fault_is_still_caught_with_a_new_variant(tmp_path: Path, variant: str, fault: str, scenario: str, rule: str) -> None:
     results = run_va(tmp_path / "run", "--scenario", scenario, "--variant", variant, fault=fault)

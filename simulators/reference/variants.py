@@ -179,7 +179,7 @@ VARIANTS: tuple[Variant, ...] = (
         "hl7v2-ris-to-drimbox.md open question 7: the volet carries DESTDMP but does not say the DRIMbox must not "
         "publish on N (the RIS may be the one to withhold the report); a profile setting for either reading",
         profile={"rules": {"publish_requires_destdmp": False}},
-        rules=("PUB-DESTDMP-N-NO-PUBLICATION",),
+        rules=("DMP-NO-PUBLICATION",),
         not_applicable=("DESTDMP",),
     ),
     Variant(
