@@ -109,6 +109,16 @@ def load_exchanges(run_dir: Path, evidence: str) -> list[dict[str, Any]]:
     return rows
 
 
+def run_exchanges(run_dir: Path) -> dict[int, dict[str, Any]]:
+    """Every exchange of the run by sequence number, from every scenario folder's ``exchanges.jsonl``."""
+    by_seq: dict[int, dict[str, Any]] = {}
+    root = run_dir / "evidence"
+    for log in sorted(root.glob("*/exchanges.jsonl")) if root.is_dir() else ():
+        for row in load_exchanges(run_dir, log.parent.relative_to(run_dir).as_posix()):
+            by_seq[int(row["seq"])] = row
+    return by_seq
+
+
 def evidence_href(run_dir: Path, relative: str | None) -> str | None:
     """The link to one evidence file from the report (paths in exchanges.jsonl are relative to evidence/)."""
     if not relative:
@@ -153,8 +163,9 @@ def dedup(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def source_exchange(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The exchange a finding came from: the latest whose decoded text shows its actual value, else the latest."""
+def guessed_exchange(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a finding that names no exchange (an absence, a step that does not say): the latest exchange of its
+    scenario whose decoded text shows its actual value, else the latest; the report marks the link as inferred."""
     actual = str(finding.get("actual", ""))
     if len(actual) >= 3:
         for exchange in reversed(exchanges):
@@ -204,15 +215,40 @@ def _profile_line(profile: str) -> str:
     return f"profil <code>{esc(profile)}</code> (sha256 <code>{esc(digest)}</code>)"
 
 
-def _finding_rows(run_dir: Path, findings: list[dict[str, Any]], exchanges: list[dict[str, Any]]) -> str:
+INFERRED_MARK = "déduit"
+INFERRED_NOTE = (
+    "Colonne « preuve » : l'échange que le constat juge, avec sa vue décodée et ses octets bruts (« brut ») ; "
+    f"« {INFERRED_MARK} » signale un constat qui ne nomme pas d'échange (par exemple une absence) : l'échange lié est "
+    "alors le dernier du scénario dont le texte décodé contient la valeur constatée, à défaut le dernier du scénario."
+)
+
+
+def exchange_links(run_dir: Path, exchange: dict[str, Any], inferred: bool = False) -> str:
+    """``échange N`` linking to the decoded view of exchange ``exchange`` and ``brut`` to its raw bytes (those that exist)."""
+    decoded = evidence_href(run_dir, exchange.get("decoded_path"))
+    raw = evidence_href(run_dir, exchange.get("raw_path"))
+    name = f"échange {exchange['seq']}" + (f" ({INFERRED_MARK})" if inferred else "")
+    title = f" title='{esc(str(exchange.get('label', '')))}'"
+    if not decoded and not raw:
+        return esc(name)
+    link = f"<a href='{esc(decoded or raw or '')}'{title}>{esc(name)}</a>"
+    return link + (f" · <a href='{esc(raw)}'>brut</a>" if decoded and raw else "")
+
+
+def _evidence_cell(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]], by_seq: dict[int, dict[str, Any]]) -> str:
+    named = [by_seq[seq] for seq in finding.get("exchanges") or () if seq in by_seq]
+    if named:
+        return "<br>".join(exchange_links(run_dir, exchange) for exchange in named)
+    guess = guessed_exchange(run_dir, finding, exchanges)
+    return exchange_links(run_dir, guess, inferred=True) if guess else ""
+
+
+def _finding_rows(
+    run_dir: Path, findings: list[dict[str, Any]], exchanges: list[dict[str, Any]], by_seq: dict[int, dict[str, Any]]
+) -> str:
     rows = []
     for f in findings:
-        exchange = source_exchange(run_dir, f, exchanges)
-        link = ""
-        if exchange:
-            href = evidence_href(run_dir, exchange.get("decoded_path")) or evidence_href(run_dir, exchange.get("raw_path"))
-            if href:
-                link = f"<a href='{esc(href)}'>échange {exchange['seq']}</a>"
+        link = _evidence_cell(run_dir, f, exchanges, by_seq)
         rows.append(
             f"<tr><td>{esc(severity_fr(f['severity']))}</td><td><code>{esc(f['rule'])}</code></td>"
             f"<td>{readable(requirement_fr(f['rule'], str(f['requirement'])))}</td><td><code>{readable(str(f['location']))}</code></td>"
@@ -221,7 +257,7 @@ def _finding_rows(run_dir: Path, findings: list[dict[str, Any]], exchanges: list
     return "".join(rows)
 
 
-def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any]) -> str:
+def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_seq: dict[int, dict[str, Any]]) -> str:
     outcome = Outcome(scenario["outcome"])
     exchanges = load_exchanges(run_dir, scenario.get("evidence", ""))
     findings = dedup([f for f in scenario["findings"] if f["severity"] in ("error", "warning")])
@@ -230,7 +266,7 @@ def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any]) -> 
         "<table><colgroup><col style='width:9%'><col style='width:13%'><col style='width:22%'><col style='width:14%'>"
         "<col style='width:17%'><col style='width:17%'><col style='width:8%'></colgroup>"
         "<tr><th>gravité</th><th>règle</th><th>exigence</th><th>emplacement</th><th>attendu</th><th>constaté</th>"
-        f"<th>preuve</th></tr>{_finding_rows(run_dir, findings, exchanges)}</table>" if findings else ""
+        f"<th>preuve</th></tr>{_finding_rows(run_dir, findings, exchanges, by_seq)}</table>" if findings else ""
     )
     evidence = evidence_href(run_dir, scenario.get("evidence", "") + "/exchanges.jsonl") if scenario.get("evidence") else None
     return (
@@ -249,6 +285,10 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 
     rows, sections = [], []
     failing = False
+    by_seq = run_exchanges(run_dir)
+    any_findings = any(
+        f["severity"] in ("error", "warning") for item in results["items"] for s in item["scenarios"] for f in s["findings"]
+    )
     for item in results["items"]:
         outcome = Outcome(item["outcome"])
         failing = failing or outcome in (Outcome.FAILED, Outcome.ERROR)
@@ -262,7 +302,7 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
         if item["scenarios"]:
             sections.append(
                 f"<h2 id='{anchor(item['id'])}'>{esc(item['id'])} — {esc(item['label'])}</h2>"
-                + "".join(_scenario_section(run_dir, item["id"], s) for s in item["scenarios"])
+                + "".join(_scenario_section(run_dir, item["id"], s, by_seq) for s in item["scenarios"])
             )
     build = results.get("drimva") or {}
     verdict = "NON CONFORME" if failing else "CONFORME"
@@ -287,6 +327,7 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 <tr><th>item</th><th>fonction vérifiée</th><th>résultat</th><th>scénarios</th></tr>{''.join(rows)}</table>
 {preflight_paragraph(results.get("preflight"))}
 {supervision_paragraph(results.get("supervision"))}
+{('<p>' + esc(INFERRED_NOTE) + '</p>') if any_findings else ''}
 {''.join(sections)}
 <footer><h2>Avertissement et signatures</h2>
 <p>Ce rapport est une pré-VA produite par drimva : il ne remplace pas la vérification d'aptitude (VA) ni
