@@ -109,14 +109,26 @@ def load_exchanges(run_dir: Path, evidence: str) -> list[dict[str, Any]]:
     return rows
 
 
-def run_exchanges(run_dir: Path) -> dict[int, dict[str, Any]]:
-    """Every exchange of the run by sequence number, from every scenario folder's ``exchanges.jsonl``."""
-    by_seq: dict[int, dict[str, Any]] = {}
+def run_exchanges(run_dir: Path) -> dict[int, list[dict[str, Any]]]:
+    """Every exchange of the run by sequence number, from every folder's ``exchanges.jsonl`` (a store of its own,
+    such as the background supervision probes', numbers its exchanges from 1 too: a number may name several)."""
+    by_seq: dict[int, list[dict[str, Any]]] = {}
     root = run_dir / "evidence"
     for log in sorted(root.glob("*/exchanges.jsonl")) if root.is_dir() else ():
         for row in load_exchanges(run_dir, log.parent.relative_to(run_dir).as_posix()):
-            by_seq[int(row["seq"])] = row
+            by_seq.setdefault(int(row["seq"]), []).append(row)
     return by_seq
+
+
+def named_exchange(
+    seq: int, scenario_exchanges: list[dict[str, Any]], by_seq: dict[int, list[dict[str, Any]]]
+) -> dict[str, Any] | None:
+    """Exchange ``seq`` of a finding: the scenario's own, else the run's only one of that number (None when ambiguous)."""
+    own = next((e for e in scenario_exchanges if e.get("seq") == seq), None)
+    if own is not None:
+        return own
+    elsewhere = by_seq.get(seq, [])
+    return elsewhere[0] if len(elsewhere) == 1 else None
 
 
 def evidence_href(run_dir: Path, relative: str | None) -> str | None:
@@ -235,8 +247,10 @@ def exchange_links(run_dir: Path, exchange: dict[str, Any], inferred: bool = Fal
     return link + (f" · <a href='{esc(raw)}'>brut</a>" if decoded and raw else "")
 
 
-def _evidence_cell(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]], by_seq: dict[int, dict[str, Any]]) -> str:
-    named = [by_seq[seq] for seq in finding.get("exchanges") or () if seq in by_seq]
+def _evidence_cell(
+    run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]], by_seq: dict[int, list[dict[str, Any]]]
+) -> str:
+    named = [e for e in (named_exchange(seq, exchanges, by_seq) for seq in finding.get("exchanges") or ()) if e is not None]
     if named:
         return "<br>".join(exchange_links(run_dir, exchange) for exchange in named)
     guess = guessed_exchange(run_dir, finding, exchanges)
@@ -244,7 +258,7 @@ def _evidence_cell(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[
 
 
 def _finding_rows(
-    run_dir: Path, findings: list[dict[str, Any]], exchanges: list[dict[str, Any]], by_seq: dict[int, dict[str, Any]]
+    run_dir: Path, findings: list[dict[str, Any]], exchanges: list[dict[str, Any]], by_seq: dict[int, list[dict[str, Any]]]
 ) -> str:
     rows = []
     for f in findings:
@@ -257,7 +271,7 @@ def _finding_rows(
     return "".join(rows)
 
 
-def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_seq: dict[int, dict[str, Any]]) -> str:
+def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_seq: dict[int, list[dict[str, Any]]]) -> str:
     outcome = Outcome(scenario["outcome"])
     exchanges = load_exchanges(run_dir, scenario.get("evidence", ""))
     findings = dedup([f for f in scenario["findings"] if f["severity"] in ("error", "warning")])
