@@ -22,7 +22,7 @@ from drimva.installation import FEATURES_DIR, PACKAGE_DIR
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
 from drimva.report.paragraphs import interruption_paragraph, preflight_paragraph, supervision_paragraph
 from drimva.report.texts import requirement_fr, severity_fr
-from drimva.report.values_fr import value_fr
+from drimva.report.values_fr import location_fr, reason_fr, value_fr
 
 REPORT_FILE = "rapport-va.html"
 PARIS = ZoneInfo("Europe/Paris")
@@ -265,10 +265,18 @@ def _finding_rows(
         link = _evidence_cell(run_dir, f, exchanges, by_seq)
         rows.append(
             f"<tr><td>{esc(severity_fr(f['severity']))}</td><td><code>{esc(f['rule'])}</code></td>"
-            f"<td>{readable(requirement_fr(f['rule'], str(f['requirement'])))}</td><td><code>{readable(str(f['location']))}</code></td>"
-            f"<td>{readable(value_fr(str(f['expected'])))}</td><td>{readable(value_fr(str(f['actual'])))}</td><td>{link}</td></tr>"
+            f"<td>{readable(requirement_fr(f['rule'], str(f['requirement'])))}</td><td><code>{readable(location_fr(str(f['location'])))}</code></td>"
+            f"<td>{readable(value_fr(str(f['expected']), f['rule']))}</td><td>{readable(value_fr(str(f['actual']), f['rule']))}</td>"
+            f"<td>{link}</td></tr>"
         )
     return "".join(rows)
+
+
+def _reason(outcome: Outcome, message: str) -> str:
+    """Why a scenario ended without a verdict on the SUT (skipped, error, interrupted…): the findings say why it failed."""
+    if outcome in (Outcome.PASSED, Outcome.FAILED) or not message.strip():
+        return ""
+    return f"<p><b>Motif :</b> {readable(reason_fr(message))}</p>"
 
 
 def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_seq: dict[int, list[dict[str, Any]]]) -> str:
@@ -287,6 +295,7 @@ def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_
         f"<section id='{anchor(item_id, scenario['key'])}'><h3 class='{outcome.value}'>{esc(scenario['name'])} — "
         f"{esc(OUTCOME_LABELS_FR[outcome])}</h3><p>{esc(scenario['feature'])} · {scenario['duration_s']:.1f} s"
         + (f" · <a href='{esc(evidence)}'>journal des échanges</a>" if evidence else "") + "</p>"
+        + _reason(outcome, str(scenario.get("message", "")))
         + (f"<ol class='steps'>{steps}</ol>" if steps else "")
         + table
         + sequence_svg(run_dir, exchanges)
