@@ -37,7 +37,7 @@ th{background:#eef}
 code,pre{font-size:.85em;white-space:pre-wrap;overflow-wrap:anywhere}
 .passed{background:#dff5df}.failed{background:#fbdcdc}.error{background:#fde9c8}
 .skipped,.not_applicable,.deferred,.manual,.not_run{background:#eee}.interrupted{background:#fff1a8}
-svg{max-width:100%;height:auto}ol.steps{margin:.3em 0}
+svg{max-width:100%;height:auto}ol.steps{margin:.3em 0}.ev{white-space:nowrap}
 .sign td{height:5em}
 @media print{body{margin:0;max-width:none;font-size:9pt}a{color:inherit}h2,h3{break-after:avoid}
 tr,svg{break-inside:avoid}}
@@ -244,7 +244,7 @@ def exchange_links(run_dir: Path, exchange: dict[str, Any], inferred: bool = Fal
     if not decoded and not raw:
         return esc(name)
     link = f"<a href='{esc(decoded or raw or '')}'{title}>{esc(name)}</a>"
-    return link + (f" · <a href='{esc(raw)}'>brut</a>" if decoded and raw else "")
+    return f"<span class='ev'>{link}" + (f" · <a href='{esc(raw)}'>brut</a>" if decoded and raw else "") + "</span>"
 
 
 def _evidence_cell(
@@ -273,8 +273,9 @@ def _finding_rows(
 
 
 def _reason(outcome: Outcome, message: str) -> str:
-    """Why a scenario ended without a verdict on the SUT (skipped, error, interrupted…): the findings say why it failed."""
-    if outcome in (Outcome.PASSED, Outcome.FAILED) or not message.strip():
+    """Why a scenario ended without a verdict on the SUT (skipped, error, interrupted…), as the console says it: the findings
+    say why one failed, the item table why one was not run."""
+    if outcome in (Outcome.PASSED, Outcome.FAILED, Outcome.NOT_RUN) or not message.strip():
         return ""
     return f"<p><b>Motif :</b> {readable(reason_fr(message))}</p>"
 
@@ -285,8 +286,8 @@ def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_
     findings = dedup([f for f in scenario["findings"] if f["severity"] in ("error", "warning")])
     steps = "".join(f"<li>{esc(s)}</li>" for s in gherkin_steps(scenario["feature"], scenario["name"]))
     table = (
-        "<table><colgroup><col style='width:9%'><col style='width:13%'><col style='width:22%'><col style='width:14%'>"
-        "<col style='width:17%'><col style='width:17%'><col style='width:8%'></colgroup>"
+        "<table><colgroup><col style='width:9%'><col style='width:13%'><col style='width:20%'><col style='width:14%'>"
+        "<col style='width:16%'><col style='width:16%'><col style='width:12%'></colgroup>"
         "<tr><th>gravité</th><th>règle</th><th>exigence</th><th>emplacement</th><th>attendu</th><th>constaté</th>"
         f"<th>preuve</th></tr>{_finding_rows(run_dir, findings, exchanges, by_seq)}</table>" if findings else ""
     )
