@@ -19,7 +19,7 @@ from drimva.findings import Finding, Severity
 from drimva.report.html import INFERRED_MARK, write_html_report
 from drimva.verdict import Verdict
 from drimva.outcomes import NonConformance
-from tests.va_runs import run_va
+from tests.va_runs import run_drimva, run_va
 
 
 def _finding(rule: str = "ACK-MSA2", exchanges: tuple[int, ...] = ()) -> Finding:
@@ -73,7 +73,20 @@ def _exchanges(run_dir: Path, scenario: dict[str, Any]) -> dict[int, dict[str, A
 def test_a_failing_runs_findings_link_to_their_exchanges(tmp_path: Path, fault: str, selection: tuple[str, ...]) -> None:
     run_dir = tmp_path / "run"
     results = run_va(run_dir, *selection, fault=fault)
-    linked = [(s, f) for s in results["scenarios"] for f in s["findings"] if f["severity"] in ("error", "warning") and f["exchanges"]]
+    _assert_linked(run_dir, results["scenarios"], fault)
+
+
+def test_a_failing_ris_runs_findings_link_to_their_exchanges(tmp_path: Path) -> None:
+    """``drimva ris``: the harness's listener files the RIS's messages by what they claim, the findings name them."""
+    run_dir = tmp_path / "run"
+    done = run_drimva("ris", "--run-dir", str(run_dir), "--quiet", "--fault", "replace_no_parent", "--items", "RIS-1,RIS-2")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads((run_dir / "results.json").read_text("utf-8"))
+    _assert_linked(run_dir, results["scenarios"], "replace_no_parent")
+
+
+def _assert_linked(run_dir: Path, scenarios: list[dict[str, Any]], fault: str) -> None:
+    linked = [(s, f) for s in scenarios for f in s["findings"] if f["severity"] in ("error", "warning") and f["exchanges"]]
     assert linked, f"the fault {fault} made no finding that names its exchange: the test would prove nothing"
     report = (run_dir / "rapport-va.html").read_text("utf-8")
     for scenario, finding in linked:
