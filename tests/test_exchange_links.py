@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import html as lxml_html
 
 from drimva.evidence import EvidenceStore, NullEvidence, seq_of, seqs_of
 from drimva.findings import Finding, Severity
@@ -68,6 +69,8 @@ def _exchanges(run_dir: Path, scenario: dict[str, Any]) -> dict[int, dict[str, A
     [
         ("kos_drop_instance", ("--items", "VA-B3", "-k", "certificat")),  # the DMP's ITI-41 request and response
         ("hl7_ack_wrong_msa2", ("--items", "VA-B1", "-k", "ORU")),  # the CR sent and its ACK
+        ("viewer_no_login", ("--items", "VA-C2", "-k", "session")),  # the viewer's final page (request and response)
+        ("supervision_wrong_status", ("--items", "VA-F")),  # each probe and its answer
     ],
 )
 def test_a_failing_runs_findings_link_to_their_exchanges(tmp_path: Path, fault: str, selection: tuple[str, ...]) -> None:
@@ -86,19 +89,34 @@ def test_a_failing_ris_runs_findings_link_to_their_exchanges(tmp_path: Path) -> 
 
 
 def _assert_linked(run_dir: Path, scenarios: list[dict[str, Any]], fault: str) -> None:
+    """Every error / warning that names exchanges has a row of the report whose evidence cell links the decoded and
+    raw files of exactly those exchanges (files that exist), not an inferred one."""
     linked = [(s, f) for s in scenarios for f in s["findings"] if f["severity"] in ("error", "warning") and f["exchanges"]]
     assert linked, f"the fault {fault} made no finding that names its exchange: the test would prove nothing"
-    report = (run_dir / "rapport-va.html").read_text("utf-8")
+    rows = _evidence_cells(run_dir / "rapport-va.html")
     for scenario, finding in linked:
         exchanges = _exchanges(run_dir, scenario)
+        wanted = []
         for seq in finding["exchanges"]:
             assert seq in exchanges, f"{finding['rule']}: exchange {seq} is not in {scenario['evidence']}/exchanges.jsonl"
             for key in ("decoded_path", "raw_path"):
                 relative = exchanges[seq][key]
                 assert relative, f"{finding['rule']}: exchange {seq} has no {key}"
                 assert (run_dir / "evidence" / relative).is_file(), f"{finding['rule']}: {relative} does not exist"
-                assert f"href='evidence/{relative}'" in report, f"{finding['rule']}: the report does not link {relative}"
-    assert f"({INFERRED_MARK})" not in report, "a finding that names its exchange was shown with a guessed one"
+                wanted.append(f"evidence/{relative}")
+        cells = [(hrefs, text) for rule, hrefs, text in rows if rule == finding["rule"] and hrefs == wanted]
+        assert cells, f"{finding['rule']}: no row of the report links exactly {wanted}"
+        assert all(INFERRED_MARK not in text for _, text in cells), f"{finding['rule']}: its exchanges are shown as inferred"
+
+
+def _evidence_cells(report: Path) -> list[tuple[str, list[str], str]]:
+    """(rule, links, text) of the evidence cell of every findings row of the report."""
+    page = lxml_html.parse(str(report)).getroot()
+    cells = []
+    for row in page.xpath("//section//table//tr[count(td) = 7]"):
+        tds = row.xpath("td")
+        cells.append((tds[1].text_content().strip(), [str(h) for h in tds[6].xpath(".//a/@href")], tds[6].text_content()))
+    return cells
 
 
 def test_a_finding_without_exchange_gets_the_marked_guess(tmp_path: Path) -> None:
