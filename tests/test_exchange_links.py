@@ -71,6 +71,7 @@ def _exchanges(run_dir: Path, scenario: dict[str, Any]) -> dict[int, dict[str, A
         ("hl7_ack_wrong_msa2", ("--items", "VA-B1", "-k", "ORU")),  # the CR sent and its ACK
         ("viewer_no_login", ("--items", "VA-C2", "-k", "session")),  # the viewer's final page (request and response)
         ("supervision_wrong_status", ("--items", "VA-F")),  # each probe and its answer
+        ("tls_wrong_certificate", ("--items", "VA-A", "-k", "certificat")),  # the server certificate the harness read
     ],
 )
 def test_a_failing_runs_findings_link_to_their_exchanges(tmp_path: Path, fault: str, selection: tuple[str, ...]) -> None:
