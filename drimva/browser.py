@@ -44,7 +44,7 @@ from urllib.parse import urljoin, urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 from drimva.viewer_client import CHANNEL, USER_FIELD, Hop, Navigation, ViewerError, login_form_of, trust_context
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -262,12 +262,12 @@ class ChromiumViewerClient:
         content = self._page.content()
         status, content_type = self._last_document()
         self._count += 1
-        self.evidence.record(
+        page = self.evidence.record(
             CHANNEL, f"browser-page-{self._count}", content.encode("utf-8"), None,
             {"url": url, "status": status, "rendered": True}, "html",
         )  # fmt: skip
         form, issuer = login_form_of(status, content_type, content.encode("utf-8"), url)
-        return Navigation(url, status, content, (*before, *self._hops), issuer, form)
+        return Navigation(url, status, content, (*before, *self._hops), issuer, form, seqs_of(page))
 
     def _last_document(self) -> tuple[int, str]:
         """Status and content type of the main frame's last document response (200 / text/html if none was seen)."""

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
+from drimva.report.texts import requirement_fr
+from drimva.report.values_fr import location_fr, reason_fr, value_fr
 from drimva.waiting import WaitProgress
 
 FINDING_WIDTH = 160  # characters of one finding line, indent excluded
@@ -60,12 +62,17 @@ def seconds_text(seconds: float) -> str:
 
 
 def finding_text(finding: Mapping[str, Any]) -> str:
-    """One finding in French, expected and actual first: ``attendu X, constaté Y — RULE (location) : requirement``."""
-    text = f"attendu {finding.get('expected', '')}, constaté {finding.get('actual', '')} — {finding.get('rule', '')}"
+    """One finding in French, expected and actual first: ``attendu X, constaté Y — RULE (location) : requirement``.
+
+    The same French as the VA report's (:mod:`drimva.report.values_fr`, the catalogue's requirement texts)."""
+    rule = str(finding.get("rule", ""))
+    expected, actual = (value_fr(str(finding.get(key, "")), rule) for key in ("expected", "actual"))
+    text = f"attendu {expected}, constaté {actual} — {rule}"
     if finding.get("location"):
-        text += f" ({finding['location']})"
-    if finding.get("requirement"):
-        text += f" : {finding['requirement']}"
+        text += f" ({location_fr(str(finding['location']))})"
+    if finding.get("requirement") or rule:
+        requirement = requirement_fr(rule, str(finding.get("requirement", ""))) if rule else str(finding["requirement"])
+        text += f" : {requirement}" if requirement else ""
     return text
 
 
@@ -82,7 +89,7 @@ def scenario_detail(scenario: Mapping[str, Any], shown: int = FINDINGS_SHOWN) ->
     findings = blocking_findings(scenario)
     if not findings:
         message = scenario.get("message") or ""
-        return [shorten(message, MESSAGE_WIDTH)] if message else []
+        return [shorten(reason_fr(message), MESSAGE_WIDTH)] if message else []
     lines = [shorten(finding_text(f), FINDING_WIDTH) for f in findings[:shown]]
     if len(findings) > shown:
         lines.append(f"(+ {len(findings) - shown} autre(s) constat(s) : voir results.json et le rapport VA)")

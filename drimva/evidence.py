@@ -147,6 +147,21 @@ class EvidenceStore:
             ]
 
 
+def seq_of(path: Path | None) -> int | None:
+    """The sequence number of the exchange :meth:`EvidenceStore.record` wrote at ``path`` (its file name starts with it).
+
+    None for a path that is not an exchange's file (``NullEvidence``'s ``/dev/null``, no path)."""
+    if path is None:
+        return None
+    match = re.match(r"(\d{4,})-", Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def seqs_of(*paths: Path | None) -> tuple[int, ...]:
+    """The sequence numbers of the exchanges written at ``paths``, in order, those that are exchanges' files only."""
+    return tuple(seq for seq in (seq_of(path) for path in paths) if seq is not None)
+
+
 class NullEvidence:
     """An evidence sink that keeps exchanges in memory; for unit tests only."""
 

@@ -8,7 +8,7 @@ non-conformance and never print a stack trace.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any, Iterable
 
@@ -31,6 +31,9 @@ class Finding:
     severity: Severity = Severity.ERROR
     source: str = ""  # the artefact judged (file name, evidence path)
     note: str = ""  # e.g. "the ANS sample departs from the financing annex here"
+    # The sequence numbers (``exchanges.jsonl``) of the recorded exchanges this finding judges; set by the
+    # step's verdict when it records the findings (rules stay pure), empty for offline ``validate``.
+    exchanges: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         # A finding names its rule, requirement and location and says what was expected and
@@ -40,6 +43,8 @@ class Finding:
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise TypeError(f"finding of rule {self.rule!r}: {name} must be a text, got {value!r}")
+        if not all(isinstance(seq, int) and seq > 0 for seq in self.exchanges):
+            raise TypeError(f"finding of rule {self.rule!r}: exchanges must be sequence numbers, got {self.exchanges!r}")
         if not self.rule.strip() or not self.location.strip():
             raise ValueError(f"finding of rule {self.rule!r}: the rule id and the location must not be empty")
         if not self.requirement.strip():
@@ -51,13 +56,19 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["severity"] = self.severity.value
+        data["exchanges"] = list(self.exchanges)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Finding":
         values = dict(data)
         values["severity"] = Severity(values.get("severity", "error"))
+        values["exchanges"] = tuple(values.get("exchanges") or ())
         return cls(**values)
+
+    def judging(self, exchanges: tuple[int, ...]) -> "Finding":
+        """This finding tied to the recorded ``exchanges`` it judges, unless it names its own already."""
+        return self if self.exchanges or not exchanges else replace(self, exchanges=exchanges)
 
     def describe(self) -> str:
         text = (

@@ -48,6 +48,7 @@ from drimva.hl7msg import Hl7Error, parse_message
 from drimva.interruption import RunInterrupted, interruptible, signal_exit_code
 from drimva.outcomes import HarnessError, Outcome
 from drimva.profile import Profile, load_profile
+from drimva.report.values_fr import value_fr
 from drimva.runs import check_fault, new_run_id
 from drimva.waiting import observed, poll
 from fixtures.cda import build_cda
@@ -359,7 +360,7 @@ def _figures(runs: list[ReportRun], count: int, rate: float) -> SoakResult:
         if not run.sent_at:
             result.errors.append(f"{where} : non envoyé")
         elif run.ack_code is None:
-            result.errors.append(f"{where} : pas d'ACK ({run.error or 'cause inconnue'})")
+            result.errors.append(f"{where} : pas d'ACK ({value_fr(run.error) if run.error else 'cause inconnue'})")
         elif run.ack_code != "AA":
             result.errors.append(f"{where} : ACK {run.ack_code}")
         elif _in_t(run) and run.published_at is None:

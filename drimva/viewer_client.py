@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from lxml import etree, html
 
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 from drimva.waiting import blocking
 from simulators.common.https import decoded_view
 
@@ -74,6 +74,7 @@ class Navigation:
     chain: tuple[Hop, ...]
     login_page_seen: str | None = None  # issuer of the IdP login page the navigation stopped at
     login_form: LoginForm | None = field(default=None, repr=False)
+    exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded final page (its request and response)
 
     def visited(self, prefix: str) -> bool:
         """Whether any hop went to a URL starting with ``prefix`` (e.g. an issuer)."""
@@ -105,6 +106,7 @@ class ViewerClient:
             verify=trust_context(cas), timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent}
         )
         self._count = 0
+        self._last: tuple[int, ...] = ()  # the recorded request and response of the latest exchange
 
     def close(self) -> None:
         self._client.close()
@@ -158,7 +160,7 @@ class ViewerClient:
             chain.append(Hop(method, url, response.status_code))
             page_url = str(response.url)
             form, issuer = login_form_of(response.status_code, response.headers.get("Content-Type", ""), response.content, page_url)
-            return Navigation(page_url, response.status_code, response.text, tuple(chain), issuer, form)
+            return Navigation(page_url, response.status_code, response.text, tuple(chain), issuer, form, self._last)
         raise ViewerError(f"more than {self.max_redirects} redirects (last: {url})")
 
     def _exchange(self, method: str, url: str, data: list[tuple[str, str]] | None) -> httpx.Response:
@@ -171,7 +173,7 @@ class ViewerClient:
         start_line = f"{method} {url} HTTP/1.1"
         sent = list(request.headers.multi_items())
         body = request.read()
-        self.evidence.record(
+        recorded = self.evidence.record(
             CHANNEL, f"request-{index}", _raw(start_line, sent, body), decoded_view(start_line, sent, body),
             {"url": url, "method": method}, "http",
         )
@@ -186,11 +188,12 @@ class ViewerClient:
             raise ViewerError(error) from exc
         status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
         received = list(response.headers.multi_items())
-        self.evidence.record(
+        answered = self.evidence.record(
             CHANNEL, f"response-{index}-{response.status_code}", _raw(status_line, received, response.content),
             decoded_view(status_line, received, response.content),
             {"url": url, "status": response.status_code, "seconds": round(time.monotonic() - started, 3)}, "http",
         )
+        self._last = seqs_of(recorded, answered)
         return response
 
 

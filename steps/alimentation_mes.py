@@ -17,7 +17,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from drimva.context import Organisation, RuleOptions
-from drimva.evidence import EvidenceStore
+from drimva.evidence import EvidenceStore, seqs_of
 from drimva.findings import Finding
 from drimva.oracles.dciodvfy import dciodvfy_available, run_dciodvfy
 from drimva.profile import Profile
@@ -132,7 +132,7 @@ def _require_publication(
     entry = _await_publication(dmp, state, profile, accept)
     if entry is None:
         _unless_acknowledged(verdict, state, check)
-        verdict.reject(check, _publication_missing(dmp, state, profile))
+        verdict.reject(check, _publication_missing(dmp, state, profile), _exchanges_since(dmp, state.dmp_mark))
     return entry
 
 
@@ -141,6 +141,17 @@ def _unless_acknowledged(verdict: Verdict, state: ScenarioState, check: str) -> 
     exchange = state.last_exchange
     if exchange.ack_text is None:
         verdict.blocked(check, "pas d'ACK du CR", "ACK-PRESENT", exchange.error or "")
+
+
+def _exchanges_since(dmp: DmpSimulator, since: int) -> tuple[int, ...]:
+    """The recorded exchanges of what the DMP simulator received since ``since`` (what a missing publication judges)."""
+    return tuple(seq for s in dmp.submissions[since:] for seq in s.exchanges)
+
+
+def _entry_exchanges(dmp: DmpSimulator, entry: RegistryEntry) -> tuple[int, ...]:
+    """The recorded exchanges of the ITI-41 request that registered ``entry`` (none for a preloaded one)."""
+    submissions = dmp.submissions
+    return submissions[entry.submission_index].exchanges if 0 <= entry.submission_index < len(submissions) else ()
 
 
 def _ack_problem(exchange: RisExchange, of: str) -> str:
@@ -230,7 +241,7 @@ def report_already_published(
 ) -> None:
     """A precondition of the scenarios that judge what follows a publication: its failure blocks them."""
     exchange = _send(state, ris, sut, profile, "ORU", "initial")
-    verdict.precondition("précondition : CR initial acquitté", _ack_findings(exchange), _ack_problem(exchange, "du CR initial"))
+    verdict.precondition("précondition : CR initial acquitté", _ack_findings(exchange), _ack_problem(exchange, "du CR initial"), exchange.exchanges)
     entry = _await_publication(dmp, state, profile)
     if entry is None:
         missing = _publication_missing(dmp, state, profile)
@@ -247,7 +258,10 @@ def report_already_replaced(
     first = state.published
     state.spec = state.require_spec().corrected()
     exchange = _send(state, ris, sut, profile, "MDM", "replace")
-    verdict.precondition("précondition : première correction acquittée", _ack_findings(exchange), _ack_problem(exchange, "de la première correction"))
+    verdict.precondition(
+        "précondition : première correction acquittée", _ack_findings(exchange), _ack_problem(exchange, "de la première correction"),
+        exchange.exchanges,
+    )
     entry = _await_publication(dmp, state, profile, lambda e: e.status == APPROVED and e.entry_uuid != first.entry_uuid)
     if entry is None:
         missing = _publication_missing(dmp, state, profile)
@@ -283,18 +297,20 @@ def send_deletion(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profi
 @then("la DRIMbox renvoie un acquittement technique AA conforme")
 def ack_accepted(state: ScenarioState, verdict: Verdict) -> None:
     exchange = state.last_exchange
-    verdict.judge("acquittement technique", _ack_findings(exchange))
+    verdict.judge("acquittement technique", _ack_findings(exchange), exchange.exchanges)
 
 
 @then("la DRIMbox renvoie un acquittement technique")
 def ack_any(state: ScenarioState, verdict: Verdict) -> None:
-    verdict.judge("acquittement technique (AA, AE ou AR)", _ack_findings(state.last_exchange, expect_accept=None))
+    exchange = state.last_exchange
+    verdict.judge("acquittement technique (AA, AE ou AR)", _ack_findings(exchange, expect_accept=None), exchange.exchanges)
 
 
 @then("la DRIMbox refuse le CR par un acquittement AE ou AR avec un segment ERR")
 def ack_refused(state: ScenarioState, verdict: Verdict) -> None:
     """HL7 v2.5 ch.2 (original mode) and the volet §6: a message the receiver cannot take is refused with an error."""
-    verdict.judge("refus du CR (AE ou AR avec ERR)", _ack_findings(state.last_exchange, expect_accept=False))
+    exchange = state.last_exchange
+    verdict.judge("refus du CR (AE ou AR avec ERR)", _ack_findings(exchange, expect_accept=False), exchange.exchanges)
 
 
 # -- Then: PACS -----------------------------------------------------------------
@@ -313,7 +329,7 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, prof
     findings = check_pacs_query(
         study_uid, [q.calling_ae for q in queries], sut.dicom_ae, profile.timeouts.publication_s, len(pacs.requests)
     )
-    verdict.judge("requête C-FIND du PACS", findings)
+    verdict.judge("requête C-FIND du PACS", findings, tuple(q.exchange for q in queries or () if q.exchange))
 
 
 @then("le KOS publié reprend les métadonnées de l'examen lues dans le PACS")
@@ -321,7 +337,10 @@ def kos_carries_pacs_metadata(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
     entry = _require_publication(verdict, dmp, state, profile, "KOS publié")
-    verdict.judge("métadonnées du PACS dans le KOS", check_kos_pacs_metadata(entry.document, state.context(), sut.endpoints, rule_options))
+    verdict.judge(
+        "métadonnées du PACS dans le KOS", check_kos_pacs_metadata(entry.document, state.context(), sut.endpoints, rule_options),
+        _entry_exchanges(dmp, entry),
+    )
 
 
 # -- Then: DMP ------------------------------------------------------------------
@@ -334,7 +353,10 @@ def kos_published_with_certificate(
     entry = _require_publication(verdict, dmp, state, profile, "publication du KOS")
     submission = dmp.submissions[entry.submission_index]
     state.publication = (entry, submission)
-    verdict.judge("certificat de la structure", check_client_certificate(submission.client_subject, profile.organisation.structure_id))
+    verdict.judge(
+        "certificat de la structure", check_client_certificate(submission.client_subject, profile.organisation.structure_id),
+        submission.exchanges,
+    )
 
 
 def _publication(state: ScenarioState) -> tuple[RegistryEntry, Submission]:
@@ -346,8 +368,8 @@ def _publication(state: ScenarioState) -> tuple[RegistryEntry, Submission]:
 
 @then("le KOS est conforme et référence toutes les instances de l'examen")
 def kos_conformant(state: ScenarioState, sut: SutHandle, rule_options: RuleOptions, verdict: Verdict) -> None:
-    entry, _ = _publication(state)
-    verdict.judge("KOS", check_kos(entry.document, state.context(), sut.endpoints, rule_options))
+    entry, submission = _publication(state)
+    verdict.judge("KOS", check_kos(entry.document, state.context(), sut.endpoints, rule_options), submission.exchanges)
 
 
 @then("les métadonnées XDS de la publication sont conformes")
@@ -357,20 +379,24 @@ def xds_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Ver
         "métadonnées XDS (ITI-41)",
         check_kos_submission(_iti41(submission), state.context(), rule_options, submission.client_subject,
                              _received_at(submission), with_vihf=False),  # the VIHF has its own step
+        submission.exchanges,
     )
 
 
 @then("l'assertion VIHF de la publication est signée et conforme")
 def vihf_conformant(state: ScenarioState, rule_options: RuleOptions, verdict: Verdict) -> None:
     _, submission = _publication(state)
-    verdict.judge("assertion VIHF", check_vihf(_iti41(submission).assertion, state.context(), rule_options, _received_at(submission)))
+    verdict.judge(
+        "assertion VIHF", check_vihf(_iti41(submission).assertion, state.context(), rule_options, _received_at(submission)),
+        submission.exchanges,
+    )
 
 
 @then("le KOS passe la validation dciodvfy")
 def kos_dciodvfy(
     state: ScenarioState, profile: Profile, rule_options: RuleOptions, verdict: Verdict, evidence: EvidenceStore
 ) -> None:
-    entry, _ = _publication(state)
+    entry, submission = _publication(state)
     if not profile.rules.run_dciodvfy:
         verdict.note("dciodvfy", [])
         return
@@ -379,8 +405,9 @@ def kos_dciodvfy(
         return
     for label, mode in (("-new", None), ("-profile IHEXDSIManifest", "IHEXDSIManifest")):
         result = run_dciodvfy(entry.document, profile=mode)
-        evidence.record("oracle", f"dciodvfy {label}", result.output.encode("utf-8"), result.output, suffix="txt")
-        verdict.judge(f"dciodvfy {label}", read_oracle_findings(oracle_findings(label, errors=result.errors, warnings=result.warnings, problem=result.problem), rule_options))
+        output = evidence.record("oracle", f"dciodvfy {label}", result.output.encode("utf-8"), result.output, suffix="txt")
+        found = oracle_findings(label, errors=result.errors, warnings=result.warnings, problem=result.problem)
+        verdict.judge(f"dciodvfy {label}", read_oracle_findings(found, rule_options), seqs_of(output) + submission.exchanges)
 
 
 @then("un nouveau KOS conforme remplace le précédent dans le DMP")
@@ -397,7 +424,7 @@ def kos_replaced(
     old = next((e for e in dmp.entries() if e.entry_uuid == previous.entry_uuid), previous)
     findings += check_replaced_deprecated(previous.entry_uuid, old.status)
     findings += check_kos(entry.document, state.context(), sut.endpoints, rule_options)
-    verdict.judge("remplacement du KOS", findings)
+    verdict.judge("remplacement du KOS", findings, submission.exchanges)
 
 
 @then("le KOS précédemment publié n'est plus disponible dans le DMP")
@@ -410,10 +437,12 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
     )
     status = entry.status if entry is not None else APPROVED
     findings = check_withdrawn(previous.entry_uuid, status, profile.timeouts.publication_s, _submissions_since(dmp, state.dmp_mark))
-    updates = [s.update for s in dmp.submissions[state.dmp_mark :] if s.update is not None]
+    updates = [(s.update, s.exchanges) for s in dmp.submissions[state.dmp_mark :] if s.update is not None]
+    judged = _exchanges_since(dmp, state.dmp_mark)
     if not findings and updates:  # withdrawn by ITI-57 (judged) or by an RPLC submission (the entry's status says so)
-        findings = check_status_update(updates[-1], previous.entry_uuid)
-    verdict.judge("retrait du KOS", findings)
+        update, judged = updates[-1]
+        findings = check_status_update(update, previous.entry_uuid)
+    verdict.judge("retrait du KOS", findings, judged)
 
 
 @then("aucun KOS n'est publié dans le DMP pour ce patient")
@@ -423,4 +452,7 @@ def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile,
         lambda: _patient_entries(dmp, state), profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucun KOS publié pour ce patient",
     )  # fmt: skip
-    verdict.judge("absence de publication", check_no_publication(EntryRecord(e.unique_id, e.status) for e in entries or []))
+    verdict.judge(
+        "absence de publication", check_no_publication(EntryRecord(e.unique_id, e.status) for e in entries or []),
+        tuple(seq for e in entries or [] for seq in _entry_exchanges(dmp, e)),
+    )

@@ -58,6 +58,11 @@ def _report(ris_scenario: RisScenario) -> ReportJudgement:
     return ris_scenario.report.judgement
 
 
+def _exchanges(ris_scenario: RisScenario) -> tuple[int, ...]:
+    """The recorded exchanges of the report the scenario judges (the message and the ACK the harness sent)."""
+    return ris_scenario.report.exchanges if ris_scenario.report is not None else ()
+
+
 def _initial(ris_scenario: RisScenario) -> ReportJudgement:
     if ris_scenario.initial is None:
         raise AssertionError("the scenario has no initial report")
@@ -143,8 +148,9 @@ def report_conformant(ris_driver: RisDriver, ris_scenario: RisScenario, verdict:
         except ValueError as error:
             read = str(error)
         findings += check_report_event(ris_scenario.event, read)
-    verdict.note("acquittement renvoyé par la DRIMbox simulée", ack_returned(received.ack if received else ""))
-    verdict.judge(f"CR reçu ({judgement.label})", findings, evaluated=judgement.rules)
+    judged = received.exchanges if received else ()
+    verdict.note("acquittement renvoyé par la DRIMbox simulée", ack_returned(received.ack if received else ""), judged)
+    verdict.judge(f"CR reçu ({judgement.label})", findings, judged, evaluated=judgement.rules)
 
 
 @then("le CR corrigé remplace le CR initial (même patient, même examen, lien RPLC)")
@@ -157,7 +163,7 @@ def replaces_initial(ris_driver: RisDriver, ris_scenario: RisScenario, verdict: 
     versions = [v.cda for v in ris_driver.versions if v is not replacement and v.cda is not None]
     target = designated(versions, replacement.cda) if replacement.cda.replaces_id else None
     findings = check_replaced_in_session(versions, replacement.cda) + check_replacement_link(target or initial.cda, replacement.cda)
-    verdict.judge("lien de remplacement", findings)
+    verdict.judge("lien de remplacement", findings, _exchanges(ris_scenario))
 
 
 @then("la suppression désigne un CR transmis dans la session (même patient, même examen)")
@@ -167,7 +173,7 @@ def deletion_targets_session_report(ris_driver: RisDriver, ris_scenario: RisScen
     if deletion.cda is None:
         verdict.judge("CR supprimé", [])  # no readable CDA: already judged by the CR checks
         return
-    verdict.judge("CR supprimé", check_deletion_target(versions, deletion.cda))
+    verdict.judge("CR supprimé", check_deletion_target(versions, deletion.cda), _exchanges(ris_scenario))
 
 
 @then("l'appel contextuel porte les dix paramètres obligatoires, bien formés, pour le patient du CR, et la DRIMbox le redirige (303)")
@@ -179,5 +185,5 @@ def contextual_call_conformant(ris_driver: RisDriver, ris_scenario: RisScenario,
     known = call.judgement.patient_known
     late = None if known else session_patient([r.judgement for r in ris_driver.listener.received])
     findings = list(call.judgement.findings) + check_patient_known(known, call.judgement.body, late)
-    verdict.judge(f"appel contextuel (réponse {call.status})", findings, evaluated=call.judgement.rules)
+    verdict.judge(f"appel contextuel (réponse {call.status})", findings, call.exchanges, evaluated=call.judgement.rules)
 

@@ -41,7 +41,7 @@ def every_probe_ok(
     verdict.note("disponibilité", availability(state.probes, sut.supervision_url))
     if supervision_monitor is not None:
         verdict.note("disponibilité pendant la campagne", _campaign(supervision_monitor, sut))
-    verdict.judge("réponse à la supervision", findings)
+    verdict.judge("réponse à la supervision", findings, tuple(seq for probe in state.probes for seq in probe.exchanges))
 
 
 def _campaign(monitor: SupervisionProber, sut: SutHandle) -> list[Finding]:

@@ -77,7 +77,9 @@ def _reach_login(client: Browser, url: str, issuer: str, verdict: Verdict) -> Na
             continue
         if candidate.login_page_seen == issuer:
             return candidate
-    verdict.reject("renvoi vers le fournisseur d'identité", no_login_page(url, issuer, navigation.status, navigation.final_url))
+    verdict.reject(
+        "renvoi vers le fournisseur d'identité", no_login_page(url, issuer, navigation.status, navigation.final_url), navigation.exchanges
+    )
 
 
 def _open_and_login(state: ScenarioState, client: Browser, issuer: str, user_key: str, verdict: Verdict) -> None:
@@ -146,13 +148,13 @@ def no_session(
 def study_shown(state: ScenarioState, verdict: Verdict) -> None:
     navigation: Navigation = state.navigation
     findings = check_study_shown(navigation.final_url, navigation.status, navigation.text, state.require_spec().study_uid)
-    verdict.judge("examen affiché", findings)
+    verdict.judge("examen affiché", findings, navigation.exchanges)
 
 
 def _refused(state: ScenarioState, check: str, verdict: Verdict, expected: str) -> None:
     navigation: Navigation = state.navigation
     findings = check_study_withheld(navigation.final_url, navigation.status, navigation.text, state.require_spec().study_uid, expected)
-    verdict.judge(check, findings)
+    verdict.judge(check, findings, navigation.exchanges)
 
 
 @then("la visionneuse ne montre pas l'examen et renvoie vers un fournisseur d'identité")

@@ -98,7 +98,12 @@ def test_text_is_shortened_at_a_word_boundary() -> None:
 
 def test_a_finding_reads_expected_and_actual_first() -> None:
     finding = {"rule": "ACK-MSA2", "location": "MSA-2", "expected": "A1", "actual": "A1X", "requirement": "MSA-2 = MSH-10", "severity": "error"}
-    assert finding_text(finding) == "attendu A1, constaté A1X — ACK-MSA2 (MSA-2) : MSA-2 = MSH-10"
+    assert finding_text(finding) == (  # the requirement in French, from the catalogue, as in the VA report
+        "attendu A1, constaté A1X — ACK-MSA2 (MSA-2) : MSA-2 de l'ACK reprend MSH-10 du message acquitté "
+        "(CI-SIS volet Transmission CDA-R2 en HL7v2, acquittement technique; HL7 v2.5 ch.2)"
+    )
+    english = dict(finding, rule="HL7-TXA13", location="TXA-13", expected="the id of the replaced CDA", actual="(empty)")
+    assert finding_text(english).startswith("attendu l'identifiant du CDA remplacé, constaté (vide) — HL7-TXA13 (TXA-13) : En MDM")
     info = dict(finding, rule="INFO-ONLY", severity="info")
     scenario = {"outcome": "failed", "message": "x", "findings": [info, finding, finding, finding, finding]}
     detail = scenario_detail(scenario)

@@ -261,7 +261,9 @@ def test_requests_are_recorded_before_they_are_answered(pacs: PacsSimulator, stu
     assert isinstance(evidence, OrderedEvidence)
     (channel, label, raw, decoded, meta), response = evidence.records
     assert (channel, label, meta["calling_ae"], meta["level"]) == ("pacs", "C-FIND-rq IMAGE", "DRIMBOX", "IMAGE")
-    assert evidence.statuses_at_record[0] == [None]  # written while the request was still unanswered
+    # written before the steps can see the request (so before it is judged, and before it is answered)
+    assert evidence.statuses_at_record[0] == []
+    assert evidence.statuses_at_record[1] == [None]  # the response written before the request's status is set
     assert read_part10(raw).StudyInstanceUID == studies["main"][0].StudyInstanceUID
     assert "DRIMBOX -> DRIMVA_PACS" in decoded and "Study Instance UID" in decoded
     assert response[1] == "C-FIND-rsp 0x0000" and response[4]["matches"] == 5

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drimva.report.values_fr import value_fr
+from drimva.report.values_fr import location_fr, reason_fr, value_fr
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "drimva" / "rules"
 
@@ -41,6 +41,31 @@ SAMPLES = [
     ("study level", "niveau study"),
     ("pixel data SHA-256 ab12", "données de pixels SHA-256 ab12"),
     ("an approved KOS entry for patient 123 within 30 s", "une entrée KOS approuvée pour le patient 123 dans les 30 s"),
+    # what the simulators and the harness's clients saw, as a run with a fault shows it
+    ("JSON status 'DOWN', expected 'UP' (0.06 s)", "statut JSON 'DOWN', 'UP' attendu (0.06 s)"),
+    ("HTTP 503, expected 200 (0.01 s)", "HTTP 503, 200 attendu (0.01 s)"),
+    ("answered after 2.50 s (limit 2 s) (2.50 s)", "réponse après 2.50 s (limite 2 s) (2.50 s)"),
+    ("no answer within 2 s (2.00 s)", "aucune réponse dans les 2 s (2.00 s)"),
+    ("no ACK: connection closed by 127.0.0.1:2575 without an ACK", "aucun ACK : connexion fermée par 127.0.0.1:2575 sans ACK"),
+    ("no ACK: connection closed by 127.0.0.1:2575 without an ACK (12 byte(s) of an unfinished frame)",
+     "aucun ACK : connexion fermée par 127.0.0.1:2575 sans ACK (12 octet(s) d'une trame inachevée)"),
+    ("no ACK: cannot connect to 127.0.0.1:2575: Connection refused", "aucun ACK : connexion impossible à 127.0.0.1:2575 : connexion refusée"),
+    ("no ACK: connection to 127.0.0.1:2575 failed: timed out", "aucun ACK : échec de la connexion à 127.0.0.1:2575 : délai dépassé"),
+    ("a redirect (or a link) to the login page of https://idp/x", "une redirection (ou un lien) vers la page de connexion de https://idp/x"),
+    ("HTTP 200 at https://viewer/x?a=1", "HTTP 200 à https://viewer/x?a=1"),
+    ("no study without a session (a login page or a provider choice)",
+     "aucun examen sans session (une page de connexion ou un choix de fournisseur)"),
+    ("no request reached the DMP", "aucune requête n'a atteint le DMP"),
+    ("status Deleted or Deprecated", "statut Deleted ou Deprecated"),
+    ("still Approved after 3.0 s; no request reached the DMP", "toujours Approved après 3.0 s ; aucune requête n'a atteint le DMP"),
+    ("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b -> Fault (VIHF assertion not valid (expired): "
+     "saml2:Assertion/@IssueInstant = 2026-12-02T16:41:50Z, expected within 1 h before the receipt 2026-12-02T18:41:50Z (no Conditions))",
+     "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b -> Fault (motif : assertion VIHF non valide (expirée) : "
+     "saml2:Assertion/@IssueInstant = 2026-12-02T16:41:50Z, attendu : dans l'heure (1 h) précédant la réception "
+     "2026-12-02T18:41:50Z (sans Conditions))"),
+    ("urn:a -> Success | urn:b -> Failure (XDSRegistryError: bad)", "urn:a -> Success | urn:b -> Failure (motif : erreur XDSRegistryError : bad)"),
+    ("ConnectError: [Errno 111] Connection refused", "erreur ConnectError : [Errno 111] connexion refusée"),
+    ("no dciodvfy warning", "aucun avertissement de dciodvfy"),
 ]
 
 
@@ -56,6 +81,38 @@ def test_phrases_are_translated(english: str, french: str) -> None:
 ])
 def test_data_is_unchanged(data: str) -> None:
     assert value_fr(data) == data
+
+
+def test_a_tools_own_message_gets_a_french_frame() -> None:
+    assert value_fr("Attribute is not present in standard DICOM IOD", "DCIODVFY") == (
+        "message de dciodvfy : « Attribute is not present in standard DICOM IOD »")
+    assert value_fr("Attribute is not present in standard DICOM IOD") == "Attribute is not present in standard DICOM IOD"
+    assert value_fr("(absent)", "DCIODVFY") == "(absent)"
+
+
+@pytest.mark.parametrize(("english", "french"), [
+    ("HTTP status", "statut HTTP"),
+    ("DMP registry (ITI-41)", "registre du DMP (ITI-41)"),
+    ("GET https://sut/s (probe 2)", "GET https://sut/s (sonde 2)"),
+    ("https://sut/s (background, every 1 s, evidence/supervision--campagne) at 18:41:22",
+     "https://sut/s (en arrière-plan, toutes les 1 s, evidence/supervision--campagne) à 18:41:22"),
+    ("GET https://sut/wado-rs/studies/1 without kos_header, token", "GET https://sut/wado-rs/studies/1 sans en-tête KOS-SOPInstanceUID, jeton"),
+    ("GET https://sut/wado-rs/studies/1 without a valid request element", "GET https://sut/wado-rs/studies/1 sans élément de requête valide"),
+    ("TLS server certificate of 127.0.0.1:443", "certificat serveur TLS de 127.0.0.1:443"),
+    ("registry entry urn:uuid:1", "entrée du registre urn:uuid:1"),
+    ("WADO-RS to https://peer/wado-rs", "WADO-RS vers https://peer/wado-rs"),
+    ("(0040,A375)[0]>(0008,1115)[2]", "(0040,A375)[0]>(0008,1115)[2]"),
+    ("MSA-1", "MSA-1"),
+])
+def test_locations_that_are_words_are_translated(english: str, french: str) -> None:
+    assert location_fr(english) == french
+
+
+def test_the_reason_of_a_scenario_without_verdict_is_french() -> None:
+    assert reason_fr("bloqué par : appel contextuel sans réponse (CALL-REACHABLE) — ConnectError: [Errno 111] Connection refused") == (
+        "bloqué par : appel contextuel sans réponse (CALL-REACHABLE) — erreur ConnectError : [Errno 111] connexion refusée")
+    assert reason_fr("TimeoutError: the PACS did not answer") == "erreur TimeoutError : the PACS did not answer"
+    assert reason_fr("non sélectionné (--items VA-B1)") == "non sélectionné (--items VA-B1)"
 
 
 ENGLISH_WORDS = {"a", "an", "the", "one", "no", "of", "with", "not", "every", "within", "at least"}
@@ -95,13 +152,19 @@ def test_the_html_report_shows_the_french_and_keeps_the_data(tmp_path: Path) -> 
 
     finding = {"rule": "KOS-RETRIEVE-URL", "requirement": "r", "location": "(0040,E010)", "severity": "error",
                "expected": "an http(s) URL ending in /wado-rs", "actual": "unreadable: ValueError: 1.2.3.4.5"}
+    probe = {"rule": "SUPERVISION-PROBE", "requirement": "r", "location": "GET https://sut/s (probe 1)", "severity": "error",
+             "expected": "HTTP 200", "actual": "HTTP 503, expected 200 (0.01 s)"}
     scenario = {"key": "s1", "name": "scénario", "feature": "absent.feature", "outcome": "failed", "evidence": "",
-                "duration_s": 1.0, "findings": [finding]}
-    results = {"items": [{"id": "VA-X", "label": "x", "outcome": "failed", "scenarios": [scenario]}],
+                "duration_s": 1.0, "findings": [finding, probe]}
+    blocked = {"key": "s2", "name": "bloqué", "feature": "absent.feature", "outcome": "skipped", "evidence": "", "duration_s": 0.1,
+               "findings": [], "message": "bloqué par : pas d'ACK du CR (ACK-PRESENT) — OSError: [Errno 111] Connection refused"}
+    results = {"items": [{"id": "VA-X", "label": "x", "outcome": "failed", "scenarios": [scenario, blocked]}],
                "sut": "sut", "profile": "p.toml", "run_id": "r", "started": "2026-01-01T00:00:00+00:00",
                "finished": "2026-01-01T00:00:01+00:00", "duration_s": 1.0}
     page = write_html_report(tmp_path, results).read_text("utf-8")
     assert "une URL http(s) se terminant par /wado-rs" in page
     assert "illisible : ValueError: 1.2.3.4.5" in page
     assert "an http(s) URL ending in" not in page and "unreadable:" not in page
+    assert "GET https://sut/s (sonde 1)" in page and "HTTP 503, 200 attendu (0.01 s)" in page
+    assert "Motif :</b> bloqué par : pas d&#x27;ACK du CR (ACK-PRESENT) — erreur OSError : [Errno 111] connexion refusée" in page
     assert finding["expected"] == "an http(s) URL ending in /wado-rs", "the report changed the results it was given"

@@ -11,8 +11,10 @@ import pytest
 from drimva.evidence import NullEvidence
 from drimva.soak import (
     FULL_RIS_MESSAGES,
+    ReportRun,
     SoakResult,
     SummarisedRisEvidence,
+    _figures,
     nearest_rank,
     run_soak,
 )
@@ -93,3 +95,10 @@ def test_the_figures_are_written_the_french_way() -> None:
     assert "K/T = 99,50 % (≥ 99 %)" in text
     assert "9,87/s" in text and "médiane 0,500 s" in text
     assert "." not in text.replace("soak.json", ""), text
+
+
+def test_a_report_without_ack_is_told_in_french() -> None:
+    run = ReportRun(0, "SOAK1", "202098475988816", "1.2.3", True, True, sent_at=1.0,
+                    error="connection closed by 127.0.0.1:2575 without an ACK")
+    (error,) = _figures([run], 1, 1.0).errors
+    assert error == "CR 0 (SOAK1, INS 202098475988816) : pas d'ACK (connexion fermée par 127.0.0.1:2575 sans ACK)"

@@ -23,7 +23,7 @@ from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
 from drimva.report.coverage_html import run_counts_section
 from drimva.report.paragraphs import interruption_paragraph, preflight_paragraph, supervision_paragraph
 from drimva.report.texts import requirement_fr, severity_fr
-from drimva.report.values_fr import value_fr
+from drimva.report.values_fr import location_fr, reason_fr, value_fr
 
 REPORT_FILE = "rapport-va.html"
 PARIS = ZoneInfo("Europe/Paris")
@@ -38,7 +38,7 @@ th{background:#eef}
 code,pre{font-size:.85em;white-space:pre-wrap;overflow-wrap:anywhere}
 .passed{background:#dff5df}.failed{background:#fbdcdc}.error{background:#fde9c8}
 .skipped,.not_applicable,.deferred,.manual,.not_run{background:#eee}.interrupted{background:#fff1a8}
-svg{max-width:100%;height:auto}ol.steps{margin:.3em 0}
+svg{max-width:100%;height:auto}ol.steps{margin:.3em 0}.ev{white-space:nowrap}
 .sign td{height:5em}
 @media print{body{margin:0;max-width:none;font-size:9pt}a{color:inherit}h2,h3{break-after:avoid}
 tr,svg{break-inside:avoid}}
@@ -110,6 +110,28 @@ def load_exchanges(run_dir: Path, evidence: str) -> list[dict[str, Any]]:
     return rows
 
 
+def run_exchanges(run_dir: Path) -> dict[int, list[dict[str, Any]]]:
+    """Every exchange of the run by sequence number, from every folder's ``exchanges.jsonl`` (a store of its own,
+    such as the background supervision probes', numbers its exchanges from 1 too: a number may name several)."""
+    by_seq: dict[int, list[dict[str, Any]]] = {}
+    root = run_dir / "evidence"
+    for log in sorted(root.glob("*/exchanges.jsonl")) if root.is_dir() else ():
+        for row in load_exchanges(run_dir, log.parent.relative_to(run_dir).as_posix()):
+            by_seq.setdefault(int(row["seq"]), []).append(row)
+    return by_seq
+
+
+def named_exchange(
+    seq: int, scenario_exchanges: list[dict[str, Any]], by_seq: dict[int, list[dict[str, Any]]]
+) -> dict[str, Any] | None:
+    """Exchange ``seq`` of a finding: the scenario's own, else the run's only one of that number (None when ambiguous)."""
+    own = next((e for e in scenario_exchanges if e.get("seq") == seq), None)
+    if own is not None:
+        return own
+    elsewhere = by_seq.get(seq, [])
+    return elsewhere[0] if len(elsewhere) == 1 else None
+
+
 def evidence_href(run_dir: Path, relative: str | None) -> str | None:
     """The link to one evidence file from the report (paths in exchanges.jsonl are relative to evidence/)."""
     if not relative:
@@ -154,8 +176,9 @@ def dedup(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def source_exchange(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The exchange a finding came from: the latest whose decoded text shows its actual value, else the latest."""
+def guessed_exchange(run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a finding that names no exchange (an absence, a step that does not say): the latest exchange of its
+    scenario whose decoded text shows its actual value, else the latest; the report marks the link as inferred."""
     actual = str(finding.get("actual", ""))
     if len(actual) >= 3:
         for exchange in reversed(exchanges):
@@ -205,39 +228,76 @@ def _profile_line(profile: str) -> str:
     return f"profil <code>{esc(profile)}</code> (sha256 <code>{esc(digest)}</code>)"
 
 
-def _finding_rows(run_dir: Path, findings: list[dict[str, Any]], exchanges: list[dict[str, Any]]) -> str:
+INFERRED_MARK = "déduit"
+INFERRED_NOTE = (
+    "Colonne « preuve » : l'échange que le constat juge, avec sa vue décodée et ses octets bruts (« brut ») ; "
+    f"« {INFERRED_MARK} » signale un constat qui ne nomme pas d'échange (par exemple une absence) : l'échange lié est "
+    "alors le dernier du scénario dont le texte décodé contient la valeur constatée, à défaut le dernier du scénario."
+)
+
+
+def exchange_links(run_dir: Path, exchange: dict[str, Any], inferred: bool = False) -> str:
+    """``échange N`` linking to the decoded view of exchange ``exchange`` and ``brut`` to its raw bytes (those that exist)."""
+    decoded = evidence_href(run_dir, exchange.get("decoded_path"))
+    raw = evidence_href(run_dir, exchange.get("raw_path"))
+    name = f"échange {exchange['seq']}" + (f" ({INFERRED_MARK})" if inferred else "")
+    title = f" title='{esc(str(exchange.get('label', '')))}'"
+    if not decoded and not raw:
+        return esc(name)
+    link = f"<a href='{esc(decoded or raw or '')}'{title}>{esc(name)}</a>"
+    return f"<span class='ev'>{link}" + (f" · <a href='{esc(raw)}'>brut</a>" if decoded and raw else "") + "</span>"
+
+
+def _evidence_cell(
+    run_dir: Path, finding: dict[str, Any], exchanges: list[dict[str, Any]], by_seq: dict[int, list[dict[str, Any]]]
+) -> str:
+    named = [e for e in (named_exchange(seq, exchanges, by_seq) for seq in finding.get("exchanges") or ()) if e is not None]
+    if named:
+        return "<br>".join(exchange_links(run_dir, exchange) for exchange in named)
+    guess = guessed_exchange(run_dir, finding, exchanges)
+    return exchange_links(run_dir, guess, inferred=True) if guess else ""
+
+
+def _finding_rows(
+    run_dir: Path, findings: list[dict[str, Any]], exchanges: list[dict[str, Any]], by_seq: dict[int, list[dict[str, Any]]]
+) -> str:
     rows = []
     for f in findings:
-        exchange = source_exchange(run_dir, f, exchanges)
-        link = ""
-        if exchange:
-            href = evidence_href(run_dir, exchange.get("decoded_path")) or evidence_href(run_dir, exchange.get("raw_path"))
-            if href:
-                link = f"<a href='{esc(href)}'>échange {exchange['seq']}</a>"
+        link = _evidence_cell(run_dir, f, exchanges, by_seq)
         rows.append(
             f"<tr><td>{esc(severity_fr(f['severity']))}</td><td><code>{esc(f['rule'])}</code></td>"
-            f"<td>{readable(requirement_fr(f['rule'], str(f['requirement'])))}</td><td><code>{readable(str(f['location']))}</code></td>"
-            f"<td>{readable(value_fr(str(f['expected'])))}</td><td>{readable(value_fr(str(f['actual'])))}</td><td>{link}</td></tr>"
+            f"<td>{readable(requirement_fr(f['rule'], str(f['requirement'])))}</td><td><code>{readable(location_fr(str(f['location'])))}</code></td>"
+            f"<td>{readable(value_fr(str(f['expected']), f['rule']))}</td><td>{readable(value_fr(str(f['actual']), f['rule']))}</td>"
+            f"<td>{link}</td></tr>"
         )
     return "".join(rows)
 
 
-def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any]) -> str:
+def _reason(outcome: Outcome, message: str) -> str:
+    """Why a scenario ended without a verdict on the SUT (skipped, error, interrupted…), as the console says it: the findings
+    say why one failed, the item table why one was not run."""
+    if outcome in (Outcome.PASSED, Outcome.FAILED, Outcome.NOT_RUN) or not message.strip():
+        return ""
+    return f"<p><b>Motif :</b> {readable(reason_fr(message))}</p>"
+
+
+def _scenario_section(run_dir: Path, item_id: str, scenario: dict[str, Any], by_seq: dict[int, list[dict[str, Any]]]) -> str:
     outcome = Outcome(scenario["outcome"])
     exchanges = load_exchanges(run_dir, scenario.get("evidence", ""))
     findings = dedup([f for f in scenario["findings"] if f["severity"] in ("error", "warning")])
     steps = "".join(f"<li>{esc(s)}</li>" for s in gherkin_steps(scenario["feature"], scenario["name"]))
     table = (
-        "<table><colgroup><col style='width:9%'><col style='width:13%'><col style='width:22%'><col style='width:14%'>"
-        "<col style='width:17%'><col style='width:17%'><col style='width:8%'></colgroup>"
+        "<table><colgroup><col style='width:9%'><col style='width:13%'><col style='width:20%'><col style='width:14%'>"
+        "<col style='width:16%'><col style='width:16%'><col style='width:12%'></colgroup>"
         "<tr><th>gravité</th><th>règle</th><th>exigence</th><th>emplacement</th><th>attendu</th><th>constaté</th>"
-        f"<th>preuve</th></tr>{_finding_rows(run_dir, findings, exchanges)}</table>" if findings else ""
+        f"<th>preuve</th></tr>{_finding_rows(run_dir, findings, exchanges, by_seq)}</table>" if findings else ""
     )
     evidence = evidence_href(run_dir, scenario.get("evidence", "") + "/exchanges.jsonl") if scenario.get("evidence") else None
     return (
         f"<section id='{anchor(item_id, scenario['key'])}'><h3 class='{outcome.value}'>{esc(scenario['name'])} — "
         f"{esc(OUTCOME_LABELS_FR[outcome])}</h3><p>{esc(scenario['feature'])} · {scenario['duration_s']:.1f} s"
         + (f" · <a href='{esc(evidence)}'>journal des échanges</a>" if evidence else "") + "</p>"
+        + _reason(outcome, str(scenario.get("message", "")))
         + (f"<ol class='steps'>{steps}</ol>" if steps else "")
         + table
         + sequence_svg(run_dir, exchanges)
@@ -250,6 +310,10 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 
     rows, sections = [], []
     failing = False
+    by_seq = run_exchanges(run_dir)
+    any_findings = any(
+        f["severity"] in ("error", "warning") for item in results["items"] for s in item["scenarios"] for f in s["findings"]
+    )
     for item in results["items"]:
         outcome = Outcome(item["outcome"])
         failing = failing or outcome in (Outcome.FAILED, Outcome.ERROR)
@@ -263,7 +327,7 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
         if item["scenarios"]:
             sections.append(
                 f"<h2 id='{anchor(item['id'])}'>{esc(item['id'])} — {esc(item['label'])}</h2>"
-                + "".join(_scenario_section(run_dir, item["id"], s) for s in item["scenarios"])
+                + "".join(_scenario_section(run_dir, item["id"], s, by_seq) for s in item["scenarios"])
             )
     build = results.get("drimva") or {}
     verdict = "NON CONFORME" if failing else "CONFORME"
@@ -289,6 +353,7 @@ def write_html_report(run_dir: Path, results: dict[str, Any]) -> Path:
 {preflight_paragraph(results.get("preflight"))}
 {supervision_paragraph(results.get("supervision"))}
 {run_counts_section(results)}
+{('<p>' + esc(INFERRED_NOTE) + '</p>') if any_findings else ''}
 {''.join(sections)}
 <footer><h2>Avertissement et signatures</h2>
 <p>Ce rapport est une pré-VA produite par drimva : il ne remplace pas la vérification d'aptitude (VA) ni

@@ -165,6 +165,27 @@ EXACT_FR: dict[str, str] = {
     "the structure id (FINESS géographique...)": "l'identifiant de structure (FINESS géographique...)",
     "the viewer FQDN": "le FQDN du visualiseur",
     "unreadable: no SOP Class / SOP Instance UID could be read": "illisible : aucun SOP Class / SOP Instance UID n'a pu être lu",
+    # the oracle, the DMP simulator's answers, the viewer and the supervision probes
+    "no dciodvfy warning": "aucun avertissement de dciodvfy",
+    "no dciodvfy error": "aucune erreur de dciodvfy",
+    "dciodvfy verdict": "le verdict de dciodvfy",
+    "no request reached the DMP": "aucune requête n'a atteint le DMP",
+    "no study without a session (a login page or a provider choice)":
+        "aucun examen sans session (une page de connexion ou un choix de fournisseur)",
+    "no client certificate: the DMP requires TLS client authentication with an organisation certificate (IGC-Santé ORG AUTH CLI)":
+        "aucun certificat client : le DMP exige l'authentification TLS du client par un certificat de structure "
+        "(IGC-Santé ORG AUTH CLI)",
+    "SOAP 1.1 envelope; the DMP speaks SOAP 1.2": "enveloppe SOAP 1.1 ; le DMP parle SOAP 1.2",
+    "ITI-41 must be sent as MTOM/XOP (multipart/related), not as plain SOAP":
+        "l'ITI-41 doit être envoyé en MTOM/XOP (multipart/related), pas en SOAP simple",
+    # operating-system reasons of a failed connection (OSError.strerror), inside the phrases below
+    "timed out": "délai dépassé",
+    "Connection refused": "connexion refusée",
+    "Connection reset by peer": "connexion réinitialisée par le pair",
+    "Broken pipe": "connexion rompue",
+    "No route to host": "aucune route vers l'hôte",
+    "Network is unreachable": "réseau injoignable",
+    "Name or service not known": "nom ou service inconnu",
 }
 
 # Formatted phrases: a regex with named groups -> the French, formatted with those groups.
@@ -238,21 +259,128 @@ PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.DOTALL), fr)
     (r"^(?P<level>\S+) level$", "niveau {level}"),
     (r"^verification failed: (?P<fr_rest>.*)$", "échec de la vérification : {fr_rest}"),
     (r"^unreadable: (?P<rest>.*)$", "illisible : {rest}"),
-    (r"^no ACK: (?P<rest>.*)$", "aucun ACK : {rest}"),
+    (r"^no ACK: (?P<fr_rest>.*)$", "aucun ACK : {fr_rest}"),
     (r"^no ACK from (?P<peer>\S+) within (?P<s>\S+) s$", "aucun ACK de {peer} dans les {s} s"),
     (r"^no HTTP answer from (?P<url>\S+): (?P<rest>.*)$", "aucune réponse HTTP de {url} : {rest}"),
     (r"^no HTTP answer within (?P<s>\S+) s$", "aucune réponse HTTP dans les {s} s"),
     (r"^no HTTP answer: (?P<rest>.*)$", "aucune réponse HTTP : {rest}"),
+    # the RIS simulator's MLLP exchange (drimva.mllp), after "no ACK: "
+    (r"^connection closed by (?P<peer>\S+) without an ACK \((?P<n>\d+) byte\(s\) of an unfinished frame\)$",
+     "connexion fermée par {peer} sans ACK ({n} octet(s) d'une trame inachevée)"),
+    (r"^connection closed by (?P<peer>\S+) without an ACK$", "connexion fermée par {peer} sans ACK"),
+    (r"^cannot connect to (?P<peer>\S+): (?P<fr_reason>.*)$", "connexion impossible à {peer} : {fr_reason}"),
+    (r"^connection to (?P<peer>\S+) failed: (?P<fr_reason>.*)$", "échec de la connexion à {peer} : {fr_reason}"),
+    (r"^answer from (?P<peer>\S+) is not MLLP: (?P<detail>.*)$", "la réponse de {peer} n'est pas du MLLP : {detail}"),
+    # the supervision probes (simulators.supervision.prober), "<problem> (<seconds> s)"
+    (r"^(?P<fr_problem>.+) \((?P<s>\d+\.\d+) s\)$", "{fr_problem} ({s} s)"),
+    (r"^JSON status (?P<actual>.+), expected (?P<expected>.+)$", "statut JSON {actual}, {expected} attendu"),
+    (r"^HTTP (?P<actual>\d+), expected (?P<expected>\d+)$", "HTTP {actual}, {expected} attendu"),
+    (r"^answered after (?P<s>\S+) s \(limit (?P<limit>\S+) s\)$", "réponse après {s} s (limite {limit} s)"),
+    (r"^no answer within (?P<s>\S+) s$", "aucune réponse dans les {s} s"),
+    (r"^the answer is not JSON: (?P<body>.*)$", "la réponse n'est pas du JSON : {body}"),
+    (r"^the JSON answer is not an object: (?P<kind>.*)$", "la réponse JSON n'est pas un objet : {kind}"),
+    # the viewer (drimva.rules.viewer)
+    (r"^a redirect \(or a link\) to the login page of (?P<issuer>\S+)$",
+     "une redirection (ou un lien) vers la page de connexion de {issuer}"),
+    (r"^HTTP (?P<status>\S+) at (?P<url>\S+)$", "HTTP {status} à {url}"),
+    # the DMP simulator's SOAP faults
+    (r"^VIHF assertion not valid \((?P<fr_why>[^)]*)\): (?P<location>\S+) = (?P<actual>\S*), expected (?P<fr_expected>.+)$",
+     "assertion VIHF non valide ({fr_why}) : {location} = {actual}, attendu : {fr_expected}"),
+    (r"^within (?P<h>\d+) h before the receipt (?P<at>\S+) \(no Conditions\)$",
+     "dans l'heure ({h} h) précédant la réception {at} (sans Conditions)"),
+    (r"^after the receipt (?P<at>\S+)$", "après la réception {at}"),
+    (r"^not after the receipt (?P<at>\S+)$", "pas après la réception {at}"),
+    (r"^not after the receipt (?P<at>\S+) \(\+(?P<min>\d+) min\)$", "pas après la réception {at} (+{min} min)"),
+    (r"^(?P<what>\S+) cannot be read: (?P<detail>.*)$", "{what} illisible : {detail}"),
+    (r"^request cannot be read: (?P<detail>.*)$", "requête illisible : {detail}"),
+    (r"^\[Errno (?P<n>\d+)\] (?P<fr_reason>.*)$", "[Errno {n}] {fr_reason}"),
+    (r"^status (?P<a>\S+) or (?P<b>\S+)$", "statut {a} ou {b}"),
+    (r"^still (?P<status>\S+) after (?P<s>\S+) s; (?P<fr_seen>.*)$", "toujours {status} après {s} s ; {fr_seen}"),
+    # an exception's text (``Kind: message``): French frame, the message as the library wrote it
+    (r"^(?P<kind>[A-Z][A-Za-z]*(?:Error|Exception|Timeout|Refused)): (?P<fr_message>.*)$", "erreur {kind} : {fr_message}"),
 )]
+
+# Single words of the phrases above that are read as French on their own (PATTERNS' ``fr_*`` groups).
+_WORDS_FR = {"expired": "expirée", "not yet valid": "pas encore valide", "form": "forme", "window": "fenêtre"}
+
+# What reached the DMP (drimva.rules.publication.submissions_summary): "<action> -> <status> (<reason>)" | …
+_SUBMISSION = re.compile(r"^(?P<action>\S+) -> (?P<status>\S+)(?: \((?P<reason>.*)\))?$", re.DOTALL)
+
+# The locations of findings that are words rather than paths (the paths - HL7 fields, DICOM tags, XPath - stay).
+LOCATIONS_FR: dict[str, str] = {
+    "HTTP status": "statut HTTP",
+    "DMP registry (ITI-41)": "registre du DMP (ITI-41)",
+    "DMP repository": "dépôt du DMP",
+    "DICOM node C-STORE": "nœud DICOM (C-STORE)",
+    "A-ASSOCIATE-RQ calling AE title": "AE title appelant de l'A-ASSOCIATE-RQ",
+    "PACS C-FIND identifier (0020,000D)": "identifiant de la requête C-FIND au PACS (0020,000D)",
+    "(file)": "(fichier)",
+}
+# What a security probe of the source DRIMbox leaves out (steps/source.py), in "GET … without <names>".
+_OMITTED_FR = {"token": "jeton", "kos_header": "en-tête KOS-SOPInstanceUID", "tls": "TLS"}
+LOCATION_PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.DOTALL), fr) for p, fr in (
+    (r"^(?P<fr_where>.+) \(probe (?P<n>\d+)\)$", "{fr_where} (sonde {n})"),
+    (r"^(?P<fr_where>.+) at (?P<at>\d\d:\d\d:\d\d)$", "{fr_where} à {at}"),
+    (r"^(?P<url>\S+) \(background, every (?P<s>\S+) s, (?P<folder>\S+)\)$", "{url} (en arrière-plan, toutes les {s} s, {folder})"),
+    (r"^(?P<request>GET \S+) without a valid request element$", "{request} sans élément de requête valide"),
+    (r"^(?P<request>GET \S+) without (?P<what>.+)$", "{request} sans {what}"),  # the names of what was left out
+    (r"^TLS server certificate of (?P<peer>\S+)$", "certificat serveur TLS de {peer}"),
+    (r"^registry entry (?P<uuid>\S+)$", "entrée du registre {uuid}"),
+    (r"^WADO-RS to (?P<url>\S+)$", "WADO-RS vers {url}"),
+)]
+
+# Rules whose actual value is a tool's own message, quoted in a French frame when no phrase above matches.
+TOOL_MESSAGES = {"DCIODVFY": "dciodvfy"}
 
 
 # Alternatives joined by " or " (e.g. "200 or 206", "POST or GET"): each alternative is data.
 _ALTERNATIVES = re.compile(r"\S+(?: or \S+)+")
 
 
-def value_fr(text: str) -> str:
-    """``text``, an expected or actual value of a finding, in French; unchanged when it is data."""
-    exact = EXACT_FR.get(text)
+def value_fr(text: str, rule: str = "") -> str:
+    """``text``, an expected or actual value of a finding (of ``rule``), in French; unchanged when it is data."""
+    french = _phrase_fr(text)
+    if french is not None:
+        return french
+    submissions = [_SUBMISSION.match(part) for part in text.split(" | ")]
+    if " -> " in text and all(submissions):
+        return " | ".join(_submission_fr(match) for match in submissions if match)
+    if _ALTERNATIVES.fullmatch(text):
+        return text.replace(" or ", " ou ")
+    tool = TOOL_MESSAGES.get(rule)
+    if tool and text.strip() and not text.startswith("("):
+        return f"message de {tool} : « {text} »"
+    return text
+
+
+def location_fr(text: str) -> str:
+    """The location of a finding in French where it is words (a path, a field, a tag stays as it is)."""
+    exact = LOCATIONS_FR.get(text)
+    if exact is not None:
+        return exact
+    for pattern, french in LOCATION_PATTERNS_FR:
+        match = pattern.match(text)
+        if match:
+            groups = {name: location_fr(value) if name.startswith("fr_") else value for name, value in match.groupdict().items()}
+            if "what" in groups:
+                groups["what"] = ", ".join(_OMITTED_FR.get(name, name) for name in groups["what"].split(", "))
+            return french.format(**groups)
+    return text
+
+
+def reason_fr(text: str) -> str:
+    """Why a scenario ended without a verdict (skip reason, harness error): its English parts in French.
+
+    The reasons are French already ("bloqué par : …", "non sélectionné …") but may end with what a library
+    or a simulator said (``— ConnectError: …``); an exception's ``Kind: message`` gets a French frame."""
+    head, dash, tail = text.partition(" — ")
+    if dash:
+        return f"{head}{dash}{value_fr(tail)}"
+    return value_fr(text)
+
+
+def _phrase_fr(text: str) -> str | None:
+    exact = EXACT_FR.get(text) or _WORDS_FR.get(text)
     if exact is not None:
         return exact
     for pattern, french in PATTERNS_FR:
@@ -261,6 +389,10 @@ def value_fr(text: str) -> str:
             groups = {name: value_fr(value) if name.startswith("fr_") else value
                       for name, value in match.groupdict().items()}
             return french.format(**groups)
-    if _ALTERNATIVES.fullmatch(text):
-        return text.replace(" or ", " ou ")
-    return text
+    return None
+
+
+def _submission_fr(match: re.Match[str]) -> str:
+    reason = match.group("reason")
+    answer = f"{match.group('action')} -> {match.group('status')}"
+    return f"{answer} (motif : {value_fr(reason)})" if reason else answer

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 from drimva.findings import Finding, Severity
 from simulators.common.https import HttpRequest, HttpResponse, HttpsServer, decoded_view
 
@@ -48,6 +48,7 @@ class ReceivedCall(Generic[J]):
     judgement: J
     status: int
     at: float
+    exchanges: tuple[int, ...] = ()  # sequence number of the recorded request (its answer is recorded after it is judged)
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ class ContextualCallEndpoint(Generic[J]):
     def _handle(self, request: HttpRequest) -> HttpResponse:
         meta: dict[str, Any] = {"direction": "received", "client": list(request.client_address), "tls": self.tls}
         label = f"{request.method} {request.path} from RIS"
-        self.evidence.record(CHANNEL, label, request.raw(), decoded_view(f"{request.method} {request.target} {request.version}",
-                                                                          request.headers, request.body), meta, "http")
+        recorded = self.evidence.record(CHANNEL, label, request.raw(), decoded_view(f"{request.method} {request.target} {request.version}",
+                                                                                     request.headers, request.body), meta, "http")
         if request.method == "GET" and request.path.startswith(PAGE_PREFIX):
             response = self._page(request.path[len(PAGE_PREFIX):])
         else:
@@ -193,7 +194,7 @@ class ContextualCallEndpoint(Generic[J]):
                 else:
                     response = HttpResponse(303, [("Location", f"{self.base_url}{PAGE_PREFIX}{index}"),
                                                   ("Content-Type", "text/plain; charset=utf-8")], b"See Other\n")
-                self.received.append(ReceivedCall(index, judgement, response.status, time.time()))
+                self.received.append(ReceivedCall(index, judgement, response.status, time.time(), seqs_of(recorded)))
                 self._bodies[index] = request.body
                 self._lock.notify_all()
         self.evidence.record(CHANNEL, f"{response.status} to {label}", response.raw(),

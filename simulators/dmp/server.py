@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from drimva.dicom_text import dump_dataset, read_part10
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 from drimva.mime import build_multipart_related
 from drimva.rules.vihf import validity_problems
 from drimva.xds import (
@@ -102,6 +102,7 @@ class Submission:
     id_map: dict[str, str] = field(default_factory=dict)  # submitted id -> registry urn:uuid
     status_used: str | None = None  # ITI-57: the NewStatus URN applied
     returned: list[str] = field(default_factory=list)  # ITI-18: entryUUIDs answered; ITI-43: document uniqueIds sent
+    exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded request and response
 
     @property
     def accepted(self) -> bool:
@@ -269,7 +270,7 @@ class DmpSimulator(ServedOverHttps):
             index = len(self._submissions)
             service = request.path[len(SERVICE_ROOT) + 1 :] if request.path.startswith(SERVICE_ROOT + "/") else request.path
             meta = {"submission": index, "service": service, "peer": request.peer_subject_rfc4514}
-            self.evidence.record(
+            recorded = self.evidence.record(
                 CHANNEL,
                 f"request-{index}-{service}",
                 request.raw(),
@@ -289,7 +290,7 @@ class DmpSimulator(ServedOverHttps):
             )
             response = self._process(request, service, submission)
             submission.http_status = response.status
-            self.evidence.record(
+            answered = self.evidence.record(
                 CHANNEL,
                 f"response-{index}-{submission.response_status or response.status}",
                 response.raw(),
@@ -297,6 +298,7 @@ class DmpSimulator(ServedOverHttps):
                 {**meta, "status": submission.response_status, "http_status": response.status},
                 "http",
             )
+            submission.exchanges = seqs_of(recorded, answered)
             self._submissions.append(submission)
             return response
 

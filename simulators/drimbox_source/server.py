@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 from drimva.hl7msg import Hl7Error, parse_message
 from drimva.mllp import MllpDecoder, MllpError, frame
 from simulators.common.binding import binding
@@ -36,6 +36,7 @@ class Received(Generic[J]):
     judgement: J
     ack: str
     at: float
+    exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded message and of the ACK sent
 
 
 Judge = Callable[[bytes], tuple[J, str]]  # raw message -> (judgement, ACK text)
@@ -171,7 +172,7 @@ class DrimboxSourceSimulator(Generic[J]):
     def _answer(self, conn: socket.socket, peer: tuple[str, int], raw: bytes) -> None:
         label, meta = _describe(raw)
         meta.update(direction="received", peer=list(peer))
-        self.evidence.record(CHANNEL, f"{label} from RIS", raw, _decoded(raw), meta, "hl7")
+        message = self.evidence.record(CHANNEL, f"{label} from RIS", raw, _decoded(raw), meta, "hl7")
         judgement, ack = self.judge(raw)
         try:
             conn.settimeout(self.timeout)
@@ -180,9 +181,9 @@ class DrimboxSourceSimulator(Generic[J]):
             sent: dict[str, Any] = {"direction": "sent", "peer": list(peer), "in_reply_to": meta.get("control_id", "")}
         except OSError as error:
             sent = {"direction": "sent", "peer": list(peer), "error": str(error)}
-        self.evidence.record(CHANNEL, f"ACK of {label}", ack.encode("utf-8"), _decoded(ack.encode("utf-8")), sent, "hl7")
+        answer = self.evidence.record(CHANNEL, f"ACK of {label}", ack.encode("utf-8"), _decoded(ack.encode("utf-8")), sent, "hl7")
         with self._arrived:
-            self.received.append(Received(len(self.received), peer, judgement, ack, time.time()))
+            self.received.append(Received(len(self.received), peer, judgement, ack, time.time(), seqs_of(message, answer)))
             self._arrived.notify_all()
 
 

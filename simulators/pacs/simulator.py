@@ -29,7 +29,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from drimva.dicom_text import dataset_bytes, dump_dataset, dump_lines, part10_bytes
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seq_of
 from simulators.common.dicom_scp import ServedScp
 from simulators.pacs.matching import (
     PATIENT_ROOT_LEVELS,
@@ -84,6 +84,7 @@ class DimseRecord:
     move_destination: str = ""
     sop_class_uid: str = ""
     message_id: int = 0
+    exchange: int | None = None  # sequence number of the recorded request
 
     @property
     def study_uids(self) -> list[str]:
@@ -206,9 +207,6 @@ class PacsSimulator(ServedScp):
             sop_class_uid=str(event.context.abstract_syntax),
             message_id=int(request.MessageID),
         )
-        with self._changed:
-            self.requests.append(record)
-            self._open[(id(assoc), record.message_id)] = record
         details = dump_lines(
             [
                 ("service", service),
@@ -224,7 +222,7 @@ class PacsSimulator(ServedScp):
             raw, suffix, title = part10_bytes(identifier), "dcm", "C-STORE data set (Part 10)"
         else:
             raw, suffix, title = dataset_bytes(identifier), "ds", "identifier (Explicit VR LE data set, no file meta)"
-        self.evidence.record(
+        recorded = self.evidence.record(
             CHANNEL,
             f"{service}-rq {level}".strip(),
             raw,
@@ -240,6 +238,10 @@ class PacsSimulator(ServedScp):
             },
             suffix,
         )
+        record.exchange = seq_of(recorded)
+        with self._changed:  # visible to the steps once recorded: evidence first, then judgement
+            self.requests.append(record)
+            self._open[(id(assoc), record.message_id)] = record
         return record
 
     def _finish(self, record: DimseRecord, status: int, matches: int | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 from drimva.mllp import send_and_receive
 from drimva.waiting import blocking
@@ -30,6 +30,7 @@ class RisExchange:
     elapsed_s: float
     closed_by_peer: bool = False
     delivered: bool = True  # False: the connection never opened, the SUT did not get the message
+    exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded message and of its ACK (or why none came)
 
     @property
     def sent(self) -> Hl7Message:
@@ -58,7 +59,7 @@ class RisSimulator:
         raw = message.encode("utf-8")
         label, meta = _describe(message)
         meta.update(direction="sent", host=host, port=port)
-        self.evidence.record(CHANNEL, f"{label} -> SUT", raw, decoded_view(message), meta, "hl7")
+        sent = self.evidence.record(CHANNEL, f"{label} -> SUT", raw, decoded_view(message), meta, "hl7")
 
         with blocking(f"l'ACK de la DRIMbox ({label}, {host}:{port})", self.connect_timeout + self.ack_timeout):
             result = send_and_receive(
@@ -75,11 +76,13 @@ class RisSimulator:
             "delivered": result.delivered,
         }
         if ack_text is not None:
-            self.evidence.record(CHANNEL, f"ACK of {label}", result.ack or b"", decoded_view(ack_text), answer, "hl7")
+            answered = self.evidence.record(CHANNEL, f"ACK of {label}", result.ack or b"", decoded_view(ack_text), answer, "hl7")
         else:
             answer["error"] = result.error
-            self.evidence.record(CHANNEL, f"no ACK for {label}", b"", f"(no ACK) {result.error}\n", answer, "txt")
-        return RisExchange(message, ack_text, result.error, result.elapsed_s, result.closed_by_peer, result.delivered)
+            answered = self.evidence.record(CHANNEL, f"no ACK for {label}", b"", f"(no ACK) {result.error}\n", answer, "txt")
+        return RisExchange(
+            message, ack_text, result.error, result.elapsed_s, result.closed_by_peer, result.delivered, seqs_of(sent, answered)
+        )
 
 
 def decoded_view(text: str) -> str:

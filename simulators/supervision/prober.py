@@ -18,14 +18,14 @@ import json
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
 import httpx
 
-from drimva.evidence import EvidenceSink
+from drimva.evidence import EvidenceSink, seqs_of
 
 CHANNEL = "supervision"
 BODY_LIMIT = 4096  # bytes of an answer kept in the decoded evidence view
@@ -40,6 +40,7 @@ class ProbeRecord:
     elapsed_s: float
     ok: bool
     problem: str  # "" when ok
+    exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded probe and of its answer (or why none came)
 
 
 class SupervisionProber:
@@ -114,7 +115,7 @@ class SupervisionProber:
         at = time.time()
         target = urlsplit(self.url)
         request_text = f"{self.method} {self.url} HTTP/1.1\r\nHost: {target.netloc}\r\nAccept: application/json\r\n\r\n"
-        self.evidence.record(
+        sent = self.evidence.record(
             CHANNEL, f"{self.method} supervision", request_text.encode("utf-8"), request_text, {"url": self.url, "direction": "sent"}, "http"
         )
         started = time.monotonic()
@@ -132,8 +133,9 @@ class SupervisionProber:
             raw = head.encode("latin-1", "replace") + b"\r\n" + response.content
             meta = {"url": self.url, "direction": "received", "status": response.status_code, "elapsed_s": round(elapsed, 3)}
             decoded = head + "\r\n" + response.content[:BODY_LIMIT].decode("utf-8", "replace")
-            self.evidence.record(CHANNEL, f"answer {response.status_code}", raw, decoded, meta, "http")
-            record = self._judged(at, response, elapsed)
+            answered = self.evidence.record(CHANNEL, f"answer {response.status_code}", raw, decoded, meta, "http")
+            record = replace(self._judged(at, response, elapsed), exchanges=seqs_of(answered))
+        record = replace(record, exchanges=seqs_of(sent) + record.exchanges)
         with self._lock:
             self._records.append(record)
         return record
@@ -141,8 +143,8 @@ class SupervisionProber:
     def _done(self, at: float, status: int | None, started: float, problem: str) -> ProbeRecord:
         elapsed = time.monotonic() - started
         meta = {"url": self.url, "direction": "received", "elapsed_s": round(elapsed, 3), "error": problem}
-        self.evidence.record(CHANNEL, "no answer", b"", f"(no answer) {problem}\n", meta, "txt")
-        return ProbeRecord(at, status, round(elapsed, 3), False, problem)
+        answered = self.evidence.record(CHANNEL, "no answer", b"", f"(no answer) {problem}\n", meta, "txt")
+        return ProbeRecord(at, status, round(elapsed, 3), False, problem, seqs_of(answered))
 
     def _judged(self, at: float, response: httpx.Response, elapsed: float) -> ProbeRecord:
         status = response.status_code
