@@ -83,6 +83,12 @@ class DrimboxSourceSimulator(Generic[J]):
         self.not_kept = 0  # answered and in the evidence, not kept in memory
 
     @property
+    def threads(self) -> int:
+        """Threads tracked (the accept loop and the connections not yet pruned): bounded by the open connections."""
+        with self._lock:
+            return len(self._threads)
+
+    @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("listener not started")
