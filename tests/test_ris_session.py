@@ -443,6 +443,7 @@ def test_a_wait_ends_found_skipped_expired_or_interrupted() -> None:
 
     class Listener:
         received: list[object] = []
+        total = 0
 
     class Endpoint:
         received: list[object] = []

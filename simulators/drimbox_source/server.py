@@ -5,10 +5,17 @@ Each framed message is written to the evidence first, then handed to the
 sent back and written to the evidence, and the judgement is queued for the
 steps. One thread accepts; one thread per connection reads frames; every
 socket operation has a timeout.
+
+Memory stays bounded however much a RIS sends (issue 13): a finished
+connection's thread is dropped at the next accept, and only the first ``keep``
+messages are kept with their judgement (about 250 KiB each, the parsed HL7 and
+CDA) for the session's scenarios; later ones are still written to the evidence,
+judged and acknowledged, and counted (``total``, ``not_kept``).
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -24,6 +31,10 @@ from simulators.common.binding import binding
 CHANNEL = "drimbox_source"
 EVIDENCE_VALUE_LIMIT = 200
 POLL_S = 0.2  # how often an idle connection checks whether the listener is stopping
+# A RIS session is a few messages (report_count: 4 by default): the first KEEP are kept for the
+# scenarios, the rest only in the evidence. The RIS fixture raises it to the session's count.
+KEEP = 32
+log = logging.getLogger(__name__)
 J = TypeVar("J")
 
 
@@ -52,7 +63,10 @@ class DrimboxSourceSimulator(Generic[J]):
         host: str = "127.0.0.1",
         port: int = 0,
         timeout: float = 30.0,
+        keep: int = KEEP,
     ) -> None:
+        if keep < 1:
+            raise ValueError(f"keep: at least 1 message is kept in memory, got {keep}")
         self.evidence = evidence
         self.judge = judge
         self.host = host
@@ -64,7 +78,16 @@ class DrimboxSourceSimulator(Generic[J]):
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self.received: list[Received[J]] = []
+        self.keep = keep
+        self.received: list[Received[J]] = []  # the first ``keep`` messages (index = position)
+        self.total = 0  # every message answered, kept or not
+        self.not_kept = 0  # answered and in the evidence, not kept in memory
+
+    @property
+    def threads(self) -> int:
+        """Threads tracked (the accept loop and the connections not yet pruned): bounded by the open connections."""
+        with self._lock:
+            return len(self._threads)
 
     @property
     def port(self) -> int:
@@ -133,6 +156,7 @@ class DrimboxSourceSimulator(Generic[J]):
             thread = threading.Thread(target=self._serve, args=(conn, peer), name=f"mllp-conn:{peer[1]}", daemon=True)
             with self._lock:
                 self._connections.add(conn)
+                self._threads = [t for t in self._threads if t.is_alive()]  # finished connections dropped
                 self._threads.append(thread)
             thread.start()
 
@@ -183,8 +207,16 @@ class DrimboxSourceSimulator(Generic[J]):
             sent = {"direction": "sent", "peer": list(peer), "error": str(error)}
         answer = self.evidence.record(CHANNEL, f"ACK of {label}", ack.encode("utf-8"), _decoded(ack.encode("utf-8")), sent, "hl7")
         with self._arrived:
-            self.received.append(Received(len(self.received), peer, judgement, ack, time.time(), seqs_of(message, answer)))
+            kept = len(self.received) < self.keep
+            if kept:
+                self.received.append(Received(self.total, peer, judgement, ack, time.time(), seqs_of(message, answer)))
+            else:
+                self.not_kept += 1
+            self.total += 1
             self._arrived.notify_all()
+        if not kept and self.not_kept == 1:
+            log.warning("DRIMbox Source: more than %d messages received, the following ones are answered and in the "
+                        "evidence but not kept for the scenarios", self.keep)
 
 
 def _decoded(raw: bytes) -> str:

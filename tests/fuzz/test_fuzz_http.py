@@ -38,12 +38,14 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers of tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drimva.dicom_text import EXPLICIT_VR_LE, part10_bytes, read_part10  # noqa: E402
 from drimva.dicomweb import CISIS_LOSSLESS_ACCEPT, build_multipart  # noqa: E402
-from drimva.evidence import NullEvidence  # noqa: E402
+from drimva.evidence import EvidenceSink  # noqa: E402
 from drimva.ris_judge import judge_call  # noqa: E402
 from fixtures.pki import TestPki  # noqa: E402
+from memory import DiscardEvidence, rss_kib  # noqa: E402
 from fixtures.studies import make_study  # noqa: E402
 from simulators.common.https import MAX_BODY  # noqa: E402
 from simulators.conso_endpoint import ContextualCallEndpoint  # noqa: E402
@@ -96,6 +98,7 @@ class Outcome:
     closed: bool  # the server closed (possibly after an answer)
     hung: bool  # neither an answer nor a close within HANG_S
     seconds: float
+    sent_s: float = float("inf")  # from the TCP connection to the last byte sent (TLS handshake included) or to the server's cut
 
 
 def request(method: str, target: str, host: str, headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> bytes:
@@ -124,29 +127,34 @@ def exchange(target: Target, data: bytes, raw_tcp: bool = False) -> Outcome:
     started = time.monotonic()
     deadline = started + HANG_S
     sock: socket.socket = socket.create_connection((target.host, target.port), timeout=HANG_S)
+    connected = time.monotonic()
+    sent_s = float("inf")
     try:
-        if target.context is not None and not raw_tcp:
-            sock = target.context.wrap_socket(sock, server_hostname=target.host)
         try:
+            if target.context is not None and not raw_tcp:
+                sock = target.context.wrap_socket(sock, server_hostname=target.host)
             sock.sendall(data)
-        except OSError:
-            pass  # refused and closed before all was sent: the answer may still be there
+            sent_s = time.monotonic() - connected
+        except TimeoutError:
+            return Outcome(b"", False, True, time.monotonic() - started)
+        except OSError:  # refused and closed before all was sent (TLS included): the answer may still be there
+            sent_s = time.monotonic() - connected  # when the server cut it (the close came before the last byte)
         buffer = b""
         while not _complete(buffer, data.startswith(b"HEAD ")):
             left = deadline - time.monotonic()
             if left <= 0:
-                return Outcome(buffer, False, True, time.monotonic() - started)
+                return Outcome(buffer, False, True, time.monotonic() - started, sent_s)
             sock.settimeout(left)
             try:
                 chunk = sock.recv(65536)
             except TimeoutError:
-                return Outcome(buffer, False, True, time.monotonic() - started)
+                return Outcome(buffer, False, True, time.monotonic() - started, sent_s)
             except (ssl.SSLError, OSError):
                 chunk = b""
             if not chunk:
-                return Outcome(buffer, True, False, time.monotonic() - started)
+                return Outcome(buffer, True, False, time.monotonic() - started, sent_s)
             buffer += chunk
-        return Outcome(buffer, False, False, time.monotonic() - started)
+        return Outcome(buffer, False, False, time.monotonic() - started, sent_s)
     finally:
         sock.close()
 
@@ -340,7 +348,9 @@ class Figures:
     hangs: int = 0
     liveness: int = 0  # the good request after an input not answered as before
     refused: int = 0
-    retries: int = 0  # good requests closed as idle and sent again (the second must be served)
+    retries: int = 0  # good requests closed as idle (sent late by a starved client) and sent again
+    idle_closes: int = 0  # of which: the server was right, the request was not all there within READ_S of the connection
+    slowest_send_s: float = 0.0  # the longest a good request took, connection to last byte, on this (shared) machine
     kinds: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
@@ -353,40 +363,62 @@ def _served(target: Target, good: Outcome) -> bool:
         return False
 
 
+def idle_close(good: Outcome) -> bool:
+    """The good request was closed unanswered (or got 408) and the server was right to: it was not all
+    sent within one per-read timeout of the connection (TLS handshake included), so some read of the
+    server's waited READ_S for it. The client is then the one starved, not the server dead. A request
+    sent in time and closed unanswered is a server defect, whatever the load: once bytes are in the
+    socket, a late server thread still finds them there (its read does not time out)."""
+    unanswered = not good.hung and (not good.response or good.response.startswith(b"HTTP/1.1 408"))
+    return unanswered and good.sent_s >= READ_S
+
+
+IDLE_RETRIES = 3  # fresh connections for a good request the server closed as idle, before it counts as not served
+
+
+def good_request(target: Target, figures: Figures, lock: threading.Lock) -> tuple[bool, Outcome]:
+    """The good request on a fresh connection, sent again while the server closes it as idle (counted)."""
+    for attempt in range(IDLE_RETRIES + 1):
+        good = exchange(target, target.good)
+        with lock:
+            figures.slowest_send_s = max(figures.slowest_send_s, min(good.sent_s, HANG_S))
+        if _served(target, good) or not idle_close(good) or attempt == IDLE_RETRIES:
+            return _served(target, good), good
+        with lock:
+            figures.idle_closes += 1
+            figures.retries += attempt == 0
+    raise AssertionError("unreachable")
+
+
 def fuzz(target: Target, count: int, seed: int = SEED, workers: int = WORKERS) -> Figures:
-    rng = random.Random(seed + zlib.crc32(target.name.encode()))
-    inputs = [generate(target.seeds, rng) for _ in range(count)]
+    base = seed + zlib.crc32(target.name.encode())
     figures = Figures()
     lock = threading.Lock()
     log = ErrorLog()
     logging.getLogger().addHandler(log)
 
-    def one(index: int, input_: Input) -> None:
+    def one(index: int) -> None:
+        # generated here, not all beforehand: 10 000 inputs of up to 140 KB would be the RSS growth measured
+        input_ = generate(target.seeds, random.Random(base * 1_000_003 + index))
         outcome = exchange(target, input_.data, input_.raw_tcp)
         problems = problems_of(input_, outcome, target.context is not None, target.soap)
-        good = exchange(target, target.good)
-        alive = _served(target, good)
-        retried = not alive and not good.hung and (not good.response or good.response.startswith(b"HTTP/1.1 408"))
-        if retried:  # closed as idle: the client was starved past READ_S (one process, two shared cores); once more
-            good = exchange(target, target.good)
-            alive = _served(target, good)
+        alive, good = good_request(target, figures, lock)
         with lock:
             figures.inputs += 1
             figures.kinds[input_.kind] = figures.kinds.get(input_.kind, 0) + 1
-            figures.retries += retried
             figures.hangs += any(p.startswith("hang") for p in problems)
             figures.crashes += any(not p.startswith("hang") and "accepted" not in p for p in problems)
             figures.refused += any("accepted" in p for p in problems)
             if not alive:
                 figures.liveness += 1
                 problems.append(f"liveness: the good request got {good.response[:160]!r} (hung={good.hung}, closed={good.closed}, "
-                                f"{good.seconds:.2f} s)")
+                                f"{good.seconds:.2f} s, all sent after {good.sent_s:.2f} s)")
             if problems and len(figures.failures) < 20:
                 figures.failures.append(f"#{index} {input_.kind} {input_.data[:120]!r}: {'; '.join(problems)}")
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(one, i, x) for i, x in enumerate(inputs)]
+            futures = [pool.submit(one, i) for i in range(count)]
             try:
                 for future in futures:
                     future.result()
@@ -440,7 +472,7 @@ def _oidc_seeds(sim: OidcProvider, host: str) -> tuple[list[bytes], bytes]:
 
 
 @contextmanager
-def serve(name: str, pki: TestPki, evidence: NullEvidence) -> Iterator[Target]:
+def serve(name: str, pki: TestPki, evidence: EvidenceSink) -> Iterator[Target]:
     """The server ``name`` running, as a :class:`Target` (its good request's status not yet known)."""
     tls = _client_context(pki, with_cert=False)
     if name.startswith("dmp"):
@@ -492,7 +524,7 @@ def serve(name: str, pki: TestPki, evidence: NullEvidence) -> Iterator[Target]:
             return judge_call(req.method, req.path, req.content_type, req.body, OPTIONS, report.patient, "/appel-contextuel")
 
         plain = name.endswith("http")
-        with ContextualCallEndpoint(NullEvidence(), judge, cert, key, tls=not plain, timeout=READ_S) as endpoint:
+        with ContextualCallEndpoint(evidence, judge, cert, key, tls=not plain, timeout=READ_S) as endpoint:
             host, port, path = _at(endpoint.url)
             form = urlencode(call_params(report)).encode()
             seeds = [request("POST", path, host, [("Content-Type", "application/x-www-form-urlencoded")], form),
@@ -515,7 +547,7 @@ def _token_check(token: str | None) -> Verdict:
 @contextmanager
 def running(name: str, pki: TestPki) -> Iterator[Target]:
     """The server, its good request's status measured once before any input."""
-    with serve(name, pki, NullEvidence()) as target:
+    with serve(name, pki, DiscardEvidence()) as target:
         first = exchange(target, target.good)
         assert not first.hung and first.response, f"{name}: the good request got no answer"
         target.good_status = status_of(first.response)[0]
@@ -525,11 +557,17 @@ def running(name: str, pki: TestPki) -> Iterator[Target]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_malformed_inputs_get_an_http_refusal_and_the_server_still_serves(name: str, pki: TestPki) -> None:
+    started = time.monotonic()
     with running(name, pki) as target:
+        rss_before = rss_kib()
         figures = fuzz(target, INPUTS)
+        growth = rss_kib() - rss_before
     print(f"\nfuzz HTTP {name}: {figures.inputs} entrées, {figures.crashes} plantages, {figures.hangs} blocages, "
           f"{figures.liveness} pertes de service, {figures.refused} acceptations à tort, "
-          f"{figures.retries} requêtes témoins renvoyées après une fermeture pour inactivité")
+          f"{figures.retries} requêtes témoins renvoyées après une fermeture pour inactivité "
+          f"({figures.idle_closes} fermetures, requête envoyée en entier plus de {READ_S} s après la connexion ; "
+          f"envoi le plus lent {figures.slowest_send_s:.2f} s), en {time.monotonic() - started:.0f} s, RSS {growth / 1024:+.1f} Mo, "
+          f"charge {os.getloadavg()[0]:.1f}")
     assert figures.inputs == INPUTS
     assert figures.failures == [], "\n".join(figures.failures)
 
