@@ -91,7 +91,8 @@ def test_results_group_scenarios_by_va_item(tmp_path: Path) -> None:
 
 
 def _run(outcomes: dict[str, str]) -> dict:
-    return {"scenarios": [{"key": k, "outcome": v, "message": ""} for k, v in outcomes.items()]}
+    """A run's results: scenario ``f::A`` has the stable id ``A`` (its ``@id:A`` tag), which faults target."""
+    return {"scenarios": [{"key": k, "id": k.split("::")[-1], "outcome": v, "message": ""} for k, v in outcomes.items()]}
 
 
 def test_kill_matrix_accepts_a_complete_matrix() -> None:
@@ -103,7 +104,7 @@ def test_kill_matrix_accepts_a_complete_matrix() -> None:
     faults = [{"name": "fa", "targets": ["A"]}, {"name": "fb", "targets": ["B"]}]
     matrix, problems = kill_matrix(runs, faults)
     assert problems == []
-    assert matrix["scenarios"]["f::A"] == {"reference": "passed", "killed_by": ["fa"]}
+    assert matrix["scenarios"]["f::A"] == {"reference": "passed", "killed_by": ["fa"], "id": "A"}
 
 
 @pytest.mark.parametrize(

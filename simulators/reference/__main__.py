@@ -51,6 +51,7 @@ from .stow_client import StowClient
 from .token_check import TokenVerifier
 from .trust_store import TrustStore
 from .variants import (
+    ACCEPT_DEFAULT_TRANSFER_SYNTAX,
     CONSENT_INFORMATION_ET_CONSENTEMENT,
     CONTEXTUAL_302,
     CONTEXTUAL_BARE_OID,
@@ -322,7 +323,7 @@ def _consumer_server(
     client_cert = (dmp.client_cert, dmp.client_key) if config.https.mutual_tls and dmp.client_cert and dmp.client_key else None
     wado = WadoClient(
         trust=trust, ca_cert=config.trust.anchor, timeout_s=timeout, faults=faults, client_cert=client_cert,
-        log=log.getChild("wado"),
+        log=log.getChild("wado"), default_syntax=ACCEPT_DEFAULT_TRANSFER_SYNTAX in variants,
     )
     node = config.dicom_node
     store: StoreScu | StowClient

@@ -145,6 +145,12 @@ FAULTS: tuple[Fault, ...] = (
         rules=("RETRIEVAL-COMPLETE",),
     ),
     Fault(
+        "wado_response_untyped",
+        "WADO-RS source answers multipart/related without its type=\"application/dicom\" parameter (the parts are DICOM)",
+        (S_E_SERIES,),
+        rules=("WADO-CONTENT-TYPE",),
+    ),
+    Fault(
         "wado_plain_http",
         "WADO-RS source port also answers plain HTTP (a connection not starting with a TLS handshake is served in clear)",
         (S_E_PLAIN,),
@@ -179,6 +185,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "consumer_corrupt_pixels", "flips the first pixel byte of the last retrieved instance before sending it to the DICOM node",
         (S_D_FORWARD,), rules=("RETRIEVAL-PIXELS",),
+    ),
+    Fault(
+        "consumer_accept_without_transfer_syntax",
+        "WADO-RS requests whose Accept names no transfer-syntax (PS3.18's default, not the CI-SIS list of syntaxes)",
+        (S_D_SERIES,), rules=("WADO-ACCEPT-TS",),
     ),
     Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
     # Viewer (VA-C1, VA-C2) and supervision (VA-F).

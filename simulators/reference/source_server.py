@@ -290,6 +290,9 @@ class SourceServer(ServedByTlsHttp):
         boundary = uuid.uuid4().hex
         body = multipart_body([instance.part10 for instance in instances], boundary, syntax)
         content_type = f'multipart/related; type="{DICOM_TYPE}"; transfer-syntax={syntax}; boundary={boundary}'
+        if "wado_response_untyped" in self.faults:  # the parts are DICOM, the response does not say so
+            self.log.info("fault wado_response_untyped: Content-Type without type=")
+            content_type = f"multipart/related; boundary={boundary}"
         status = 206 if missing else 200
         self.log.info("%d instance(s) served%s", len(instances), f", {missing} missing" if missing else "")
         return Response(status, [("Content-Type", content_type)], body)

@@ -19,7 +19,8 @@ the PACS client (``pacs_client.py``) ``hierarchical_cfind``; the source's
 retriever (``retrieval.py``, with ``dicom_server.py``) ``cmove_retrieve``; the DMP clients
 (``dmp_client.py``, ``dmp_query.py``) ``vihf_4`` and ``dsg_signature``; the
 consumer role (``consumer.py``) ``contextual_302``, ``contextual_bare_oid``
-and ``consent_information_et_consentement``. ``stow_rs_node``, ``qual_only``,
+and ``consent_information_et_consentement``, its WADO-RS client
+(``wado_client.py``) ``accept_default_transfer_syntax``. ``stow_rs_node``, ``qual_only``,
 ``publish_destdmp_n`` and ``wado_mutual_tls`` are profile settings only (the
 consumer sends over STOW-RS when its config names a STOW-RS URL; the
 qualified statuses, the DESTDMP reading and mutual TLS reach the reference's
@@ -55,6 +56,7 @@ PUBLISH_DESTDMP_N = "publish_destdmp_n"
 CONTEXTUAL_BARE_OID = "contextual_bare_oid"
 WADO_MUTUAL_TLS = "wado_mutual_tls"
 CMOVE_RETRIEVE = "cmove_retrieve"
+ACCEPT_DEFAULT_TRANSFER_SYNTAX = "accept_default_transfer_syntax"
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,16 @@ VARIANTS: tuple[Variant, ...] = (
         "dicom-query-retrieve.md §4 and open question 3: the demonstrator moves (Study Root C-MOVE at SERIES level), "
         "C-GET is allowed by DICOM and used by none of the DRIM-M samples; the PACS simulator serves both",
         rules=("RETRIEVAL-COMPLETE", "RETRIEVAL-PIXELS", "WADO-SERIES-FETCHED"),
+    ),
+    Variant(
+        ACCEPT_DEFAULT_TRANSFER_SYNTAX,
+        "as a consumer, asks for each series with one Accept entry without transfer-syntax (PS3.18's default, "
+        "Explicit VR Little Endian) instead of the CI-SIS list of syntaxes; its profile reads the missing parameter "
+        "as PS3.18 does (rules.wado_accept_parameters = recommended: a warning)",
+        "dicomweb-between-drimboxes.md §3 and open question 3: every ANS sample carries transfer-syntax, q and "
+        "boundary and the demonstrator source answers 400 without them; PS3.18 defaults the transfer syntax",
+        profile={"rules": {"wado_accept_parameters": "recommended"}},
+        rules=("WADO-ACCEPT-TS", "WADO-SERIES-FETCHED"),
     ),
 )
 

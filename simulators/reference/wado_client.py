@@ -40,8 +40,11 @@ CISIS_ACCEPT: tuple[tuple[str, str], ...] = (
     ("1.2.840.10008.1.2.1", "0.4"),
 )
 KOS_HEADER = "KOS-SOPInstanceUID"
+# one entry without transfer-syntax: PS3.18's default (Explicit VR Little Endian); fault
+# consumer_accept_without_transfer_syntax, and variant accept_default_transfer_syntax with its profile's reading
+DEFAULT_SYNTAX_ACCEPT = 'multipart/related; type="application/dicom";q=1;boundary=**'
 
-# Fault read here (declared in consumer.CONSUMER_FAULTS): consumer_no_kos_header.
+# Faults read here (declared in faults.FAULTS): consumer_no_kos_header, consumer_accept_without_transfer_syntax.
 
 
 class HostTrust(Protocol):
@@ -113,9 +116,11 @@ class WadoClient:
         faults: frozenset[str] = frozenset(),
         client_cert: tuple[Path, Path] | None = None,
         log: logging.Logger | None = None,
+        default_syntax: bool = False,
     ) -> None:
         self._trust = trust
         self._faults = faults
+        self._default_syntax = default_syntax  # the Accept names no transfer-syntax (DEFAULT_SYNTAX_ACCEPT)
         self.log = log or logging.getLogger("reference.wado")
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -132,6 +137,8 @@ class WadoClient:
         if not self._trust.is_trusted_host(host):
             return self._fail(series, 0, f"source {host} is not in the liste blanche: not contacted")
         headers = {"Authorization": f"Bearer {token}", "Accept": accept_header()}
+        if self._default_syntax or "consumer_accept_without_transfer_syntax" in self._faults:
+            headers["Accept"] = DEFAULT_SYNTAX_ACCEPT  # PS3.18's default syntax, not the CI-SIS list
         if "consumer_no_kos_header" in self._faults:
             self.log.info("fault consumer_no_kos_header: no %s header", KOS_HEADER)
         else:
