@@ -1,11 +1,15 @@
 """The VA report of a failing run, in a real browser: 1280 px without overflow, A4 PDF with every value, live links.
 
-The same code writes the README's screenshot ``docs/rapport-va.png``.
+The same code makes the README's screenshot: every run writes it beside the run,
+``DRIMVA_UPDATE_SCREENSHOT=1`` also writes it to ``docs/rapport-va.png`` (the test
+suite leaves a clean checkout clean: a run's commit is not marked ``+dirty``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +23,7 @@ from tests.va_runs import REPO, run_va
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "docs" / "rapport-va.png"
+UPDATE_SCREENSHOT = os.environ.get("DRIMVA_UPDATE_SCREENSHOT") == "1"
 FAULT = "hl7_ack_wrong_msa2"
 
 
@@ -46,10 +51,12 @@ def test_report_renders_prints_and_links(tmp_path: Path) -> None:
             hrefs += page.eval_on_selector_all("svg a", "els => els.map(e => e.getAttribute('href'))")
             failed = next(s for s in results["scenarios"] if s["outcome"] == "failed")
             page.locator("h3", has_text=failed["name"]).first.scroll_into_view_if_needed()
-            page.screenshot(path=str(SCREENSHOT), full_page=False)
+            page.screenshot(path=str(tmp_path / SCREENSHOT.name), full_page=False)
             page.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True)
         finally:
             browser.close()
+    if UPDATE_SCREENSHOT:
+        shutil.copyfile(tmp_path / SCREENSHOT.name, SCREENSHOT)
     command_pdf = _report_command_pdf(run_dir)
     for printed in (pdf, command_pdf):
         reader = PdfReader(printed)
