@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+WHOLE_MARGIN_S = 0.5  # a wait bounded as a whole ends this long after its per-read bound, so silence is told from a drip
 Stage = Literal["dns", "tcp", "tls", "http"]
 AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]  # one getaddrinfo() entry
 
@@ -196,23 +197,43 @@ def _subject(sock: ssl.SSLSocket) -> str:
 
 
 def _http_status(sock: socket.socket, scheme: str, host: str, port: int, path: str, query: str, timeout_s: float) -> int:
-    """One GET over the open connection; its status (any answer counts)."""
+    """One GET over the open connection; its status (any answer counts). Each read waits at most ``timeout_s``,
+    and all of them :data:`WHOLE_MARGIN_S` more: a server that sends its status line a byte a second is cut off then."""
     kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     connection = kind(host, port, timeout=timeout_s)
     connection.sock = sock  # already connected (and TLS-wrapped): request() uses it as is
     sock.settimeout(timeout_s)
+    cut = threading.Timer(timeout_s + WHOLE_MARGIN_S, _shutdown, (sock,))  # a silent server: the read times out first
+    cut.daemon = True
+    cut.start()
     try:
         connection.request("GET", path + (f"?{query}" if query else ""), headers={"Connection": "close", "User-Agent": "drimva-preflight"})
-        return connection.getresponse().status
-    except ssl.SSLError as error:  # e.g. the server wanted a client certificate (TLS 1.3 says so after the handshake)
-        raise Unreachable("tls", tls_cause(error, timeout_s)) from error
-    except (TimeoutError, socket.timeout) as error:
-        raise Unreachable("http", f"no HTTP answer within {timeout_s:g} s") from error
-    except http.client.RemoteDisconnected as error:
-        raise Unreachable("http", "connection closed without an HTTP answer") from error
-    except http.client.HTTPException as error:
-        raise Unreachable("http", f"the answer is not HTTP ({type(error).__name__}: {error})") from error
-    except OSError as error:
-        raise Unreachable("http", f"no HTTP answer: {os_cause(error, timeout_s)}") from error
+        status = connection.getresponse().status
+    except (http.client.HTTPException, OSError) as error:
+        if cut.finished.is_set():
+            raise Unreachable("http", f"no whole HTTP answer head within {timeout_s + WHOLE_MARGIN_S:g} s (bytes came too slowly)") from error
+        raise _http_cause(error, timeout_s) from error
     finally:
+        cut.cancel()
+        cut.join(timeout=5.0)
         connection.sock = None  # the caller closes the socket
+    return status
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain shutdown, for a TLS socket too
+    except OSError:
+        pass  # closed already
+
+
+def _http_cause(error: http.client.HTTPException | OSError, timeout_s: float) -> Unreachable:
+    if isinstance(error, ssl.SSLError):  # e.g. the server wanted a client certificate (TLS 1.3 says so after the handshake)
+        return Unreachable("tls", tls_cause(error, timeout_s))
+    if isinstance(error, TimeoutError | socket.timeout):
+        return Unreachable("http", f"no HTTP answer within {timeout_s:g} s")
+    if isinstance(error, http.client.RemoteDisconnected):
+        return Unreachable("http", "connection closed without an HTTP answer")
+    if isinstance(error, http.client.HTTPException):
+        return Unreachable("http", f"the answer is not HTTP ({type(error).__name__}: {error})")
+    return Unreachable("http", f"no HTTP answer: {os_cause(error, timeout_s)}")

@@ -29,6 +29,7 @@ import httpx
 from lxml import etree, html
 
 from drimva.evidence import EvidenceSink, seqs_of
+from drimva.sut_calls import send_bounded
 from drimva.waiting import blocking
 from simulators.common.https import decoded_view
 
@@ -180,8 +181,7 @@ class ViewerClient:
         started = time.monotonic()
         try:
             with blocking(f"la réponse de la visionneuse ({method} {url})", self.timeout):
-                response = self._client.send(request)
-                response.read()
+                response = send_bounded(self._client, request, self.timeout)  # the whole answer, however slowly it comes
         except httpx.HTTPError as exc:
             error = f"no HTTP answer from {url}: {type(exc).__name__}: {exc}"
             self.evidence.record(CHANNEL, f"error-{index}", error.encode("utf-8"), error, {"url": url}, "txt")

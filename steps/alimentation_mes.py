@@ -38,6 +38,7 @@ from drimva.rules.publication import (
 )
 from drimva.rules.vihf import check_vihf
 from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update, is_signature_entry
+from drimva.sut_calls import SutUnreachable, mllp_lost, still_listening
 from drimva.verdict import Verdict
 from drimva.waiting import poll
 from drimva.xds import ProvideAndRegister
@@ -72,7 +73,24 @@ def _send(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Prof
     )
     exchange = ris.send(sut.hl7_host, sut.hl7_port, with_defect(message, state.defect))
     state.exchanges.append(exchange)
+    _unless_lost(exchange, sut, ris, f"CR {kind} {_EVENT_FR[event]}")
     return exchange
+
+
+_EVENT_FR = {"initial": "initial", "replace": "de remplacement", "delete": "de suppression"}
+
+
+def _unless_lost(exchange: RisExchange, sut: SutHandle, ris: RisSimulator, what: str) -> None:
+    """No ACK because the SUT is gone, silent or too slow (recorded already): the scenario ends ``error``."""
+    if exchange.ack_text is not None:
+        return
+    host, port = sut.hl7_host, sut.hl7_port
+    lost = mllp_lost(
+        exchange.failure, len(exchange.received), host, port, what, ris.ack_timeout,
+        lambda: still_listening(host, port, ris.connect_timeout),
+    )
+    if lost:
+        raise SutUnreachable(lost)
 
 
 UNREADABLE_CDA = base64.b64encode(b"<ClinicalDocument><not-a-cda").decode("ascii")  # not well-formed XML

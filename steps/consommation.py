@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -35,6 +36,7 @@ from drimva.rules.consultation import (
 )
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests, pixel_sha256
 from drimva.rules.wado import check_consumer_requests
+from drimva.sut_calls import SutUnreachable, http_lost, send_bounded, still_listening
 from drimva.verdict import Verdict
 from drimva.waiting import blocking, poll
 from fixtures.exam import ScenarioState, new_exam
@@ -108,11 +110,13 @@ def contextual_form(state: ScenarioState, consent_parameter: str, ins_system: st
 
 def _post_call(
     state: ScenarioState, sut: SutHandle, form: dict[str, str], token: str, pki: TestPki, evidence: EvidenceStore,
-    timeout: float,
+    timeout: float, answer_s: float,
 ) -> None:
     """Post the contextual call; the answer (or, when none came, the finding that says so) goes to ``state``.
 
-    The Then steps decide: no answer fails a scenario whose subject is the call, and blocks the others.
+    ``timeout`` bounds the connection and each read, ``answer_s`` the whole answer. The Then steps decide:
+    no answer fails a scenario whose subject is the call, and blocks the others; a SUT that is gone, silent
+    or too slow ends the scenario ``error`` (:mod:`drimva.sut_calls`).
     """
     if not sut.consumer_url:
         pytest.skip("not_applicable: the profile gives no contextual-call URL for the SUT (sut.consumer.contextual_url)")
@@ -124,10 +128,17 @@ def _post_call(
     try:
         tls = ssl.create_default_context(cafile=str(pki.ca_cert))
         with httpx.Client(verify=tls, timeout=timeout, trust_env=False, follow_redirects=False) as client:
-            with blocking("la réponse de la DRIMbox à l'appel contextuel", timeout):
-                response = client.send(request)
+            with blocking("la réponse de la DRIMbox à l'appel contextuel", answer_s):
+                response = send_bounded(client, request, answer_s)
     except httpx.HTTPError as error:
         evidence.record("contextual-call", "no response", str(error).encode(), str(error), suffix="txt")
+        url = urlsplit(sut.consumer_url)
+        lost = http_lost(
+            error, sut.consumer_url, "appel contextuel", answer_s,
+            lambda: still_listening(url.hostname or "", url.port or 443, timeout),
+        )
+        if lost:
+            raise SutUnreachable(lost) from None
         state.call_response = None
         state.call_failure = call_unreachable(sut.consumer_url, f"{type(error).__name__}: {error}")
         return
@@ -195,7 +206,7 @@ def open_patient_file(
     evidence: EvidenceStore, profile: Profile,
 ) -> None:
     form = contextual_form(state, profile.sut.consumer.consent_parameter, profile.sut.consumer.ins_system)
-    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s)
+    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, profile.timeouts.ack_s)
 
 
 @when(parsers.re(r"l'appel contextuel (?P<how>omet|laisse vide) le paramètre « (?P<name>[^»]+) »"))
@@ -208,7 +219,7 @@ def incomplete_call(
         form.pop(name)
     else:
         form[name] = ""
-    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s)
+    _post_call(state, sut, form, psc.issue_token(professional), pki, evidence, profile.timeouts.connect_s, profile.timeouts.ack_s)
 
 
 # -- Then -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from drimva.outcomes import Outcome, skip_reason
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_digests
 from drimva.rules.source_security import check_security_probe, check_series_served
 from drimva.rules.wado import check_plain_http, check_source_responses
+from drimva.sut_calls import SutUnreachable
 from drimva.verdict import Verdict
 from fixtures.exam import ScenarioState
 from fixtures.studies import make_study
@@ -37,6 +38,7 @@ def consumer_fetches(
     state: ScenarioState, peer_consumer: PeerConsumer, psc: PscSimulator, professional: Professional
 ) -> None:
     state.fetch = peer_consumer.fetch_study(_published_kos(state), psc.issue_token(professional))
+    _unless_lost(*(series.lost for series in state.fetch.series))
 
 
 @then("chaque série est servie et les instances reçues sont celles du KOS, identiques à celles du PACS")
@@ -73,6 +75,8 @@ def faulty_request(
     state.probe = peer_consumer.security_probe(
         first.retrieve_url, token=token, kos_uid=_kos_uid(kos), omit=spec.get("omit", ())
     )
+    if "tls" not in spec.get("omit", ()):  # plain HTTP at a TLS port: silence or a close is the expected refusal
+        _unless_lost(state.probe.lost)
 
 
 @when("une DRIMbox consommatrice demande une série que le KOS ne référence pas")
@@ -90,6 +94,14 @@ def unreferenced_series(
     first = kos_series_references(kos)[0]
     url = first.retrieve_url.rsplit("/series/", 1)[0] + f"/series/{late[0].SeriesInstanceUID}"
     state.probe = peer_consumer.security_probe(url, token=psc.issue_token(professional), kos_uid=_kos_uid(kos))
+    _unless_lost(state.probe.lost)
+
+
+def _unless_lost(*lost: str) -> None:
+    """A request the SUT did not answer because it is gone, silent or too slow (recorded already): ``error``."""
+    for why in lost:
+        if why:
+            raise SutUnreachable(why)
 
 
 def _kos_uid(kos: bytes) -> str:

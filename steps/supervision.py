@@ -10,6 +10,7 @@ from drimva.evidence import EvidenceStore
 from drimva.findings import Finding
 from drimva.profile import Profile
 from drimva.rules.supervision import availability, campaign, check_probes
+from drimva.sut_calls import SutUnreachable
 from drimva.verdict import Verdict
 from fixtures.exam import ScenarioState
 from fixtures.harness import MONITOR_FOLDER, SutHandle, supervision_prober
@@ -19,7 +20,8 @@ from simulators.supervision import SupervisionProber
 
 @when("l'outil de supervision de l'ANS sonde la DRIMbox à plusieurs reprises")
 def probe(state: ScenarioState, sut: SutHandle, profile: Profile, evidence: EvidenceStore, pki: TestPki) -> None:
-    """``sut.supervision.probes`` probes, ``interval_s`` apart."""
+    """``sut.supervision.probes`` probes, ``interval_s`` apart; ``error`` when every one was refused (the SUT is
+    not running: nothing to judge). A slow or silent answer is what VA-F judges (the time limit): a failed probe."""
     settings = profile.sut.supervision
     count = settings.probes
     prober = supervision_prober(profile, sut, pki, evidence, max(settings.interval_s, 0.01))
@@ -29,6 +31,11 @@ def probe(state: ScenarioState, sut: SutHandle, profile: Profile, evidence: Evid
         if index + 1 < count:
             time.sleep(settings.interval_s)
     state.probes = records
+    if records and all(record.refused for record in records):  # recorded already; nothing listens: not judged
+        raise SutUnreachable(
+            f"la DRIMbox n'écoute plus (supervision, {sut.supervision_url}) : connexion refusée à chacune des "
+            f"{len(records)} sondes (processus arrêté ?)"
+        )
 
 
 @then("chaque sonde reçoit dans le délai la réponse attendue")

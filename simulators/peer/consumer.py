@@ -29,6 +29,7 @@ from drimva.evidence import EvidenceSink
 from drimva.findings import Finding
 from drimva.mime import MimeError, parse_content_type
 from drimva.rules.retrieval import check_retrieval, kos_series_references, pixel_sha256
+from drimva.sut_calls import http_lost, send_bounded, still_listening
 from drimva.wado import Headers, WadoRequest, WadoResponse
 from drimva.waiting import blocking
 from simulators.common.https import decoded_view
@@ -50,6 +51,7 @@ class SeriesFetch:
     received: dict[str, str | None] = field(default_factory=dict)  # SOP Instance UID -> pixel SHA-256
     instances: dict[str, bytes] = field(default_factory=dict)  # SOP Instance UID -> Part-10 bytes
     problems: list[str] = field(default_factory=list)
+    lost: str = ""  # no answer because the SUT is gone, silent or too slow (drimva.sut_calls.http_lost)
     elapsed: float = 0.0
     request_headers: tuple[tuple[str, str], ...] = ()  # as sent
     response_version: str = "HTTP/1.1"
@@ -110,6 +112,7 @@ class ProbeResult:
     body: bytes = b""
     error: str = ""
     connected: bool = True
+    lost: str = ""  # no answer because the SUT is gone, silent or too slow (drimva.sut_calls.http_lost)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class NoAnswer:
 
     text: str
     connected: bool
+    lost: str = ""  # the SUT is gone, silent or too slow (drimva.sut_calls.http_lost, French); "" when it answered somehow
 
 
 class PeerConsumer:
@@ -156,6 +160,9 @@ class PeerConsumer:
                 response = self._exchange(client, ref.retrieve_url, headers, f"series {ref.series_uid}")
                 if isinstance(response, NoAnswer):
                     series.problems.append(response.text)
+                    series.lost = response.lost
+                    if response.lost:
+                        break  # the SUT is gone: the other series would wait as long for nothing
                     continue
                 series.status, series.elapsed = response.status_code, response.elapsed.total_seconds()
                 series.content_type = response.headers.get("Content-Type", "")
@@ -194,8 +201,12 @@ class PeerConsumer:
         with httpx.Client(verify=self._ssl, timeout=self.timeout) as client:
             response = self._exchange(client, url, headers, label)
         if isinstance(response, NoAnswer):
-            return ProbeResult(omitted, url, None, error=response.text, connected=response.connected)
+            return ProbeResult(omitted, url, None, error=response.text, connected=response.connected, lost=response.lost)
         return ProbeResult(omitted, url, response.status_code, response.content)
+
+    def _listening(self, url: str) -> bool:
+        target = urlsplit(url)
+        return still_listening(target.hostname or "", target.port or (443 if target.scheme == "https" else 80), self.timeout)
 
     def _exchange(
         self, client: httpx.Client, url: str, headers: list[tuple[str, str]], label: str
@@ -210,7 +221,7 @@ class PeerConsumer:
         started = time.monotonic()
         try:
             with blocking(f"la réponse WADO-RS de la DRIMbox ({label})", self.timeout):
-                response = client.send(request)
+                response = send_bounded(client, request, self.timeout)  # the whole answer, however slowly it comes
         except httpx.HTTPError as exc:
             connected = _connected(exc)
             error = f"no HTTP answer from {url}: {type(exc).__name__}: {exc}"
@@ -219,7 +230,7 @@ class PeerConsumer:
             self.evidence.record(
                 CHANNEL, f"error {label}", error.encode("utf-8"), error, {"url": url, "connected": connected}, "txt"
             )
-            return NoAnswer(error, connected)
+            return NoAnswer(error, connected, http_lost(exc, url, f"WADO-RS {label}", self.timeout, lambda: self._listening(url)))
         status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
         received = list(response.headers.multi_items())
         self.evidence.record(

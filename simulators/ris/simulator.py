@@ -13,7 +13,7 @@ from typing import Any
 
 from drimva.evidence import EvidenceSink, seqs_of
 from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
-from drimva.mllp import send_and_receive
+from drimva.mllp import Failure, send_and_receive
 from drimva.waiting import blocking
 
 CHANNEL = "ris"
@@ -31,6 +31,8 @@ class RisExchange:
     closed_by_peer: bool = False
     delivered: bool = True  # False: the connection never opened, the SUT did not get the message
     exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded message and of its ACK (or why none came)
+    failure: Failure | None = None  # the kind of trouble when no ACK came (drimva.mllp.Failure)
+    received: bytes = b""  # what came back when no ACK came (the start of an unfinished frame, unframed bytes)
 
     @property
     def sent(self) -> Hl7Message:
@@ -78,10 +80,14 @@ class RisSimulator:
         if ack_text is not None:
             answered = self.evidence.record(CHANNEL, f"ACK of {label}", result.ack or b"", decoded_view(ack_text), answer, "hl7")
         else:
-            answer["error"] = result.error
-            answered = self.evidence.record(CHANNEL, f"no ACK for {label}", b"", f"(no ACK) {result.error}\n", answer, "txt")
+            answer.update(error=result.error, failure=result.failure, received_bytes=len(result.received))
+            partial = f"\n{len(result.received)} byte(s) received: {result.received[:200]!r}\n" if result.received else ""
+            answered = self.evidence.record(
+                CHANNEL, f"no ACK for {label}", result.received, f"(no ACK) {result.error}\n{partial}", answer, "txt"
+            )
         return RisExchange(
-            message, ack_text, result.error, result.elapsed_s, result.closed_by_peer, result.delivered, seqs_of(sent, answered)
+            message, ack_text, result.error, result.elapsed_s, result.closed_by_peer, result.delivered, seqs_of(sent, answered),
+            result.failure, result.received,
         )
 
 

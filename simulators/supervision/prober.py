@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from drimva.evidence import EvidenceSink, seqs_of
+from drimva.sut_calls import is_refused, send_bounded
 
 CHANNEL = "supervision"
 BODY_LIMIT = 4096  # bytes of an answer kept in the decoded evidence view
@@ -41,6 +42,7 @@ class ProbeRecord:
     ok: bool
     problem: str  # "" when ok
     exchanges: tuple[int, ...] = ()  # sequence numbers of the recorded probe and of its answer (or why none came)
+    refused: bool = False  # no answer because nothing listened (connection refused)
 
 
 class SupervisionProber:
@@ -120,11 +122,13 @@ class SupervisionProber:
         )
         started = time.monotonic()
         try:
-            response = self._http().request(self.method, self.url, headers={"Accept": "application/json"})
+            client = self._http()
+            request = client.build_request(self.method, self.url, headers={"Accept": "application/json"})
+            response = send_bounded(client, request, self.timeout_s)  # a slow drip is cut off at the limit too
         except httpx.TimeoutException:
             record = self._done(at, None, started, f"no answer within {self.timeout_s:g} s")
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
-            record = self._done(at, None, started, f"{type(exc).__name__}: {exc}")
+            record = self._done(at, None, started, f"{type(exc).__name__}: {exc}", refused=is_refused(exc))
         else:
             elapsed = time.monotonic() - started
             head = f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n" + "".join(
@@ -140,11 +144,11 @@ class SupervisionProber:
             self._records.append(record)
         return record
 
-    def _done(self, at: float, status: int | None, started: float, problem: str) -> ProbeRecord:
+    def _done(self, at: float, status: int | None, started: float, problem: str, *, refused: bool = False) -> ProbeRecord:
         elapsed = time.monotonic() - started
         meta = {"url": self.url, "direction": "received", "elapsed_s": round(elapsed, 3), "error": problem}
         answered = self.evidence.record(CHANNEL, "no answer", b"", f"(no answer) {problem}\n", meta, "txt")
-        return ProbeRecord(at, status, round(elapsed, 3), False, problem, seqs_of(answered))
+        return ProbeRecord(at, status, round(elapsed, 3), False, problem, seqs_of(answered), refused)
 
     def _judged(self, at: float, response: httpx.Response, elapsed: float) -> ProbeRecord:
         status = response.status_code
