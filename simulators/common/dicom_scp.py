@@ -22,6 +22,9 @@ more bytes than sent, or 0xFFFFFFFF, held the connection and its threads open):
 * ``MAX_ASSOCIATIONS`` (64) associations at once, the rest A-ASSOCIATE-RJ.
 
 A refusal is an A-ABORT then a close; no exception text is ever sent.
+pynetdicom logs a PDU it cannot decode at ERROR with a traceback, though it
+handles it (A-ABORT): :class:`PeerInputLog` makes those one capped WARNING line,
+so that a traceback in the log is an unexpected exception.
 """
 
 from __future__ import annotations
@@ -50,6 +53,43 @@ _KNOWN_PDU_TYPES = range(0x01, 0x08)
 # A-ABORT, source 2 (service provider), reason 0 (not specified) or 6 (invalid PDU parameter value)
 _ABORT_UNSPECIFIED = bytes([0x07, 0, 0, 0, 0, 4, 0, 0, 2, 0])
 _ABORT_INVALID_VALUE = bytes([0x07, 0, 0, 0, 0, 4, 0, 0, 2, 6])
+
+
+LOG_QUOTE_MAX = 200
+_DECODING_LOGGERS = ("pynetdicom._handlers", "pynetdicom.utils", "pynetdicom.pdu", "pynetdicom.pdu_items", "pynetdicom._validators")
+
+
+class PeerInputLog(logging.Filter):
+    """pynetdicom's records about undecodable peer input: WARNING, no traceback, capped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "pynetdicom.dul" and record.funcName != "_read_pdu_data":
+            return True
+        if record.name == "pynetdicom.events" and not _in_pynetdicom_logging(record):
+            return True  # an exception in one of our handlers: kept, with its traceback
+        if record.levelno >= logging.WARNING:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text = f"{text} ({type(record.exc_info[1]).__name__})"
+            record.msg, record.args = text[:LOG_QUOTE_MAX], None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _in_pynetdicom_logging(record: logging.LogRecord) -> bool:
+    """The exception was raised in pynetdicom's own PDU-logging handlers (``_handlers.py``)."""
+    trace = record.exc_info[2] if record.exc_info else None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename.endswith("pynetdicom/_handlers.py"):
+            return True
+        trace = trace.tb_next
+    return False
+
+
+_PEER_INPUT_LOG = PeerInputLog()
+for _name in ("pynetdicom.dul", "pynetdicom.events", *_DECODING_LOGGERS):
+    logging.getLogger(_name).addFilter(_PEER_INPUT_LOG)
 
 
 class BoundedAssociationSocket(AssociationSocket):
