@@ -6,6 +6,25 @@ pynetdicom's ``AE.start_server`` runs ``serve_forever`` with socketserver's
 written as several P-DATA PDUs (command, then data set), and with Nagle's
 algorithm the last one waits for the peer's delayed ACK, about 40 ms on Linux,
 on every exchange.
+
+Bounds (issue 13, DICOM UL), set here for every SCP served by :func:`serve_scp`
+(pynetdicom reads a PDU with a blocking ``recv(length)``: a length announcing
+more bytes than sent, or 0xFFFFFFFF, held the connection and its threads open):
+
+* a P-DATA-TF PDU is at most ``MAX_PDU_LENGTH`` (1 MiB, announced as our
+  Maximum Length), any other PDU at most ``MAX_OTHER_PDU_LENGTH`` (64 KiB);
+  beyond, the peer gets an A-ABORT (invalid PDU parameter value) and a close;
+* a whole PDU (header and body) must arrive within the SCP's ``timeout``
+  (per read and per PDU: a peer sending one byte a second is cut);
+* the A-ASSOCIATE-RQ must be complete ``timeout`` after the connection, so a
+  client that never completes holds no association slot longer than that;
+* an association lasts at most ``ASSOCIATION_MAX_S`` (300 s);
+* ``MAX_ASSOCIATIONS`` (64) associations at once, the rest A-ASSOCIATE-RJ.
+
+A refusal is an A-ABORT then a close; no exception text is ever sent.
+pynetdicom logs a PDU it cannot decode at ERROR with a traceback, though it
+handles it (A-ABORT): :class:`PeerInputLog` makes those one capped WARNING line,
+so that a traceback in the log is an unexpected exception.
 """
 
 from __future__ import annotations
@@ -14,15 +33,157 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from typing import Any, Callable, Sequence, TypeVar
 
 from pynetdicom import AE, evt
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom.association import Association
+from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 from simulators.common.binding import binding
 
 _log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
+MAX_PDU_LENGTH = 1024 * 1024
+MAX_OTHER_PDU_LENGTH = 64 * 1024
+ASSOCIATION_MAX_S = 300.0
+MAX_ASSOCIATIONS = 64
+_P_DATA_TF = 0x04
+_KNOWN_PDU_TYPES = range(0x01, 0x08)
+# A-ABORT, source 2 (service provider), reason 0 (not specified) or 6 (invalid PDU parameter value)
+_ABORT_UNSPECIFIED = bytes([0x07, 0, 0, 0, 0, 4, 0, 0, 2, 0])
+_ABORT_INVALID_VALUE = bytes([0x07, 0, 0, 0, 0, 4, 0, 0, 2, 6])
+
+
+LOG_QUOTE_MAX = 200
+_DECODING_LOGGERS = ("pynetdicom._handlers", "pynetdicom.utils", "pynetdicom.pdu", "pynetdicom.pdu_items", "pynetdicom._validators")
+
+
+class PeerInputLog(logging.Filter):
+    """pynetdicom's records about undecodable peer input: WARNING, no traceback, capped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "pynetdicom.dul" and record.funcName != "_read_pdu_data":
+            return True
+        if record.name == "pynetdicom.events" and not _in_pynetdicom_logging(record):
+            return True  # an exception in one of our handlers: kept, with its traceback
+        if record.levelno >= logging.WARNING:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text = f"{text} ({type(record.exc_info[1]).__name__})"
+            record.msg, record.args = text[:LOG_QUOTE_MAX], None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _in_pynetdicom_logging(record: logging.LogRecord) -> bool:
+    """The exception was raised in pynetdicom's own PDU-logging handlers (``_handlers.py``)."""
+    trace = record.exc_info[2] if record.exc_info else None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename.endswith("pynetdicom/_handlers.py"):
+            return True
+        trace = trace.tb_next
+    return False
+
+
+_PEER_INPUT_LOG = PeerInputLog()
+for _name in ("pynetdicom.dul", "pynetdicom.events", *_DECODING_LOGGERS):
+    logging.getLogger(_name).addFilter(_PEER_INPUT_LOG)
+
+
+class BoundedAssociationSocket(AssociationSocket):
+    """pynetdicom's socket with bounded reads: PDU lengths, a deadline per PDU, for the A-ASSOCIATE-RQ and per association.
+
+    A read over a bound answers A-ABORT, shuts the connection and returns what
+    was read: pynetdicom sees a short read and closes (Evt17)."""
+
+    read_s: float
+    _started: float
+    _first_done: bool
+    _body_of: int | None
+    _pdu_by: float
+
+    @classmethod
+    def wrapping(cls, plain: AssociationSocket, read_s: float) -> "BoundedAssociationSocket":
+        """The same socket, bounded (no second connection event is queued)."""
+        bounded = cls.__new__(cls)
+        bounded.__dict__.update(plain.__dict__)
+        bounded.read_s = read_s
+        bounded._started = time.monotonic()
+        bounded._first_done = False
+        bounded._body_of = None
+        bounded._pdu_by = bounded._started + read_s
+        return bounded
+
+    def _deadline(self) -> float:
+        deadline = self._started + ASSOCIATION_MAX_S
+        return deadline if self._first_done else min(deadline, self._started + self.read_s)
+
+    def _refuse(self, abort: bytes, why: str) -> None:
+        sock = self.socket
+        _log.warning("DICOM peer cut: %s", why[:200])
+        if sock is None:
+            return
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(abort)
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def recv(self, nr_bytes: int) -> bytearray:
+        sock = self.socket
+        data = bytearray()
+        if sock is None:
+            return data
+        header = self._body_of is None
+        if header:
+            self._pdu_by = min(time.monotonic() + self.read_s, self._deadline())
+        else:
+            bound = MAX_PDU_LENGTH if self._body_of == _P_DATA_TF else MAX_OTHER_PDU_LENGTH
+            if nr_bytes > bound:
+                self._refuse(_ABORT_INVALID_VALUE, f"PDU 0x{self._body_of or 0:02X} announces {nr_bytes} bytes, over {bound}")
+                self._body_of = None
+                return data
+        while len(data) < nr_bytes:
+            left = self._pdu_by - time.monotonic()
+            if left <= 0:
+                self._body_of = None
+                self._refuse(_ABORT_UNSPECIFIED, f"PDU not complete in time ({len(data)} of {nr_bytes} bytes)")
+                return data
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(min(65536, nr_bytes - len(data)))
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return data
+            if not chunk:
+                return data
+            data += chunk
+        if header:
+            self._body_of = data[0] if data[0] in _KNOWN_PDU_TYPES else None
+        else:
+            self._body_of = None
+            self._first_done = True
+        return data
+
+
+class _BoundedHandler(RequestHandler):
+    def _create_association(self) -> Association:
+        assoc = super()._create_association()
+        plain = assoc.dul.socket
+        if plain is not None:
+            assoc.dul.socket = BoundedAssociationSocket.wrapping(plain, float(self.ae.acse_timeout or 5.0))
+        return assoc
+
+
+class BoundedAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server; an error escaping a connection's thread is logged with its traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        _log.exception("unexpected error serving the DICOM connection from %s", client_address)
 
 
 def serve_scp(
@@ -31,9 +192,12 @@ def serve_scp(
     """Bind ``address`` and serve in a daemon thread; every association gets ``TCP_NODELAY``.
 
     A socket that cannot be bound raises :class:`~simulators.common.binding.BindError`."""
+    ae.maximum_pdu_size = MAX_PDU_LENGTH
+    ae.maximum_associations = MAX_ASSOCIATIONS
     with binding(*address):
         server = ae.make_server(
-            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), *handlers], server_class=ThreadedAssociationServer
+            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), *handlers], server_class=BoundedAssociationServer,
+            request_handler=_BoundedHandler,
         )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S}, name=name, daemon=True)
     thread.start()

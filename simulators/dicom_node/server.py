@@ -138,7 +138,6 @@ class DicomNode(ServedScp):
         ae = AE(ae_title=self.ae_title)
         for timer in ("acse_timeout", "dimse_timeout", "network_timeout", "connection_timeout"):
             setattr(ae, timer, self.timeout)
-        ae.maximum_pdu_size = 0
         ae.add_supported_context(Verification, QR_SYNTAXES)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:

@@ -1,0 +1,174 @@
+"""The bounds of the DICOM UL servers (simulators/common/dicom_scp.py), issue 13: the issue's inputs on raw sockets.
+
+Each input must be answered by an A-ABORT and a close, or a close, within the
+bound; a good C-ECHO must be served afterwards, with no exception logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from drimva.evidence import NullEvidence
+from simulators.common.dicom_scp import MAX_OTHER_PDU_LENGTH
+from simulators.dicom_node import DicomNode
+from simulators.pacs import PacsSimulator
+
+TIMEOUT = 2.0
+BOUND_S = TIMEOUT + 3.0  # an answer or a close is due within this (generous under load)
+
+
+@pytest.fixture(params=["pacs", "node"])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
+    if request.param == "pacs":
+        with PacsSimulator(NullEvidence(), timeout=TIMEOUT) as pacs:
+            yield pacs.port, pacs.ae_title
+    else:
+        with DicomNode(NullEvidence(), timeout=TIMEOUT) as node:
+            yield node.port, node.ae_title
+
+
+@pytest.fixture
+def errors() -> Iterator[list[str]]:
+    found: list[str] = []
+
+    class _Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info:
+                found.append(self.format(record)[:300])
+
+    handler, root = _Recorder(logging.DEBUG), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield found
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def _echo(port: int, called: str) -> int:
+    ae = AE()
+    ae.add_requested_context(Verification)
+    ae.acse_timeout = ae.network_timeout = BOUND_S
+    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    assert assoc.is_established, "a good client is refused"
+    try:
+        status = assoc.send_c_echo()
+        return int(status.Status)
+    finally:
+        assoc.release()
+
+
+def _associate_rq(port: int, called: str) -> bytes:
+    """A valid A-ASSOCIATE-RQ, as pynetdicom sends it."""
+    sent: list[bytes] = []
+    ae = AE()
+    ae.add_requested_context(Verification)
+    assoc = ae.associate("127.0.0.1", port, ae_title=called, evt_handlers=[(evt.EVT_DATA_SENT, lambda e: sent.append(e.data))])
+    assoc.release()
+    assert sent and sent[0][0] == 0x01
+    return sent[0]
+
+
+def _outcome(sock: socket.socket) -> tuple[str, bytes, float]:
+    """'closed' (with what came before) or 'hang', and when."""
+    started = time.monotonic()
+    sock.settimeout(BOUND_S)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return "closed", data, time.monotonic() - started
+            data += chunk
+    except TimeoutError:
+        return "hang", data, time.monotonic() - started
+    except OSError:
+        return "closed", data, time.monotonic() - started
+
+
+def test_an_associate_rq_announcing_more_than_sent_is_aborted(server: tuple[int, str], errors: list[str]) -> None:
+    port, called = server
+    rq = _associate_rq(port, called)
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
+        sock.sendall(rq[:2] + struct.pack(">L", len(rq) - 6 + 100) + rq[6:])
+        outcome, data, seconds = _outcome(sock)
+    assert outcome == "closed" and data[:1] == b"\x07", (outcome, data[:12])
+    assert seconds < BOUND_S
+    assert _echo(port, called) == 0x0000
+    assert errors == []
+
+
+@pytest.mark.parametrize("length", [0xFFFFFFFF, MAX_OTHER_PDU_LENGTH + 1])
+def test_an_oversized_length_is_aborted_at_once(server: tuple[int, str], length: int) -> None:
+    port, called = server
+    rq = _associate_rq(port, called)
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
+        sock.sendall(rq[:2] + struct.pack(">L", length) + rq[6:])
+        outcome, data, seconds = _outcome(sock)
+    assert outcome == "closed" and data == bytes([7, 0, 0, 0, 0, 4, 0, 0, 2, 6]), (outcome, data[:12])
+    assert seconds < 1.0
+    assert _echo(port, called) == 0x0000
+
+
+@pytest.mark.parametrize("mutant", [b"\x09\x00\x00\x00\x00\x04abcd", b"\x01\x00\x00\x00\x00\x10" + b"\xaa" * 16, b"\x04\x00\x00\x00\x00\x02\x00"])
+def test_mutated_pdus_are_aborted_or_closed(server: tuple[int, str], mutant: bytes) -> None:
+    port, called = server
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
+        sock.sendall(mutant)
+        outcome, data, seconds = _outcome(sock)
+    assert outcome == "closed", (outcome, data[:12])
+    assert data == b"" or data[:1] in (b"\x03", b"\x07")
+    assert b"Error" not in data and b"Traceback" not in data
+    assert _echo(port, called) == 0x0000
+
+
+def test_a_peer_sending_a_byte_a_second_is_cut(server: tuple[int, str]) -> None:
+    port, called = server
+    rq = _associate_rq(port, called)
+    stop = threading.Event()
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
+
+        def drip() -> None:
+            for byte in rq:
+                if stop.wait(1.0):
+                    return
+                try:
+                    sock.send(bytes([byte]))
+                except OSError:
+                    return
+
+        dripper = threading.Thread(target=drip, daemon=True)
+        dripper.start()
+        try:
+            outcome, data, seconds = _outcome(sock)
+        finally:
+            stop.set()
+            dripper.join(5.0)
+    assert outcome == "closed" and data[:1] == b"\x07", (outcome, data[:12])
+    assert _echo(port, called) == 0x0000
+
+
+def test_clients_that_never_complete_do_not_refuse_a_good_one(server: tuple[int, str]) -> None:
+    port, called = server
+    rq = _associate_rq(port, called)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) for _ in range(20)]  # pynetdicom's default was 10
+    try:
+        for sock in held:
+            sock.sendall(rq[:10])
+        started = time.monotonic()
+        assert _echo(port, called) == 0x0000
+        assert time.monotonic() - started < 2.0
+        closed = [_outcome(sock)[0] for sock in held]
+        assert closed == ["closed"] * len(held)  # each within the establishment bound
+    finally:
+        for sock in held:
+            sock.close()
