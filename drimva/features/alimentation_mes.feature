@@ -80,6 +80,16 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors la DRIMbox renvoie un acquittement technique AA conforme
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
+  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10 @plusieurs-examens @id:B3-RPLC-TWO-STUDIES
+  Scénario: Le CR corrigé d'un des deux examens du patient remplace le seul KOS de cet examen
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Et un second examen du même patient archivé dans le PACS et son CR déjà publié
+    Quand le RIS transmet le CR corrigé en MDM^T10
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et le KOS du second examen reste publié, intact, et ne référence que son examen
+    Et un nouveau KOS conforme remplace le précédent dans le DMP
+
   @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01 @id:B3-DEL-ORU
   Scénario: La suppression du CR transmise en ORU^R01 retire le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS

@@ -330,6 +330,12 @@ class ReferenceService:
             self.log.info("fault rplc_targets_first: RPLC to the first entry %s, not the current %s", first, replaces)
             replaces = first
         patient = cda.patient if cda.patient.ins else dataclasses.replace(cda.patient, ins=report.ins, ins_oid=report.ins_oid)
+        if replaces and "rplc_targets_patient_latest" in self.faults:
+            latest = self.state.approved_of_patient(patient.ins)
+            if latest and latest[-1].entry_uuid != replaces:
+                self.log.info("fault rplc_targets_patient_latest: RPLC to the patient's latest entry %s (study %s), not %s",
+                              latest[-1].entry_uuid, latest[-1].study_uid, replaces)
+                replaces = latest[-1].entry_uuid
         kos_patient, kos_study, settings = self._kos_inputs(patient, pacs_study, now)
         document = build_kos(
             patient=kos_patient,
@@ -409,6 +415,12 @@ class ReferenceService:
             dropped = instances[-1]
             study = dataclasses.replace(study, instances=tuple(i for i in study.instances if i is not dropped))
             self.log.info("fault kos_drop_instance: %s of series %s left out", dropped.sop_instance_uid, series_uid)
+        if "kos_mixes_patient_studies" in self.faults:
+            for record in self.state.approved_of_patient(patient.ins):
+                if record.study_uid != study.study_uid:
+                    other = self.pacs.query_study(record.study_uid)
+                    study = dataclasses.replace(study, instances=study.instances + other.instances)
+                    self.log.info("fault kos_mixes_patient_studies: %d instance(s) of study %s added", len(other.instances), record.study_uid)
         if "kos_no_retrieve_url" in self.faults:
             settings = dataclasses.replace(settings, include_retrieve_url=False)
         if "kos_wrong_patient_id" in self.faults:
