@@ -16,14 +16,14 @@ from typing import Callable, Literal
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from drimva.context import Organisation, RuleOptions
+from drimva.context import Organisation, ReportContext, RuleOptions, SutEndpoints
 from drimva.evidence import EvidenceStore, seqs_of
 from drimva.findings import Finding
 from drimva.oracles.dciodvfy import dciodvfy_available, run_dciodvfy
 from drimva.profile import Profile
 from drimva.rules.dciodvfy import oracle_findings
 from drimva.rules.hl7_ack import check_ack_exchange
-from drimva.rules.kos import check_kos, check_kos_pacs_metadata, read_oracle_findings
+from drimva.rules.kos import check_kos, check_kos_cr_identity, check_kos_pacs_metadata, read_oracle_findings
 from drimva.rules.publication import (
     APPROVED,
     EntryRecord,
@@ -47,6 +47,7 @@ from fixtures.exam import ScenarioState, new_exam, patient_exam
 from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
 from fixtures.reports import ReportSpec
+from fixtures.studies import under_usage_name
 from simulators.dmp import DmpSimulator, RegistryEntry, Submission
 from simulators.pacs import PacsSimulator
 from simulators.ris import RisExchange, RisSimulator, build_report_message
@@ -194,8 +195,26 @@ def qualified_patient(state: ScenarioState, dmp: DmpSimulator) -> None:
 def exam_in_pacs(
     state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
 ) -> None:
+    _archive(state, pacs, profile, organisation, sut)
+
+
+@given("un examen de ce patient archivé dans le PACS sous son nom d'usage, autre que le nom de naissance du CR")
+def exam_in_pacs_under_usage_name(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    """The CR and the PACS differ: the PACS knows the patient by the IPP and a usage name, and dates the study the
+    day before the CR's act; the KOS must take the study from the PACS and the patient from the CR."""
+    _archive(state, pacs, profile, organisation, sut, alter=lambda: under_usage_name(state.datasets, state.patient or new_patient()))
+
+
+def _archive(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle,
+    alter: Callable[[], object] = lambda: None,
+) -> None:
+    """A new study of the scenario's patient and its CR, the study (once ``alter`` has changed it) in the PACS."""
     new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host),
              identity_status=profile.rules.qualified_identity_statuses[0])
+    alter()
     pacs.add_study(state.datasets)
     state.in_pacs = True
 
@@ -369,11 +388,23 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, prof
 def kos_carries_pacs_metadata(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
+    _judge_published_kos("métadonnées du PACS dans le KOS", check_kos_pacs_metadata, state, dmp, sut, profile, rule_options, verdict)
+
+
+@then("le KOS publié porte l'identité du patient, le numéro d'accession et la demande transmis dans le CR")
+def kos_carries_cr_identity(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    _judge_published_kos("identité du CR dans le KOS", check_kos_cr_identity, state, dmp, sut, profile, rule_options, verdict)
+
+
+def _judge_published_kos(
+    check: str, rule: Callable[[bytes, ReportContext, SutEndpoints, RuleOptions], list[Finding]], state: ScenarioState,
+    dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict,
+) -> None:
+    """The scenario's published KOS, judged by ``rule`` against its CR and study."""
     entry = _require_publication(verdict, dmp, state, profile, "KOS publié")
-    verdict.judge(
-        "métadonnées du PACS dans le KOS", check_kos_pacs_metadata(entry.document, state.context(), sut.endpoints, rule_options),
-        _entry_exchanges(dmp, entry),
-    )
+    verdict.judge(check, rule(entry.document, state.context(), sut.endpoints, rule_options), _entry_exchanges(dmp, entry))
 
 
 # -- Then: DMP ------------------------------------------------------------------

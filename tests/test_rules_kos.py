@@ -172,6 +172,10 @@ MUTATIONS: list[tuple[str, Callable[[Case], None], str, Severity, str]] = [
     ("template-absent", _delete(_top, "ContentTemplateSequence"), "KOS-TEMPLATE", Severity.WARNING, "(0040,A504)"),
     ("template-wrong", _set(lambda k: k.ContentTemplateSequence[0], "TemplateIdentifier", "2000"), "KOS-TEMPLATE", Severity.ERROR, "(0040,A504)[0]"),
     ("patient-ipp", _set(_top, "PatientID", "IPP101"), "KOS-PATIENT-ID", Severity.ERROR, "(0010,0020)"),
+    ("patient-name-of-pacs", _set(_top, "PatientName", "MARTIN^DOMINIQUE"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0010)"),
+    ("patient-given-name", _set(_top, "PatientName", "PAT-TROIS^CLAUDE"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0010)"),
+    ("patient-birth-date", _set(_top, "PatientBirthDate", "19790329"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0030)"),
+    ("patient-sex", _set(_top, "PatientSex", "M"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0040)"),
     ("issuer-wording", _set(_top, "IssuerOfPatientID", "INS-NIR"), "KOS-PATIENT-ISSUER", Severity.WARNING, "(0010,0021)"),
     ("issuer-oid", _set(lambda k: k.IssuerOfPatientIDQualifiersSequence[0], "UniversalEntityID", "1.2.250.1.213.1.4.8"), "KOS-PATIENT-ISSUER", Severity.ERROR, "(0010,0024)[0]>(0040,0032)"),
     ("issuer-type", _set(lambda k: k.IssuerOfPatientIDQualifiersSequence[0], "UniversalEntityIDType", "DNS"), "KOS-PATIENT-ISSUER", Severity.ERROR, "(0010,0024)[0]>(0040,0033)"),
@@ -207,6 +211,12 @@ def test_content_with_an_instance_missing_warns_only(case: Case) -> None:
     del case.kos.ContentSequence[0]
     findings = case.judge()
     assert [(f.rule, f.severity) for f in findings] == [("KOS-CONTENT-IN-EVIDENCE", Severity.WARNING)]
+
+
+@pytest.mark.parametrize("name", ["pat-trois^dominique", "PAT-TROIS^DOMINIQUE MARIE", "PAT-TROIS^DOMINIQUE^^^"])
+def test_the_patient_name_is_the_cr_s_whatever_its_case_and_further_given_names(case: Case, name: str) -> None:
+    case.kos.PatientName = name
+    assert case.judge() == []
 
 
 def test_top_level_accession_may_be_filled_with_the_cr_accession(case: Case) -> None:

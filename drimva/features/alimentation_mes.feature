@@ -44,6 +44,13 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR
     Et le KOS publié reprend les métadonnées de l'examen lues dans le PACS
 
+  @VA-B2 @DICOM-CFIND @identite @id:B2-CR-PACS-DIFFER
+  Scénario: Quand le CR et le PACS diffèrent, le KOS prend l'examen au PACS et le patient au CR
+    Étant donné un examen de ce patient archivé dans le PACS sous son nom d'usage, autre que le nom de naissance du CR
+    Quand le RIS transmet le CR en ORU^R01
+    Alors le KOS publié reprend les métadonnées de l'examen lues dans le PACS
+    Et le KOS publié porte l'identité du patient, le numéro d'accession et la demande transmis dans le CR
+
   @VA-B3 @KOS @XDS-ITI-41 @VIHF @id:B3-KOS
   Scénario: Le KOS est publié dans le DMP avec le certificat de la structure
     Étant donné un examen de ce patient archivé dans le PACS

@@ -25,7 +25,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from drimva.context import INS_OIDS, KOS_SOP_CLASS, ReportContext, RuleOptions, SutEndpoints
+from drimva.context import INS_OIDS, KOS_SOP_CLASS, Patient, ReportContext, RuleOptions, SutEndpoints
 from drimva.dicom_flat import FlatReadError, Node, Part10, node_of_dataset, read_part10
 from drimva.findings import Finding, FindingList, Severity
 
@@ -41,6 +41,7 @@ C17_3 = "PS3.3 C.17.3 SR Document Content"
 TID_2010 = "PS3.16 TID 2010 Key Object Selection, CID 7010"
 ANNEX = "AF-IMG-DB-Va2 §1.2 (KOS: triplets; per series the Location UID and the URL)"
 SAMPLES = "DRIM-M KOS convention (ANS samples, kos-manifest.md §3)"
+TRAITS = SAMPLES + ": PatientName (birth name ^ first given name), PatientBirthDate and PatientSex from the CR, whatever the PACS holds"
 PART10 = "PS3.10 §7 DICOM File Format; IHE RAD-68 (manifest sent as DICOM Part 10)"
 
 NOTE_LOCATION_UID = (
@@ -254,6 +255,8 @@ class _KosChecker:
         elif issuer != INS_ISSUER:
             out.add("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientID"), INS_ISSUER, issuer, Severity.WARNING,
                     note="another wording of the INS issuer; the OID in the qualifiers is what identifies it")
+        if self.ctx is not None:
+            self._traits(ds, self.ctx.patient)
         qualifiers = _items(ds, "IssuerOfPatientIDQualifiersSequence")
         base = tag_path("IssuerOfPatientIDQualifiersSequence")
         if not qualifiers:
@@ -266,6 +269,22 @@ class _KosChecker:
         elif oid not in INS_OIDS:
             out.add("KOS-PATIENT-ISSUER", requirement, oid_location, f"an INS OID {sorted(INS_OIDS)}", oid)
         out.check_equal("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientIDQualifiersSequence", 0, "UniversalEntityIDType"), "ISO", _value(qualifiers[0], "UniversalEntityIDType"))
+
+    def _traits(self, ds: Node, patient: Patient) -> None:
+        """The patient's traits of the CR (its INS identity), not the PACS's: PatientName = birth name ^ first given
+        name (a PN compared without regard to case), PatientBirthDate and PatientSex as the CR sends them."""
+        out, requirement = self.out, TRAITS
+        name = _value(ds, "PatientName")
+        if patient.birth_name:
+            family, _, rest = (name or "").partition("^")
+            given = rest.split("^", 1)[0].split(" ", 1)[0]
+            first = patient.given_name.split(" ", 1)[0]
+            if family.strip().upper() != patient.birth_name.upper() or (first and given.strip().upper() != first.upper()):
+                out.add("KOS-PATIENT-TRAITS", requirement, tag_path("PatientName"), f"{patient.birth_name}^{first}", name)
+        if patient.birth_date:
+            out.check_equal("KOS-PATIENT-TRAITS", requirement, tag_path("PatientBirthDate"), patient.birth_date, _value(ds, "PatientBirthDate"))
+        if patient.sex:
+            out.check_equal("KOS-PATIENT-TRAITS", requirement, tag_path("PatientSex"), patient.sex, _value(ds, "PatientSex"))
 
     # -- study ----------------------------------------------------------------
     def _study(self, ds: Node) -> None:
@@ -475,6 +494,16 @@ class _KosChecker:
 PACS_METADATA_RULES = frozenset({
     "KOS-STUDY-FROM-PACS", "KOS-STUDY-UID", "KOS-EVIDENCE-COMPLETE", "KOS-EVIDENCE-EXTRA", "KOS-SOP-CLASSES",
 })  # fmt: skip
+
+
+CR_IDENTITY_RULES = frozenset({
+    "KOS-PATIENT-ID", "KOS-PATIENT-ISSUER", "KOS-PATIENT-TRAITS", "KOS-REQUEST-ACCESSION", "KOS-REQUEST-ORDER",
+})  # fmt: skip
+
+
+def check_kos_cr_identity(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
+    """The KOS rules that judge what the DRIMbox took from the CR (the patient's INS identity, accession, order)."""
+    return [f for f in check_kos(kos, ctx, endpoints, options) if f.rule in CR_IDENTITY_RULES]
 
 
 def check_kos_pacs_metadata(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:

@@ -423,6 +423,10 @@ class ReferenceService:
                     self.log.info("fault kos_mixes_patient_studies: %d instance(s) of study %s added", len(other.instances), record.study_uid)
         if "kos_no_retrieve_url" in self.faults:
             settings = dataclasses.replace(settings, include_retrieve_url=False)
+        if "kos_patient_name_from_pacs" in self.faults and study.patient_name:
+            family, _, given = study.patient_name.partition("^")
+            patient = dataclasses.replace(patient, birth_name=family, given_name=given.split("^", 1)[0])
+            self.log.info("fault kos_patient_name_from_pacs: PatientName %r from the PACS", study.patient_name)
         if "kos_wrong_patient_id" in self.faults:
             patient = dataclasses.replace(patient, ins=patient.ipp)
         return patient, study, settings
