@@ -47,7 +47,7 @@ from fixtures.exam import ScenarioState, new_exam, patient_exam
 from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
 from fixtures.reports import ReportSpec
-from fixtures.studies import under_usage_name
+from fixtures.studies import under_other_accession, under_usage_name
 from simulators.dmp import DmpSimulator, RegistryEntry, Submission
 from simulators.pacs import PacsSimulator
 from simulators.ris import RisExchange, RisSimulator, build_report_message
@@ -205,6 +205,13 @@ def exam_in_pacs_under_usage_name(
     """The CR and the PACS differ: the PACS knows the patient by the IPP and a usage name, and dates the study the
     day before the CR's act; the KOS must take the study from the PACS and the patient from the CR."""
     _archive(state, pacs, profile, organisation, sut, alter=lambda: under_usage_name(state.datasets, state.patient or new_patient()))
+
+
+@given("un examen de ce patient archivé dans le PACS sous un autre numéro d'accession que celui du CR")
+def exam_in_pacs_under_other_accession(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    _archive(state, pacs, profile, organisation, sut, alter=lambda: under_other_accession(state.datasets, state.require_spec().accession))
 
 
 def _archive(
@@ -533,6 +540,17 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
         update, judged = updates[-1]
         findings = check_status_update(update, previous.entry_uuid)
     verdict.judge("retrait du KOS", findings, judged)
+
+
+@then("le KOS publié porte le numéro d'accession du CR, ou aucun KOS n'est publié si le profil le prévoit")
+def kos_with_cr_accession_or_none(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    """What the profile declares the SUT does when the PACS's accession is not the CR's (rules.pacs_accession_mismatch)."""
+    if profile.rules.pacs_accession_mismatch == "no_publication":
+        nothing_published(state, dmp, profile, verdict)
+    else:
+        kos_carries_cr_identity(state, dmp, sut, profile, rule_options, verdict)
 
 
 @then("aucun KOS n'est publié dans le DMP pour ce patient")

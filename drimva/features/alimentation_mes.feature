@@ -51,6 +51,13 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors le KOS publié reprend les métadonnées de l'examen lues dans le PACS
     Et le KOS publié porte l'identité du patient, le numéro d'accession et la demande transmis dans le CR
 
+  @VA-B2 @DICOM-CFIND @id:B2-ACCESSION-DIFFERS
+  Scénario: Quand le PACS porte un autre numéro d'accession que le CR, le KOS porte celui du CR ou rien n'est publié
+    Étant donné un examen de ce patient archivé dans le PACS sous un autre numéro d'accession que celui du CR
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique
+    Et le KOS publié porte le numéro d'accession du CR, ou aucun KOS n'est publié si le profil le prévoit
+
   @VA-B3 @KOS @XDS-ITI-41 @VIHF @id:B3-KOS
   Scénario: Le KOS est publié dans le DMP avec le certificat de la structure
     Étant donné un examen de ce patient archivé dans le PACS

@@ -20,6 +20,7 @@ S_ORU = "B1-ORU"  # Le CR transmis en ORU^R01 est reçu et acquitté
 S_MDM = "B1-MDM"  # Le CR transmis en MDM^T02 est reçu et acquitté
 S_PACS = "B2-CFIND"  # La DRIMbox interroge le PACS sur l'examen du CR
 S_CR_PACS = "B2-CR-PACS-DIFFER"  # Quand le CR et le PACS diffèrent, le KOS prend l'examen au PACS et le patient au CR
+S_ACCESSION = "B2-ACCESSION-DIFFERS"  # Quand le PACS porte un autre numéro d'accession que le CR, le KOS porte celui du CR ou rien n'est publié
 S_KOS = "B3-KOS"  # Le KOS est publié dans le DMP avec le certificat de la structure
 S_RPLC = "B3-RPLC-MDM"  # Le CR corrigé transmis en MDM^T10 remplace le KOS publié
 S_RPLC_ORU = "B3-RPLC-ORU"  # Le CR corrigé transmis en ORU^R01 remplace le KOS publié
@@ -98,6 +99,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "kos_patient_name_from_pacs", "KOS PatientName = the PACS's (C-FIND at STUDY level) instead of the CR's birth name",
         (S_CR_PACS,), rules=("KOS-PATIENT-TRAITS",),
+    ),
+    Fault(
+        "kos_accession_from_pacs", "KOS ReferencedRequestSequence AccessionNumber = the PACS's instead of the CR's",
+        (S_ACCESSION,), rules=("KOS-REQUEST-ACCESSION",),
     ),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),

@@ -297,6 +297,10 @@ class ReferenceService:
                 self.log.info("no publication for study %s: study unknown to the PACS", uid)
                 return ACCEPTED
             self.log.info("fault publish_unknown_study: publishing a KOS without any instance")
+        if pacs_study.accession and pacs_study.accession != cda.order.accession and not self.config.publish_on_accession_mismatch:
+            self.log.info("no publication for study %s: the PACS's AccessionNumber %r is not the CR's %r", uid,
+                          pacs_study.accession, cda.order.accession)
+            return ACCEPTED
         return self._publish(report, cda, study, pacs_study)
 
     def _identity_refusal(self, report: Hl7Report, cda: CdaReport) -> str:
@@ -337,9 +341,13 @@ class ReferenceService:
                               latest[-1].entry_uuid, latest[-1].study_uid, replaces)
                 replaces = latest[-1].entry_uuid
         kos_patient, kos_study, settings = self._kos_inputs(patient, pacs_study, now)
+        order = cda.order
+        if "kos_accession_from_pacs" in self.faults and pacs_study.accession:
+            order = dataclasses.replace(order, accession=pacs_study.accession)
+            self.log.info("fault kos_accession_from_pacs: accession %r of the PACS in the KOS", pacs_study.accession)
         document = build_kos(
             patient=kos_patient,
-            order=cda.order,
+            order=order,
             study=kos_study,
             settings=settings,
             institution_name=self._organisation(report, cda)[1],
