@@ -23,7 +23,7 @@ from drimva.oracles.dciodvfy import dciodvfy_available, run_dciodvfy
 from drimva.profile import Profile
 from drimva.rules.dciodvfy import oracle_findings
 from drimva.rules.hl7_ack import check_ack_exchange
-from drimva.rules.kos import check_kos, check_kos_cr_identity, check_kos_pacs_metadata, read_oracle_findings
+from drimva.rules.kos import check_kos, check_kos_content, check_kos_cr_identity, check_kos_pacs_metadata, read_oracle_findings
 from drimva.rules.publication import (
     APPROVED,
     EntryRecord,
@@ -47,7 +47,7 @@ from fixtures.exam import ScenarioState, new_exam, patient_exam
 from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
 from fixtures.reports import ReportSpec
-from fixtures.studies import under_other_accession, under_usage_name
+from fixtures.studies import under_other_accession, under_usage_name, with_non_image_objects
 from simulators.dmp import DmpSimulator, RegistryEntry, Submission
 from simulators.pacs import PacsSimulator
 from simulators.ris import RisExchange, RisSimulator, build_report_message
@@ -212,6 +212,15 @@ def exam_in_pacs_under_other_accession(
     state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
 ) -> None:
     _archive(state, pacs, profile, organisation, sut, alter=lambda: under_other_accession(state.datasets, state.require_spec().accession))
+
+
+@given("un examen de ce patient archivé dans le PACS avec un état de présentation et un SR en plus des images")
+def exam_in_pacs_with_non_image_objects(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    """kos-manifest.md open question 3, read as its default: the KOS lists every instance the PACS holds for the
+    study, non-image objects included (as COMPOSITE items of their own SOP class)."""
+    _archive(state, pacs, profile, organisation, sut, alter=lambda: with_non_image_objects(state.datasets, state.require_spec().patient))
 
 
 def _archive(
@@ -403,6 +412,13 @@ def kos_carries_cr_identity(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
     _judge_published_kos("identité du CR dans le KOS", check_kos_cr_identity, state, dmp, sut, profile, rule_options, verdict)
+
+
+@then("le KOS référence chaque objet de l'examen avec sa classe SOP et le type de valeur qui lui revient")
+def kos_content_of_the_study(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    _judge_published_kos("références du KOS", check_kos_content, state, dmp, sut, profile, rule_options, verdict)
 
 
 def _judge_published_kos(

@@ -21,6 +21,7 @@ S_MDM = "B1-MDM"  # Le CR transmis en MDM^T02 est reçu et acquitté
 S_PACS = "B2-CFIND"  # La DRIMbox interroge le PACS sur l'examen du CR
 S_CR_PACS = "B2-CR-PACS-DIFFER"  # Quand le CR et le PACS diffèrent, le KOS prend l'examen au PACS et le patient au CR
 S_ACCESSION = "B2-ACCESSION-DIFFERS"  # Quand le PACS porte un autre numéro d'accession que le CR, le KOS porte celui du CR ou rien n'est publié
+S_NON_IMAGE = "B2-NON-IMAGE"  # Le KOS référence aussi les objets non-image de l'examen, un état de présentation et un SR
 S_KOS = "B3-KOS"  # Le KOS est publié dans le DMP avec le certificat de la structure
 S_RPLC = "B3-RPLC-MDM"  # Le CR corrigé transmis en MDM^T10 remplace le KOS publié
 S_RPLC_ORU = "B3-RPLC-ORU"  # Le CR corrigé transmis en ORU^R01 remplace le KOS publié
@@ -103,6 +104,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "kos_accession_from_pacs", "KOS ReferencedRequestSequence AccessionNumber = the PACS's instead of the CR's",
         (S_ACCESSION,), rules=("KOS-REQUEST-ACCESSION",),
+    ),
+    Fault(
+        "kos_drop_non_image", "KOS leaves out the study's non-image objects (presentation states, SR): images only",
+        (S_NON_IMAGE,), rules=("KOS-EVIDENCE-COMPLETE",),
+    ),
+    Fault(
+        "kos_non_image_as_image", "KOS content references every instance, non-image objects too, as an IMAGE item",
+        (S_NON_IMAGE,), rules=("KOS-CONTENT-VALUE-TYPE",),
     ),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),

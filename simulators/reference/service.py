@@ -40,7 +40,7 @@ from .cda_in import CdaError, CdaPatient, CdaReport, CdaStudy, read_cda
 from .config import ReferenceConfig
 from .hl7_ack import build_ack
 from .hl7_in import INS_OIDS, Event, Hl7Error, Hl7Report, is_well_formed_ins, read_header, read_message
-from .kos_builder import KosSettings, build_kos
+from .kos_builder import KosSettings, build_kos, is_image_sop_class
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
 from .state import APPROVED, PublishedKos, StateStore
@@ -429,6 +429,12 @@ class ReferenceService:
                     other = self.pacs.query_study(record.study_uid)
                     study = dataclasses.replace(study, instances=study.instances + other.instances)
                     self.log.info("fault kos_mixes_patient_studies: %d instance(s) of study %s added", len(other.instances), record.study_uid)
+        if "kos_drop_non_image" in self.faults:
+            kept = tuple(i for i in study.instances if is_image_sop_class(i.sop_class_uid))
+            self.log.info("fault kos_drop_non_image: %d non-image instance(s) left out", len(study.instances) - len(kept))
+            study = dataclasses.replace(study, instances=kept)
+        if "kos_non_image_as_image" in self.faults:
+            settings = dataclasses.replace(settings, image_items_only=True)
         if "kos_no_retrieve_url" in self.faults:
             settings = dataclasses.replace(settings, include_retrieve_url=False)
         if "kos_patient_name_from_pacs" in self.faults and study.patient_name:
