@@ -402,6 +402,11 @@ class RuleSettings(_Section):
     run_dciodvfy: bool = True
     vihf_versions: tuple[str, ...] = ("3.0", "4.0")
     publish_requires_destdmp: bool = True
+    # VA-B2: what a DRIMbox does when the PACS holds the study under another AccessionNumber than the CR's.
+    # The KOS carries the CR's accession (kos-manifest.md §3, §9 check 3): "publish" (default) expects the KOS
+    # with it; the ANS demonstrator refuses to build the KOS then (dicom-query-retrieve.md §3):
+    # "no_publication" expects nothing published.
+    pacs_accession_mismatch: Literal["publish", "no_publication"] = "publish"
     strict_dn_match: bool = False  # VA-A: a server certificate DN other than DNCertificatOperateur fails (else warns)
     # RIS-4: the form of Patient.identifier.system in the contextual call. trust-list-and-identity.md §7's
     # example uses a bare OID and its open question 6 leaves the form open: "either" accepts both (default),

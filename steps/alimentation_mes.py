@@ -16,19 +16,20 @@ from typing import Callable, Literal
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from drimva.context import Organisation, RuleOptions
+from drimva.context import Organisation, ReportContext, RuleOptions, SutEndpoints
 from drimva.evidence import EvidenceStore, seqs_of
 from drimva.findings import Finding
 from drimva.oracles.dciodvfy import dciodvfy_available, run_dciodvfy
 from drimva.profile import Profile
 from drimva.rules.dciodvfy import oracle_findings
 from drimva.rules.hl7_ack import check_ack_exchange
-from drimva.rules.kos import check_kos, check_kos_pacs_metadata, read_oracle_findings
+from drimva.rules.kos import check_kos, check_kos_content, check_kos_cr_identity, check_kos_pacs_metadata, read_oracle_findings
 from drimva.rules.publication import (
     APPROVED,
     EntryRecord,
     SubmissionRecord,
     check_client_certificate,
+    check_other_study_kept,
     check_dciodvfy_available,
     check_no_publication,
     check_pacs_query,
@@ -43,9 +44,11 @@ from drimva.verdict import Verdict
 from drimva.waiting import poll
 from drimva.xds import ProvideAndRegister
 from fixtures.cda import build_cda
-from fixtures.exam import ScenarioState, new_exam
+from fixtures.exam import ScenarioState, new_exam, patient_exam
 from fixtures.harness import SutHandle
 from fixtures.identities import new_patient
+from fixtures.reports import ReportSpec
+from fixtures.studies import under_other_accession, under_usage_name, with_non_image_objects
 from simulators.dmp import DmpSimulator, RegistryEntry, Submission
 from simulators.pacs import PacsSimulator
 from simulators.ris import RisExchange, RisSimulator, build_report_message
@@ -60,8 +63,11 @@ Event = Literal["initial", "replace", "delete"]
 # -- helpers ----------------------------------------------------------------
 
 
-def _send(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Profile, kind: Kind, event: Event) -> RisExchange:
-    spec = state.require_spec()
+def _send(
+    state: ScenarioState, ris: RisSimulator, sut: SutHandle, profile: Profile, kind: Kind, event: Event, spec: ReportSpec | None = None
+) -> RisExchange:
+    """Send the scenario's CR (or ``spec``'s: another study of the patient) as ``kind`` for ``event``."""
+    spec = spec or state.require_spec()
     message = build_report_message(
         spec,
         build_cda(spec),
@@ -207,8 +213,42 @@ def qualified_patient(state: ScenarioState, dmp: DmpSimulator) -> None:
 def exam_in_pacs(
     state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
 ) -> None:
+    _archive(state, pacs, profile, organisation, sut)
+
+
+@given("un examen de ce patient archivé dans le PACS sous son nom d'usage, autre que le nom de naissance du CR")
+def exam_in_pacs_under_usage_name(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    """The CR and the PACS differ: the PACS knows the patient by the IPP and a usage name, and dates the study the
+    day before the CR's act; the KOS must take the study from the PACS and the patient from the CR."""
+    _archive(state, pacs, profile, organisation, sut, alter=lambda: under_usage_name(state.datasets, state.patient or new_patient()))
+
+
+@given("un examen de ce patient archivé dans le PACS sous un autre numéro d'accession que celui du CR")
+def exam_in_pacs_under_other_accession(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    _archive(state, pacs, profile, organisation, sut, alter=lambda: under_other_accession(state.datasets, state.require_spec().accession))
+
+
+@given("un examen de ce patient archivé dans le PACS avec un état de présentation et un SR en plus des images")
+def exam_in_pacs_with_non_image_objects(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle
+) -> None:
+    """kos-manifest.md open question 3, read as its default: the KOS lists every instance the PACS holds for the
+    study, non-image objects included (as COMPOSITE items of their own SOP class)."""
+    _archive(state, pacs, profile, organisation, sut, alter=lambda: with_non_image_objects(state.datasets, state.require_spec().patient))
+
+
+def _archive(
+    state: ScenarioState, pacs: PacsSimulator, profile: Profile, organisation: Organisation, sut: SutHandle,
+    alter: Callable[[], object] = lambda: None,
+) -> None:
+    """A new study of the scenario's patient and its CR, the study (once ``alter`` has changed it) in the PACS."""
     new_exam(state, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host),
              identity_status=profile.rules.qualified_identity_statuses[0])
+    alter()
     pacs.add_study(state.datasets)
     state.in_pacs = True
 
@@ -253,19 +293,32 @@ def unreadable_document(state: ScenarioState) -> None:
     state.defect = "unreadable-cda"
 
 
+def _published_precondition(
+    verdict: Verdict, dmp: DmpSimulator, state: ScenarioState, profile: Profile, exchange: RisExchange,
+    acknowledged: str, of: str, published: str, missing_text: str,
+    accept: Callable[[RegistryEntry], bool] = lambda e: e.status == APPROVED,
+) -> RegistryEntry:
+    """A precondition's CR, acknowledged, and the KOS entry ``accept`` picks; otherwise the scenario is blocked.
+    ``acknowledged`` / ``published`` name the two checks, ``of`` the CR in the ACK problem, ``missing_text`` the block."""
+    verdict.precondition(acknowledged, _ack_findings(exchange), _ack_problem(exchange, of), exchange.exchanges)
+    entry = _await_publication(dmp, state, profile, accept)
+    if entry is None:
+        missing = _publication_missing(dmp, state, profile)
+        verdict.blocked(published, missing_text, missing.rule, missing.actual, [missing])
+    state.dmp_mark = len(dmp.submissions)
+    return entry
+
+
 @given("le CR de cet examen déjà publié")
 def report_already_published(
     state: ScenarioState, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile, verdict: Verdict
 ) -> None:
     """A precondition of the scenarios that judge what follows a publication: its failure blocks them."""
     exchange = _send(state, ris, sut, profile, "ORU", "initial")
-    verdict.precondition("précondition : CR initial acquitté", _ack_findings(exchange), _ack_problem(exchange, "du CR initial"), exchange.exchanges)
-    entry = _await_publication(dmp, state, profile)
-    if entry is None:
-        missing = _publication_missing(dmp, state, profile)
-        verdict.blocked("précondition : KOS initial publié", "KOS du CR initial non publié", missing.rule, missing.actual, [missing])
-    state.published = entry
-    state.dmp_mark = len(dmp.submissions)
+    state.published = _published_precondition(
+        verdict, dmp, state, profile, exchange, "précondition : CR initial acquitté", "du CR initial",
+        "précondition : KOS initial publié", "KOS du CR initial non publié",
+    )
 
 
 @given("le CR de cet examen déjà corrigé une première fois")
@@ -276,17 +329,32 @@ def report_already_replaced(
     first = state.published
     state.spec = state.require_spec().corrected()
     exchange = _send(state, ris, sut, profile, "MDM", "replace")
-    verdict.precondition(
-        "précondition : première correction acquittée", _ack_findings(exchange), _ack_problem(exchange, "de la première correction"),
-        exchange.exchanges,
+    state.published = _published_precondition(
+        verdict, dmp, state, profile, exchange, "précondition : première correction acquittée", "de la première correction",
+        "précondition : KOS de la première correction publié", "KOS de la première correction non publié",
+        lambda e: e.status == APPROVED and e.entry_uuid != first.entry_uuid,
     )
-    entry = _await_publication(dmp, state, profile, lambda e: e.status == APPROVED and e.entry_uuid != first.entry_uuid)
-    if entry is None:
-        missing = _publication_missing(dmp, state, profile)
-        verdict.blocked("précondition : KOS de la première correction publié", "KOS de la première correction non publié",
-                        missing.rule, missing.actual, [missing])
-    state.published = entry
-    state.dmp_mark = len(dmp.submissions)
+
+
+@given("un second examen du même patient archivé dans le PACS et son CR déjà publié")
+def other_study_published(
+    state: ScenarioState, pacs: PacsSimulator, ris: RisSimulator, sut: SutHandle, dmp: DmpSimulator, profile: Profile,
+    organisation: Organisation, verdict: Verdict,
+) -> None:
+    """Several studies of one patient: a second study (same INS, its own UIDs, accession and order) and its
+    published KOS, a second DocumentEntry of the patient; the scenario's CR stays the first study's."""
+    first = state.published
+    patient = state.patient or new_patient()
+    other = patient_exam(patient, organisation, profile.viewer.url_template.replace("{host}", sut.viewer_host),
+                         identity_status=profile.rules.qualified_identity_statuses[0])
+    pacs.add_study(other.datasets)
+    exchange = _send(state, ris, sut, profile, "ORU", "initial", spec=other.spec)
+    other.published = _published_precondition(
+        verdict, dmp, state, profile, exchange, "précondition : CR du second examen acquitté", "du CR du second examen",
+        "précondition : KOS du second examen publié", "KOS du second examen non publié",
+        lambda e: e.status == APPROVED and e.entry_uuid != first.entry_uuid,
+    )
+    state.other = other
 
 
 # -- When ---------------------------------------------------------------------
@@ -354,11 +422,30 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, prof
 def kos_carries_pacs_metadata(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
+    _judge_published_kos("métadonnées du PACS dans le KOS", check_kos_pacs_metadata, state, dmp, sut, profile, rule_options, verdict)
+
+
+@then("le KOS publié porte l'identité du patient, le numéro d'accession et la demande transmis dans le CR")
+def kos_carries_cr_identity(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    _judge_published_kos("identité du CR dans le KOS", check_kos_cr_identity, state, dmp, sut, profile, rule_options, verdict)
+
+
+@then("le KOS référence chaque objet de l'examen avec sa classe SOP et le type de valeur qui lui revient")
+def kos_content_of_the_study(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    _judge_published_kos("références du KOS", check_kos_content, state, dmp, sut, profile, rule_options, verdict)
+
+
+def _judge_published_kos(
+    check: str, rule: Callable[[bytes, ReportContext, SutEndpoints, RuleOptions], list[Finding]], state: ScenarioState,
+    dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict,
+) -> None:
+    """The scenario's published KOS, judged by ``rule`` against its CR and study."""
     entry = _require_publication(verdict, dmp, state, profile, "KOS publié")
-    verdict.judge(
-        "métadonnées du PACS dans le KOS", check_kos_pacs_metadata(entry.document, state.context(), sut.endpoints, rule_options),
-        _entry_exchanges(dmp, entry),
-    )
+    verdict.judge(check, rule(entry.document, state.context(), sut.endpoints, rule_options), _entry_exchanges(dmp, entry))
 
 
 # -- Then: DMP ------------------------------------------------------------------
@@ -433,9 +520,10 @@ def kos_replaced(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
     previous = state.published
+    mark = state.dmp_mark  # an entry registered before the correction (another study's KOS) is not its replacement
     entry = _require_publication(
         verdict, dmp, state, profile, "KOS de remplacement",
-        accept=lambda e: e.status == APPROVED and e.entry_uuid != previous.entry_uuid,
+        accept=lambda e: e.status == APPROVED and e.entry_uuid != previous.entry_uuid and e.submission_index >= mark,
     )
     submission = dmp.submissions[entry.submission_index]
     findings = list(check_replacement(_iti41(submission), previous.entry_uuid))
@@ -443,6 +531,31 @@ def kos_replaced(
     findings += check_replaced_deprecated(previous.entry_uuid, old.status)
     findings += check_kos(entry.document, state.context(), sut.endpoints, rule_options)
     verdict.judge("remplacement du KOS", findings, submission.exchanges)
+
+
+@then("le KOS du second examen reste publié, intact, et ne référence que son examen")
+def other_study_kept(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    """Judged once the correction's KOS is registered (a DRIMbox may acknowledge first), or after the publication wait."""
+    other = state.other
+    if other is None:
+        raise AssertionError("the scenario has no second study")
+    kept = other.published
+    mark = state.dmp_mark
+    _await_publication(dmp, state, profile, lambda e: e.status == APPROVED and e.submission_index >= mark)
+    now = next((e for e in dmp.entries() if e.entry_uuid == kept.entry_uuid), kept)
+    since = dmp.submissions[state.dmp_mark :]
+    touched = [
+        f"submission {s.index}: {a.type.rsplit(':', 1)[-1]} {a.source} -> {a.target}"
+        for s in since for a in (s.request.associations if s.request else ()) if a.target == kept.entry_uuid
+    ] + [
+        f"submission {s.index}: ITI-57 {c.original_status} -> {c.new_status}"
+        for s in since for c in (s.update.status_updates if s.update else ()) if c.target == kept.entry_uuid
+    ]  # fmt: skip
+    findings = check_other_study_kept(kept.entry_uuid, other.spec.study_uid, now.status, touched)
+    findings += check_kos(now.document, other.context(), sut.endpoints, rule_options)
+    verdict.judge("KOS du second examen", findings, _entry_exchanges(dmp, kept) + _exchanges_since(dmp, state.dmp_mark))
 
 
 @then("le KOS précédemment publié n'est plus disponible dans le DMP")
@@ -461,6 +574,17 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
         update, judged = updates[-1]
         findings = check_status_update(update, previous.entry_uuid)
     verdict.judge("retrait du KOS", findings, judged)
+
+
+@then("le KOS publié porte le numéro d'accession du CR, ou aucun KOS n'est publié si le profil le prévoit")
+def kos_with_cr_accession_or_none(
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
+) -> None:
+    """What the profile declares the SUT does when the PACS's accession is not the CR's (rules.pacs_accession_mismatch)."""
+    if profile.rules.pacs_accession_mismatch == "no_publication":
+        nothing_published(state, dmp, profile, verdict)
+    else:
+        kos_carries_cr_identity(state, dmp, sut, profile, rule_options, verdict)
 
 
 @then("aucun KOS n'est publié dans le DMP pour ce patient")

@@ -421,6 +421,7 @@ class FakePacs:
         self.queried: list[str] = []
         self.gate = threading.Event()  # a query waits for it (5 s at most)
         self.gate.set()
+        self.accession = "ACN901"  # the PACS's AccessionNumber of the known study (the CR's: ACN901)
 
     def query_study(self, study_uid: str) -> PacsStudy:
         self.queried.append(study_uid)
@@ -432,7 +433,7 @@ class FakePacs:
         instances = tuple(
             PacsInstance(f"{study_uid}.{s}", str(s), "CT", "", f"{study_uid}.{s}.{n}", CT, str(n)) for s, n in ((1, 1), (1, 2), (2, 1))
         )
-        return PacsStudy(study_uid, "20241231", "093000", "Scanner thorax", "S901", "ACN901", "", instances)
+        return PacsStudy(study_uid, "20241231", "093000", "Scanner thorax", "S901", self.accession, "", instances)
 
 
 class FakePublisher:
@@ -495,6 +496,20 @@ def test_initial_publication_carries_the_report_facts(tmp_path: Path) -> None:
     kos = h.kos()
     assert kos.SOPInstanceUID == pub.kos_sop_instance_uid and kos.PatientID == INS and kos.StudyDate == "20241231"
     assert h.state.current(KNOWN_STUDY).entry_uuid == "urn:uuid:00000000-0000-0000-0000-000000000001"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("publish", "published"), [(True, 1), (False, 0)])
+def test_an_accession_the_pacs_holds_otherwise_is_published_with_the_cr_s_or_not_at_all(
+    tmp_path: Path, publish: bool, published: int
+) -> None:
+    """rules.pacs_accession_mismatch: the KOS carries the CR's accession, or (variant refuse_accession_mismatch) none."""
+    h = harness(tmp_path)
+    h.service.config = h.service.config.model_copy(update={"publish_on_accession_mismatch": publish})
+    h.pacs.accession = "PACS77"
+    assert h.send(message("M1"))[0] == "AA"
+    assert len(h.publisher.published) == published
+    if published:
+        assert h.kos().ReferencedRequestSequence[0].AccessionNumber == "ACN901"
 
 
 def test_replacement_is_published_with_rplc_in_the_same_ko_series(tmp_path: Path) -> None:

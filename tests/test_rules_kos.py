@@ -24,7 +24,7 @@ from drimva.dicom_text import part10_bytes, read_part10
 from drimva.findings import Finding, Severity
 from drimva.rules.dciodvfy import oracle_findings
 from drimva.rules.kos import check_kos, check_kos_structure, read_oracle_findings, tag_path
-from fixtures.studies import instance_refs, make_kos, make_study, modalities, study_attributes
+from fixtures.studies import instance_refs, make_kos, make_study, modalities, study_attributes, with_non_image_objects
 
 from paths import SHARED
 POC_KOS = SHARED / "poc-samples" / "KOS" / "ko.dcm"
@@ -172,6 +172,10 @@ MUTATIONS: list[tuple[str, Callable[[Case], None], str, Severity, str]] = [
     ("template-absent", _delete(_top, "ContentTemplateSequence"), "KOS-TEMPLATE", Severity.WARNING, "(0040,A504)"),
     ("template-wrong", _set(lambda k: k.ContentTemplateSequence[0], "TemplateIdentifier", "2000"), "KOS-TEMPLATE", Severity.ERROR, "(0040,A504)[0]"),
     ("patient-ipp", _set(_top, "PatientID", "IPP101"), "KOS-PATIENT-ID", Severity.ERROR, "(0010,0020)"),
+    ("patient-name-of-pacs", _set(_top, "PatientName", "MARTIN^DOMINIQUE"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0010)"),
+    ("patient-given-name", _set(_top, "PatientName", "PAT-TROIS^CLAUDE"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0010)"),
+    ("patient-birth-date", _set(_top, "PatientBirthDate", "19790329"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0030)"),
+    ("patient-sex", _set(_top, "PatientSex", "M"), "KOS-PATIENT-TRAITS", Severity.ERROR, "(0010,0040)"),
     ("issuer-wording", _set(_top, "IssuerOfPatientID", "INS-NIR"), "KOS-PATIENT-ISSUER", Severity.WARNING, "(0010,0021)"),
     ("issuer-oid", _set(lambda k: k.IssuerOfPatientIDQualifiersSequence[0], "UniversalEntityID", "1.2.250.1.213.1.4.8"), "KOS-PATIENT-ISSUER", Severity.ERROR, "(0010,0024)[0]>(0040,0032)"),
     ("issuer-type", _set(lambda k: k.IssuerOfPatientIDQualifiersSequence[0], "UniversalEntityIDType", "DNS"), "KOS-PATIENT-ISSUER", Severity.ERROR, "(0010,0024)[0]>(0040,0033)"),
@@ -207,6 +211,41 @@ def test_content_with_an_instance_missing_warns_only(case: Case) -> None:
     del case.kos.ContentSequence[0]
     findings = case.judge()
     assert [(f.rule, f.severity) for f in findings] == [("KOS-CONTENT-IN-EVIDENCE", Severity.WARNING)]
+
+
+@pytest.mark.parametrize("name", ["pat-trois^dominique", "PAT-TROIS^DOMINIQUE MARIE", "PAT-TROIS^DOMINIQUE^^^"])
+def test_the_patient_name_is_the_cr_s_whatever_its_case_and_further_given_names(case: Case, name: str) -> None:
+    case.kos.PatientName = name
+    assert case.judge() == []
+
+
+def _with_non_image_objects() -> Case:
+    """The case's study with a presentation state and an SR besides its images, and its known-good KOS."""
+    case = build_case()
+    study = make_study(PATIENT, "ACN101", accession_issuer="1.2.250.1.213.4.5.2.5")
+    with_non_image_objects(study, PATIENT)
+    case.kos = make_kos(study, PATIENT, accession="ACN101", accession_issuer="1.2.250.1.213.4.5.2.5", order_id="OPN101",
+                        order_root="1.2.250.1.213.4.5.2.6", wado_base_url=WADO, retrieve_location_uid=LOCATION_UID)
+    attributes = study_attributes(study)
+    case.ctx = replace(case.ctx, study_uid=str(study[0].StudyInstanceUID), instances=instance_refs(study),
+                       study_date=attributes["StudyDate"], study_time=attributes["StudyTime"])
+    return case
+
+
+def test_non_image_objects_referenced_as_composite_pass() -> None:
+    case = _with_non_image_objects()
+    assert [item.ValueType for item in case.kos.ContentSequence][-3:] == ["COMPOSITE", "COMPOSITE", "TEXT"]
+    assert case.judge() == []
+
+
+@pytest.mark.parametrize(("index", "value_type", "expected"), [(-2, "IMAGE", "COMPOSITE"), (0, "COMPOSITE", "IMAGE")])
+def test_a_reference_item_of_the_wrong_value_type_fails(index: int, value_type: str, expected: str) -> None:
+    """A presentation state (last but one reference: the PR, then the SR) referenced as an IMAGE, a CT image as COMPOSITE."""
+    case = _with_non_image_objects()
+    items = [item for item in case.kos.ContentSequence if item.ValueType != "TEXT"]
+    items[index].ValueType = value_type
+    findings = case.judge()
+    assert [(f.rule, f.severity, f.expected) for f in findings] == [("KOS-CONTENT-VALUE-TYPE", Severity.ERROR, expected)]
 
 
 def test_top_level_accession_may_be_filled_with_the_cr_accession(case: Case) -> None:

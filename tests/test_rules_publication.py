@@ -72,3 +72,20 @@ def test_an_absent_dciodvfy_is_a_warning() -> None:
     assert whole(publication.check_dciodvfy_available(False)) == [
         ("DCIODVFY", "dciodvfy", "installed (apt dicom3tools)", "absent", "warning")
     ]
+
+
+def test_the_other_study_entry_approved_and_untouched_passes() -> None:
+    assert publication.check_other_study_kept("urn:uuid:2", "1.2.3", publication.APPROVED, []) == []
+
+
+def test_the_other_study_entry_replaced_or_touched_fails() -> None:
+    expected = "status Approved, untouched by the correction of the other study"
+    assert whole(publication.check_other_study_kept(
+        "urn:uuid:2", "1.2.3", publication.DEPRECATED, ["submission 2: RPLC urn:uuid:3 -> urn:uuid:2"],
+    )) == [(
+        "DMP-OTHER-STUDY-KEPT", "registry entry urn:uuid:2 (study 1.2.3)", expected,
+        f"status {publication.DEPRECATED}; submission 2: RPLC urn:uuid:3 -> urn:uuid:2", "error",
+    )]  # fmt: skip
+    # still Approved, but a request aimed at it (an ITI-57 the registry refused, say) is a fault too
+    touched = publication.check_other_study_kept("urn:uuid:2", "1.2.3", publication.APPROVED, ["submission 3: ITI-57 A -> D"])
+    assert [f.rule for f in touched] == ["DMP-OTHER-STUDY-KEPT"]

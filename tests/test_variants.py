@@ -143,3 +143,19 @@ def test_an_unknown_variant_in_a_list_is_refused_by_name(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-m", "drimva", "run", "--variant", "vihf_4,no_such_variant", "--run-dir",
                            str(tmp_path / "run")], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "no_such_variant" in done.stderr and "vihf_4" in done.stderr, done.stderr
+
+
+# -- the variant of issue 11's situations: an accession the PACS holds otherwise ------------------------
+
+S_ACCESSION = "Quand le PACS porte un autre numéro d'accession que le CR, le KOS porte celui du CR ou rien n'est publié"
+
+
+def test_refuse_accession_mismatch_publishes_nothing_and_is_judged_so(tmp_path: Path) -> None:
+    """The variant's profile (rules.pacs_accession_mismatch = no_publication) reaches both the reference, which then
+    publishes nothing, and the judge, which then checks that nothing is published instead of the KOS's accession."""
+    run_dir = tmp_path / "run"
+    results = run_va(run_dir, "--scenario", S_ACCESSION, "--variant", "refuse_accession_mismatch")
+    (found,) = results["scenarios"]
+    assert found["outcome"] == "passed", found["message"]
+    assert "DMP-NO-PUBLICATION" in found["rules"] and "KOS-REQUEST-ACCESSION" not in found["rules"], found["rules"]
+    assert not list((run_dir / "reference" / "state" / "kos").glob("*.dcm"))  # no KOS was even built

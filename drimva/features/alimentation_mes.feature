@@ -44,6 +44,27 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Alors le PACS a reçu de la DRIMbox une requête C-FIND sur l'examen du CR
     Et le KOS publié reprend les métadonnées de l'examen lues dans le PACS
 
+  @VA-B2 @DICOM-CFIND @identite @id:B2-CR-PACS-DIFFER
+  Scénario: Quand le CR et le PACS diffèrent, le KOS prend l'examen au PACS et le patient au CR
+    Étant donné un examen de ce patient archivé dans le PACS sous son nom d'usage, autre que le nom de naissance du CR
+    Quand le RIS transmet le CR en ORU^R01
+    Alors le KOS publié reprend les métadonnées de l'examen lues dans le PACS
+    Et le KOS publié porte l'identité du patient, le numéro d'accession et la demande transmis dans le CR
+
+  @VA-B2 @DICOM-CFIND @id:B2-ACCESSION-DIFFERS
+  Scénario: Quand le PACS porte un autre numéro d'accession que le CR, le KOS porte celui du CR ou rien n'est publié
+    Étant donné un examen de ce patient archivé dans le PACS sous un autre numéro d'accession que celui du CR
+    Quand le RIS transmet le CR en ORU^R01
+    Alors la DRIMbox renvoie un acquittement technique
+    Et le KOS publié porte le numéro d'accession du CR, ou aucun KOS n'est publié si le profil le prévoit
+
+  @VA-B2 @DICOM-CFIND @non-image @id:B2-NON-IMAGE
+  Scénario: Le KOS référence aussi les objets non-image de l'examen, un état de présentation et un SR
+    Étant donné un examen de ce patient archivé dans le PACS avec un état de présentation et un SR en plus des images
+    Quand le RIS transmet le CR en ORU^R01
+    Alors le KOS publié reprend les métadonnées de l'examen lues dans le PACS
+    Et le KOS référence chaque objet de l'examen avec sa classe SOP et le type de valeur qui lui revient
+
   @VA-B3 @KOS @XDS-ITI-41 @VIHF @id:B3-KOS
   Scénario: Le KOS est publié dans le DMP avec le certificat de la structure
     Étant donné un examen de ce patient archivé dans le PACS
@@ -78,6 +99,16 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Et le CR de cet examen déjà corrigé une première fois
     Quand le RIS transmet le CR corrigé en MDM^T10
     Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et un nouveau KOS conforme remplace le précédent dans le DMP
+
+  @VA-B3 @remplacement @XDS-RPLC @HL7-MDM-T10 @plusieurs-examens @id:B3-RPLC-TWO-STUDIES
+  Scénario: Le CR corrigé d'un des deux examens du patient remplace le seul KOS de cet examen
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Et un second examen du même patient archivé dans le PACS et son CR déjà publié
+    Quand le RIS transmet le CR corrigé en MDM^T10
+    Alors la DRIMbox renvoie un acquittement technique AA conforme
+    Et le KOS du second examen reste publié, intact, et ne référence que son examen
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
   @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01 @id:B3-DEL-ORU

@@ -25,7 +25,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from drimva.context import INS_OIDS, KOS_SOP_CLASS, ReportContext, RuleOptions, SutEndpoints
+from drimva.context import INS_OIDS, KOS_SOP_CLASS, Patient, ReportContext, RuleOptions, SutEndpoints
 from drimva.dicom_flat import FlatReadError, Node, Part10, node_of_dataset, read_part10
 from drimva.findings import Finding, FindingList, Severity
 
@@ -41,6 +41,9 @@ C17_3 = "PS3.3 C.17.3 SR Document Content"
 TID_2010 = "PS3.16 TID 2010 Key Object Selection, CID 7010"
 ANNEX = "AF-IMG-DB-Va2 §1.2 (KOS: triplets; per series the Location UID and the URL)"
 SAMPLES = "DRIM-M KOS convention (ANS samples, kos-manifest.md §3)"
+TRAITS = SAMPLES + ": PatientName (birth name ^ first given name), PatientBirthDate and PatientSex from the CR, whatever the PACS holds"
+VALUE_TYPES = ("PS3.3 C.18.4 content item value types (IMAGE: an image; COMPOSITE: an object that is neither an "
+               "image nor a waveform), PS3.16 TID 2010; the KOS content tree, kos-manifest.md §6")
 PART10 = "PS3.10 §7 DICOM File Format; IHE RAD-68 (manifest sent as DICOM Part 10)"
 
 NOTE_LOCATION_UID = (
@@ -60,6 +63,7 @@ _ALLOWED_CHILDREN = {
     "HAS CONCEPT MOD": {"CODE"},
 }
 _REFERENCE_TYPES = {"IMAGE", "COMPOSITE", "WAVEFORM"}
+_NOT_IMAGES = ("Presentation State", "SR Storage", "Key Object Selection", "Encapsulated", "Raw Data")
 
 
 Kos = bytes | Dataset | Part10  # a Part-10 file, a data set, or a file the flat reader has read
@@ -136,6 +140,24 @@ def _is_storage_class(uid: str) -> bool:
     """A standard storage SOP class (a KOS names a handful, thousands of times over in an export)."""
     known = UID(uid)
     return known.keyword != "" and "Storage" in known.name
+
+
+@functools.lru_cache(maxsize=1024)
+def _value_types_of(sop_class: str) -> tuple[str, ...]:
+    """The content item value types that may reference an instance of ``sop_class`` (PS3.3 C.18.4): IMAGE for an
+    ``… Image Storage`` class, COMPOSITE for an object without pixels (presentation state, SR, KOS, encapsulated
+    document, raw data), WAVEFORM or COMPOSITE for a waveform, IMAGE or COMPOSITE for the others (segmentation,
+    parametric map, RT dose: pixel data, but not named images); () for a class pydicom does not know (not judged)."""
+    if not _is_storage_class(sop_class):
+        return ()
+    name = UID(sop_class).name
+    if "Image Storage" in name:
+        return ("IMAGE",)
+    if any(family in name for family in _NOT_IMAGES):
+        return ("COMPOSITE",)
+    if "Waveform" in name:
+        return ("WAVEFORM", "COMPOSITE")
+    return ("IMAGE", "COMPOSITE")
 
 
 def _normal_time(value: str) -> str:
@@ -254,6 +276,8 @@ class _KosChecker:
         elif issuer != INS_ISSUER:
             out.add("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientID"), INS_ISSUER, issuer, Severity.WARNING,
                     note="another wording of the INS issuer; the OID in the qualifiers is what identifies it")
+        if self.ctx is not None:
+            self._traits(ds, self.ctx.patient)
         qualifiers = _items(ds, "IssuerOfPatientIDQualifiersSequence")
         base = tag_path("IssuerOfPatientIDQualifiersSequence")
         if not qualifiers:
@@ -266,6 +290,22 @@ class _KosChecker:
         elif oid not in INS_OIDS:
             out.add("KOS-PATIENT-ISSUER", requirement, oid_location, f"an INS OID {sorted(INS_OIDS)}", oid)
         out.check_equal("KOS-PATIENT-ISSUER", requirement, tag_path("IssuerOfPatientIDQualifiersSequence", 0, "UniversalEntityIDType"), "ISO", _value(qualifiers[0], "UniversalEntityIDType"))
+
+    def _traits(self, ds: Node, patient: Patient) -> None:
+        """The patient's traits of the CR (its INS identity), not the PACS's: PatientName = birth name ^ first given
+        name (a PN compared without regard to case), PatientBirthDate and PatientSex as the CR sends them."""
+        out, requirement = self.out, TRAITS
+        name = _value(ds, "PatientName")
+        if patient.birth_name:
+            family, _, rest = (name or "").partition("^")
+            given = rest.split("^", 1)[0].split(" ", 1)[0]
+            first = patient.given_name.split(" ", 1)[0]
+            if family.strip().upper() != patient.birth_name.upper() or (first and given.strip().upper() != first.upper()):
+                out.add("KOS-PATIENT-TRAITS", requirement, tag_path("PatientName"), f"{patient.birth_name}^{first}", name)
+        if patient.birth_date:
+            out.check_equal("KOS-PATIENT-TRAITS", requirement, tag_path("PatientBirthDate"), patient.birth_date, _value(ds, "PatientBirthDate"))
+        if patient.sex:
+            out.check_equal("KOS-PATIENT-TRAITS", requirement, tag_path("PatientSex"), patient.sex, _value(ds, "PatientSex"))
 
     # -- study ----------------------------------------------------------------
     def _study(self, ds: Node) -> None:
@@ -417,6 +457,10 @@ class _KosChecker:
                 for k, sop in enumerate(_items(item, "ReferencedSOPSequence")):
                     pair = (_value(sop, "ReferencedSOPClassUID") or "", _value(sop, "ReferencedSOPInstanceUID") or "")
                     referenced.add(pair[1])
+                    expected = _value_types_of(pair[0])
+                    if expected and value_type not in expected:
+                        out.add("KOS-CONTENT-VALUE-TYPE", VALUE_TYPES, here + ">(0040,A040)", " or ".join(expected),
+                                f"{value_type} for {UID(pair[0]).name}")
                     if pair not in evidence:
                         out.add("KOS-CONTENT-IN-EVIDENCE", C17_6_2 + ": every content reference is in the evidence",
                                 f"{here}>(0008,1199)[{k}]", "listed in (0040,A375) with the same SOP class", f"{pair[0]} / {pair[1]}")
@@ -475,6 +519,24 @@ class _KosChecker:
 PACS_METADATA_RULES = frozenset({
     "KOS-STUDY-FROM-PACS", "KOS-STUDY-UID", "KOS-EVIDENCE-COMPLETE", "KOS-EVIDENCE-EXTRA", "KOS-SOP-CLASSES",
 })  # fmt: skip
+
+
+CONTENT_RULES = frozenset({"KOS-CONTENT-VALUE-TYPE", "KOS-CONTENT-IN-EVIDENCE", "KOS-CONTENT-TREE", "KOS-SOP-CLASSES"})
+
+
+def check_kos_content(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
+    """The KOS rules on its references: each instance with its SOP class, in a content item of the right value type."""
+    return [f for f in check_kos(kos, ctx, endpoints, options) if f.rule in CONTENT_RULES]
+
+
+CR_IDENTITY_RULES = frozenset({
+    "KOS-PATIENT-ID", "KOS-PATIENT-ISSUER", "KOS-PATIENT-TRAITS", "KOS-REQUEST-ACCESSION", "KOS-REQUEST-ORDER",
+})  # fmt: skip
+
+
+def check_kos_cr_identity(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:
+    """The KOS rules that judge what the DRIMbox took from the CR (the patient's INS identity, accession, order)."""
+    return [f for f in check_kos(kos, ctx, endpoints, options) if f.rule in CR_IDENTITY_RULES]
 
 
 def check_kos_pacs_metadata(kos: Kos, ctx: ReportContext, endpoints: SutEndpoints, options: RuleOptions) -> list[Finding]:

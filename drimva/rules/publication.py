@@ -85,6 +85,18 @@ def check_replaced_deprecated(entry_uuid: str, status: str) -> list[Finding]:
     return [Finding("XDS-RPLC-DEPRECATES", "", f"registry entry {entry_uuid}", DEPRECATED, status)]
 
 
+def check_other_study_kept(entry_uuid: str, study_uid: str, status: str, touched_by: Sequence[str]) -> list[Finding]:
+    """DMP-OTHER-STUDY-KEPT: the KOS entry of the patient's other study is still Approved, and no request since the
+    correction of this study replaced it or changed its status (``touched_by``: such requests, described)."""
+    if status == APPROVED and not touched_by:
+        return []
+    return [Finding(
+        "DMP-OTHER-STUDY-KEPT", "", f"registry entry {entry_uuid} (study {study_uid})",
+        "status Approved, untouched by the correction of the other study",
+        "; ".join([f"status {status}", *touched_by]),
+    )]  # fmt: skip
+
+
 def check_withdrawn(entry_uuid: str, status: str, timeout_s: float, submissions: Sequence[SubmissionRecord]) -> list[Finding]:
     """DMP-WITHDRAWN: the entry of a deleted report left the Approved status within the time limit."""
     if status != APPROVED:

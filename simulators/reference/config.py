@@ -155,6 +155,7 @@ class ReferenceConfig(_Strict):
     retrieve_location_uid: str = Field(pattern=r"^[0-9]+(\.[0-9]+)*$", max_length=64)
     qualified_statuses: tuple[str, ...]
     publish_requires_destdmp: bool
+    publish_on_accession_mismatch: bool = True  # False: no KOS when the PACS's AccessionNumber is not the CR's
     pacs: PacsConfig
     dmp: DmpConfig
     lps: LpsConfig

@@ -19,10 +19,14 @@ from .named import select_named
 S_ORU = "B1-ORU"  # Le CR transmis en ORU^R01 est reçu et acquitté
 S_MDM = "B1-MDM"  # Le CR transmis en MDM^T02 est reçu et acquitté
 S_PACS = "B2-CFIND"  # La DRIMbox interroge le PACS sur l'examen du CR
+S_CR_PACS = "B2-CR-PACS-DIFFER"  # Quand le CR et le PACS diffèrent, le KOS prend l'examen au PACS et le patient au CR
+S_ACCESSION = "B2-ACCESSION-DIFFERS"  # Quand le PACS porte un autre numéro d'accession que le CR, le KOS porte celui du CR ou rien n'est publié
+S_NON_IMAGE = "B2-NON-IMAGE"  # Le KOS référence aussi les objets non-image de l'examen, un état de présentation et un SR
 S_KOS = "B3-KOS"  # Le KOS est publié dans le DMP avec le certificat de la structure
 S_RPLC = "B3-RPLC-MDM"  # Le CR corrigé transmis en MDM^T10 remplace le KOS publié
 S_RPLC_ORU = "B3-RPLC-ORU"  # Le CR corrigé transmis en ORU^R01 remplace le KOS publié
 S_RPLC_TWICE = "B3-RPLC-TWICE"  # Un second CR corrigé remplace le KOS de la première correction
+S_RPLC_TWO_STUDIES = "B3-RPLC-TWO-STUDIES"  # Le CR corrigé d'un des deux examens du patient remplace le seul KOS de cet examen
 S_DEL = "B3-DEL-ORU"  # La suppression du CR transmise en ORU^R01 retire le KOS publié
 S_DEL_MDM = "B3-DEL-MDM"  # La suppression du CR transmise en MDM^T04 retire le KOS publié
 S_UNQ = "B3-UNQUALIFIED"  # Aucun KOS n'est publié pour une identité non qualifiée
@@ -87,7 +91,28 @@ FAULTS: tuple[Fault, ...] = (
     Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,), rules=("ACK-MSH9",)),
     Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,), rules=("KOS-STUDY-FROM-PACS",)),
     Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,), rules=("KOS-EVIDENCE-COMPLETE",)),
+    Fault(
+        "kos_mixes_patient_studies",
+        "the KOS of a study also references the instances of the patient's other published studies (queried in the PACS)",
+        (S_RPLC_TWO_STUDIES,), rules=("KOS-EVIDENCE-EXTRA",),
+    ),
     Fault("kos_no_retrieve_url", "no RetrieveURL (0008,1190) in the KOS series items", (S_KOS,), rules=("KOS-RETRIEVE-URL",)),
+    Fault(
+        "kos_patient_name_from_pacs", "KOS PatientName = the PACS's (C-FIND at STUDY level) instead of the CR's birth name",
+        (S_CR_PACS,), rules=("KOS-PATIENT-TRAITS",),
+    ),
+    Fault(
+        "kos_accession_from_pacs", "KOS ReferencedRequestSequence AccessionNumber = the PACS's instead of the CR's",
+        (S_ACCESSION,), rules=("KOS-REQUEST-ACCESSION",),
+    ),
+    Fault(
+        "kos_drop_non_image", "KOS leaves out the study's non-image objects (presentation states, SR): images only",
+        (S_NON_IMAGE,), rules=("KOS-EVIDENCE-COMPLETE",),
+    ),
+    Fault(
+        "kos_non_image_as_image", "KOS content references every instance, non-image objects too, as an IMAGE item",
+        (S_NON_IMAGE,), rules=("KOS-CONTENT-VALUE-TYPE",),
+    ),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),
     Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,),
@@ -97,6 +122,12 @@ FAULTS: tuple[Fault, ...] = (
     # The DMP refuses an RPLC to a deprecated entry, so the DRIMbox answers AR: the kill is seen on the ACK.
     Fault("rplc_targets_first", "a second replacement's RPLC targets the study's first KOS entry, not the one it replaces",
           (S_RPLC_TWICE,), rules=("ACK-MSA1",)),
+    # The DMP accepts it (the other study's entry is Approved): the new entry replaces the wrong one.
+    Fault(
+        "rplc_targets_patient_latest",
+        "a corrected CR's RPLC targets the patient's most recently published KOS entry (another study's), not its study's",
+        (S_RPLC_TWO_STUDIES,), rules=("XDS-RPLC", "DMP-OTHER-STUDY-KEPT"),
+    ),
     Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM), rules=("DMP-WITHDRAWN",)),
     Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,), rules=("XDS-TYPECODE",)),
     Fault(

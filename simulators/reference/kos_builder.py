@@ -49,6 +49,7 @@ class KosSettings:
     software_version: str = ""
     include_retrieve_url: bool = True
     implicit_vr: bool = False  # Implicit VR Little Endian, as the DRIM-M samples (variant kos_implicit_vr)
+    image_items_only: bool = False  # every reference an IMAGE item, non-image objects too (fault kos_non_image_as_image)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def build_kos(
     template.TemplateIdentifier = "2010"
     ds.ContentTemplateSequence = Sequence([template])
     ds.ContentSequence = Sequence(
-        [_reference_item(instance) for _, instances in study.series() for instance in instances]
+        [_reference_item(instance, settings.image_items_only) for _, instances in study.series() for instance in instances]
         + [_description_item(study)]
     )
 
@@ -217,10 +218,10 @@ def _sop_reference(instance: PacsInstance) -> Dataset:
     return item
 
 
-def _reference_item(instance: PacsInstance) -> Dataset:
+def _reference_item(instance: PacsInstance, image_only: bool = False) -> Dataset:
     item = Dataset()
     item.RelationshipType = "CONTAINS"
-    item.ValueType = "IMAGE" if is_image_sop_class(instance.sop_class_uid) else "COMPOSITE"
+    item.ValueType = "IMAGE" if image_only or is_image_sop_class(instance.sop_class_uid) else "COMPOSITE"
     item.ReferencedSOPSequence = Sequence([_sop_reference(instance)])
     return item
 

@@ -51,6 +51,7 @@ class PacsStudy:
     accession: str = ""
     referring_physician: str = ""
     instances: tuple[PacsInstance, ...] = field(default_factory=tuple)
+    patient_name: str = ""  # as the PACS knows the patient (the KOS takes the CR's: read by a fault only)
 
     def series(self) -> list[tuple[str, list[PacsInstance]]]:
         """Instances grouped by series, series in first-seen order, instances by instance number."""
@@ -119,6 +120,7 @@ class PacsClient:
             study_id=_text(top, "StudyID"),
             accession=_text(top, "AccessionNumber"),
             referring_physician=_text(top, "ReferringPhysicianName"),
+            patient_name=_text(top, "PatientName"),
             instances=tuple(
                 PacsInstance(
                     series_uid=_text(ds, "SeriesInstanceUID"),
@@ -200,7 +202,7 @@ def _study_identifier(study_uid: str) -> Dataset:
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     ds.StudyInstanceUID = study_uid
-    for keyword in ("StudyDate", "StudyTime", "StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName"):
+    for keyword in ("StudyDate", "StudyTime", "StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName", "PatientName"):
         setattr(ds, keyword, "")
     return ds
 

@@ -40,7 +40,7 @@ from .cda_in import CdaError, CdaPatient, CdaReport, CdaStudy, read_cda
 from .config import ReferenceConfig
 from .hl7_ack import build_ack
 from .hl7_in import INS_OIDS, Event, Hl7Error, Hl7Report, is_well_formed_ins, read_header, read_message
-from .kos_builder import KosSettings, build_kos
+from .kos_builder import KosSettings, build_kos, is_image_sop_class
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
 from .state import APPROVED, PublishedKos, StateStore
@@ -297,6 +297,10 @@ class ReferenceService:
                 self.log.info("no publication for study %s: study unknown to the PACS", uid)
                 return ACCEPTED
             self.log.info("fault publish_unknown_study: publishing a KOS without any instance")
+        if pacs_study.accession and pacs_study.accession != cda.order.accession and not self.config.publish_on_accession_mismatch:
+            self.log.info("no publication for study %s: the PACS's AccessionNumber %r is not the CR's %r", uid,
+                          pacs_study.accession, cda.order.accession)
+            return ACCEPTED
         return self._publish(report, cda, study, pacs_study)
 
     def _identity_refusal(self, report: Hl7Report, cda: CdaReport) -> str:
@@ -330,10 +334,20 @@ class ReferenceService:
             self.log.info("fault rplc_targets_first: RPLC to the first entry %s, not the current %s", first, replaces)
             replaces = first
         patient = cda.patient if cda.patient.ins else dataclasses.replace(cda.patient, ins=report.ins, ins_oid=report.ins_oid)
+        if replaces and "rplc_targets_patient_latest" in self.faults:
+            latest = self.state.approved_of_patient(patient.ins)
+            if latest and latest[-1].entry_uuid != replaces:
+                self.log.info("fault rplc_targets_patient_latest: RPLC to the patient's latest entry %s (study %s), not %s",
+                              latest[-1].entry_uuid, latest[-1].study_uid, replaces)
+                replaces = latest[-1].entry_uuid
         kos_patient, kos_study, settings = self._kos_inputs(patient, pacs_study, now)
+        order = cda.order
+        if "kos_accession_from_pacs" in self.faults and pacs_study.accession:
+            order = dataclasses.replace(order, accession=pacs_study.accession)
+            self.log.info("fault kos_accession_from_pacs: accession %r of the PACS in the KOS", pacs_study.accession)
         document = build_kos(
             patient=kos_patient,
-            order=cda.order,
+            order=order,
             study=kos_study,
             settings=settings,
             institution_name=self._organisation(report, cda)[1],
@@ -409,8 +423,24 @@ class ReferenceService:
             dropped = instances[-1]
             study = dataclasses.replace(study, instances=tuple(i for i in study.instances if i is not dropped))
             self.log.info("fault kos_drop_instance: %s of series %s left out", dropped.sop_instance_uid, series_uid)
+        if "kos_mixes_patient_studies" in self.faults:
+            for record in self.state.approved_of_patient(patient.ins):
+                if record.study_uid != study.study_uid:
+                    other = self.pacs.query_study(record.study_uid)
+                    study = dataclasses.replace(study, instances=study.instances + other.instances)
+                    self.log.info("fault kos_mixes_patient_studies: %d instance(s) of study %s added", len(other.instances), record.study_uid)
+        if "kos_drop_non_image" in self.faults:
+            kept = tuple(i for i in study.instances if is_image_sop_class(i.sop_class_uid))
+            self.log.info("fault kos_drop_non_image: %d non-image instance(s) left out", len(study.instances) - len(kept))
+            study = dataclasses.replace(study, instances=kept)
+        if "kos_non_image_as_image" in self.faults:
+            settings = dataclasses.replace(settings, image_items_only=True)
         if "kos_no_retrieve_url" in self.faults:
             settings = dataclasses.replace(settings, include_retrieve_url=False)
+        if "kos_patient_name_from_pacs" in self.faults and study.patient_name:
+            family, _, given = study.patient_name.partition("^")
+            patient = dataclasses.replace(patient, birth_name=family, given_name=given.split("^", 1)[0])
+            self.log.info("fault kos_patient_name_from_pacs: PatientName %r from the PACS", study.patient_name)
         if "kos_wrong_patient_id" in self.faults:
             patient = dataclasses.replace(patient, ins=patient.ipp)
         return patient, study, settings

@@ -59,6 +59,17 @@ class StateStore:
         record = self.get(study_uid)
         return record if record is not None and record.status == APPROVED else None
 
+    def approved_of_patient(self, ins: str) -> list[PublishedKos]:
+        """The approved KOS entries of every study of the patient ``ins``, the most recently recorded last
+        (read by the faults on several studies of one patient only)."""
+        with self._lock:
+            paths = sorted(self._study_paths(), key=lambda path: path.stat().st_mtime_ns)
+        records = [record for record in (self.get(path.stem) for path in paths) if record is not None]
+        return [record for record in records if record.status == APPROVED and record.publication.ins == ins]
+
+    def _study_paths(self) -> list[Path]:
+        return [path for path in (self.root / "studies").glob("*.json") if _UID.match(path.stem)]
+
     def save_kos(self, sop_instance_uid: str, data: bytes) -> Path:
         path = self.root / "kos" / f"{_checked(sop_instance_uid)}.dcm"
         atomic_write(path, data)

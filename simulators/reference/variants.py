@@ -21,10 +21,10 @@ retriever (``retrieval.py``, with ``dicom_server.py``) ``cmove_retrieve``; the D
 consumer role (``consumer.py``) ``contextual_302``, ``contextual_bare_oid``
 and ``consent_information_et_consentement``, its WADO-RS client
 (``wado_client.py``) ``accept_default_transfer_syntax``. ``stow_rs_node``, ``qual_only``,
-``publish_destdmp_n`` and ``wado_mutual_tls`` are profile settings only (the
+``publish_destdmp_n``, ``wado_mutual_tls`` and ``refuse_accession_mismatch`` are profile settings only (the
 consumer sends over STOW-RS when its config names a STOW-RS URL; the
-qualified statuses, the DESTDMP reading and mutual TLS reach the reference's
-config from the profile).
+qualified statuses, the DESTDMP reading, mutual TLS and the reading of an accession the PACS holds otherwise
+reach the reference's config from the profile).
 A variant can be combined with a fault (``--variant V --fault F``): the fault
 must still make its targets fail. Several variants combine
 (``--variant A,B``): each reads a different point of the sources, so the
@@ -57,6 +57,7 @@ CONTEXTUAL_BARE_OID = "contextual_bare_oid"
 WADO_MUTUAL_TLS = "wado_mutual_tls"
 CMOVE_RETRIEVE = "cmove_retrieve"
 ACCEPT_DEFAULT_TRANSFER_SYNTAX = "accept_default_transfer_syntax"
+REFUSE_ACCESSION_MISMATCH = "refuse_accession_mismatch"
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,17 @@ VARIANTS: tuple[Variant, ...] = (
         "boundary and the demonstrator source answers 400 without them; PS3.18 defaults the transfer syntax",
         profile={"rules": {"wado_accept_parameters": "recommended"}},
         rules=("WADO-ACCEPT-TS", "WADO-SERIES-FETCHED"),
+    ),
+    Variant(
+        REFUSE_ACCESSION_MISMATCH,
+        "publishes no KOS (and acknowledges AA) when the PACS holds the study under another AccessionNumber than the "
+        "CR's (the reference: publishes, the KOS carrying the CR's accession); its profile says so "
+        "(rules.pacs_accession_mismatch = no_publication)",
+        "dicom-query-retrieve.md §3: the ANS demonstrator refuses to build the KOS when the PACS's AccessionNumber is "
+        "not the CR's; kos-manifest.md §3 and §9 check 3 take the KOS's accession from the CR, whatever the PACS "
+        "holds; neither source says a DRIMbox must publish or must not",
+        profile={"rules": {"pacs_accession_mismatch": "no_publication"}},
+        rules=("DMP-NO-PUBLICATION", "KOS-REQUEST-ACCESSION"),
     ),
 )
 
