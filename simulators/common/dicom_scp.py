@@ -19,7 +19,12 @@ more bytes than sent, or 0xFFFFFFFF, held the connection and its threads open):
 * the A-ASSOCIATE-RQ must be complete ``timeout`` after the connection, so a
   client that never completes holds no association slot longer than that;
 * an association lasts at most ``ASSOCIATION_MAX_S`` (300 s);
-* ``MAX_ASSOCIATIONS`` (64) associations at once, the rest A-ASSOCIATE-RJ.
+* ``MAX_ASSOCIATIONS`` (64) established associations at once, the rest
+  A-ASSOCIATE-RJ (local limit exceeded). pynetdicom's own limit counts every
+  acceptor thread, also those whose peer has gone and that wait out their ACSE
+  timeout, so a burst of dropped connections refused good clients: its limit is
+  raised to ``CONNECTION_THREADS_MAX`` (a bound on threads, not on associations)
+  and the association limit is applied on the A-ASSOCIATE-RQ (``EVT_REQUESTED``).
 
 A refusal is an A-ABORT then a close; no exception text is ever sent.
 pynetdicom logs a PDU it cannot decode at ERROR with a traceback, though it
@@ -48,6 +53,7 @@ MAX_PDU_LENGTH = 1024 * 1024
 MAX_OTHER_PDU_LENGTH = 64 * 1024
 ASSOCIATION_MAX_S = 300.0
 MAX_ASSOCIATIONS = 64
+CONNECTION_THREADS_MAX = 1024
 _P_DATA_TF = 0x04
 _KNOWN_PDU_TYPES = range(0x01, 0x08)
 # A-ABORT, source 2 (service provider), reason 0 (not specified) or 6 (invalid PDU parameter value)
@@ -193,10 +199,10 @@ def serve_scp(
 
     A socket that cannot be bound raises :class:`~simulators.common.binding.BindError`."""
     ae.maximum_pdu_size = MAX_PDU_LENGTH
-    ae.maximum_associations = MAX_ASSOCIATIONS
+    ae.maximum_associations = CONNECTION_THREADS_MAX
     with binding(*address):
         server = ae.make_server(
-            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), *handlers], server_class=BoundedAssociationServer,
+            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), (evt.EVT_REQUESTED, _limit_established), *handlers], server_class=BoundedAssociationServer,
             request_handler=_BoundedHandler,
         )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S}, name=name, daemon=True)
@@ -260,6 +266,19 @@ class ServedScp:
     def port(self) -> int:
         """The bound port once started, else the requested one."""
         return int(self._server.server_address[1]) if self._server is not None else self._requested_port
+
+
+def _limit_established(event: Any) -> None:
+    """A-ASSOCIATE-RJ (transient, service provider, local limit exceeded) beyond ``MAX_ASSOCIATIONS`` established."""
+    assoc = event.assoc
+    server = getattr(assoc, "_server", None)
+    if server is None:
+        return
+    established = sum(1 for other in server.active_associations if other is not assoc and other.is_established)
+    if established >= MAX_ASSOCIATIONS:
+        _log.warning("DICOM association refused: %d associations already established", established)
+        assoc.acse.send_reject(0x02, 0x03, 0x02)
+        assoc.kill()
 
 
 def _no_delay(event: Any) -> None:
