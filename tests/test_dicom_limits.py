@@ -21,6 +21,7 @@ from drimva.evidence import NullEvidence
 from simulators.common.dicom_scp import MAX_OTHER_PDU_LENGTH
 from simulators.dicom_node import DicomNode
 from simulators.pacs import PacsSimulator
+from hostile_peers import drip, on_root_logger
 
 TIMEOUT = 2.0
 BOUND_S = TIMEOUT + 3.0  # an answer or a close is due within this (generous under load)
@@ -45,13 +46,8 @@ def errors() -> Iterator[list[str]]:
             if record.exc_info:
                 found.append(self.format(record)[:300])
 
-    handler, root = _Recorder(logging.DEBUG), logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield found
-    root.removeHandler(handler)
-    root.setLevel(level)
+    with on_root_logger(_Recorder(logging.DEBUG)):
+        yield found
 
 
 def _echo(port: int, called: str) -> int:
@@ -137,16 +133,7 @@ def test_a_peer_sending_a_byte_a_second_is_cut(server: tuple[int, str]) -> None:
     stop = threading.Event()
     with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
 
-        def drip() -> None:
-            for byte in rq:
-                if stop.wait(1.0):
-                    return
-                try:
-                    sock.send(bytes([byte]))
-                except OSError:
-                    return
-
-        dripper = threading.Thread(target=drip, daemon=True)
+        dripper = threading.Thread(target=drip, args=(sock, rq, stop), daemon=True)
         dripper.start()
         try:
             outcome, data, seconds = _outcome(sock)

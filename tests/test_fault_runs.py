@@ -21,6 +21,7 @@ import pytest
 from drimva.evidence import EvidenceStore
 from drimva.sut_calls import http_lost, mllp_lost, send_bounded
 from simulators.ris import RisSimulator
+from hostile_peers import drip
 from va_runs import REPO
 
 TIMEOUT_S = 3.0
@@ -38,13 +39,8 @@ def fake_sut(mode: str, answer: bytes) -> Iterator[int]:
         conn, _ = listener.accept()
         with conn:
             conn.recv(65536)
-            for byte in answer if mode == "drip" else b"":
-                if stop.wait(1.0):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
+            if mode == "drip":
+                drip(conn, answer, stop)
             stop.wait(30)
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -37,6 +37,7 @@ from simulators.drimbox_source import DrimboxSourceSimulator, report_judge  # no
 from simulators.reference.hl7_ack import build_ack  # noqa: E402
 from simulators.reference.hl7_in import Hl7Error, read_header, read_message  # noqa: E402
 from simulators.reference.mllp_server import MllpServer  # noqa: E402
+from hostile_peers import on_root_logger  # noqa: E402
 from memory import DiscardEvidence, rss_kib  # noqa: E402
 from test_fuzz_validate import mutate  # noqa: E402
 from test_validate import report  # noqa: E402
@@ -87,14 +88,8 @@ class _Recorder(logging.Handler):
 
 @pytest.fixture
 def log() -> Iterator[_Recorder]:
-    recorder = _Recorder()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(recorder)
-    root.setLevel(logging.DEBUG)
-    yield recorder
-    root.removeHandler(recorder)
-    root.setLevel(level)
+    with on_root_logger(_Recorder()) as recorder:
+        yield recorder
 
 
 @contextmanager
