@@ -79,6 +79,18 @@ def mllp_lost(
     return ""
 
 
+def gone_while_waiting(host: str, port: int, what: str, listening: Callable[[], bool]) -> str:
+    """Why a wait for what the SUT does after its answer came up empty when that is the environment's problem
+    (in French; ``what`` says which wait, "en attendant la publication du KOS"): nothing listens at its address
+    any more. "" while it listens: then the rules judge the absence."""
+    if listening():
+        return ""
+    return (
+        f"{SUT} a cessé d'écouter ({host}:{port}) {what} : "
+        "connexion refusée ou impossible, rien ne peut être jugé (processus arrêté ?)"
+    )
+
+
 def http_lost(error: httpx.HTTPError, url: str, what: str, deadline_s: float, listening: Callable[[], bool]) -> str:
     """Why an HTTP request got no answer when that is the environment's problem (in French); "" when the SUT
     answered (a TLS handshake that failed, a connection closed while it still listens: the rules judge it)."""

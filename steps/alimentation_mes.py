@@ -77,9 +77,11 @@ def _send(
         sending=(profile.harness.ris.sending_application, profile.harness.ris.sending_facility),
         receiving=(profile.sut.hl7.receiving_application, profile.sut.hl7.receiving_facility),
     )
-    exchange = ris.send(sut.hl7_host, sut.hl7_port, with_defect(message, state.defect))
+    host, port = sut.hl7_host, sut.hl7_port
+    exchange = ris.send(host, port, with_defect(message, state.defect))
     state.exchanges.append(exchange)
     _unless_lost(exchange, sut, ris, f"CR {kind} {_EVENT_FR[event]}")
+    state.reached(host, port, ris.connect_timeout)
     return exchange
 
 
@@ -140,7 +142,10 @@ def _await_publication(
     """The DMP entry ``accept`` picks, within ``timeouts.publication_s``; None at once when the CR never reached the SUT."""
     if state.exchanges and not state.last_exchange.delivered:
         return None
-    return _wait_entry(dmp, state, profile.timeouts.publication_s, accept)
+    entry = _wait_entry(dmp, state, profile.timeouts.publication_s, accept)
+    if entry is None:
+        state.unless_sut_gone("en attendant la publication du KOS")
+    return entry
 
 
 def _publication_missing(dmp: DmpSimulator, state: ScenarioState, profile: Profile) -> Finding:
@@ -411,6 +416,7 @@ def pacs_queried(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, prof
         what="la requête C-FIND de la DRIMbox au PACS",
     )  # fmt: skip
     if not queries:
+        state.unless_sut_gone("en attendant sa requête C-FIND au PACS")
         _unless_acknowledged(verdict, state, "requête C-FIND du PACS")
     findings = check_pacs_query(
         study_uid, [q.calling_ae for q in queries], sut.dicom_ae, profile.timeouts.publication_s, len(pacs.requests)
@@ -566,6 +572,8 @@ def kos_withdrawn(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
         profile.timeouts.publication_s,
         what="le changement de statut du KOS dans le DMP",
     )
+    if entry is None:
+        state.unless_sut_gone("en attendant le retrait du KOS")
     status = entry.status if entry is not None else APPROVED
     findings = check_withdrawn(previous.entry_uuid, status, profile.timeouts.publication_s, _submissions_since(dmp, state.dmp_mark))
     updates = [(s.update, s.exchanges) for s in dmp.submissions[state.dmp_mark :] if s.update is not None]
@@ -594,6 +602,8 @@ def nothing_published(state: ScenarioState, dmp: DmpSimulator, profile: Profile,
         lambda: _patient_entries(dmp, state), profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucun KOS publié pour ce patient",
     )  # fmt: skip
+    if not entries:  # a SUT that stopped during the grace published nothing, but was not seen refusing to
+        state.unless_sut_gone("pendant le délai de grâce où aucun KOS ne doit être publié")
     verdict.judge(
         "absence de publication", check_no_publication(EntryRecord(e.unique_id, e.status) for e in entries or []),
         tuple(seq for e in entries or [] for seq in _entry_exchanges(dmp, e)),

@@ -148,6 +148,8 @@ def _post_call(
         suffix="http",
     )
     state.call_response = response
+    url = urlsplit(sut.consumer_url)
+    state.reached(url.hostname or "", url.port or 443, timeout)
 
 
 def _call_answer(state: ScenarioState, verdict: Verdict, check: str) -> httpx.Response:
@@ -169,6 +171,7 @@ def _require_kos_retrieved(state: ScenarioState, dmp: DmpSimulator, profile: Pro
         verdict.blocked(check, "appel contextuel sans réponse", failure.rule, failure.actual, [failure])
     timeout = profile.timeouts.publication_s
     if not poll(lambda: _queried(dmp, state, "ITI-43"), timeout, what="la récupération du KOS dans le DMP (ITI-43)"):
+        state.unless_sut_gone("en attendant la récupération du KOS dans le DMP (ITI-43)")
         missing = kos_not_retrieved(state.call_response.status_code, timeout)
         verdict.blocked(check, "KOS non récupéré dans le DMP par la DRIMbox", missing.rule, missing.actual)
 
@@ -252,6 +255,8 @@ def dmp_consulted(state: ScenarioState, dmp: DmpSimulator, profile: Profile, ver
         what="la recherche du patient dans le DMP (ITI-18)",
     )
     retrieved = poll(lambda: _queried(dmp, state, "ITI-43"), timeout if found else 0, what="la récupération du KOS dans le DMP (ITI-43)")
+    if not (found and retrieved):
+        state.unless_sut_gone("en attendant la consultation du DMP (ITI-18, ITI-43)")
     findings = check_dmp_consulted(
         state.patient.xds_patient_id, bool(found), len(_queried(dmp, state, "ITI-18")), bool(retrieved)
     )
@@ -281,10 +286,11 @@ def series_fetched(state: ScenarioState, psc: PscSimulator, dmp: DmpSimulator, p
     _require_kos_retrieved(state, dmp, profile, verdict, "récupération des séries")
     source: PeerSource = state.peer_source
     kos_uid = _kos_uid(state.peer_kos)
-    poll(
+    if not poll(
         lambda: all(r for r in _series_requests(state, source).values()) or None, profile.timeouts.publication_s,
         what="les requêtes WADO-RS de chaque série à la DRIMbox source",
-    )  # fmt: skip
+    ):  # fmt: skip
+        state.unless_sut_gone("en attendant ses requêtes WADO-RS à la DRIMbox source")
     requests = source.study_requests(state.require_spec().study_uid)  # recorded (evidence) as they came
     verdict.judge(
         "récupération des séries",
@@ -313,6 +319,7 @@ def node_received_study(
     )  # fmt: skip
     time.sleep(0.1)  # let a C-STORE of an instance the KOS does not reference land, if any
     if not complete:
+        state.unless_sut_gone("en attendant les instances de l'examen au nœud DICOM")
         _unless_series_served(state, verdict, check)
     received = {str(ds.SOPInstanceUID): pixel_sha256(ds) for ds in dicom_node.received if str(ds.SOPInstanceUID) in expected}
     verdict.judge(check, check_retrieval(state.peer_kos, received, expected))
@@ -343,6 +350,8 @@ def untrusted_not_contacted(
         profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucune requête à la DRIMbox hors liste blanche",
     )
+    if not contacted:  # a consumer that stopped during the grace contacted nobody, but was not seen refusing to
+        state.unless_sut_gone("pendant le délai de grâce où elle ne doit contacter aucune DRIMbox hors liste blanche")
     verdict.judge("DRIMbox hors liste blanche", check_untrusted_not_contacted(untrusted_source.base_url, contacted or []))
 
 
@@ -353,4 +362,6 @@ def node_received_nothing(state: ScenarioState, dicom_node: DicomNode, profile: 
         lambda: expected & dicom_node.sop_instance_uids(), profile.timeouts.no_publication_grace_s,
         what="le délai de grâce : aucune instance au nœud DICOM",
     )  # fmt: skip
+    if not stored:
+        state.unless_sut_gone("pendant le délai de grâce où le nœud DICOM ne doit rien recevoir")
     verdict.judge("nœud DICOM", check_node_untouched(len(stored or ())))

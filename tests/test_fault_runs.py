@@ -11,15 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from drimva.evidence import EvidenceStore
-from drimva.sut_calls import http_lost, mllp_lost, send_bounded
+from drimva.sut_calls import gone_while_waiting, http_lost, mllp_lost, send_bounded
 from simulators.ris import RisSimulator
 from hostile_peers import drip
 from va_runs import REPO
@@ -89,18 +90,20 @@ def test_http_bounded_as_a_whole(mode: str) -> None:
     assert expected in lost and url in lost
 
 
-def test_sigkill_of_the_reference_mid_run(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    selection = ["B1-ORU", "B3-KOS", "E-SERIES", "D1-CALL", "F-SUPERVISION"]
-    command = [sys.executable, "-m", "drimva", "run", "--run-dir", str(run), "--quiet"]
+def _run_killing_the_reference(
+    run: Path, selection: list[str], trigger: Callable[[Path], bool], *extra: str
+) -> tuple[dict[str, Any], int, float, int]:
+    """``drimva run`` of ``selection``; SIGKILL of the reference DRIMbox once ``trigger(run)`` holds.
+    Returns the results, the exit code, the seconds from the kill to the end, and the reference's pid."""
+    command = [sys.executable, "-m", "drimva", "run", "--run-dir", str(run), "--quiet", *extra]
     command += [arg for scenario in selection for arg in ("--scenario", scenario)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        progress, ready = run / "progress.jsonl", run / "reference" / "ready.json"
-        while not (progress.exists() and '"start"' in progress.read_text("utf-8") and ready.exists()):
-            assert process.poll() is None and time.monotonic() < deadline, "the run never started a scenario"
-            time.sleep(0.02)
+        ready = run / "reference" / "ready.json"
+        while not (ready.exists() and trigger(run)):
+            assert process.poll() is None and time.monotonic() < deadline, "the run ended before the moment of the kill"
+            time.sleep(0.005)
         pid = int(json.loads(ready.read_text("utf-8"))["pid"])
         os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()
@@ -110,14 +113,56 @@ def test_sigkill_of_the_reference_mid_run(tmp_path: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-    results = json.loads((run / "results.json").read_text("utf-8"))
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped, nothing left behind
+    assert (run / "rapport-va.html").exists() and (run / "junit.xml").exists()
+    return json.loads((run / "results.json").read_text("utf-8")), process.returncode, after_kill, pid
+
+
+def _evidence(pattern: str) -> Callable[[Path], bool]:
+    """The moment a file matching ``pattern`` is in the run's evidence (written as the exchange happens)."""
+    return lambda run: any((run / "evidence").glob(f"*/{pattern}"))
+
+
+def test_sigkill_of_the_reference_mid_run(tmp_path: Path) -> None:
+    selection = ["B1-ORU", "B3-KOS", "E-SERIES", "D1-CALL", "F-SUPERVISION"]
+
+    def started(run: Path) -> bool:
+        progress = run / "progress.jsonl"
+        return progress.exists() and '"start"' in progress.read_text("utf-8")
+
+    results, code, after_kill, _ = _run_killing_the_reference(tmp_path / "run", selection, started)
     ran = [s for s in results["scenarios"] if s["outcome"] != "not_run"]
     assert len(ran) == len(selection)
     for scenario in ran:
         assert scenario["outcome"] == "error", scenario
         assert "n'écoute plus" in scenario["message"] and "connexion refusée" in scenario["message"], scenario
-    assert process.returncode == 3 and after_kill < 60
-    assert (run / "rapport-va.html").exists() and (run / "junit.xml").exists()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # reaped, nothing left behind
+    assert code == 3 and after_kill < 60
     print(f"SIGKILL mid-run: {len(ran)} scenarios error, run ended {after_kill:.1f} s after the kill")
+
+
+def test_sigkill_while_the_drimbox_processes_the_report(tmp_path: Path) -> None:
+    """Killed once it has queried the PACS, before its ACK (it publishes first): the CR's exchange names it."""
+    results, code, after_kill, _ = _run_killing_the_reference(tmp_path / "run", ["B3-KOS"], _evidence("*pacs-C-FIND-rq-STUDY*"))
+    (scenario,) = [s for s in results["scenarios"] if s["outcome"] != "not_run"]
+    assert scenario["outcome"] == "error", scenario
+    assert "sans ACK" in scenario["message"] and "plus rien n'écoute" in scenario["message"], scenario
+    assert code == 3 and after_kill < 60
+
+
+def test_sigkill_during_the_grace_is_no_pass(tmp_path: Path) -> None:
+    """A DRIMbox that acknowledges first and dies after its ACK publishes nothing: the check that nothing is published
+    (DESTDMP = N) must not pass on it, it ends ``error`` saying the DRIMbox stopped listening during the grace."""
+    results, code, after_kill, _ = _run_killing_the_reference(
+        tmp_path / "run", ["B3-DESTDMP"], _evidence("*ris-ACK-of-*"), "--variant", "ack_before_processing"
+    )
+    (scenario,) = [s for s in results["scenarios"] if s["outcome"] != "not_run"]
+    assert scenario["outcome"] == "error", scenario
+    assert "a cessé d'écouter" in scenario["message"] and "délai de grâce" in scenario["message"], scenario
+    assert code == 3 and after_kill < 60
+
+
+def test_a_wait_that_came_up_empty_names_a_sut_that_stopped_listening() -> None:
+    assert gone_while_waiting("127.0.0.1", 2575, "en attendant la publication du KOS", lambda: True) == ""
+    gone = gone_while_waiting("127.0.0.1", 2575, "en attendant la publication du KOS", lambda: False)
+    assert gone.startswith("la DRIMbox a cessé d'écouter (127.0.0.1:2575) en attendant la publication du KOS")
