@@ -13,6 +13,7 @@ from drimva.findings import Finding
 from drimva.installation import commit, version
 from drimva.interruption import signal_exit_code
 from drimva.report import write_html_report
+from drimva.report.values_fr import reason_fr
 from drimva.scenario_ids import scenario_id
 from drimva.outcomes import Outcome, aggregate
 from drimva.va import VA_BY_ID, VA_ITEMS, VaItem
@@ -168,7 +169,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         )
     preflight = results.get("preflight") or {}
     for failure in preflight.get("failed") or ():
-        lines.append(f"  pré-vol : {failure}")
+        lines.append(f"  pré-vol : {reason_fr(str(failure))}")
     return lines
 
 

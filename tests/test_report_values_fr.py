@@ -28,7 +28,7 @@ SAMPLES = [
     ("one of ['1'] (or 900-905)", "l'une de ['1'] (ou 900-905)"),
     ("one of ['a'] (or set id ['b'])", "l'une de ['a'] (ou set id ['b'])"),
     ("unreadable: InvalidDicomError: bad", "illisible : InvalidDicomError: bad"),
-    ("no ACK: connection refused", "aucun ACK : connection refused"),
+    ("no ACK: connection refused", "aucun ACK : connexion refusée"),
     ("no ACK from 127.0.0.1:2575 within 5 s", "aucun ACK de 127.0.0.1:2575 dans les 5 s"),
     ("no HTTP answer from http://127.0.0.1:80/x: ConnectError: refused",
      "aucune réponse HTTP de http://127.0.0.1:80/x : ConnectError: refused"),
@@ -113,6 +113,33 @@ def test_the_reason_of_a_scenario_without_verdict_is_french() -> None:
         "bloqué par : appel contextuel sans réponse (CALL-REACHABLE) — erreur ConnectError : [Errno 111] connexion refusée")
     assert reason_fr("TimeoutError: the PACS did not answer") == "erreur TimeoutError : the PACS did not answer"
     assert reason_fr("non sélectionné (--items VA-B1)") == "non sélectionné (--items VA-B1)"
+
+
+@pytest.mark.parametrize(("english", "french"), [
+    ("connection refused", "connexion refusée"),
+    ("timed out after 5 s", "délai dépassé après 5 s"),
+    ("db.example.fr does not resolve (Name or service not known)", "db.example.fr ne se résout pas (nom ou service inconnu)"),
+    ("resolving db.example.fr timed out after 5 s", "résolution de db.example.fr : délai dépassé après 5 s"),
+    ("TLS: certificate verify failed: self-signed certificate", "TLS : certificat refusé à la vérification : self-signed certificate"),
+    ("TLS: handshake failed: connection refused", "TLS : échec de la négociation : connexion refusée"),
+    ("TLS: no handshake within 5 s", "TLS : aucune négociation dans les 5 s"),
+    ("no HTTP answer: connection reset by the server", "aucune réponse HTTP : connexion réinitialisée par le serveur"),
+    ("connection closed without an HTTP answer", "connexion fermée sans réponse HTTP"),
+    ("the answer is not HTTP (BadStatusLine: 'x')", "la réponse n'est pas du HTTP (BadStatusLine: 'x')"),
+    ("no whole HTTP answer head within 5.5 s (bytes came too slowly)",
+     "en-tête de réponse HTTP incomplet après 5.5 s (octets reçus trop lentement)"),
+    ("no TLS certificate presented", "aucun certificat TLS présenté"),
+])
+def test_the_causes_of_an_unreachable_address_are_french(english: str, french: str) -> None:
+    assert value_fr(english) == french
+
+
+def test_the_preflight_reason_is_french_for_every_address() -> None:
+    """What a scenario the pre-flight blocks says (drimva.preflight), and the VA-A server-certificate step's error."""
+    reason = "pré-vol : sut.hl7: db.example.fr:2575 — db.example.fr does not resolve; sut.wado.base_url: https://db:8443/ — connection refused"
+    assert reason_fr(reason) == (
+        "pré-vol : sut.hl7: db.example.fr:2575 — db.example.fr ne se résout pas; sut.wado.base_url: https://db:8443/ — connexion refusée")
+    assert reason_fr("sut.wado.base_url: 127.0.0.1:443 — timed out after 20 s") == "sut.wado.base_url: 127.0.0.1:443 — délai dépassé après 20 s"
 
 
 ENGLISH_WORDS = {"a", "an", "the", "one", "no", "of", "with", "not", "every", "within", "at least"}

@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from drimva.outcomes import OUTCOME_LABELS_FR, Outcome
+from drimva.report.values_fr import reason_fr
 
 
 def supervision_paragraph(campaign: dict[str, Any] | None) -> str:
@@ -24,7 +25,7 @@ def preflight_paragraph(preflight: dict[str, Any] | None) -> str:
     """The addresses of the SUT the pre-flight could not reach, in French (empty when all answered)."""
     if not preflight or not preflight.get("failed"):
         return ""
-    items = "".join(f"<li><code>{html.escape(str(failure))}</code></li>" for failure in preflight["failed"])
+    items = "".join(f"<li><code>{html.escape(reason_fr(str(failure)))}</code></li>" for failure in preflight["failed"])
     return (
         "<p>Vérification préalable (pré-vol) : ces adresses du système testé ne répondent pas ; les items qui en "
         f"dépendent sont en « {OUTCOME_LABELS_FR[Outcome.ERROR]} », non jugés · preuves : "

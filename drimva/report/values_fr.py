@@ -186,6 +186,12 @@ EXACT_FR: dict[str, str] = {
     "No route to host": "aucune route vers l'hôte",
     "Network is unreachable": "réseau injoignable",
     "Name or service not known": "nom ou service inconnu",
+    # drimva.reachability's causes (the pre-flight, the server certificate of VA-A, a lost SUT)
+    "connection refused": "connexion refusée",
+    "connection reset by the server": "connexion réinitialisée par le serveur",
+    "connection closed without an HTTP answer": "connexion fermée sans réponse HTTP",
+    "no host name": "aucun nom d'hôte",
+    "no TLS certificate presented": "aucun certificat TLS présenté",
 }
 
 # Formatted phrases: a regex with named groups -> the French, formatted with those groups.
@@ -263,7 +269,18 @@ PATTERNS_FR: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.DOTALL), fr)
     (r"^no ACK from (?P<peer>\S+) within (?P<s>\S+) s$", "aucun ACK de {peer} dans les {s} s"),
     (r"^no HTTP answer from (?P<url>\S+): (?P<rest>.*)$", "aucune réponse HTTP de {url} : {rest}"),
     (r"^no HTTP answer within (?P<s>\S+) s$", "aucune réponse HTTP dans les {s} s"),
-    (r"^no HTTP answer: (?P<rest>.*)$", "aucune réponse HTTP : {rest}"),
+    (r"^no HTTP answer: (?P<fr_rest>.*)$", "aucune réponse HTTP : {fr_rest}"),
+    # drimva.reachability's causes, stage by stage
+    (r"^timed out after (?P<s>\S+) s$", "délai dépassé après {s} s"),
+    (r"^(?P<host>\S+) does not resolve \((?P<fr_reason>.*)\)$", "{host} ne se résout pas ({fr_reason})"),
+    (r"^(?P<host>\S+) does not resolve$", "{host} ne se résout pas"),
+    (r"^resolving (?P<host>\S+) timed out after (?P<s>\S+) s$", "résolution de {host} : délai dépassé après {s} s"),
+    (r"^TLS: certificate verify failed: (?P<detail>.*)$", "TLS : certificat refusé à la vérification : {detail}"),
+    (r"^TLS: handshake failed: (?P<fr_detail>.*)$", "TLS : échec de la négociation : {fr_detail}"),
+    (r"^TLS: no handshake within (?P<s>\S+) s$", "TLS : aucune négociation dans les {s} s"),
+    (r"^the answer is not HTTP \((?P<detail>.*)\)$", "la réponse n'est pas du HTTP ({detail})"),
+    (r"^no whole HTTP answer head within (?P<s>\S+) s \(bytes came too slowly\)$",
+     "en-tête de réponse HTTP incomplet après {s} s (octets reçus trop lentement)"),
     # the RIS simulator's MLLP exchange (drimva.mllp), after "no ACK: "
     (r"^connection closed by (?P<peer>\S+) without an ACK \((?P<n>\d+) byte\(s\) of an unfinished frame\)$",
      "connexion fermée par {peer} sans ACK ({n} octet(s) d'une trame inachevée)"),
@@ -373,10 +390,15 @@ def reason_fr(text: str) -> str:
 
     The reasons are French already ("bloqué par : …", "non sélectionné …") but may end with what a library
     or a simulator said (``— ConnectError: …``); an exception's ``Kind: message`` gets a French frame."""
+    if text.startswith(PREFLIGHT_PREFIX):  # "pré-vol : <key>: <address> — <cause>; <key>: …"
+        return PREFLIGHT_PREFIX + "; ".join(reason_fr(part) for part in text[len(PREFLIGHT_PREFIX):].split("; "))
     head, dash, tail = text.partition(" — ")
     if dash:
         return f"{head}{dash}{value_fr(tail)}"
     return value_fr(text)
+
+
+PREFLIGHT_PREFIX = "pré-vol : "  # drimva.preflight's reason for a scenario whose addresses did not answer
 
 
 def _phrase_fr(text: str) -> str | None:
