@@ -135,4 +135,5 @@ class RuleOptions:
     accepted_vihf_versions: tuple[str, ...] = ("3.0", "4.0")
     trusted_ca_pem: bytes | None = None  # CA that must have issued signing certificates
     wado_accept_parameters: str = "required"  # rules.wado_accept_parameters: "required" or "recommended"
+    kos_non_image: str = "referenced"  # rules.kos_non_image: "referenced" or "may_leave_out"
     extra: dict[str, str] = field(default_factory=dict)

@@ -407,6 +407,10 @@ class RuleSettings(_Section):
     # with it; the ANS demonstrator refuses to build the KOS then (dicom-query-retrieve.md §3):
     # "no_publication" expects nothing published.
     pacs_accession_mismatch: Literal["publish", "no_publication"] = "publish"
+    # VA-B2: the study's non-image objects (presentation states, SR, …) in the KOS. kos-manifest.md open
+    # question 3 leaves it open (included as COMPOSITE, or excluded): "referenced" (default) expects every
+    # instance the PACS holds; "may_leave_out" expects its image instances, and accepts the others or not.
+    kos_non_image: Literal["referenced", "may_leave_out"] = "referenced"
     strict_dn_match: bool = False  # VA-A: a server certificate DN other than DNCertificatOperateur fails (else warns)
     # RIS-4: the form of Patient.identifier.system in the contextual call. trust-list-and-identity.md §7's
     # example uses a bare OID and its open question 6 leaves the form open: "either" accepts both (default),
@@ -505,6 +509,7 @@ class Profile(_Section):
             accepted_vihf_versions=tuple(rules.vihf_versions),
             trusted_ca_pem=trusted_ca_pem,
             wado_accept_parameters=rules.wado_accept_parameters,
+            kos_non_image=rules.kos_non_image,
         )
 
     @property

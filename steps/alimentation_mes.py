@@ -438,7 +438,7 @@ def kos_carries_cr_identity(
     _judge_published_kos("identité du CR dans le KOS", check_kos_cr_identity, state, dmp, sut, profile, rule_options, verdict)
 
 
-@then("le KOS référence chaque objet de l'examen avec sa classe SOP et le type de valeur qui lui revient")
+@then("le KOS référence chaque objet de l'examen, ou ses images au moins si le profil le prévoit, avec sa classe SOP et le type de valeur qui lui revient")
 def kos_content_of_the_study(
     state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:

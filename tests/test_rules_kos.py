@@ -248,6 +248,34 @@ def test_a_reference_item_of_the_wrong_value_type_fails(index: int, value_type: 
     assert [(f.rule, f.severity, f.expected) for f in findings] == [("KOS-CONTENT-VALUE-TYPE", Severity.ERROR, expected)]
 
 
+def _images_only_kos(drop_one_image: bool = False) -> Case:
+    """The study with a presentation state and an SR, its KOS referencing its images only (``drop_one_image``: one fewer)."""
+    case = build_case()
+    study = make_study(PATIENT, "ACN101", accession_issuer="1.2.250.1.213.4.5.2.5")
+    with_non_image_objects(study, PATIENT)
+    images = [ds for ds in study if "Image Storage" in ds.SOPClassUID.name][: -1 if drop_one_image else None]
+    case.kos = make_kos(images, PATIENT, accession="ACN101", accession_issuer="1.2.250.1.213.4.5.2.5", order_id="OPN101",
+                        order_root="1.2.250.1.213.4.5.2.6", wado_base_url=WADO, retrieve_location_uid=LOCATION_UID)
+    attributes = study_attributes(study)
+    case.ctx = replace(case.ctx, study_uid=str(study[0].StudyInstanceUID), instances=instance_refs(study),
+                       study_date=attributes["StudyDate"], study_time=attributes["StudyTime"])
+    return case
+
+
+def test_non_image_objects_left_out_fail_by_default_and_pass_where_the_profile_allows_it() -> None:
+    """rules.kos_non_image (kos-manifest.md open question 3): "referenced" requires them, "may_leave_out" the images only."""
+    case = _images_only_kos()
+    assert [(f.rule, f.actual) for f in case.judge()] == [("KOS-EVIDENCE-COMPLETE", "(missing)")] * 2
+    case.options = replace(case.options, kos_non_image="may_leave_out")
+    assert case.judge() == []
+    short = _images_only_kos(drop_one_image=True)
+    short.options = replace(short.options, kos_non_image="may_leave_out")
+    assert [(f.rule, f.actual) for f in short.judge()] == [("KOS-EVIDENCE-COMPLETE", "(missing)")]
+    full = _with_non_image_objects()  # and a KOS that references them anyway still passes
+    full.options = replace(full.options, kos_non_image="may_leave_out")
+    assert full.judge() == []
+
+
 def test_top_level_accession_may_be_filled_with_the_cr_accession(case: Case) -> None:
     case.kos.AccessionNumber = "ACN101"
     assert case.judge() == []

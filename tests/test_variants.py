@@ -132,7 +132,7 @@ def test_every_variant_names_catalogue_rule_ids() -> None:
     listed = subprocess.run([sys.executable, "-m", "simulators.reference", "--list-variants"], capture_output=True,
                             text=True, timeout=60, check=True)  # fmt: skip
     variants = json.loads(listed.stdout)
-    assert len(variants) == 17
+    assert len(variants) == 18
     for variant in variants:
         assert variant["rules"], variant["name"]
         for rule in variant["rules"]:

@@ -59,11 +59,11 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Et le KOS publié porte le numéro d'accession du CR, ou aucun KOS n'est publié si le profil le prévoit
 
   @VA-B2 @DICOM-CFIND @non-image @id:B2-NON-IMAGE
-  Scénario: Le KOS référence aussi les objets non-image de l'examen, un état de présentation et un SR
+  Scénario: Le KOS référence aussi les objets non-image de l'examen, un état de présentation et un SR, sauf si le profil admet de les omettre
     Étant donné un examen de ce patient archivé dans le PACS avec un état de présentation et un SR en plus des images
     Quand le RIS transmet le CR en ORU^R01
     Alors le KOS publié reprend les métadonnées de l'examen lues dans le PACS
-    Et le KOS référence chaque objet de l'examen avec sa classe SOP et le type de valeur qui lui revient
+    Et le KOS référence chaque objet de l'examen, ou ses images au moins si le profil le prévoit, avec sa classe SOP et le type de valeur qui lui revient
 
   @VA-B3 @KOS @XDS-ITI-41 @VIHF @id:B3-KOS
   Scénario: Le KOS est publié dans le DMP avec le certificat de la structure

@@ -402,6 +402,8 @@ class _KosChecker:
         series_location = self._series_locations(ds)
         for uid, want in expected.items():
             got = found.get(uid)
+            if got is None and self.options.kos_non_image == "may_leave_out" and _value_types_of(want.sop_class_uid) == ("COMPOSITE",):
+                continue  # rules.kos_non_image: a presentation state, an SR… may be left out (open question 3)
             if got is None:
                 location = series_location.get(want.series_uid, tag_path("CurrentRequestedProcedureEvidenceSequence"))
                 out.add("KOS-EVIDENCE-COMPLETE", requirement, location + ">(0008,1199)",

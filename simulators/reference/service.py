@@ -44,7 +44,7 @@ from .kos_builder import KosSettings, build_kos, is_image_sop_class
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
 from .state import APPROVED, PublishedKos, StateStore
-from .variants import ACK_BEFORE_PROCESSING, KOS_IMPLICIT_VR, NO_RETRIEVE_LOCATION_UID, WITHDRAW_DEPRECATED
+from .variants import ACK_BEFORE_PROCESSING, KOS_IMAGES_ONLY, KOS_IMPLICIT_VR, NO_RETRIEVE_LOCATION_UID, WITHDRAW_DEPRECATED
 
 DELETED_STATUS = "urn:asip:ci-sis:2010:StatusType:Deleted"
 DEPRECATED_STATUS = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"  # ITI-57's own (variant withdraw_deprecated)
@@ -429,9 +429,9 @@ class ReferenceService:
                     other = self.pacs.query_study(record.study_uid)
                     study = dataclasses.replace(study, instances=study.instances + other.instances)
                     self.log.info("fault kos_mixes_patient_studies: %d instance(s) of study %s added", len(other.instances), record.study_uid)
-        if "kos_drop_non_image" in self.faults:
+        if "kos_drop_non_image" in self.faults or KOS_IMAGES_ONLY in self.variants:
             kept = tuple(i for i in study.instances if is_image_sop_class(i.sop_class_uid))
-            self.log.info("fault kos_drop_non_image: %d non-image instance(s) left out", len(study.instances) - len(kept))
+            self.log.info("images only: %d non-image instance(s) left out", len(study.instances) - len(kept))
             study = dataclasses.replace(study, instances=kept)
         if "kos_non_image_as_image" in self.faults:
             settings = dataclasses.replace(settings, image_items_only=True)

@@ -14,7 +14,7 @@ The harness lays them over the embedded profile for a run with that variant
 it never imports this package.
 
 Who reads which: the MLLP service (``service.py``) ``ack_before_processing``,
-``kos_implicit_vr``, ``withdraw_deprecated`` and ``no_retrieve_location_uid``;
+``kos_implicit_vr``, ``withdraw_deprecated``, ``no_retrieve_location_uid`` and ``kos_images_only``;
 the PACS client (``pacs_client.py``) ``hierarchical_cfind``; the source's
 retriever (``retrieval.py``, with ``dicom_server.py``) ``cmove_retrieve``; the DMP clients
 (``dmp_client.py``, ``dmp_query.py``) ``vihf_4`` and ``dsg_signature``; the
@@ -58,6 +58,7 @@ WADO_MUTUAL_TLS = "wado_mutual_tls"
 CMOVE_RETRIEVE = "cmove_retrieve"
 ACCEPT_DEFAULT_TRANSFER_SYNTAX = "accept_default_transfer_syntax"
 REFUSE_ACCESSION_MISMATCH = "refuse_accession_mismatch"
+KOS_IMAGES_ONLY = "kos_images_only"
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,16 @@ VARIANTS: tuple[Variant, ...] = (
         "holds; neither source says a DRIMbox must publish or must not",
         profile={"rules": {"pacs_accession_mismatch": "no_publication"}},
         rules=("DMP-NO-PUBLICATION", "KOS-REQUEST-ACCESSION"),
+    ),
+    Variant(
+        KOS_IMAGES_ONLY,
+        "references only the study's image instances in the KOS, leaving its presentation states and SR out (the "
+        "reference: every instance, the non-image ones as COMPOSITE items); its profile says so "
+        "(rules.kos_non_image = may_leave_out)",
+        "kos-manifest.md open question 3: whether non-image instances (SR, PR, KO) are included as COMPOSITE or "
+        "excluded is not said; its interim reading compares the KOS with the PACS's instances filtered by the profile",
+        profile={"rules": {"kos_non_image": "may_leave_out"}},
+        rules=("KOS-EVIDENCE-COMPLETE", "KOS-CONTENT-VALUE-TYPE"),
     ),
 )
 
