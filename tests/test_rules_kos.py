@@ -219,12 +219,13 @@ def test_the_patient_name_is_the_cr_s_whatever_its_case_and_further_given_names(
     assert case.judge() == []
 
 
-def _with_non_image_objects() -> Case:
-    """The case's study with a presentation state and an SR besides its images, and its known-good KOS."""
+def _with_non_image_objects(referenced: Callable[[list[Dataset]], list[Dataset]] = lambda study: study) -> Case:
+    """The case's study with a presentation state and an SR besides its images, and its known-good KOS
+    (``referenced``: the instances of the study the KOS references, all by default)."""
     case = build_case()
     study = make_study(PATIENT, "ACN101", accession_issuer="1.2.250.1.213.4.5.2.5")
     with_non_image_objects(study, PATIENT)
-    case.kos = make_kos(study, PATIENT, accession="ACN101", accession_issuer="1.2.250.1.213.4.5.2.5", order_id="OPN101",
+    case.kos = make_kos(referenced(study), PATIENT, accession="ACN101", accession_issuer="1.2.250.1.213.4.5.2.5", order_id="OPN101",
                         order_root="1.2.250.1.213.4.5.2.6", wado_base_url=WADO, retrieve_location_uid=LOCATION_UID)
     attributes = study_attributes(study)
     case.ctx = replace(case.ctx, study_uid=str(study[0].StudyInstanceUID), instances=instance_refs(study),
@@ -248,27 +249,17 @@ def test_a_reference_item_of_the_wrong_value_type_fails(index: int, value_type: 
     assert [(f.rule, f.severity, f.expected) for f in findings] == [("KOS-CONTENT-VALUE-TYPE", Severity.ERROR, expected)]
 
 
-def _images_only_kos(drop_one_image: bool = False) -> Case:
-    """The study with a presentation state and an SR, its KOS referencing its images only (``drop_one_image``: one fewer)."""
-    case = build_case()
-    study = make_study(PATIENT, "ACN101", accession_issuer="1.2.250.1.213.4.5.2.5")
-    with_non_image_objects(study, PATIENT)
-    images = [ds for ds in study if "Image Storage" in ds.SOPClassUID.name][: -1 if drop_one_image else None]
-    case.kos = make_kos(images, PATIENT, accession="ACN101", accession_issuer="1.2.250.1.213.4.5.2.5", order_id="OPN101",
-                        order_root="1.2.250.1.213.4.5.2.6", wado_base_url=WADO, retrieve_location_uid=LOCATION_UID)
-    attributes = study_attributes(study)
-    case.ctx = replace(case.ctx, study_uid=str(study[0].StudyInstanceUID), instances=instance_refs(study),
-                       study_date=attributes["StudyDate"], study_time=attributes["StudyTime"])
-    return case
+def _images(study: list[Dataset]) -> list[Dataset]:
+    return [ds for ds in study if "Image Storage" in ds.SOPClassUID.name]
 
 
 def test_non_image_objects_left_out_fail_by_default_and_pass_where_the_profile_allows_it() -> None:
     """rules.kos_non_image (kos-manifest.md open question 3): "referenced" requires them, "may_leave_out" the images only."""
-    case = _images_only_kos()
+    case = _with_non_image_objects(_images)
     assert [(f.rule, f.actual) for f in case.judge()] == [("KOS-EVIDENCE-COMPLETE", "(missing)")] * 2
     case.options = replace(case.options, kos_non_image="may_leave_out")
     assert case.judge() == []
-    short = _images_only_kos(drop_one_image=True)
+    short = _with_non_image_objects(lambda study: _images(study)[:-1])
     short.options = replace(short.options, kos_non_image="may_leave_out")
     assert [(f.rule, f.actual) for f in short.judge()] == [("KOS-EVIDENCE-COMPLETE", "(missing)")]
     full = _with_non_image_objects()  # and a KOS that references them anyway still passes
