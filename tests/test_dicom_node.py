@@ -66,6 +66,24 @@ def test_c_store_keeps_every_instance_and_records_it_first(node: DicomNode, stud
     assert stores[0][4]["sop_instance_uid"] == str(study[0].SOPInstanceUID)
 
 
+def test_an_instance_stored_again_replaces_its_copy_and_keeps_every_receipt(node: DicomNode, study: list[Dataset]) -> None:
+    """A peer that stores the same instance over and over (issue 13: STOW-RS fuzzing grew RSS by 300 MB in 10 000
+    inputs) leaves one data set per SOP Instance UID, the latest; each store keeps its receipt."""
+    assoc = _scu().associate("127.0.0.1", node.port, ae_title="DRIMVA_NODE")
+    assert assoc.is_established
+    first = study[0]
+    again = Dataset()
+    again.update(first)
+    again.file_meta = first.file_meta
+    again.SeriesDescription = "stored again"
+    statuses = [assoc.send_c_store(ds).Status for ds in (first, study[1], again, again)]
+    assoc.release()
+    assert statuses == [0, 0, 0, 0]
+    assert [str(ds.SOPInstanceUID) for ds in node.received] == [str(first.SOPInstanceUID), str(study[1].SOPInstanceUID)]
+    assert node.received[0].SeriesDescription == "stored again"
+    assert len(node.receipts) == 4
+
+
 def test_wait_for_instances_times_out_with_what_arrived(node: DicomNode) -> None:
     started = time.monotonic()
     assert node.wait_for_instances({"1.2.3.4"}, timeout=0.2) == set()

@@ -7,7 +7,8 @@ type="application/dicom"``, answered with a DICOM JSON store response):
 ``where-sources-disagree.md`` says the harness's node accepts both, the
 profile says which the SUT uses (``dicom-query-retrieve.md`` §8). Every
 instance is written to the evidence before it is acknowledged and kept in
-``received``; ``wait_for_instances`` waits for a set of SOP Instance UIDs.
+``received`` (once per SOP Instance UID: a store of the same instance replaces it);
+``wait_for_instances`` waits for a set of SOP Instance UIDs.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class DicomNode(ServedScp):
         self.host = host
         self.timeout = timeout
         self.stow_base_path = "/" + stow_base_path.strip("/")
-        self.received: list[Dataset] = []
-        self.receipts: list[Receipt] = []
+        self.received: list[Dataset] = []  # one per SOP Instance UID, the latest copy stored
+        self.receipts: list[Receipt] = []  # one per store
+        self._at: dict[str, int] = {}  # SOP Instance UID -> its index in received
         self._requested_port = port
         self._changed = threading.Condition()
         self._ae = self._make_ae()
@@ -132,6 +134,7 @@ class DicomNode(ServedScp):
         with self._changed:
             self.received.clear()
             self.receipts.clear()
+            self._at.clear()
 
     # -- DIMSE -------------------------------------------------------------------------
     def _make_ae(self) -> AE:
@@ -178,8 +181,16 @@ class DicomNode(ServedScp):
         return 0x0000
 
     def _keep(self, ds: Dataset, receipt: Receipt) -> None:
+        """Keep the instance; an instance stored again (same SOP Instance UID) replaces the earlier copy, as a
+        storage SCP does, so a peer that stores one instance over and over does not grow ``received`` (every
+        store keeps its receipt, and its bytes in the evidence)."""
         with self._changed:
-            self.received.append(ds)
+            at = self._at.get(receipt.sop_instance_uid)
+            if at is None:
+                self._at[receipt.sop_instance_uid] = len(self.received)
+                self.received.append(ds)
+            else:
+                self.received[at] = ds
             self.receipts.append(receipt)
             self._changed.notify_all()
 
