@@ -1,4 +1,4 @@
-"""Named faults of the reference DRIMbox: each breaks exactly one requirement.
+"""Named faults of the reference DRIMbox: each is one defect, breaking one requirement (or a few related ones).
 
 ``targets`` name the scenarios (of ``drimva/features/*.feature``, by their
 stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
@@ -7,7 +7,8 @@ them (the self-test checks both). The service reads the
 HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
-supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity one.
+supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity ones
+(``tls_wrong_certificate``, ``https_front_self_signed``).
 """
 
 from __future__ import annotations
