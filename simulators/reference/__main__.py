@@ -42,6 +42,7 @@ from .named import UnknownName
 from .oidc_rp import OidcRelyingParty
 from .pacs_client import PacsClient
 from .retrieval import MoveInbox, PacsRetriever
+from .self_signed import self_signed_identity
 from .service import Publisher, ReferenceService
 from .source_server import SourceServer
 from .state import StateStore, atomic_write
@@ -284,9 +285,15 @@ def _source_server(
     )
 
 
-def _tls_identity(config: ReferenceConfig, faults: frozenset[str]) -> tuple[Path, Path]:
-    """The HTTPS servers' certificate and key (the trust list names this certificate's DN)."""
+def _tls_identity(config: ReferenceConfig, faults: frozenset[str], *, front: str = "") -> tuple[Path, Path]:
+    """The HTTPS servers' certificate and key (the trust list names this certificate's DN).
+
+    ``front``: the name of a user-facing endpoint ("consumer": the contextual call, "viewer"), which fault
+    ``https_front_self_signed`` leaves with a self-signed certificate (one per endpoint).
+    """
     assert config.https is not None
+    if front and "https_front_self_signed" in faults:
+        return self_signed_identity(config.state_dir / "factory-tls" / front, config.bind_host)
     if "tls_wrong_certificate" in faults:
         return config.dmp.signing_cert, config.dmp.signing_key
     return config.https.server_cert, config.https.server_key
@@ -341,7 +348,7 @@ def _consumer_server(
             log=log.getChild("store"),
         )
     consumer = config.consumer
-    tls_cert, tls_key = _tls_identity(config, faults)
+    tls_cert, tls_key = _tls_identity(config, faults, front="consumer")
     return ConsumerServer(
         bind_host=config.bind_host,
         port=config.https.consumer_port,
@@ -384,7 +391,7 @@ def _viewer_server(config: ReferenceConfig, faults: frozenset[str], log: logging
         for name, client in clients.items()
         if client is not None
     }
-    cert, key = _tls_identity(config, faults)
+    cert, key = _tls_identity(config, faults, front="viewer")
     return ViewerServer(
         state=StateStore(config.state_dir),
         providers=providers,

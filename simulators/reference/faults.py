@@ -1,4 +1,4 @@
-"""Named faults of the reference DRIMbox: each breaks exactly one requirement.
+"""Named faults of the reference DRIMbox: each is one defect, breaking one requirement (or a few related ones).
 
 ``targets`` name the scenarios (of ``drimva/features/*.feature``, by their
 stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
@@ -7,7 +7,8 @@ them (the self-test checks both). The service reads the
 HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
-supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity one.
+supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity ones
+(``tls_wrong_certificate``, ``https_front_self_signed``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ FAULTS: tuple[Fault, ...] = (
         (S_MALFORMED, S_UNREADABLE), rules=("ACK-ERR",),
     ),
     Fault("hl7_ack_wrong_msh9", "answers ACK^R01^ACK whatever the trigger event", (S_MDM,), rules=("ACK-MSH9",)),
+    Fault(
+        "hl7_ack_fixed_header",
+        "ACK MSH from the vendor's template (its own application names, version 2.3), not from the received MSH",
+        (S_ORU,), rules=("ACK-ROUTING", "ACK-VERSION"),
+    ),
+    # Store-and-forward: it waits for the PACS to send it the study; the PACS never does unasked, so nothing is published.
+    Fault("pacs_no_query", "never queries the PACS (no C-FIND): waits for the study to be pushed to it", (S_PACS,), rules=("PACS-CFIND",)),
     Fault("kos_study_date_not_from_pacs", "KOS StudyDate/StudyTime = now instead of the PACS values", (S_PACS,), rules=("KOS-STUDY-FROM-PACS",)),
     Fault("kos_drop_instance", "last instance of the last series left out of the KOS evidence and content", (S_KOS,), rules=("KOS-EVIDENCE-COMPLETE",)),
     Fault(
@@ -187,12 +195,47 @@ FAULTS: tuple[Fault, ...] = (
         (S_E_PLAIN,),
         rules=("WADO-TLS",),
     ),
+    Fault(
+        "wado_no_syntax_fallback",
+        "WADO-RS source answers 406 when the Accept's highest-q transfer syntax is not the one it serves (no fall back to a lower q)",
+        (S_E_SERIES,), rules=("WADO-STATUS", "WADO-SERIES-200"),
+    ),
+    Fault(
+        "wado_transcode_implicit",
+        "WADO-RS source transcodes to Implicit VR Little Endian (its PACS's default), a syntax the Accept does not list",
+        (S_E_SERIES,), rules=("WADO-RESPONSE-TS",),
+    ),
+    Fault(
+        "wado_declares_preferred_syntax",
+        "WADO-RS source declares the Accept's preferred transfer syntax (Content-Type, parts) but sends the instances untranscoded",
+        (S_E_SERIES,), rules=("WADO-PART-TS",),
+    ),
+    Fault(
+        "wado_parts_octet_stream", "WADO-RS source labels each DICOM part application/octet-stream",
+        (S_E_SERIES,), rules=("WADO-PART-TYPE",),
+    ),
+    Fault(
+        "wado_parts_without_file_meta",
+        "WADO-RS source sends each part as the bare data set (no preamble, DICM prefix or file meta), not a Part-10 instance",
+        (S_E_SERIES,), rules=("WADO-PART-DICOM",),
+    ),
+    Fault(
+        "wado_multipart_bare_boundary",
+        "WADO-RS source writes the multipart delimiter lines as the bare boundary, without the leading -- (RFC 2046 §5.1.1)",
+        (S_E_SERIES,), rules=("WADO-PARTS",),
+    ),
     # Block A and the consumer role (VA-D).
     Fault(
         "tls_wrong_certificate",
         "HTTPS servers present the organisation's signing certificate instead of the operator certificate of the trust list",
         (S_A_LISTED,),
         rules=("TRUST-SERVER-CERT",),
+    ),
+    # The harness's TLS handshake fails: no HTTP answer, while the endpoint still listens (a finding, not an error outcome).
+    Fault(
+        "https_front_self_signed",
+        "the contextual-call and viewer HTTPS endpoints present the product's self-signed factory certificate",
+        (S_D_CALL, S_C_PROFESSIONAL), rules=("CALL-REACHABLE", "VIEWER-REACHABLE"),
     ),
     Fault(
         "consumer_accept_missing_param",
@@ -223,6 +266,19 @@ FAULTS: tuple[Fault, ...] = (
         (S_D_SERIES,), rules=("WADO-ACCEPT-TS",),
     ),
     Fault("consumer_no_kos_header", "WADO-RS requests without the KOS-SOPInstanceUID header", (S_D_SERIES,), rules=("WADO-SERIES-FETCHED",)),
+    Fault("consumer_no_accept", "WADO-RS requests without an Accept header", (S_D_SERIES,), rules=("WADO-ACCEPT",)),
+    Fault(
+        "consumer_accept_any", "WADO-RS requests with its HTTP library's Accept: */* (no media range, syntax, q or boundary of its own)",
+        (S_D_SERIES,), rules=("WADO-ACCEPT-MEDIA-TYPE", "WADO-ACCEPT-Q", "WADO-ACCEPT-BOUNDARY"),
+    ),
+    Fault(
+        "consumer_token_without_scheme", "WADO-RS requests with Authorization: <token>, without the Bearer scheme",
+        (S_D_SERIES,), rules=("WADO-AUTHORIZATION",),
+    ),
+    Fault(
+        "consumer_retrieve_post", "WADO-RS retrieve sent as POST (an HTTP helper shared with STOW-RS), not GET",
+        (S_D_SERIES,), rules=("WADO-METHOD",),
+    ),
     # Viewer (VA-C1, VA-C2) and supervision (VA-F).
     # it never sends the browser to an identity provider: the patient's and the professional's logins fail too
     Fault(
@@ -241,6 +297,11 @@ FAULTS: tuple[Fault, ...] = (
         "the viewer accepts an id_token without checking its signature and issuer",
         (S_C_ISSUER,),
         rules=("VIEWER-ACCESS",),
+    ),
+    Fault(
+        "viewer_login_loses_study",
+        "after login the viewer sends the browser to its home page, not back to the study URL (its query lost)",
+        (S_C_PROFESSIONAL,), rules=("VIEWER-STUDY",),
     ),
     Fault("supervision_slow", "the supervision endpoint answers after 3 s", (S_F_SUPERVISION,), rules=("SUPERVISION-PROBE",)),
     Fault("supervision_wrong_status", 'the supervision endpoint answers 200 {"status": "DOWN"}', (S_F_SUPERVISION,), rules=("SUPERVISION-PROBE",)),

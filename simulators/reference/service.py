@@ -190,6 +190,11 @@ class ReferenceService:
             outcome = Outcome("AR", Hl7Error("207", "", "internal error of the DRIMbox"))
         trigger = "R01" if "hl7_ack_wrong_msh9" in self.faults else None
         acknowledged = (header.control_id + "X") if header and "hl7_ack_wrong_msa2" in self.faults else None
+        if header is not None and "hl7_ack_fixed_header" in self.faults:  # the vendor's template, not the received MSH
+            header = dataclasses.replace(
+                header, sending_application="HIS", sending_facility="", receiving_application="DRIMBOX_GW",
+                receiving_facility="", version="2.3",
+            )  # fmt: skip
         ack = build_ack(header, outcome.code, outcome.error, trigger=trigger, acknowledged_id=acknowledged)
         if "hl7_no_ack" in self.faults:
             self.log.info("fault hl7_no_ack: no ACK (would have been MSA-1 %s)", outcome.code)
@@ -282,7 +287,8 @@ class ReferenceService:
                 return ACCEPTED
             self.log.info("fault publish_despite_destdmp: DESTDMP gate skipped (%r)", destdmp)
         try:
-            pacs_study = self.pacs.query_study(uid)
+            # store-and-forward: waits for the PACS to send it the study, which the PACS never does unasked
+            pacs_study = PacsStudy(uid) if "pacs_no_query" in self.faults else self.pacs.query_study(uid)
         except PacsUnavailable as exc:
             self.log.info("PACS unavailable for study %s: %s", uid, exc)
             return Outcome("AR", Hl7Error("207", "", f"PACS unavailable: {exc}"))

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ImplicitVRLittleEndian
 
 from .https_server import Request, Response, ServedByTlsHttp, TlsHttpServer, capped, text_response
 from .pacs_client import PacsUnavailable
@@ -238,10 +239,19 @@ class SourceServer(ServedByTlsHttp):
             refused, allowed = self._referenced(study, series, sop, kos_uid)
             if refused:
                 return text_response(404, refused)
-        syntax = choose_transfer_syntax(ranges)
+        if "wado_no_syntax_fallback" in self.faults:  # only the highest-q entry is considered
+            self.log.info("fault wado_no_syntax_fallback: the first choice of the Accept only")
+            syntax = choose_transfer_syntax(sorted(ranges, key=lambda media: -media.q)[:1])
+        else:
+            syntax = choose_transfer_syntax(ranges)
         if syntax is None:
             return text_response(406, f"no acceptable transfer syntax: this source serves {SERVED_SYNTAX}")
-        return self._retrieve(study, series, sop, allowed, syntax)
+        declared = syntax
+        if "wado_declares_preferred_syntax" in self.faults and ranges:  # said, not transcoded
+            preferred = max(ranges, key=lambda media: media.q).transfer_syntax
+            declared = preferred if preferred and preferred != "*" else syntax
+            self.log.info("fault wado_declares_preferred_syntax: %s declared, %s served", declared, syntax)
+        return self._retrieve(study, series, sop, allowed, syntax, declared)
 
     def _referenced(
         self, study: str, series: str | None, sop: str | None, kos_uid: str
@@ -263,8 +273,10 @@ class SourceServer(ServedByTlsHttp):
         return "", scope
 
     def _retrieve(
-        self, study: str, series: str | None, sop: str | None, allowed: list[tuple[str, str]] | None, syntax: str
+        self, study: str, series: str | None, sop: str | None, allowed: list[tuple[str, str]] | None, syntax: str,
+        declared: str,
     ) -> Response:
+        """The instances as a multipart/related answer; ``declared``: the transfer syntax its headers name."""
         sop_classes = list(dict.fromkeys(cls for cls, _ in allowed or [] if cls))
         try:
             retrieval = self.retriever.get(study, series, sop, sop_classes=sop_classes)
@@ -288,8 +300,16 @@ class SourceServer(ServedByTlsHttp):
         if not instances and "wado_skip_last_instance" not in self.faults:
             return text_response(404, "no instance of this resource could be retrieved from the PACS")
         boundary = uuid.uuid4().hex
-        body = multipart_body([instance.part10 for instance in instances], boundary, syntax)
-        content_type = f'multipart/related; type="{DICOM_TYPE}"; transfer-syntax={syntax}; boundary={boundary}'
+        parts = [instance.part10 for instance in instances]
+        if "wado_transcode_implicit" in self.faults:  # whatever the Accept lists
+            self.log.info("fault wado_transcode_implicit: served in Implicit VR Little Endian")
+            parts, declared = [to_implicit_vr(part) for part in parts], ImplicitVRLittleEndian
+        if "wado_parts_without_file_meta" in self.faults:
+            self.log.info("fault wado_parts_without_file_meta: bare data sets")
+            parts = [bare_data_set(part) for part in parts]
+        part_type = "application/octet-stream" if "wado_parts_octet_stream" in self.faults else DICOM_TYPE
+        body = multipart_body(parts, boundary, declared, part_type, bare="wado_multipart_bare_boundary" in self.faults)
+        content_type = f'multipart/related; type="{DICOM_TYPE}"; transfer-syntax={declared}; boundary={boundary}'
         if "wado_response_untyped" in self.faults:  # the parts are DICOM, the response does not say so
             self.log.info("fault wado_response_untyped: Content-Type without type=")
             content_type = f"multipart/related; boundary={boundary}"
@@ -298,9 +318,31 @@ class SourceServer(ServedByTlsHttp):
         return Response(status, [("Content-Type", content_type)], body)
 
 
-def multipart_body(parts: list[bytes], boundary: str, syntax: str) -> bytes:
-    """A ``multipart/related`` body of ``application/dicom`` parts (RFC 2046 delimiters, CRLF)."""
-    delimiter = f"--{boundary}".encode("ascii")
-    header = f"Content-Type: {DICOM_TYPE}; transfer-syntax={syntax}\r\n\r\n".encode("ascii")
+def multipart_body(parts: list[bytes], boundary: str, syntax: str, part_type: str = DICOM_TYPE, *, bare: bool = False) -> bytes:
+    """A ``multipart/related`` body of ``part_type`` parts (RFC 2046 delimiters, CRLF).
+
+    ``bare`` (fault ``wado_multipart_bare_boundary``): delimiter lines without their leading ``--``.
+    """
+    delimiter = (b"" if bare else b"--") + boundary.encode("ascii")
+    header = f"Content-Type: {part_type}; transfer-syntax={syntax}\r\n\r\n".encode("ascii")
     chunks = [delimiter + b"\r\n" + header + part + b"\r\n" for part in parts]
     return b"".join(chunks) + delimiter + b"--\r\n"
+
+
+def to_implicit_vr(part10: bytes) -> bytes:
+    """The Part-10 instance re-encoded in Implicit VR Little Endian (fault ``wado_transcode_implicit``)."""
+    dataset = pydicom.dcmread(io.BytesIO(part10))
+    dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    out = io.BytesIO()
+    dataset.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def bare_data_set(part10: bytes) -> bytes:
+    """The data set of a Part-10 instance without preamble, prefix and file meta (fault ``wado_parts_without_file_meta``)."""
+    dataset = pydicom.dcmread(io.BytesIO(part10))
+    del dataset.file_meta
+    dataset.preamble = None
+    out = io.BytesIO()
+    pydicom.dcmwrite(out, dataset, implicit_vr=False, little_endian=True)
+    return out.getvalue()

@@ -290,7 +290,11 @@ class ViewerServer(ServedByTlsHttp):
         self._sessions.put(sid, ViewerSession(pending.provider, result.claims, expires), expires)
         self.log.info("session opened through %s for %s (acr %s)", pending.provider, result.claims.get("sub"), result.acr)
         cookie = f"{COOKIE}={sid}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={int(self.session_ttl_s)}"
-        return Response(302, [("Location", pending.return_to), ("Set-Cookie", cookie), ("Cache-Control", "no-store")])
+        return_to = pending.return_to
+        if "viewer_login_loses_study" in self.faults:  # the viewer's home, the study URL's query lost
+            self.log.info("fault viewer_login_loses_study: back to %s instead of %s", ENTRY_PATH, return_to)
+            return_to = ENTRY_PATH
+        return Response(302, [("Location", return_to), ("Set-Cookie", cookie), ("Cache-Control", "no-store")])
 
     # -- the API -----------------------------------------------------------------------------
 

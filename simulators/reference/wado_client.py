@@ -44,7 +44,8 @@ KOS_HEADER = "KOS-SOPInstanceUID"
 # consumer_accept_without_transfer_syntax, and variant accept_default_transfer_syntax with its profile's reading
 DEFAULT_SYNTAX_ACCEPT = 'multipart/related; type="application/dicom";q=1;boundary=**'
 
-# Faults read here (declared in faults.FAULTS): consumer_no_kos_header, consumer_accept_without_transfer_syntax.
+# Faults read here (declared in faults.FAULTS): consumer_no_kos_header, consumer_accept_without_transfer_syntax,
+# consumer_no_accept, consumer_accept_any, consumer_token_without_scheme, consumer_retrieve_post.
 
 
 class HostTrust(Protocol):
@@ -136,15 +137,22 @@ class WadoClient:
             return self._fail(series, 0, f"RetrieveURL {url!r} is not an https URL")
         if not self._trust.is_trusted_host(host):
             return self._fail(series, 0, f"source {host} is not in the liste blanche: not contacted")
-        headers = {"Authorization": f"Bearer {token}", "Accept": accept_header()}
+        scheme = "" if "consumer_token_without_scheme" in self._faults else "Bearer "  # the bare token
+        headers = {"Authorization": f"{scheme}{token}", "Accept": accept_header()}
         if self._default_syntax or "consumer_accept_without_transfer_syntax" in self._faults:
             headers["Accept"] = DEFAULT_SYNTAX_ACCEPT  # PS3.18's default syntax, not the CI-SIS list
+        if "consumer_accept_any" in self._faults:
+            headers["Accept"] = "*/*"  # the HTTP library's default, no Accept profile of its own
         if "consumer_no_kos_header" in self._faults:
             self.log.info("fault consumer_no_kos_header: no %s header", KOS_HEADER)
         else:
             headers[KOS_HEADER] = kos_uid
+        method = "POST" if "consumer_retrieve_post" in self._faults else "GET"  # a POST helper shared with STOW-RS
+        request = self._http.build_request(method, url, headers=headers)
+        if "consumer_no_accept" in self._faults:
+            del request.headers["Accept"]
         try:
-            response = self._http.get(url, headers=headers)
+            response = self._http.send(request)
         except (httpx.HTTPError, OSError) as exc:
             return self._fail(series, 0, f"{host} unreachable: {type(exc).__name__}: {exc}")
         if response.status_code != 200:

@@ -1,0 +1,42 @@
+"""A self-signed TLS identity: the product's factory certificate (fault ``https_front_self_signed``).
+
+Why a module: ``__main__`` picks the HTTPS servers' identity; this makes the
+one a vendor ships when the site's certificate was never installed on the
+user-facing endpoints (the contextual call, the viewer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def self_signed_identity(directory: Path, host: str) -> tuple[Path, Path]:
+    """(certificate, key) PEM files in ``directory``, issued by themselves for ``host`` (key 0600)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "factory-cert.pem", directory / "factory-key.pem"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{host} (factory certificate)")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
