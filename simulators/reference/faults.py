@@ -276,6 +276,11 @@ FAULTS: tuple[Fault, ...] = (
         (S_D_SERIES,), rules=("WADO-AUTHORIZATION",),
     ),
     Fault(
+        "consumer_uid_nul_padding",
+        "WADO-RS request paths end with the series UID as DICOM stores it, its NUL padding byte URL-encoded (…/series/<uid>%00)",
+        (S_D_SERIES,), rules=("WADO-PATH",),
+    ),
+    Fault(
         "consumer_retrieve_post", "WADO-RS retrieve sent as POST (an HTTP helper shared with STOW-RS), not GET",
         (S_D_SERIES,), rules=("WADO-METHOD",),
     ),

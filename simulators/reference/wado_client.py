@@ -45,7 +45,8 @@ KOS_HEADER = "KOS-SOPInstanceUID"
 DEFAULT_SYNTAX_ACCEPT = 'multipart/related; type="application/dicom";q=1;boundary=**'
 
 # Faults read here (declared in faults.FAULTS): consumer_no_kos_header, consumer_accept_without_transfer_syntax,
-# consumer_no_accept, consumer_accept_any, consumer_token_without_scheme, consumer_retrieve_post.
+# consumer_no_accept, consumer_accept_any, consumer_token_without_scheme, consumer_retrieve_post,
+# consumer_uid_nul_padding.
 
 
 class HostTrust(Protocol):
@@ -148,6 +149,8 @@ class WadoClient:
         else:
             headers[KOS_HEADER] = kos_uid
         method = "POST" if "consumer_retrieve_post" in self._faults else "GET"  # a POST helper shared with STOW-RS
+        if "consumer_uid_nul_padding" in self._faults:  # the series UID as stored, its UI padding byte URL-encoded
+            url += "%00"
         request = self._http.build_request(method, url, headers=headers)
         if "consumer_no_accept" in self._faults:
             del request.headers["Accept"]
