@@ -104,6 +104,8 @@ class Hl7Message:
             raise Hl7Error(f"not an HL7 v2 message: {error or 'MSH-2 encoding characters not distinct'}") from None
         self.text = text
         msh = str(text[3:8])
+        if len(msh) < 5:  # python-hl7 reads "MSH|^" (found by the validate long fuzz run): MSH-1 and MSH-2 are cut short
+            raise Hl7Error(f"not an HL7 v2 message: MSH-1 and MSH-2 need 5 characters, the message has {msh!r}")
         self.field_separator = msh[0]
         self.component_separator = msh[1]
         self.repetition_separator = msh[2]

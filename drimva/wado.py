@@ -106,7 +106,15 @@ class WadoRequest:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.target).path if "://" in self.target else self.target.split("?", 1)[0]
+        """The path of the target; of an absolute-form target too, also when its authority cannot be parsed
+        (``https://h[ost/…``: urlsplit raises on a bracket that opens no IPv6 address)."""
+        if "://" not in self.target:
+            return self.target.split("?", 1)[0]
+        try:
+            return urlsplit(self.target).path
+        except ValueError:
+            after_authority = self.target.split("://", 1)[1].partition("/")[2]
+            return "/" + after_authority.split("?", 1)[0].split("#", 1)[0]
 
     @property
     def retrieve(self) -> RetrievePath | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drimva.findings import Severity
-from drimva.hl7msg import Hl7Message, parse_message
+from drimva.hl7msg import Hl7Error, Hl7Message, parse_message
 from drimva.profile import DEFAULT_VIEWER_TEMPLATE
 from drimva.rules.hl7_ack import ack_code, check_ack, check_ack_exchange
 from drimva.rules.hl7_report import check_report_message, extract_cda, is_qualified, report_event
@@ -318,3 +318,10 @@ def test_ack_of_an_exchange_with_any_code():
     assert check_ack_exchange(refused, text, expect_accept=False) == []
     wrong = edit(make_ack(sent, "AE", err="203"), "MSH-9", "ACK^T02^ACK")
     assert [f.rule for f in check_ack_exchange(wrong, text, expect_accept=None)] == ["ACK-MSH9"]
+
+
+@pytest.mark.parametrize("text", ["MSH|^", "MSH|", "MSH|^~\\"])
+def test_an_msh_cut_short_is_not_an_hl7_message_not_a_crash(text: str) -> None:
+    """The validate long fuzz run (80 000 mutants) found "MSH|^": python-hl7 parses it, our separators read failed."""
+    with pytest.raises(Hl7Error, match="not an HL7 v2 message"):
+        Hl7Message(text)
