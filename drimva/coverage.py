@@ -74,7 +74,9 @@ def selftest_by_item(run_dir: Path) -> dict[str, dict[str, list[str]]]:
     the faults that fail one of them, the variants that pass all of them."""
     reference = run_dir / "reference" / "results.json"
     if not reference.is_file():
-        raise FileNotFoundError(f"{run_dir}: no reference/results.json (not a self-test run folder)")
+        if (run_dir / "ris-reference" / "results.json").is_file():
+            return {}  # ``selftest --only ris:…``: no DRIMbox run, and the RIS scenarios have no VA item
+        raise FileNotFoundError(f"{run_dir}: no reference/results.json nor ris-reference/results.json (not a self-test run folder)")
     runs = [run for run in _runs(run_dir) if run.get("fault") or run.get("variant")]
     out: dict[str, dict[str, list[str]]] = {}
     for scenario in json.loads(reference.read_text("utf-8"))["scenarios"]:

@@ -68,6 +68,19 @@ def test_not_a_selftest_folder(tmp_path) -> None:  # type: ignore[no-untyped-def
         coverage.selftest_by_item(tmp_path)
 
 
+def test_a_ris_only_selftest_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``selftest --only ris:…`` runs no DRIMbox: its folder has only ris-reference, and its kills still count."""
+    run = tmp_path / "selftest-ris"
+    _run(run / "ris-reference", outcomes=[("ris::one", ["RIS-1", "id:RIS1-X"], "passed")])
+    bad = {"rule": "A-B", "severity": "error"}
+    _run(run / "ris-bad", fault="bad", outcomes=[("ris::one", ["RIS-1", "id:RIS1-X"], "failed")], findings=[bad])
+    results = json.loads((run / "ris-bad" / "results.json").read_text())
+    (run / "ris-bad" / "results.json").write_text(json.dumps({**results, "kind": "ris"}))
+    assert coverage.selftest_by_item(run) == {}
+    table = coverage.with_selftest(coverage.coverage(catalogue.parse(SMALL)), run, catalogue.parse(SMALL))
+    assert table["entries"]["A-B"]["killed_by"] == ["ris:bad"]
+
+
 def _folder(tmp_path):  # type: ignore[no-untyped-def]
     run = tmp_path / "selftest-1"
     _run(run / "reference", outcomes=[("a::one", ["VA-A", "id:A-ONE"], "passed")])

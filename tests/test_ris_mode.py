@@ -251,6 +251,25 @@ def test_bare_ins_oid_is_accepted_by_default_and_an_error_when_the_profile_asks_
         profile_from_mapping({"sut": {"kind": "ris"}, "rules": {"contextual_ins_system": "bare"}})
 
 
+def test_a_repeated_parameter_is_a_warning_and_the_first_value_is_judged() -> None:
+    report = spec()
+    params = call_params(report)
+    body = (urlencode(params) + "&" + urlencode({"Patient.gender": "X"})).encode()
+    found = check_contextual_call("POST", FORM, body, patient=report.patient)
+    assert [(f.rule, f.severity, f.location) for f in found] == [
+        ("CTX-PARAM-DUPLICATE", Severity.WARNING, "form parameter Patient.gender")
+    ]
+
+
+def test_a_corrected_cr_with_another_set_id_is_a_warning() -> None:
+    first = spec()
+    initial_cda = parse_cda(build_cda(first))
+    moved = parse_cda(build_cda(first.corrected(cda_set_id="0F0F0F0F-0000-4000-8000-000000000000")))
+    [finding] = check_replacement_link(initial_cda, moved)
+    assert (finding.rule, finding.severity) == ("RIS-RPLC-SETID", Severity.WARNING)
+    assert (finding.expected, finding.actual) == (first.cda_set_id, "0F0F0F0F-0000-4000-8000-000000000000")
+
+
 def test_the_consent_value_set_is_a_setting() -> None:
     report = spec()
     params = call_params(report) | {"InformationEtOppositionConsultation": "accord"}
