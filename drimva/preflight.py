@@ -39,7 +39,7 @@ def _items(*ids: str) -> tuple[frozenset[str], ...]:
 # VA-C and VA-E need sut.hl7 too: their Background sends the CR that publishes the study.
 NEEDED_BY: dict[str, tuple[frozenset[str], ...]] = {
     "sut.hl7": _items("VA-B1", "VA-B2", "VA-B3", "VA-C1", "VA-C2", "VA-E"),
-    "sut.dicom": _items("VA-B2"),  # the C-MOVE destination the PACS simulator is given
+    "sut.dicom": _items("VA-B2") + (frozenset({"VA-B3", "IOCM"}),),  # the C-MOVE destination; where IOCM notes go
     "sut.wado.base_url": _items("VA-E") + (frozenset({"VA-A", "source"}),),  # VA-A: its server certificate
     "sut.consumer.contextual_url": _items("VA-D1", "VA-D2", "VA-D3") + (frozenset({"VA-A", "consumer"}),),
     "sut.supervision.url": _items("VA-F"),

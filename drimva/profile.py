@@ -148,6 +148,9 @@ class DicomNode(_Section):
     ae_title: str = Field(default="DRIMBOX", min_length=1, max_length=16)
     host: Host = "127.0.0.1"
     port: int = Field(default=11113, ge=0, le=65535)
+    # VA-B3: its AE receives the PACS's IOCM rejection notes and updates the published KOS (dicom-query-retrieve.md
+    # §5, ANS FAQ 8801); false: the IOCM scenario is not applicable (the DRIMbox declares no IOCM role)
+    iocm: bool = True
 
 
 class WadoEndpoint(_Section):

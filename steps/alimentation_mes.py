@@ -33,6 +33,7 @@ from drimva.rules.publication import (
     check_dciodvfy_available,
     check_no_publication,
     check_pacs_query,
+    check_rejection_note,
     check_replaced_deprecated,
     check_withdrawn,
     publication_missing,
@@ -382,7 +383,29 @@ def send_deletion(state: ScenarioState, ris: RisSimulator, sut: SutHandle, profi
     _send(state, ris, sut, profile, kind, "delete")
 
 
+@when("le PACS rejette une instance de l'examen et en envoie la note de rejet IOCM à la DRIMbox")
+def pacs_rejects_an_instance(state: ScenarioState, pacs: PacsSimulator, sut: SutHandle, profile: Profile) -> None:
+    """IOCM (dicom-query-retrieve.md §5): the last instance of the study is rejected, no longer returned by the PACS,
+    and its rejection note is stored to the DRIMbox's AE; what the KOS must reference from now on is the rest."""
+    if not profile.sut.dicom.iocm:
+        pytest.skip("not_applicable: the profile says the DRIMbox's AE takes no IOCM rejection note (sut.dicom.iocm = false)")
+    rejected, state.datasets = state.datasets[-1], state.datasets[:-1]
+    outcome, exchanges = pacs.reject([rejected], to_ae=sut.dicom_ae, host=sut.dicom_host, port=sut.dicom_port)
+    state.rejection = (outcome, exchanges)
+    if outcome.status is None and not still_listening(sut.dicom_host, sut.dicom_port, profile.timeouts.connect_s):
+        raise SutUnreachable(
+            f"la DRIMbox n'écoute plus (note de rejet IOCM, AE {sut.dicom_ae} à {sut.dicom_host}:{sut.dicom_port}) : {outcome.failure}"
+        )
+    state.reached(sut.dicom_host, sut.dicom_port, profile.timeouts.connect_s)
+
+
 # -- Then: HL7 -------------------------------------------------------------------
+
+
+@then("la DRIMbox accepte la note de rejet IOCM")
+def rejection_note_accepted(state: ScenarioState, sut: SutHandle, verdict: Verdict) -> None:
+    outcome, exchanges = state.rejection
+    verdict.judge("note de rejet IOCM", check_rejection_note(outcome.status, outcome.failure, sut.dicom_ae), exchanges)
 
 
 @then("la DRIMbox renvoie un acquittement technique AA conforme")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rule_findings import whole
 
 from drimva.rules import publication
@@ -89,3 +90,19 @@ def test_the_other_study_entry_replaced_or_touched_fails() -> None:
     # still Approved, but a request aimed at it (an ITI-57 the registry refused, say) is a fault too
     touched = publication.check_other_study_kept("urn:uuid:2", "1.2.3", publication.APPROVED, ["submission 3: ITI-57 A -> D"])
     assert [f.rule for f in touched] == ["DMP-OTHER-STUDY-KEPT"]
+
+
+@pytest.mark.parametrize("status", [0x0000, 0xB000, 0xB007])
+def test_a_stored_rejection_note_passes(status: int) -> None:
+    assert publication.check_rejection_note(status, "", "DRIMBOX") == []
+
+
+@pytest.mark.parametrize(("status", "failure", "actual"), [
+    (0xA700, "", "C-STORE status 0xA700"),
+    (0xC000, "", "C-STORE status 0xC000"),
+    (None, "association rejected by DRIMBOX at 127.0.0.1:11113", "association rejected by DRIMBOX at 127.0.0.1:11113"),
+    (None, "", "no C-STORE response"),
+])
+def test_a_refused_or_unanswered_rejection_note_fails(status: int | None, failure: str, actual: str) -> None:
+    (finding,) = publication.check_rejection_note(status, failure, "DRIMBOX")
+    assert (finding.rule, finding.actual, finding.location) == ("IOCM-NOTE-ACCEPTED", actual, "C-STORE of the rejection note to DRIMBOX")

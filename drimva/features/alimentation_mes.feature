@@ -111,6 +111,14 @@ Fonctionnalité: Alimentation de Mon espace santé par la DRIMbox source
     Et le KOS du second examen reste publié, intact, et ne référence que son examen
     Et un nouveau KOS conforme remplace le précédent dans le DMP
 
+  @VA-B3 @remplacement @XDS-RPLC @IOCM @id:B3-IOCM
+  Scénario: Une note de rejet IOCM du PACS fait remplacer le KOS publié par un KOS sans l'instance rejetée
+    Étant donné un examen de ce patient archivé dans le PACS
+    Et le CR de cet examen déjà publié
+    Quand le PACS rejette une instance de l'examen et en envoie la note de rejet IOCM à la DRIMbox
+    Alors la DRIMbox accepte la note de rejet IOCM
+    Et un nouveau KOS conforme remplace le précédent dans le DMP
+
   @VA-B3 @suppression @XDS-ITI-57 @HL7-ORU-R01 @id:B3-DEL-ORU
   Scénario: La suppression du CR transmise en ORU^R01 retire le KOS publié
     Étant donné un examen de ce patient archivé dans le PACS

@@ -123,3 +123,12 @@ def check_dciodvfy_available(available: bool) -> list[Finding]:
     if available:
         return []
     return [Finding("DCIODVFY", "", "dciodvfy", "installed (apt dicom3tools)", "absent", Severity.WARNING)]
+
+
+def check_rejection_note(status: int | None, failure: str, called: str) -> list[Finding]:
+    """IOCM-NOTE-ACCEPTED: the DRIMbox's AE stores the PACS's IOCM rejection note (C-STORE success, or a warning
+    status 0xB000 / 0xB006 / 0xB007); ``failure``: why no status came (association rejected, no KOS context)."""
+    if status is not None and (status == 0x0000 or status in (0xB000, 0xB006, 0xB007)):
+        return []
+    actual = f"C-STORE status 0x{status:04X}" if status is not None else failure or "no C-STORE response"
+    return [Finding("IOCM-NOTE-ACCEPTED", "", f"C-STORE of the rejection note to {called}", "status 0x0000 (stored)", actual)]

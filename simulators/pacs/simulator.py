@@ -40,6 +40,7 @@ from simulators.pacs.matching import (
     query_level,
     select_instances,
 )
+from simulators.pacs.iocm import REJECTED_FOR_QUALITY, StoreOutcome, rejection_note, send_note
 from simulators.pacs.store import StudyStore
 
 CHANNEL = "pacs"
@@ -142,6 +143,31 @@ class PacsSimulator(ServedScp):
 
     def remove_study(self, study_uid: str) -> int:
         return self.store.remove_study(study_uid)
+
+    def reject(
+        self, instances: Sequence[Dataset], *, to_ae: str, host: str, port: int, title: tuple[str, str] = REJECTED_FOR_QUALITY
+    ) -> tuple[StoreOutcome, tuple[int, ...]]:
+        """IOCM: stop returning ``instances``, then C-STORE their rejection note to ``to_ae`` at ``host:port``.
+
+        The note and its outcome are written to the evidence (the note before it is sent); returns the outcome
+        and the sequence numbers of those records."""
+        self.store.remove(str(ds.SOPInstanceUID) for ds in instances)
+        note = rejection_note(instances, title)
+        sent = self.evidence.record(
+            CHANNEL, "IOCM rejection note C-STORE-rq", part10_bytes(note),
+            dump_lines([("service", "C-STORE (IOCM)"), ("association", f"{self.ae_title} -> {to_ae} at {host}:{port}"),
+                        ("title", f"({title[0]}, DCM, {title[1]!r})"), ("rejected", len(instances))])
+            + "\n" + dump_dataset(note, "rejection note"),
+            {"service": "C-STORE", "iocm": True, "called_ae": to_ae, "peer": f"{host}:{port}"}, "dcm",
+        )
+        outcome = send_note(note, calling_ae=self.ae_title, called_ae=to_ae, host=host, port=port, timeout_s=self.timeout)
+        answer = f"0x{outcome.status:04X}" if outcome.status is not None else outcome.failure
+        answered = self.evidence.record(
+            CHANNEL, f"IOCM rejection note C-STORE-rsp {answer}", answer.encode("utf-8"),
+            dump_lines([("service", "C-STORE-RSP (IOCM)"), ("status", answer)]),
+            {"service": "C-STORE", "iocm": True, "status": outcome.status, "failure": outcome.failure}, "txt",
+        )
+        return outcome, tuple(seq for seq in (seq_of(sent), seq_of(answered)) if seq is not None)
 
     def add_move_destination(self, ae_title: str, host: str, port: int) -> None:
         self._destinations[ae_title] = (host, port)

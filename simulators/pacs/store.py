@@ -46,6 +46,14 @@ class StudyStore:
                 self._forget(uid)
         return len(doomed)
 
+    def remove(self, sop_uids: Iterable[str]) -> int:
+        """Forget these instances (IOCM: rejected ones are no longer returned); how many were held."""
+        with self._lock:
+            held = [uid for uid in sop_uids if uid in self._instances]
+            for uid in held:
+                self._forget(uid)
+        return len(held)
+
     def instances(self) -> list[Dataset]:
         """A snapshot, in insertion order."""
         with self._lock:

@@ -149,9 +149,12 @@ def run(
         timeout_s=config.timeouts.dicom_s,
         hierarchical=HIERARCHICAL_CFIND in variants,
     )
-    dicom = DicomServer(config.ae_title, config.bind_host, config.dicom_port, log=log, inbox=inbox)
-    mllp: MllpServer | None = None
     service: ReferenceService | None = None
+    dicom = DicomServer(
+        config.ae_title, config.bind_host, config.dicom_port, log=log, inbox=inbox,
+        on_rejection=lambda studies: service.on_rejection_note(studies) if service is not None else 0xA700,
+    )
+    mllp: MllpServer | None = None
     try:
         try:
             wado_base_url = source.start().base_url if source is not None else config.wado_base_url

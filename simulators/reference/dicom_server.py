@@ -1,30 +1,33 @@
 """The reference DRIMbox's own DICOM listener (AE ``ae_title``): Verification (C-ECHO), and C-STORE with an inbox.
 
-It makes the AE reachable (PACS-side configuration checks, the future IOCM
-role) and gives READY.json its ``dicom_port``. With a ``MoveInbox`` (variant
+It makes the AE reachable (PACS-side configuration checks), takes the PACS's
+IOCM rejection notes (``on_rejection``: the service queries the study again and
+replaces its KOS) and gives READY.json its ``dicom_port``. With a ``MoveInbox`` (variant
 ``cmove_retrieve``) it is the C-MOVE destination of the source's retrievals:
 every storage SOP class, Explicit VR Little Endian only (what the source serves).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import logging
 
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from .iocm import KEY_OBJECT_SELECTION, studies_rejected_by
 from .retrieval import MoveInbox
 
 
 class DicomServer:
     def __init__(
         self, ae_title: str, host: str = "127.0.0.1", port: int = 0, *, log: logging.Logger | None = None,
-        inbox: MoveInbox | None = None,
+        inbox: MoveInbox | None = None, on_rejection: Callable[[list[str]], int] | None = None,
     ) -> None:
         self.inbox = inbox
+        self.on_rejection = on_rejection  # IOCM: the studies of a rejection note -> the C-STORE status
         self.ae_title = ae_title
         self.host = host
         self.requested_port = port
@@ -46,7 +49,10 @@ class DicomServer:
                 for context in StoragePresentationContexts:
                     if context.abstract_syntax is not None:
                         ae.add_supported_context(context.abstract_syntax, [ExplicitVRLittleEndian])
-                handlers.append((evt.EVT_C_STORE, self.inbox.deliver))
+            if self.on_rejection is not None:
+                ae.add_supported_context(KEY_OBJECT_SELECTION, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+            if self.inbox is not None or self.on_rejection is not None:
+                handlers.append((evt.EVT_C_STORE, self._on_store))
             self._server = ae.start_server((self.host, self.requested_port), block=False, evt_handlers=handlers)
         return self
 
@@ -54,6 +60,17 @@ class DicomServer:
         if self._server is not None:
             self._server.shutdown()  # type: ignore[attr-defined]
             self._server = None
+
+    def _on_store(self, event: evt.Event) -> int:
+        """A rejection note goes to ``on_rejection``, anything else to the C-MOVE inbox (refused without one)."""
+        if self.on_rejection is not None and str(event.context.abstract_syntax) == KEY_OBJECT_SELECTION:
+            studies = studies_rejected_by(event.dataset)
+            if studies:
+                return self.on_rejection(studies)
+        if self.inbox is not None:
+            return self.inbox.deliver(event)
+        self.log.info("C-STORE of a %s refused: not a rejection note", event.context.abstract_syntax)
+        return 0xC000  # cannot understand: this AE stores nothing else
 
     def _on_echo(self, event: evt.Event) -> int:
         self.log.info("C-ECHO from %s", event.assoc.requestor.ae_title)

@@ -4,7 +4,7 @@
 stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
 is on, and ``rules`` the catalogue rule ids whose error findings must fail
 them (the self-test checks both). The service reads the
-HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
+HL7/KOS/gate and ``iocm_*`` faults, the DMP client the DMP-side ones, the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
 supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity ones
@@ -28,6 +28,7 @@ S_RPLC = "B3-RPLC-MDM"  # Le CR corrigé transmis en MDM^T10 remplace le KOS pub
 S_RPLC_ORU = "B3-RPLC-ORU"  # Le CR corrigé transmis en ORU^R01 remplace le KOS publié
 S_RPLC_TWICE = "B3-RPLC-TWICE"  # Un second CR corrigé remplace le KOS de la première correction
 S_RPLC_TWO_STUDIES = "B3-RPLC-TWO-STUDIES"  # Le CR corrigé d'un des deux examens du patient remplace le seul KOS de cet examen
+S_IOCM = "B3-IOCM"  # Une note de rejet IOCM du PACS fait remplacer le KOS publié par un KOS sans l'instance rejetée
 S_DEL = "B3-DEL-ORU"  # La suppression du CR transmise en ORU^R01 retire le KOS publié
 S_DEL_MDM = "B3-DEL-MDM"  # La suppression du CR transmise en MDM^T04 retire le KOS publié
 S_UNQ = "B3-UNQUALIFIED"  # Aucun KOS n'est publié pour une identité non qualifiée
@@ -137,6 +138,16 @@ FAULTS: tuple[Fault, ...] = (
         (S_RPLC_TWO_STUDIES,), rules=("XDS-RPLC", "DMP-OTHER-STUDY-KEPT"),
     ),
     Fault("delete_ignored", "acknowledges a deletion with AA and does nothing", (S_DEL, S_DEL_MDM), rules=("DMP-WITHDRAWN",)),
+    # IOCM (dicom-query-retrieve.md §5): the rejection note of an instance of a published study
+    Fault("iocm_refused", "refuses the PACS's IOCM rejection note (C-STORE status 0xA700)", (S_IOCM,), rules=("IOCM-NOTE-ACCEPTED",)),
+    Fault("iocm_ignored", "stores the PACS's IOCM rejection note and leaves the published KOS as it was", (S_IOCM,),
+          rules=("DMP-PUBLICATION",)),
+    Fault(
+        "iocm_keeps_rejected",
+        "after an IOCM rejection note, republishes the KOS from the instances it saw before (the rejected one kept) "
+        "instead of querying the PACS again",
+        (S_IOCM,), rules=("KOS-EVIDENCE-EXTRA",),
+    ),
     Fault("xds_wrong_typecode", "XDS typeCode other than the KOS type code", (S_KOS,), rules=("XDS-TYPECODE",)),
     Fault(
         "xds_ignore_masking_flags",

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Callable, Protocol
 
@@ -160,7 +160,9 @@ class ReferenceService:
         self.log = log or logging.getLogger("reference")
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._studies = StudyLocks()  # messages about the same study are processed one at a time
-        self._background: list[threading.Thread] = []  # ack_before_processing: the work after the ACKs
+        self._background: list[threading.Thread] = []  # ack_before_processing, IOCM: the work after the answers
+        self._reports: dict[str, tuple[Hl7Report, CdaReport, CdaStudy]] = {}  # the last report per study (IOCM)
+        self._seen: dict[str, PacsStudy] = {}  # the PACS's instances per study when its KOS was last built
         self._background_lock = threading.Lock()
         self.kos_settings = KosSettings(
             wado_base_url=wado_base_url or config.wado_base_url,  # the running source server's URL, when there is one
@@ -249,7 +251,51 @@ class ReferenceService:
             if outcome.code != "AA":
                 self.log.info("after the ACK of CDA %s: would have been MSA-1 %s ERR %s", cda.document_id, outcome.code, outcome.error)
 
-        worker = threading.Thread(target=work, name=f"report-{cda.document_id}", daemon=True)
+        self._start(work, f"report-{cda.document_id}", turn)
+
+    def on_rejection_note(self, study_uids: Sequence[str]) -> int:
+        """IOCM (ANS FAQ 8801): a rejection note about these studies was stored to our AE; returns the C-STORE
+        status. After the response, in each study's line, the study is queried again and its KOS replaced
+        (RPLC) by one without the rejected instances, or withdrawn when none is left."""
+        if "iocm_refused" in self.faults:
+            self.log.info("fault iocm_refused: rejection note refused (0xA700)")
+            return 0xA700
+        known = [uid for uid in dict.fromkeys(study_uids) if uid in self._reports]
+        self.log.info("IOCM rejection note for studies %s (%d with a published report)", ", ".join(study_uids), len(known))
+        if not known:
+            return 0x0000
+        turn = self._studies.queue(known)
+
+        def work() -> None:
+            with turn:
+                for uid in known:
+                    try:
+                        self._after_rejection(uid)
+                    except Exception:  # the C-STORE was answered: log it
+                        self.log.exception("internal error while updating the KOS of study %s after a rejection", uid)
+
+        self._start(work, f"iocm-{known[0]}", turn)
+        return 0x0000
+
+    def _after_rejection(self, uid: str) -> None:
+        if "iocm_ignored" in self.faults:
+            self.log.info("fault iocm_ignored: the KOS of study %s is left as it was", uid)
+            return
+        report, cda, study = self._reports[uid]
+        if "iocm_keeps_rejected" in self.faults:  # the instances it saw when it published, not queried again
+            self.log.info("fault iocm_keeps_rejected: study %s not queried again", uid)
+            pacs_study = self._seen[uid]
+        else:
+            pacs_study = self.pacs.query_study(uid)
+        if not pacs_study.instances:
+            outcome = self._delete(report, cda, uid)
+        else:
+            outcome = self._publish(report, cda, study, pacs_study)
+        self.log.info("after the rejection note of study %s: %s", uid, outcome.code)
+
+    def _start(self, work: Callable[[], None], name: str, turn: StudyTurn) -> None:
+        """``work`` in a thread of its own, joined by :meth:`drain`; ``turn`` given up if it cannot start."""
+        worker = threading.Thread(target=work, name=name, daemon=True)
         with self._background_lock:
             self._background = [thread for thread in self._background if thread.is_alive()]
             self._background.append(worker)
@@ -273,7 +319,9 @@ class ReferenceService:
     def _process_study(self, report: Hl7Report, cda: CdaReport, study: CdaStudy) -> Outcome:
         uid = study.study_uid
         if report.event is Event.DELETION:
+            self._reports.pop(uid, None)
             return self._delete(report, cda, uid)
+        self._reports[uid] = (report, cda, study)  # what an IOCM rejection note makes it publish again
         refusal = self._identity_refusal(report, cda)
         if refusal and "publish_unqualified" not in self.faults:
             self.log.info("no publication for study %s: identity not qualified (%s)", uid, refusal)
@@ -362,6 +410,7 @@ class ReferenceService:
             instance_number=previous.instance_number + 1 if previous else 1,
         )
         self.state.save_kos(document.sop_instance_uid, document.data)
+        self._seen[uid] = pacs_study
         publication = self._publication(report, cda, study, pacs_study, patient, document.data, document.sop_instance_uid, now)
         publication = dataclasses.replace(publication, replaces_entry_uuid=replaces)
         self.log.info(
