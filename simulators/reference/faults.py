@@ -114,6 +114,27 @@ FAULTS: tuple[Fault, ...] = (
         (S_NON_IMAGE,), rules=("KOS-CONTENT-VALUE-TYPE",),
     ),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
+    # The written manifest itself (kos_faults.py, the builder's alter hook).
+    Fault(
+        "kos_as_basic_text_sr",
+        "manifest written by the SR module as a narrative Basic Text SR: SOP class 88.11, Modality SR, title LOINC "
+        "18748-4 Diagnostic Imaging Report, TID 2000, ContinuityOfContent CONTINUOUS",
+        (S_KOS,), rules=("KOS-SOP-CLASS", "KOS-MODALITY", "KOS-TITLE", "KOS-TEMPLATE", "KOS-CONTAINER"),
+    ),
+    Fault("kos_template_study_uid", "KOS StudyInstanceUID left from the vendor's template file (the evidence's is right)",
+          (S_KOS,), rules=("KOS-STUDY-UID",)),
+    Fault(
+        "kos_no_issuers", "KOS without its issuer sequences: no INS OID qualifier, no accession issuer, no order placer OID",
+        (S_KOS,), rules=("KOS-PATIENT-ISSUER", "KOS-REQUEST-ORDER"),
+    ),
+    Fault("kos_location_uid_is_ae", "KOS RetrieveLocationUID filled with the AE title, not a UID", (S_KOS,),
+          rules=("KOS-RETRIEVE-LOCATION-UID",)),
+    Fault("kos_no_sop_class", "KOS ReferencedSOPClassUID empty (the IMAGE-level C-FIND did not ask for SOPClassUID)",
+          (S_KOS,), rules=("KOS-SOP-CLASSES",)),
+    Fault("kos_content_by_series", "KOS content references nested in one CONTAINER per series (TID 2010 has none)",
+          (S_KOS,), rules=("KOS-CONTENT-TREE",)),
+    Fault("kos_evidence_off_by_one", "KOS evidence stops one instance short: the content references an instance it lacks",
+          (S_KOS,), rules=("KOS-CONTENT-IN-EVIDENCE",)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),
     Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,),
           rules=("DMP-NO-PUBLICATION",)),
