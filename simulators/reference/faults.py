@@ -158,7 +158,12 @@ FAULTS: tuple[Fault, ...] = (
         rules=("XDS-CONFIDENTIALITY",),
     ),
     # The DMP refuses the submission (XDSNonIdenticalHash): DMP-PUBLICATION's finding carries the DMP's refusal.
-    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,), rules=("DMP-PUBLICATION",)),
+    # The DMP simulator refuses it; the harness judges the refused request all the same (its metadata, its KOS).
+    Fault(
+        "xds_wrong_hash",
+        "attaches the KOS file from byte 132 on (no preamble, no DICM prefix) but declares the hash and size of the whole file",
+        (S_KOS,), rules=("XDS-HASH", "XDS-SIZE", "KOS-PART10"),
+    ),
     Fault(
         "xds_local_creation_time",
         "XDS creationTime written in Paris local time as if it were UTC (an hour or two after the submission)",
@@ -172,12 +177,50 @@ FAULTS: tuple[Fault, ...] = (
         "xds_no_event_codes", "XDS eventCodeList without the modality codes of the KOS's series",
         (S_KOS,), rules=("XDS-EVENTCODES",),
     ),
+    Fault(
+        "xds_soap11_inline", "ITI-41 sent by a SOAP 1.1 stack: SOAP 1.1 envelope, the KOS inline in base64, no MTOM/XOP",
+        (S_KOS,), rules=("XDS-SOAP", "XDS-MTOM"),
+    ),
+    Fault(
+        "xds_kos_entry_as_cr",
+        "KOS DocumentEntry filled from the CR's template: mimeType text/xml, classCode 10, the CR's formatCode, uniqueId a new OID",
+        (S_KOS,), rules=("XDS-MIMETYPE", "XDS-CLASSCODE", "XDS-FORMATCODE", "XDS-UNIQUEID"),
+    ),
+    Fault("xds_document_id_is_unique_id", "xds-b:Document/@id = the KOS uniqueId instead of its DocumentEntry's id", (S_KOS,),
+          rules=("XDS-DOCUMENT",)),
+    Fault("xds_kos_entry_twice", "the KOS DocumentEntry and its Document written twice in one submission (two entryUUIDs)",
+          (S_KOS,), rules=("XDS-ONE-KOS-ENTRY",)),
+    Fault("xds_no_submission_slots", "no submissionTime on the SubmissionSet, no SubmissionSetStatus on its HasMember",
+          (S_KOS,), rules=("XDS-SUBMISSIONSET", "XDS-HASMEMBER")),
+    Fault(
+        "xds_cx_without_type",
+        # its VIHF resource-id is wrong too, but the scenario stops at the XDS step, before the VIHF one
+        "CX identifiers without their type (CX.5): patientId and VIHF resource-id without ^NH, referenceIdList values untyped",
+        (S_KOS,), rules=("XDS-PATIENTID", "XDS-REFERENCEIDLIST"),
+    ),
+    Fault("xds_signature_not_signing", "sends a DSG signature entry (Signature01) without its signs association", (S_KOS,),
+          rules=("XDS-SIGNATURE-ENTRY",)),
+    Fault("xds_status_update_by_unique_id", "ITI-57 UpdateAvailabilityStatus targets the KOS uniqueId, not the entry's entryUUID",
+          (S_DEL,), rules=("XDS-STATUS-UPDATE",)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,), rules=("VIHF-SIGNATURE",)),
-    # The DMP simulator refuses the expired assertion with a SOAP fault, which DMP-PUBLICATION's finding carries.
+    # The DMP simulator refuses the expired assertion with a SOAP fault; the harness judges the refused request.
     Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,),
-          rules=("DMP-PUBLICATION",)),
-    # The DMP refuses the TLS handshake: nothing is published (DMP-PUBLICATION, the refusal in its finding) or queried.
-    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL), rules=("DMP-PUBLICATION", "DMP-ITI-18")),
+          rules=("VIHF-VALIDITY",)),
+    Fault("vihf_absent", "no VIHF assertion in wsse:Security (the structure's TLS certificate taken for enough)", (S_KOS,),
+          rules=("VIHF-PRESENT",)),
+    Fault(
+        "vihf_old_template",
+        "VIHF from a 1.0 template: VIHF_Version 1.0, Authentification_Mode DIRECTE, resource-id the bare INS, no Ressource_URN",
+        (S_KOS,), rules=("VIHF-VERSION", "VIHF-AUTH-MODE", "VIHF-RESOURCE-ID", "VIHF-RESSOURCE-URN"),
+    ),
+    Fault(
+        "vihf_demo_profile",
+        "VIHF from the installation's demo profile: a demo sender and structure, signed with a self-signed demo certificate",
+        (S_KOS,), rules=("VIHF-SUBJECT", "VIHF-STRUCTURE", "VIHF-SIGNING-CERT"),
+    ),
+    # The DMP answers a SOAP fault; the harness judges the refused request's TLS subject (none) and nothing is queried.
+    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL),
+          rules=("DMP-CLIENT-CERT", "DMP-ITI-18")),
     Fault(
         "wado_no_token_check",
         "WADO-RS source serves without checking the bearer token (absent, expired, unknown issuer, bad signature)",
