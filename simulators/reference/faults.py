@@ -1,10 +1,11 @@
-"""Named faults of the reference DRIMbox: each breaks exactly one requirement.
+"""Named faults of the reference DRIMbox: each is one defect, breaking the requirements it names.
 
 ``targets`` name the scenarios (of ``drimva/features/*.feature``, by their
 stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
 is on, and ``rules`` the catalogue rule ids whose error findings must fail
 them (the self-test checks both). The service reads the
-HL7/KOS/gate faults, the DMP client the DMP-side ones, the WADO-RS source
+HL7/KOS/gate faults (those of the written manifest in ``kos_faults.py``), the DMP client the DMP-side ones
+(the ITI-41 body's through ``xds_metadata``, the VIHF's through ``vihf.alter_vihf``), the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
 supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity one.
