@@ -49,10 +49,11 @@ class Verdict:
             raise NonConformance(blocking, f"{check}: " + "; ".join(f.describe() for f in blocking[:3]))
         return found
 
-    def reject(self, check: str, finding: Finding, exchanges: Sequence[int] = ()) -> NoReturn:
-        """Record ``finding`` (an error) and fail the scenario with it."""
-        self.judge(check, [finding], exchanges)
-        raise NonConformance([finding])  # not reached: judge() raised; keeps the type checker informed
+    def reject(self, check: str, finding: Finding, exchanges: Sequence[int] = (), also: Iterable[Finding] = ()) -> NoReturn:
+        """Record ``finding`` (an error) and ``also`` (what the rules found in the exchanges) and fail the scenario."""
+        found = [finding, *also]
+        self.judge(check, found, exchanges)
+        raise NonConformance(found)  # not reached: judge() raised; keeps the type checker informed
 
     def precondition(self, check: str, findings: Iterable[Finding], what: str, exchanges: Sequence[int] = ()) -> list[Finding]:
         """Judge a precondition that is not the scenario's subject (e.g. the ACK of the CR whose KOS it judges).

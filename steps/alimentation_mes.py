@@ -39,11 +39,17 @@ from drimva.rules.publication import (
     publication_missing,
 )
 from drimva.rules.vihf import check_vihf
-from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update, is_signature_entry
+from drimva.rules.xds import (
+    check_kos_submission,
+    check_refused_publication,
+    check_replacement,
+    check_status_update,
+    is_signature_entry,
+)
 from drimva.sut_calls import SutUnreachable, mllp_lost, still_listening
 from drimva.verdict import Verdict
 from drimva.waiting import poll
-from drimva.xds import ProvideAndRegister
+from drimva.xds import ProvideAndRegister, XdsParseError, parse_provide_and_register
 from fixtures.cda import build_cda
 from fixtures.exam import ScenarioState, new_exam, patient_exam
 from fixtures.harness import SutHandle
@@ -482,14 +488,40 @@ def _judge_published_kos(
 
 @then("un KOS est publié dans le DMP sous le certificat d'authentification de la structure")
 def kos_published_with_certificate(
-    state: ScenarioState, dmp: DmpSimulator, profile: Profile, verdict: Verdict
+    state: ScenarioState, dmp: DmpSimulator, sut: SutHandle, profile: Profile, rule_options: RuleOptions, verdict: Verdict
 ) -> None:
-    entry = _require_publication(verdict, dmp, state, profile, "publication du KOS")
+    entry = _await_publication(dmp, state, profile)
+    if entry is None:
+        _unless_acknowledged(verdict, state, "publication du KOS")
+        verdict.reject("publication du KOS", _publication_missing(dmp, state, profile), _exchanges_since(dmp, state.dmp_mark),
+                       _refused_publication(dmp, state, sut, profile, rule_options))
     submission = dmp.submissions[entry.submission_index]
     state.publication = (entry, submission)
     verdict.judge(
         "certificat de la structure", check_client_certificate(submission.client_subject, profile.organisation.structure_id),
         submission.exchanges,
+    )
+
+
+def _refused_publication(
+    dmp: DmpSimulator, state: ScenarioState, sut: SutHandle, profile: Profile, rule_options: RuleOptions
+) -> list[Finding]:
+    """The rules on the last ITI-41 request the DMP refused: its refusal (DMP-PUBLICATION) does not say which
+    requirement the request breaks, the request recorded as evidence does (TLS subject, XDS metadata, VIHF, the
+    attached KOS)."""
+    refused = [
+        s for s in dmp.submissions[state.dmp_mark :] if s.service == "repository" and s.transaction != "ITI-43" and not s.accepted
+    ]
+    if not refused:
+        return []
+    submission = refused[-1]
+    try:
+        request = submission.request or parse_provide_and_register(submission.body, submission.content_type)
+    except XdsParseError:  # not an ITI-41 the rules can read: the refusal is all there is to judge
+        return []
+    return check_refused_publication(
+        request, state.context(), rule_options, sut.endpoints, submission.client_subject,
+        profile.organisation.structure_id, _received_at(submission),
     )
 
 

@@ -512,11 +512,28 @@ def test_the_dsg_signature_variant_adds_signature01_as_the_ans_validator_sample(
     assert f"urn:oid:{external_id(ss, xm.SS_UNIQUE_ID)}" in digests
 
 
+def test_the_signature_not_signing_fault_sends_signature01_without_its_signs_association(pki: Pki, stub: DmpStub) -> None:
+    with client_for(pki, stub.base, frozenset({"xds_signature_not_signing"})) as client:
+        result = client.publish(PUB)
+    envelope = read_mtom(stub.received[-1]).envelope
+    kos, signature = envelope.xpath("//rim:ExtrinsicObject", namespaces=NS)
+    (ss,) = envelope.xpath("//rim:RegistryPackage", namespaces=NS)
+    pairs = {(a.get("associationType"), a.get("sourceObject"), a.get("targetObject"))
+             for a in envelope.xpath("//rim:Association", namespaces=NS)}  # fmt: skip
+    assert kos.get("id") == result.entry_uuid and signature.get("mimeType") == "text/xml"
+    assert pairs == {(xm.HAS_MEMBER, ss.get("id"), result.entry_uuid), (xm.HAS_MEMBER, ss.get("id"), signature.get("id"))}
+
+
 @pytest.mark.parametrize(
     ("fault", "changed"),
     [
         ("xds_wrong_typecode", {f"class:{xm.DE_TYPE}"}),
-        ("xds_wrong_hash", {"slot:hash"}),
+        ("xds_wrong_hash", {"parts"}),  # the part from byte 132 on; hash and size still of the whole file
+        ("xds_kos_entry_as_cr", {"mime", f"class:{xm.DE_CLASS}", f"class:{xm.DE_FORMAT}", f"ext:{xm.DE_UNIQUE_ID}"}),
+        ("xds_cx_without_type", {"slot:urn:ihe:iti:xds:2013:referenceIdList", f"ext:{xm.DE_PATIENT_ID}", "vihf"}),
+        ("vihf_absent", {"vihf_signed", "vihf"}),
+        ("vihf_old_template", {"vihf"}),
+        ("vihf_demo_profile", {"vihf"}),
         ("xds_local_creation_time", {"slot:creationTime"}),
         ("xds_no_event_codes", {f"class:{xm.DE_EVENT}"}),
         ("xds_no_author_institution", {f"class:{xm.DE_AUTHOR}"}),

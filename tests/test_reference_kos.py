@@ -10,6 +10,11 @@ import pytest
 
 from drimva.oracles.dciodvfy import XDSI_MANIFEST_PROFILE, dciodvfy_available, run_dciodvfy
 from simulators.reference.cda_in import CdaOrder, CdaPatient
+from drimva.context import RuleOptions
+from drimva.findings import Severity
+from drimva.rules.kos import check_kos_structure
+from simulators.reference import kos_faults
+from simulators.reference.faults import FAULTS, Fault
 from simulators.reference.kos_builder import KosSettings, build_kos
 from simulators.reference.pacs_client import PacsInstance, PacsStudy
 
@@ -195,3 +200,27 @@ def test_dciodvfy_finds_no_error(kos: pydicom.Dataset, profile: str | None) -> N
     assert result.ran, result.problem
     assert result.errors == [], result.output
     assert result.iod.startswith("KeyObjectSelectionDocument"), result.output
+
+
+KOS_FAULTS = [f for f in FAULTS if f.name in kos_faults.KOS_FAULT_NAMES]
+
+
+def _errors(data: bytes) -> set[str]:
+    return {f.rule for f in check_kos_structure(data, RuleOptions()) if f.severity is Severity.ERROR}
+
+
+def test_the_kos_faults_are_those_kos_faults_alter_applies() -> None:
+    """Each name kos_faults.alter tests is a declared fault of the reference (none misspelt, none forgotten)."""
+    assert len(KOS_FAULTS) == len(kos_faults.KOS_FAULT_NAMES) == 7
+
+
+@pytest.mark.parametrize("fault", KOS_FAULTS, ids=lambda f: f.name)
+def test_each_kos_fault_breaks_its_rules(fault: Fault) -> None:
+    """The built KOS is right; with one fault of kos_faults.alter it breaks the rules the fault names."""
+    assert _errors(_build()[1].data) == set()  # type: ignore[attr-defined]
+    ds, document = _build(alter=lambda built: kos_faults.alter(built, frozenset({fault.name})))
+    if fault.name == "kos_template_study_uid":  # a valid UID: only the context (the CR's study) shows it wrong
+        assert ds.StudyInstanceUID != STUDY
+        assert ds.CurrentRequestedProcedureEvidenceSequence[0].StudyInstanceUID == STUDY
+        return
+    assert set(fault.rules) <= _errors(document.data)  # type: ignore[attr-defined]

@@ -13,10 +13,16 @@ from lxml import etree
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from drimva.context import KOS_SOP_CLASS, Organisation, Patient, Professional, ReportContext, RuleOptions
+from drimva.context import KOS_SOP_CLASS, Organisation, Patient, Professional, ReportContext, RuleOptions, SutEndpoints
 from drimva.findings import Finding, Severity
 from drimva.mime import build_multipart_related
-from drimva.rules.xds import check_kos_submission, check_replacement, check_status_update, sop_instance_uid
+from drimva.rules.xds import (
+    check_kos_submission,
+    check_refused_publication,
+    check_replacement,
+    check_status_update,
+    sop_instance_uid,
+)
 from drimva.xds import (
     ACTION_ITI41,
     ACTION_ITI57,
@@ -429,3 +435,21 @@ def test_the_vihf_rules_can_be_left_to_their_own_step(pki: TestPki) -> None:
     request = publication.request()
     assert "VIHF-PRESENT" in {f.rule for f in check_kos_submission(request, CTX, RuleOptions())}
     assert not any(f.rule.startswith("VIHF-") for f in check_kos_submission(request, CTX, RuleOptions(), with_vihf=False))
+
+
+def test_a_refused_publication_is_judged_by_the_rules_of_what_it_sent(pki: TestPki) -> None:
+    """What the DMP refused still breaks its own requirements: the TLS client certificate, the metadata, the KOS."""
+    endpoints = SutEndpoints("https://drimbox.test/wado")
+    options = RuleOptions(trusted_ca_pem=pki.ca_pem)
+
+    def rules(findings: list[Finding]) -> set[str]:
+        return {f.rule for f in findings if f.severity is Severity.ERROR}
+
+    good = rules(check_refused_publication(conformant(pki).request(), CTX, options, endpoints, CERT_SUBJECT, ORG.structure_id))
+    assert not good & {"DMP-CLIENT-CERT", "XDS-HASH", "XDS-SIZE", "KOS-PART10"}
+    assert "KOS-SOP-CLASS" not in good and "KOS-TITLE" in good  # the KOS is judged: this minimal one has no title
+
+    broken = conformant(pki)
+    broken.documents["DocumentKOS"] = broken.documents["DocumentKOS"][132:]  # attached without preamble and DICM
+    found = rules(check_refused_publication(broken.request(), CTX, options, endpoints, None, ORG.structure_id))
+    assert {"DMP-CLIENT-CERT", "XDS-HASH", "XDS-SIZE", "KOS-PART10"} <= found

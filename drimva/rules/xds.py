@@ -16,8 +16,10 @@ from io import BytesIO
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from drimva.context import STRUCTURE_ID_OID, ReportContext, RuleOptions
+from drimva.context import STRUCTURE_ID_OID, ReportContext, RuleOptions, SutEndpoints
 from drimva.findings import Finding, FindingList, Severity
+from drimva.rules.kos import check_kos
+from drimva.rules.publication import check_client_certificate
 from drimva.rules.vihf import check_vihf, match_structure_id, subject_attribute
 from drimva.xds import (
     ACTION_ITI41,
@@ -154,6 +156,26 @@ def check_kos_submission(
     if with_vihf:
         f.extend(check_vihf(request.assertion, ctx, options, received_at))
     return f.items
+
+
+def check_refused_publication(
+    request: ProvideAndRegister,
+    ctx: ReportContext,
+    options: RuleOptions,
+    endpoints: SutEndpoints,
+    client_cert_subject: str | None,
+    structure_id: str,
+    received_at: datetime | None = None,
+) -> list[Finding]:
+    """An ITI-41 the DMP refused, judged as if it had been registered: the TLS client certificate (DMP-CLIENT-CERT),
+    the XDS metadata and the VIHF, and the attached KOS. The refusal (DMP-PUBLICATION) says that nothing was
+    published; these say which requirement the request breaks."""
+    findings = check_client_certificate(client_cert_subject, structure_id)
+    findings += check_kos_submission(request, ctx, options, client_cert_subject, received_at)
+    documents = [request.documents[e.id] for e in kos_entries(request) if e.id in request.documents]
+    if documents:
+        findings += check_kos(documents[0], ctx, endpoints, options)
+    return findings
 
 
 def _check_transport(f: FindingList, request: ProvideAndRegister) -> None:

@@ -26,7 +26,7 @@ from lxml import etree
 from simulators.reference import xds_metadata
 from simulators.reference.dsg import signature_document
 from simulators.reference.publication import KosPublication, PublishResult
-from simulators.reference.vihf import VIHF_VERSION, VihfSigner, vihf_assertion
+from simulators.reference.vihf import VIHF_VERSION, VihfSigner, alter_vihf, demo_signer, vihf_assertion
 
 PARIS = ZoneInfo("Europe/Paris")  # the fault xds_local_creation_time writes its local time
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ ITI57_ACTION = "urn:ihe:iti:2010:UpdateDocumentSet"
 SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"
 
 # The faults read here are declared, with their targets, in simulators/reference/faults.py:
-# xds_wrong_typecode, xds_wrong_hash, vihf_unsigned, dmp_no_client_cert.
+# xds_wrong_typecode, xds_wrong_hash, vihf_unsigned, dmp_no_client_cert, and the other xds_* / vihf_* ones
+# (some through xds_metadata.provide_and_register_request's `faults` and vihf.alter_vihf).
 # What `xds_wrong_typecode` sends: a realistic slip, the CR's own typeCode (dmp-xds.md §10).
 WRONG_TYPE_CODE = xds_metadata.Code("18748-4", "2.16.840.1.113883.6.1", "CR d'imagerie médicale")
 
@@ -74,7 +75,9 @@ class DmpClient:
         self._lps = dict(lps)
         self._source_id = source_id
         self._faults = faults
-        self._signer = VihfSigner.from_files(signing_cert, signing_key)
+        # vihf_demo_profile: the installation's demo VIHF profile left on, its self-signed certificate with it
+        demo = "vihf_demo_profile" in faults
+        self._signer = demo_signer() if demo else VihfSigner.from_files(signing_cert, signing_key)
         with_cert = client_cert is not None and "dmp_no_client_cert" not in faults
         self._http = mtls_http_client(ca_cert, client_cert if with_cert else None, client_key, timeout_s)
 
@@ -84,18 +87,19 @@ class DmpClient:
         submission = xds_metadata.new_submission(self._source_id)
         token = uuid.uuid4().hex
         root_cid, kos_cid = f"root.{token}@drimbox", f"kos.{token}@drimbox"
-        document_hash = None
         if "xds_ignore_masking_flags" in self._faults:
             pub = dataclasses.replace(pub, masking_flags=())
-        if "xds_wrong_hash" in self._faults:
-            document_hash = xds_metadata.sha1_hex(pub.kos_bytes + b"\x00")
+        # xds_wrong_hash: the file attached from byte 132 on, its hash and size declared for the whole file
+        attached = pub.kos_bytes[132:] if "xds_wrong_hash" in self._faults else pub.kos_bytes
+        if "xds_cx_without_type" in self._faults:
+            pub = dataclasses.replace(pub, patient_id_type="")
         if "xds_local_creation_time" in self._faults:  # Paris time written as if it were UTC
             pub = dataclasses.replace(pub, creation_time=datetime.now(PARIS).strftime("%Y%m%d%H%M%S"))
         if "xds_no_event_codes" in self._faults:
             pub = dataclasses.replace(pub, modalities=())
         metadata = dataclasses.replace(pub, organisation_id="") if "xds_no_author_institution" in self._faults else pub
         signature = None
-        if self._dsg_signature:  # variant dsg_signature: the KOS entry and its Signature01
+        if self._dsg_signature or "xds_signature_not_signing" in self._faults:  # the KOS entry and its Signature01
             data = signature_document(submission.unique_id, [(pub.kos_sop_instance_uid, pub.kos_bytes)], self._signer)
             signature = xds_metadata.SignaturePart(xds_metadata.new_urn_uuid(), xds_metadata.new_oid(), f"sig.{token}@drimbox", data)
         body = xds_metadata.provide_and_register_request(
@@ -104,14 +108,17 @@ class DmpClient:
             entry_uuid=entry_uuid,
             document_cid=kos_cid,
             type_code=WRONG_TYPE_CODE if "xds_wrong_typecode" in self._faults else xds_metadata.KOS_TYPE_CODE,
-            document_hash=document_hash,
             signature=signature,
+            faults=self._faults,
         )
         envelope = self._envelope(ITI41_ACTION, self._repository_url, pub, body)
-        parts = [(kos_cid, "application/dicom", pub.kos_bytes)]
+        parts = [(kos_cid, "application/dicom", attached)]
         if signature is not None:
             parts.append((signature.cid, "text/xml", signature.data))
-        content, content_type = mtom_request(envelope, root_cid, parts, ITI41_ACTION)
+        if "xds_soap11_inline" in self._faults:  # a SOAP 1.1 stack: the KOS inline in base64, no MTOM package
+            content, content_type = soap11(envelope), f'text/xml; charset=UTF-8; action="{ITI41_ACTION}"'
+        else:
+            content, content_type = mtom_request(envelope, root_cid, parts, ITI41_ACTION)
         result = self._post(self._repository_url, content, content_type, entry_uuid, pub.kos_sop_instance_uid)
         log.info(
             "ITI-41 KOS %s (study %s) as %s%s: %s",
@@ -126,7 +133,9 @@ class DmpClient:
     def update_status(self, entry_uuid: str, new_status: str, pub: KosPublication) -> PublishResult:
         """ITI-57 Update Document Set: change the availability status of a published entry."""
         submission = xds_metadata.new_submission(self._source_id)
-        body = xds_metadata.update_availability_request(pub, submission, entry_uuid=entry_uuid, new_status=new_status)
+        # xds_status_update_by_unique_id: the association targets the KOS uniqueId, not the entry's entryUUID
+        target = pub.kos_sop_instance_uid if "xds_status_update_by_unique_id" in self._faults else entry_uuid
+        body = xds_metadata.update_availability_request(pub, submission, entry_uuid=target, new_status=new_status)
         envelope = self._envelope(ITI57_ACTION, self._registry_url, pub, body)
         content_type = f'application/soap+xml; charset=UTF-8; action="{ITI57_ACTION}"'
         result = self._post(self._registry_url, envelope, content_type, entry_uuid, pub.kos_sop_instance_uid)
@@ -145,9 +154,14 @@ class DmpClient:
         self.close()
 
     def _envelope(self, action: str, to: str, pub: KosPublication, body: etree._Element) -> bytes:
+        if "vihf_absent" in self._faults:  # the structure's TLS certificate taken for enough
+            return soap_envelope(action, to, None, body)
         signed = "vihf_unsigned" not in self._faults
         issued = datetime.now(timezone.utc) - timedelta(hours=2) if "vihf_expired" in self._faults else None
-        assertion = vihf_assertion(pub, lps=self._lps, signer=self._signer, signed=signed, version=self._vihf_version, now=issued)
+        assertion = vihf_assertion(
+            pub, lps=self._lps, signer=self._signer, signed=signed, version=self._vihf_version, now=issued,
+            alter=lambda built: alter_vihf(built, self._faults),
+        )
         return soap_envelope(action, to, assertion, body)
 
     def _post(self, url: str, content: bytes, content_type: str, entry_uuid: str, unique_id: str) -> PublishResult:
@@ -179,8 +193,9 @@ def mtls_http_client(
     return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout_s), trust_env=False)
 
 
-def soap_envelope(action: str, to: str, assertion: etree._Element, body: etree._Element) -> bytes:
-    """SOAP 1.2 envelope with WS-Addressing (MessageID, To, Action) and the VIHF in ``wsse:Security``."""
+def soap_envelope(action: str, to: str, assertion: etree._Element | None, body: etree._Element) -> bytes:
+    """SOAP 1.2 envelope with WS-Addressing (MessageID, To, Action) and the VIHF in ``wsse:Security`` (none
+    without ``assertion``, the fault vihf_absent)."""
     envelope = etree.Element(etree.QName(SOAP, "Envelope"), nsmap={"soap": SOAP, "wsa": WSA})
     header = etree.SubElement(envelope, etree.QName(SOAP, "Header"))
     etree.SubElement(header, etree.QName(WSA, "MessageID")).text = f"urn:uuid:{uuid.uuid4()}"
@@ -188,10 +203,15 @@ def soap_envelope(action: str, to: str, assertion: etree._Element, body: etree._
     action_el = etree.SubElement(header, etree.QName(WSA, "Action"))
     action_el.set(etree.QName(SOAP, "mustUnderstand"), "true")
     action_el.text = action
-    security = etree.SubElement(header, etree.QName(WSSE, "Security"), nsmap={"wsse": WSSE})
-    security.append(assertion)
+    if assertion is not None:
+        etree.SubElement(header, etree.QName(WSSE, "Security"), nsmap={"wsse": WSSE}).append(assertion)
     etree.SubElement(envelope, etree.QName(SOAP, "Body")).append(body)
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def soap11(envelope: bytes) -> bytes:
+    """The SOAP 1.2 ``envelope`` in the SOAP 1.1 namespace (the fault xds_soap11_inline)."""
+    return envelope.replace(SOAP.encode(), SOAP11.encode())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Named faults of the reference DRIMbox: each is one defect, breaking one requirement (or a few related ones).
+"""Named faults of the reference DRIMbox: each is one defect, breaking the requirements it names.
 
 ``targets`` name the scenarios (of ``drimva/features/*.feature``, by their
 stable ``@id:`` tag, :mod:`drimva.scenario_ids`) that must fail when the fault
 is on, and ``rules`` the catalogue rule ids whose error findings must fail
 them (the self-test checks both). The service reads the
-HL7/KOS/gate and ``iocm_*`` faults, the DMP client the DMP-side ones, the WADO-RS source
+HL7/KOS/gate and ``iocm_*`` faults (those of the written manifest in ``kos_faults.py``), the DMP client the
+DMP-side ones (the ITI-41 body's through ``xds_metadata``, the VIHF's through ``vihf.alter_vihf``), the WADO-RS source
 server the ``wado_*`` ones, the consumer modules the ``consumer_*`` and
 ``trust_*`` ones, the viewer / OIDC client the ``viewer_*`` ones, the
 supervision server the ``supervision_*`` ones, ``__main__`` the TLS identity ones
@@ -123,6 +124,27 @@ FAULTS: tuple[Fault, ...] = (
         (S_NON_IMAGE,), rules=("KOS-CONTENT-VALUE-TYPE",),
     ),
     Fault("kos_wrong_patient_id", "KOS PatientID = the IPP instead of the INS", (S_KOS,), rules=("KOS-PATIENT-ID",)),
+    # The written manifest itself (kos_faults.py, the builder's alter hook).
+    Fault(
+        "kos_as_basic_text_sr",
+        "manifest written by the SR module as a narrative Basic Text SR: SOP class 88.11, Modality SR, title LOINC "
+        "18748-4 Diagnostic Imaging Report, TID 2000, ContinuityOfContent CONTINUOUS",
+        (S_KOS,), rules=("KOS-SOP-CLASS", "KOS-MODALITY", "KOS-TITLE", "KOS-TEMPLATE", "KOS-CONTAINER"),
+    ),
+    Fault("kos_template_study_uid", "KOS StudyInstanceUID left from the vendor's template file (the evidence's is right)",
+          (S_KOS,), rules=("KOS-STUDY-UID",)),
+    Fault(
+        "kos_no_issuers", "KOS without its issuer sequences: no INS OID qualifier, no accession issuer, no order placer OID",
+        (S_KOS,), rules=("KOS-PATIENT-ISSUER", "KOS-REQUEST-ORDER"),
+    ),
+    Fault("kos_location_uid_is_ae", "KOS RetrieveLocationUID filled with the AE title, not a UID", (S_KOS,),
+          rules=("KOS-RETRIEVE-LOCATION-UID",)),
+    Fault("kos_no_sop_class", "KOS ReferencedSOPClassUID empty (the IMAGE-level C-FIND did not ask for SOPClassUID)",
+          (S_KOS,), rules=("KOS-SOP-CLASSES",)),
+    Fault("kos_content_by_series", "KOS content references nested in one CONTAINER per series (TID 2010 has none)",
+          (S_KOS,), rules=("KOS-CONTENT-TREE",)),
+    Fault("kos_evidence_off_by_one", "KOS evidence stops one instance short: the content references an instance it lacks",
+          (S_KOS,), rules=("KOS-CONTENT-IN-EVIDENCE",)),
     Fault("publish_unqualified", "publishes a KOS even when the identity is not qualified", (S_UNQ,), rules=("DMP-NO-PUBLICATION",)),
     Fault("publish_despite_destdmp", "publishes a KOS although the CR's MetaDMPMSS DESTDMP flag is N", (S_DESTDMP,),
           rules=("DMP-NO-PUBLICATION",)),
@@ -156,7 +178,12 @@ FAULTS: tuple[Fault, ...] = (
         rules=("XDS-CONFIDENTIALITY",),
     ),
     # The DMP refuses the submission (XDSNonIdenticalHash): DMP-PUBLICATION's finding carries the DMP's refusal.
-    Fault("xds_wrong_hash", "XDS hash computed over other bytes than the KOS sent", (S_KOS,), rules=("DMP-PUBLICATION",)),
+    # The DMP simulator refuses it; the harness judges the refused request all the same (its metadata, its KOS).
+    Fault(
+        "xds_wrong_hash",
+        "attaches the KOS file from byte 132 on (no preamble, no DICM prefix) but declares the hash and size of the whole file",
+        (S_KOS,), rules=("XDS-HASH", "XDS-SIZE", "KOS-PART10"),
+    ),
     Fault(
         "xds_local_creation_time",
         "XDS creationTime written in Paris local time as if it were UTC (an hour or two after the submission)",
@@ -170,12 +197,50 @@ FAULTS: tuple[Fault, ...] = (
         "xds_no_event_codes", "XDS eventCodeList without the modality codes of the KOS's series",
         (S_KOS,), rules=("XDS-EVENTCODES",),
     ),
+    Fault(
+        "xds_soap11_inline", "ITI-41 sent by a SOAP 1.1 stack: SOAP 1.1 envelope, the KOS inline in base64, no MTOM/XOP",
+        (S_KOS,), rules=("XDS-SOAP", "XDS-MTOM"),
+    ),
+    Fault(
+        "xds_kos_entry_as_cr",
+        "KOS DocumentEntry filled from the CR's template: mimeType text/xml, classCode 10, the CR's formatCode, uniqueId a new OID",
+        (S_KOS,), rules=("XDS-MIMETYPE", "XDS-CLASSCODE", "XDS-FORMATCODE", "XDS-UNIQUEID"),
+    ),
+    Fault("xds_document_id_is_unique_id", "xds-b:Document/@id = the KOS uniqueId instead of its DocumentEntry's id", (S_KOS,),
+          rules=("XDS-DOCUMENT",)),
+    Fault("xds_kos_entry_twice", "the KOS DocumentEntry and its Document written twice in one submission (two entryUUIDs)",
+          (S_KOS,), rules=("XDS-ONE-KOS-ENTRY",)),
+    Fault("xds_no_submission_slots", "no submissionTime on the SubmissionSet, no SubmissionSetStatus on its HasMember",
+          (S_KOS,), rules=("XDS-SUBMISSIONSET", "XDS-HASMEMBER")),
+    Fault(
+        "xds_cx_without_type",
+        # its VIHF resource-id is wrong too, but the scenario stops at the XDS step, before the VIHF one
+        "CX identifiers without their type (CX.5): patientId and VIHF resource-id without ^NH, referenceIdList values untyped",
+        (S_KOS,), rules=("XDS-PATIENTID", "XDS-REFERENCEIDLIST"),
+    ),
+    Fault("xds_signature_not_signing", "sends a DSG signature entry (Signature01) without its signs association", (S_KOS,),
+          rules=("XDS-SIGNATURE-ENTRY",)),
+    Fault("xds_status_update_by_unique_id", "ITI-57 UpdateAvailabilityStatus targets the KOS uniqueId, not the entry's entryUUID",
+          (S_DEL,), rules=("XDS-STATUS-UPDATE",)),
     Fault("vihf_unsigned", "VIHF assertion sent without its signature", (S_KOS,), rules=("VIHF-SIGNATURE",)),
-    # The DMP simulator refuses the expired assertion with a SOAP fault, which DMP-PUBLICATION's finding carries.
+    # The DMP simulator refuses the expired assertion with a SOAP fault; the harness judges the refused request.
     Fault("vihf_expired", "VIHF assertion issued two hours before the call (IssueInstant outside its validity window)", (S_KOS,),
-          rules=("DMP-PUBLICATION",)),
-    # The DMP refuses the TLS handshake: nothing is published (DMP-PUBLICATION, the refusal in its finding) or queried.
-    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL), rules=("DMP-PUBLICATION", "DMP-ITI-18")),
+          rules=("VIHF-VALIDITY",)),
+    Fault("vihf_absent", "no VIHF assertion in wsse:Security (the structure's TLS certificate taken for enough)", (S_KOS,),
+          rules=("VIHF-PRESENT",)),
+    Fault(
+        "vihf_old_template",
+        "VIHF from a 1.0 template: VIHF_Version 1.0, Authentification_Mode DIRECTE, resource-id the bare INS, no Ressource_URN",
+        (S_KOS,), rules=("VIHF-VERSION", "VIHF-AUTH-MODE", "VIHF-RESOURCE-ID", "VIHF-RESSOURCE-URN"),
+    ),
+    Fault(
+        "vihf_demo_profile",
+        "VIHF from the installation's demo profile: a demo sender and structure, signed with a self-signed demo certificate",
+        (S_KOS,), rules=("VIHF-SUBJECT", "VIHF-STRUCTURE", "VIHF-SIGNING-CERT"),
+    ),
+    # The DMP answers a SOAP fault; the harness judges the refused request's TLS subject (none) and nothing is queried.
+    Fault("dmp_no_client_cert", "TLS to the DMP without the client certificate (publication and consultation)", (S_KOS, S_D_CALL),
+          rules=("DMP-CLIENT-CERT", "DMP-ITI-18")),
     Fault(
         "wado_no_token_check",
         "WADO-RS source serves without checking the bearer token (absent, expired, unknown issuer, bad signature)",

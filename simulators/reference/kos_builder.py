@@ -6,13 +6,15 @@ Per series of the evidence: RetrieveURL (series-level WADO-RS URL on this
 DRIMbox), RetrieveLocationUID (AF-IMG-DB-Va2 §1.2) and RetrieveAETitle (our AE;
 dciodvfy's IHEXDSIManifest profile makes both Type 1). The builder is correct
 by construction; faults alter its inputs in the service, never in here
-(``include_retrieve_url`` exists only for the ``kos_no_retrieve_url`` fault).
+(``include_retrieve_url`` exists only for the ``kos_no_retrieve_url`` fault), or
+the finished data set through the ``alter`` hook (``kos_faults.alter``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pydicom
@@ -79,8 +81,10 @@ def build_kos(
     series_uid: str | None = None,
     instance_number: int = 1,
     sop_instance_uid: str | None = None,
+    alter: Callable[[Dataset], None] | None = None,
 ) -> KosDocument:
-    """Build the KOS; a replacement passes the previous KO ``series_uid`` and the next ``instance_number``."""
+    """Build the KOS; a replacement passes the previous KO ``series_uid`` and the next ``instance_number``;
+    ``alter`` (the KOS faults) changes the finished data set before it is written."""
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     sop_instance_uid = sop_instance_uid or generate_uid()
@@ -143,6 +147,8 @@ def build_kos(
     ds.file_meta.MediaStorageSOPClassUID = UID(KOS_SOP_CLASS)
     ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if settings.implicit_vr else ExplicitVRLittleEndian
+    if alter is not None:
+        alter(ds)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     return KosDocument(buffer.getvalue(), sop_instance_uid, series_uid, instance_number)

@@ -46,11 +46,13 @@ class KosPublication:
     creation_time: str  # YYYYMMDDhhmmss, UTC
     replaces_entry_uuid: str | None = None
     birth_place: str = ""  # INSEE code of the birth place (PID-11 BDL); the viewer matches FranceConnect+ on it
+    patient_id_type: str = "NH"  # CX.5 of the patient id; "" only for the fault xds_cx_without_type
 
     @property
     def xds_patient_id(self) -> str:
         """The DMP patient id: the INS as a CX with the NH type."""
-        return f"{self.ins}^^^&{self.ins_oid}&ISO^NH"
+        typed = f"^{self.patient_id_type}" if self.patient_id_type else ""
+        return f"{self.ins}^^^&{self.ins_oid}&ISO{typed}"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from .cda_in import CdaError, CdaPatient, CdaReport, CdaStudy, read_cda
 from .config import ReferenceConfig
 from .hl7_ack import build_ack
 from .hl7_in import INS_OIDS, Event, Hl7Error, Hl7Report, is_well_formed_ins, read_header, read_message
+from . import kos_faults
 from .kos_builder import KosSettings, build_kos, is_image_sop_class
 from .pacs_client import PacsStudy, PacsUnavailable
 from .publication import KosPublication, PublishResult
@@ -408,6 +409,7 @@ class ReferenceService:
             now=now,
             series_uid=previous.kos_series_uid if previous else None,
             instance_number=previous.instance_number + 1 if previous else 1,
+            alter=lambda ds: kos_faults.alter(ds, self.faults),
         )
         self.state.save_kos(document.sop_instance_uid, document.data)
         self._seen[uid] = pacs_study

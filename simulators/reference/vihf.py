@@ -9,16 +9,19 @@ organisation's signing certificate, whose subject DN is the Issuer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner
 
@@ -210,11 +213,67 @@ def sign_vihf(assertion: etree._Element, signer: VihfSigner) -> etree._Element:
 
 def vihf_assertion(
     pub: KosPublication, *, lps: Mapping[str, str], signer: VihfSigner, signed: bool = True, now: datetime | None = None,
-    version: str = VIHF_VERSION,
+    version: str = VIHF_VERSION, alter: Callable[[etree._Element], None] | None = None,
 ) -> etree._Element:
-    """The VIHF ready for `wsse:Security`; `signed=False` serves the `vihf_unsigned` fault."""
+    """The VIHF ready for `wsse:Security`; `signed=False` serves the `vihf_unsigned` fault, `alter` (the VIHF
+    faults, :func:`alter_vihf`) changes the assertion before it is signed."""
     assertion = build_vihf(pub, lps=lps, issuer_dn=signer.issuer_dn, now=now, placeholder=signed, version=version)
+    if alter is not None:
+        alter(assertion)
     return sign_vihf(assertion, signer) if signed else assertion
+
+
+# The fault vihf_demo_profile: the installation's demo sender and structure (not the CR's), signed with a
+# self-signed demo certificate.
+DEMO_SENDER = "899700000000"
+DEMO_STRUCTURE = "10B0000000"
+
+
+def alter_vihf(assertion: etree._Element, faults: frozenset[str]) -> None:
+    """Apply the VIHF faults of ``faults`` to the unsigned ``assertion`` (faults.py declares them)."""
+    values = {
+        attribute.get("Name"): attribute.find(_saml("AttributeValue"))
+        for attribute in assertion.iter(_saml("Attribute"))
+    }
+    if "vihf_old_template" in faults:  # a VIHF 1.0 template: direct authentication, a bare INS, no Ressource_URN
+        _set(values, "VIHF_Version", "1.0")
+        _set(values, "Authentification_Mode", "DIRECTE")
+        resource = values.get("urn:oasis:names:tc:xacml:2.0:resource:resource-id")
+        if resource is not None:
+            resource.text = (resource.text or "").split("^", 1)[0]
+        urn = values.get("Ressource_URN")
+        if urn is not None:
+            attribute = urn.getparent()
+            attribute.getparent().remove(attribute)
+    if "vihf_demo_profile" in faults:
+        name_id = assertion.find(f"{_saml('Subject')}/{_saml('NameID')}")
+        if name_id is not None:
+            name_id.text = DEMO_SENDER
+        _set(values, "Identifiant_Structure", DEMO_STRUCTURE)
+
+
+def _set(values: Mapping[str | None, etree._Element | None], name: str, text: str) -> None:
+    holder = values.get(name)
+    if holder is not None:
+        holder.text = text
+
+
+def demo_signer() -> VihfSigner:
+    """A self-signed signing certificate and its key, made for the call (the fault vihf_demo_profile)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DRIMbox demo"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "DRIMbox demo VIHF signing"),
+    ])  # fmt: skip
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365)).sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return VihfSigner(cert.public_bytes(serialization.Encoding.PEM), key_pem)
 
 
 def _saml(tag: str) -> etree.QName:

@@ -11,6 +11,7 @@ are silent the choice is commented here.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ KOS_FORMAT_CODE = Code(
     "1.2.840.10008.2.6.1",
     "Document de Références d'objets d'imagerie selon profil IHE RAD XDS-I",
 )
+# What the fault xds_kos_entry_as_cr writes: the CR's classCode and formatCode (dmp-xds.md §10).
+CR_CLASS_CODE = Code("10", "1.2.250.1.213.1.1.4.1", "Compte rendu")
+CR_FORMAT_CODE = Code("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", "Document à corps non structuré en Pdf/A-1")
 # The validator sample's value, hard-coded in the demonstrator (dmp-xds.md open question 9).
 DEFAULT_CONTENT_TYPE_CODE = Code("04", "1.2.250.1.213.2.2", "Hospitalisation de jour")
 KOS_TITLE = "Reference d'Objets d'un Examen d'Imagerie"
@@ -219,34 +223,46 @@ def provide_and_register_request(
     type_code: Code = KOS_TYPE_CODE,
     document_hash: str | None = None,
     signature: SignaturePart | None = None,
+    faults: frozenset[str] = frozenset(),
 ) -> etree._Element:
     """The ITI-41 body; `type_code` and `document_hash` exist so faults can override them; `signature` adds the
-    DSG entry (variant ``dsg_signature``)."""
+    DSG entry (variant ``dsg_signature``); `faults` are the ``xds_*`` faults of the body itself (faults.py)."""
     root = etree.Element(etree.QName(XDSB, "ProvideAndRegisterDocumentSetRequest"), nsmap=NSMAP)
     objects = _registry_object_list(root)
-    objects.append(_submission_set(pub, submission, content_type_code))
+    slots = "xds_no_submission_slots" not in faults  # no Slot on the SubmissionSet and its HasMember
+    objects.append(_submission_set(pub, submission, content_type_code, with_time=slots))
     document_hash = document_hash or sha1_hex(pub.kos_bytes)
-    objects.append(_kos_entry(pub, submission, entry_uuid, type_code, document_hash))
-    member = _association(objects, HAS_MEMBER, submission.submission_set_id, entry_uuid)
-    _slot(member, "SubmissionSetStatus", ["Original"])
+    entries = [entry_uuid, new_urn_uuid()] if "xds_kos_entry_twice" in faults else [entry_uuid]  # same KOS twice
+    for entry_id in entries:
+        objects.append(_kos_entry(pub, submission, entry_id, type_code, document_hash, faults))
+        member = _association(objects, HAS_MEMBER, submission.submission_set_id, entry_id)
+        if slots:
+            _slot(member, "SubmissionSetStatus", ["Original"])
     if pub.replaces_entry_uuid:
         _association(objects, RPLC, entry_uuid, pub.replaces_entry_uuid)
     if signature is not None:
         objects.append(_signature_entry(pub, signature))
-        for kind, source, target in (
-            (HAS_MEMBER, submission.submission_set_id, signature.entry_uuid),
-            (SIGNS, signature.entry_uuid, submission.submission_set_id),
-        ):
+        links = [(HAS_MEMBER, submission.submission_set_id, signature.entry_uuid)]
+        if "xds_signature_not_signing" not in faults:  # the signature entry is a member but signs nothing
+            links.append((SIGNS, signature.entry_uuid, submission.submission_set_id))
+        for kind, source, target in links:
             _slot(_association(objects, kind, source, target), "SubmissionSetStatus", ["Original"])
-    _document(root, entry_uuid, document_cid)
+    inline = pub.kos_bytes if "xds_soap11_inline" in faults else None  # base64 in the Document, no MTOM part
+    for entry_id in entries:
+        # xds_document_id_is_unique_id: the Document named by the KOS uniqueId, not by its entry's id
+        document_id = pub.kos_sop_instance_uid if "xds_document_id_is_unique_id" in faults else entry_id
+        _document(root, document_id, document_cid, inline)
     if signature is not None:
         _document(root, signature.entry_uuid, signature.cid)
     return root
 
 
-def _document(root: etree._Element, entry_uuid: str, cid: str) -> None:
+def _document(root: etree._Element, entry_uuid: str, cid: str, inline: bytes | None = None) -> None:
     document = etree.SubElement(root, etree.QName(XDSB, "Document"), id=entry_uuid)
-    etree.SubElement(document, etree.QName(XOP, "Include"), nsmap={"xop": XOP}, href=f"cid:{cid}")
+    if inline is not None:
+        document.text = base64.b64encode(inline).decode("ascii")
+    else:
+        etree.SubElement(document, etree.QName(XOP, "Include"), nsmap={"xop": XOP}, href=f"cid:{cid}")
 
 
 def update_availability_request(
@@ -273,10 +289,11 @@ def _registry_object_list(root: etree._Element) -> etree._Element:
     return etree.SubElement(request, etree.QName(RIM, "RegistryObjectList"))
 
 
-def _submission_set(pub: KosPublication, submission: Submission, content_type: Code) -> etree._Element:
+def _submission_set(pub: KosPublication, submission: Submission, content_type: Code, with_time: bool = True) -> etree._Element:
     sid = submission.submission_set_id
     package = etree.Element(etree.QName(RIM, "RegistryPackage"), id=sid)
-    _slot(package, "submissionTime", [submission.submission_time])
+    if with_time:
+        _slot(package, "submissionTime", [submission.submission_time])
     _localized(package, "Name", SUBMISSION_SET_TITLE)
     _author(package, SS_AUTHOR, sid, pub)
     _classification(package, SS_CONTENT_TYPE, sid, content_type)
@@ -294,10 +311,13 @@ def _submission_set(pub: KosPublication, submission: Submission, content_type: C
 
 
 def _kos_entry(
-    pub: KosPublication, submission: Submission, entry_uuid: str, type_code: Code, document_hash: str
+    pub: KosPublication, submission: Submission, entry_uuid: str, type_code: Code, document_hash: str,
+    faults: frozenset[str] = frozenset(),
 ) -> etree._Element:
+    as_cr = "xds_kos_entry_as_cr" in faults  # the entry filled from the CR's template (dmp-xds.md §10)
     entry = etree.Element(
-        etree.QName(RIM, "ExtrinsicObject"), id=entry_uuid, mimeType="application/dicom", objectType=STABLE_ENTRY_TYPE
+        etree.QName(RIM, "ExtrinsicObject"), id=entry_uuid, mimeType="text/xml" if as_cr else "application/dicom",
+        objectType=STABLE_ENTRY_TYPE,
     )
     _slot(entry, "creationTime", [pub.creation_time])
     _slot(entry, "hash", [document_hash])
@@ -308,16 +328,19 @@ def _kos_entry(
     _slot(entry, "sourcePatientId", [source_patient_id(pub)])
     patient_name = f"{hl7_escape(pub.birth_name)}^{hl7_escape(pub.given_name)}^^^^^L"
     _slot(entry, "sourcePatientInfo", [f"PID-5|{patient_name}", f"PID-7|{pub.birth_date}", f"PID-8|{pub.sex}"])
-    _slot(entry, "urn:ihe:iti:xds:2013:referenceIdList", reference_ids(pub, submission.source_id))
+    references = reference_ids(pub, submission.source_id)
+    if "xds_cx_without_type" in faults:  # CX values without their identifier type (CX.5)
+        references = [value.rsplit("^", 1)[0] for value in references]
+    _slot(entry, "urn:ihe:iti:xds:2013:referenceIdList", references)
     _localized(entry, "Name", KOS_TITLE)
     _localized(entry, "Description", KOS_COMMENTS)
     _author(entry, DE_AUTHOR, entry_uuid, pub)
-    _classification(entry, DE_CLASS, entry_uuid, KOS_CLASS_CODE)
+    _classification(entry, DE_CLASS, entry_uuid, CR_CLASS_CODE if as_cr else KOS_CLASS_CODE)
     for code in confidentiality_codes(pub):
         _classification(entry, DE_CONFIDENTIALITY, entry_uuid, code)
     for code in event_codes(pub):
         _classification(entry, DE_EVENT, entry_uuid, code)
-    _classification(entry, DE_FORMAT, entry_uuid, KOS_FORMAT_CODE)
+    _classification(entry, DE_FORMAT, entry_uuid, CR_FORMAT_CODE if as_cr else KOS_FORMAT_CODE)
     facility, practice = pub.healthcare_facility_code, pub.practice_setting
     facility_code = Code(facility, FACILITY_SCHEME, _FACILITY_NAMES.get(facility, facility))
     _classification(entry, DE_FACILITY, entry_uuid, facility_code)
@@ -325,7 +348,8 @@ def _kos_entry(
     _classification(entry, DE_PRACTICE, entry_uuid, practice_code)
     _classification(entry, DE_TYPE, entry_uuid, type_code)
     _external_id(entry, DE_PATIENT_ID, entry_uuid, pub.xds_patient_id, "XDSDocumentEntry.patientId")
-    _external_id(entry, DE_UNIQUE_ID, entry_uuid, pub.kos_sop_instance_uid, "XDSDocumentEntry.uniqueId")
+    unique_id = new_oid() if as_cr else pub.kos_sop_instance_uid  # a CR's uniqueId: a new document OID
+    _external_id(entry, DE_UNIQUE_ID, entry_uuid, unique_id, "XDSDocumentEntry.uniqueId")
     return entry
 
 
