@@ -21,6 +21,7 @@ a scenario it declares as its target, or when any run ends in ``error``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from drimva.coverage import VARIANTS_FILE
-from drimva.runs import UsageError, new_run_id
+from drimva.runs import FAULTS_CHECKED, UsageError, new_run_id
 from drimva.results import RESULTS_FILE
 from drimva.scenario_ids import scenario_id
 from fixtures.embedded import list_faults, list_variants
@@ -92,7 +93,8 @@ def _run_one(
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
-            command, cwd=run_dir, capture_output=True, text=True, timeout=timeout_s, check=False
+            command, cwd=run_dir, capture_output=True, text=True, timeout=timeout_s, check=False,
+            env={**os.environ, FAULTS_CHECKED: "1"},  # checked by run_selftest: no listing process per run
         )
     except subprocess.TimeoutExpired:
         return f"run timed out after {timeout_s} s"
