@@ -26,6 +26,14 @@ more bytes than sent, or 0xFFFFFFFF, held the connection and its threads open):
   raised to ``CONNECTION_THREADS_MAX`` (a bound on threads, not on associations)
   and the association limit is applied on the A-ASSOCIATE-RQ (``EVT_REQUESTED``).
 
+A local primitive (A-ASSOCIATE-AC or -RJ, P-DATA, A-RELEASE, A-ABORT) that
+reaches the DUL once the association is gone (Sta13, awaiting the transport
+close, or Sta1) is dropped (:class:`GoneAwareStateMachine`): pynetdicom's state
+machine has no transition for it and raised ``InvalidEventError`` in the DUL
+thread, unhandled (a peer sending its A-ASSOCIATE-RQ and the next PDU at once,
+the acceptor answering after that PDU had made the DUL abort: 127 of 1 000
+fuzz inputs).
+
 A refusal is an A-ABORT then a close; no exception text is ever sent.
 pynetdicom logs a PDU it cannot decode at ERROR with a traceback, though it
 handles it (A-ABORT): :class:`PeerInputLog` makes those one capped WARNING line,
@@ -35,6 +43,7 @@ so that a traceback in the log is an unexpected exception.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import socketserver
 import threading
@@ -43,6 +52,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.fsm import TRANSITION_TABLE, StateMachine
 from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 from simulators.common.binding import binding
@@ -176,9 +186,34 @@ class BoundedAssociationSocket(AssociationSocket):
         return data
 
 
+# The events of a primitive from the local user (PS3.8 9.2.1): A-ASSOCIATE-RQ, -AC, -RJ, P-DATA, A-RELEASE-RQ, -RP, A-ABORT
+_LOCAL_PRIMITIVE_EVENTS = frozenset({"Evt1", "Evt7", "Evt8", "Evt9", "Evt11", "Evt14", "Evt15"})
+
+
+class GoneAwareStateMachine(StateMachine):
+    """pynetdicom's DUL state machine; a local primitive without a transition in the current state is dropped.
+
+    PS3.8 table 9-10 defines no action for a local A-ASSOCIATE response, P-DATA,
+    A-RELEASE or A-ABORT in Sta13 (the association no longer exists, awaiting
+    the transport close) nor in Sta1: the peer has gone or been aborted already,
+    there is nobody to send it to. The primitive is taken off the provider queue
+    (pynetdicom's reactor only peeks at it) so the DUL goes on to close."""
+
+    def do_action(self, event: str) -> None:
+        if event in _LOCAL_PRIMITIVE_EVENTS and (event, self.current_state) not in TRANSITION_TABLE:
+            try:
+                primitive = self.dul.to_provider_queue.get(False)
+            except queue.Empty:
+                primitive = None
+            _log.info("DICOM %s (%s) dropped in %s: the association is gone", event, type(primitive).__name__, self.current_state)
+            return
+        super().do_action(event)
+
+
 class _BoundedHandler(RequestHandler):
     def _create_association(self) -> Association:
         assoc = super()._create_association()
+        assoc.dul.state_machine = GoneAwareStateMachine(assoc.dul)
         plain = assoc.dul.socket
         if plain is not None:
             assoc.dul.socket = BoundedAssociationSocket.wrapping(plain, float(self.ae.acse_timeout or 5.0))
