@@ -195,3 +195,29 @@ def test_an_answer_after_the_peer_has_gone_is_dropped_not_raised(errors: list[st
     finally:
         stop_scp(server, thread, TIMEOUT)
     assert errors == []
+
+
+def _without_abstract_syntax(rq: bytes) -> bytes:
+    """``rq`` with the abstract syntax sub-item (0x30) of its first presentation context item (0x20) removed."""
+    at = 6 + 68  # PDU header, then protocol version, reserved, called and calling AE titles, reserved
+    while rq[at] != 0x20:
+        at += 4 + struct.unpack(">H", rq[at + 2:at + 4])[0]
+    item_length = struct.unpack(">H", rq[at + 2:at + 4])[0]
+    sub = at + 8  # item header, context id, 3 reserved bytes
+    assert rq[sub] == 0x30
+    sub_length = 4 + struct.unpack(">H", rq[sub + 2:sub + 4])[0]
+    body = rq[6:at] + rq[at:at + 2] + struct.pack(">H", item_length - sub_length) + rq[at + 4:sub] + rq[sub + sub_length:]
+    return rq[:2] + struct.pack(">L", len(body)) + body
+
+
+def test_a_presentation_context_without_abstract_syntax_is_rejected(server: tuple[int, str], errors: list[str]) -> None:
+    """Found by the 10 000-input fuzz run: pynetdicom's negotiation raised TypeError in the acceptor thread and
+    nobody answered the peer, who kept the connection (and its DUL thread) as long as it liked."""
+    port, called = server
+    mutant = _without_abstract_syntax(_associate_rq(port, called))
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
+        sock.sendall(mutant)  # and the connection kept open
+        outcome, data, seconds = _outcome(sock)
+    assert outcome == "closed" and data[:1] == b"\x03", (outcome, data[:12])
+    assert _echo(port, called) == 0x0000
+    assert errors == []

@@ -24,7 +24,9 @@ more bytes than sent, or 0xFFFFFFFF, held the connection and its threads open):
   acceptor thread, also those whose peer has gone and that wait out their ACSE
   timeout, so a burst of dropped connections refused good clients: its limit is
   raised to ``CONNECTION_THREADS_MAX`` (a bound on threads, not on associations)
-  and the association limit is applied on the A-ASSOCIATE-RQ (``EVT_REQUESTED``).
+  and the association limit is applied on the A-ASSOCIATE-RQ (``EVT_REQUESTED``);
+* an A-ASSOCIATE-RQ with a presentation context lacking its abstract or
+  transfer syntax gets an A-ASSOCIATE-RJ (pynetdicom's negotiation raised).
 
 A local primitive (A-ASSOCIATE-AC or -RJ, P-DATA, A-RELEASE, A-ABORT) that
 reaches the DUL once the association is gone (Sta13, awaiting the transport
@@ -237,7 +239,7 @@ def serve_scp(
     ae.maximum_associations = CONNECTION_THREADS_MAX
     with binding(*address):
         server = ae.make_server(
-            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), (evt.EVT_REQUESTED, _limit_established), *handlers], server_class=BoundedAssociationServer,
+            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), (evt.EVT_REQUESTED, _check_request), *handlers], server_class=BoundedAssociationServer,
             request_handler=_BoundedHandler,
         )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S}, name=name, daemon=True)
@@ -303,17 +305,33 @@ class ServedScp:
         return int(self._server.server_address[1]) if self._server is not None else self._requested_port
 
 
-def _limit_established(event: Any) -> None:
-    """A-ASSOCIATE-RJ (transient, service provider, local limit exceeded) beyond ``MAX_ASSOCIATIONS`` established."""
+def _check_request(event: Any) -> None:
+    """A-ASSOCIATE-RJ for an A-ASSOCIATE-RQ pynetdicom cannot negotiate, or beyond ``MAX_ASSOCIATIONS`` established.
+
+    A presentation context without its abstract syntax (or without a transfer
+    syntax) sub-item, which PS3.8 9.3.2.2 makes mandatory: pynetdicom's
+    negotiation raised TypeError in the acceptor thread, unhandled, and the
+    connection stayed open with nobody to answer it (rejected permanent,
+    service user, no reason given). Beyond the limit: transient, service
+    provider, local limit exceeded."""
     assoc = event.assoc
+    contexts = getattr(assoc.requestor.primitive, "presentation_context_definition_list", None) or []
+    if any(cx.abstract_syntax is None or not cx.transfer_syntax for cx in contexts):
+        _log.warning("DICOM association refused: a presentation context without abstract or transfer syntax")
+        _reject(assoc, (0x01, 0x01, 0x01))
+        return
     server = getattr(assoc, "_server", None)
     if server is None:
         return
     established = sum(1 for other in server.active_associations if other is not assoc and other.is_established)
     if established >= MAX_ASSOCIATIONS:
         _log.warning("DICOM association refused: %d associations already established", established)
-        assoc.acse.send_reject(0x02, 0x03, 0x02)
-        assoc.kill()
+        _reject(assoc, (0x02, 0x03, 0x02))
+
+
+def _reject(assoc: Association, result_source_reason: tuple[int, int, int]) -> None:
+    assoc.acse.send_reject(*result_source_reason)
+    assoc.kill()
 
 
 def _no_delay(event: Any) -> None:
