@@ -1,4 +1,5 @@
-"""What the robustness tests share: a peer that sends one byte at a time, and a handler on the root logger."""
+"""What the robustness tests share: a peer that sends one byte at a time, a handler on the root logger, and the
+exceptions no thread handled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 H = TypeVar("H", bound=logging.Handler)
 
@@ -35,3 +36,21 @@ def on_root_logger(handler: H) -> Iterator[H]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+@contextmanager
+def unhandled_in_threads(found: list[str]) -> Iterator[list[str]]:
+    """Appends to ``found`` the exceptions that end a thread unhandled until the block ends
+    (``threading.excepthook``), one line each; the previous hook is still called, and restored."""
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        name = args.thread.name if args.thread is not None else "?"
+        found.append(f"unhandled in thread {name}: {args.exc_type.__name__}: {str(args.exc_value)[:200]}")
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield found
+    finally:
+        threading.excepthook = previous

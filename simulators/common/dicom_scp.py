@@ -24,7 +24,17 @@ more bytes than sent, or 0xFFFFFFFF, held the connection and its threads open):
   acceptor thread, also those whose peer has gone and that wait out their ACSE
   timeout, so a burst of dropped connections refused good clients: its limit is
   raised to ``CONNECTION_THREADS_MAX`` (a bound on threads, not on associations)
-  and the association limit is applied on the A-ASSOCIATE-RQ (``EVT_REQUESTED``).
+  and the association limit is applied on the A-ASSOCIATE-RQ (``EVT_REQUESTED``);
+* an A-ASSOCIATE-RQ with a presentation context lacking its abstract or
+  transfer syntax gets an A-ASSOCIATE-RJ (pynetdicom's negotiation raised).
+
+A local primitive (A-ASSOCIATE-AC or -RJ, P-DATA, A-RELEASE, A-ABORT) that
+reaches the DUL once the association is gone (Sta13, awaiting the transport
+close, or Sta1) is dropped (:class:`GoneAwareStateMachine`): pynetdicom's state
+machine has no transition for it and raised ``InvalidEventError`` in the DUL
+thread, unhandled (a peer sending its A-ASSOCIATE-RQ and the next PDU at once,
+the acceptor answering after that PDU had made the DUL abort: 127 of 1 000
+fuzz inputs).
 
 A refusal is an A-ABORT then a close; no exception text is ever sent.
 pynetdicom logs a PDU it cannot decode at ERROR with a traceback, though it
@@ -35,6 +45,7 @@ so that a traceback in the log is an unexpected exception.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import socketserver
 import threading
@@ -43,6 +54,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.fsm import TRANSITION_TABLE, StateMachine
 from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 from simulators.common.binding import binding
@@ -176,9 +188,34 @@ class BoundedAssociationSocket(AssociationSocket):
         return data
 
 
+# The events of a primitive from the local user (PS3.8 9.2.1): A-ASSOCIATE-RQ, -AC, -RJ, P-DATA, A-RELEASE-RQ, -RP, A-ABORT
+_LOCAL_PRIMITIVE_EVENTS = frozenset({"Evt1", "Evt7", "Evt8", "Evt9", "Evt11", "Evt14", "Evt15"})
+
+
+class GoneAwareStateMachine(StateMachine):
+    """pynetdicom's DUL state machine; a local primitive without a transition in the current state is dropped.
+
+    PS3.8 table 9-10 defines no action for a local A-ASSOCIATE response, P-DATA,
+    A-RELEASE or A-ABORT in Sta13 (the association no longer exists, awaiting
+    the transport close) nor in Sta1: the peer has gone or been aborted already,
+    there is nobody to send it to. The primitive is taken off the provider queue
+    (pynetdicom's reactor only peeks at it) so the DUL goes on to close."""
+
+    def do_action(self, event: str) -> None:
+        if event in _LOCAL_PRIMITIVE_EVENTS and (event, self.current_state) not in TRANSITION_TABLE:
+            try:
+                primitive = self.dul.to_provider_queue.get(False)
+            except queue.Empty:
+                primitive = None
+            _log.info("DICOM %s (%s) dropped in %s: the association is gone", event, type(primitive).__name__, self.current_state)
+            return
+        super().do_action(event)
+
+
 class _BoundedHandler(RequestHandler):
     def _create_association(self) -> Association:
         assoc = super()._create_association()
+        assoc.dul.state_machine = GoneAwareStateMachine(assoc.dul)
         plain = assoc.dul.socket
         if plain is not None:
             assoc.dul.socket = BoundedAssociationSocket.wrapping(plain, float(self.ae.acse_timeout or 5.0))
@@ -202,7 +239,7 @@ def serve_scp(
     ae.maximum_associations = CONNECTION_THREADS_MAX
     with binding(*address):
         server = ae.make_server(
-            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), (evt.EVT_REQUESTED, _limit_established), *handlers], server_class=BoundedAssociationServer,
+            address, evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), (evt.EVT_REQUESTED, _check_request), *handlers], server_class=BoundedAssociationServer,
             request_handler=_BoundedHandler,
         )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S}, name=name, daemon=True)
@@ -268,17 +305,33 @@ class ServedScp:
         return int(self._server.server_address[1]) if self._server is not None else self._requested_port
 
 
-def _limit_established(event: Any) -> None:
-    """A-ASSOCIATE-RJ (transient, service provider, local limit exceeded) beyond ``MAX_ASSOCIATIONS`` established."""
+def _check_request(event: Any) -> None:
+    """A-ASSOCIATE-RJ for an A-ASSOCIATE-RQ pynetdicom cannot negotiate, or beyond ``MAX_ASSOCIATIONS`` established.
+
+    A presentation context without its abstract syntax (or without a transfer
+    syntax) sub-item, which PS3.8 9.3.2.2 makes mandatory: pynetdicom's
+    negotiation raised TypeError in the acceptor thread, unhandled, and the
+    connection stayed open with nobody to answer it (rejected permanent,
+    service user, no reason given). Beyond the limit: transient, service
+    provider, local limit exceeded."""
     assoc = event.assoc
+    contexts = getattr(assoc.requestor.primitive, "presentation_context_definition_list", None) or []
+    if any(cx.abstract_syntax is None or not cx.transfer_syntax for cx in contexts):
+        _log.warning("DICOM association refused: a presentation context without abstract or transfer syntax")
+        _reject(assoc, (0x01, 0x01, 0x01))
+        return
     server = getattr(assoc, "_server", None)
     if server is None:
         return
     established = sum(1 for other in server.active_associations if other is not assoc and other.is_established)
     if established >= MAX_ASSOCIATIONS:
         _log.warning("DICOM association refused: %d associations already established", established)
-        assoc.acse.send_reject(0x02, 0x03, 0x02)
-        assoc.kill()
+        _reject(assoc, (0x02, 0x03, 0x02))
+
+
+def _reject(assoc: Association, result_source_reason: tuple[int, int, int]) -> None:
+    assoc.acse.send_reject(*result_source_reason)
+    assoc.kill()
 
 
 def _no_delay(event: Any) -> None:
