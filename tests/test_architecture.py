@@ -48,6 +48,18 @@ def test_the_reference_imports_nothing_of_the_judge() -> None:
     assert offenders == []
 
 
+def test_dicombounds_is_neither_judge_nor_judged() -> None:
+    """The SCP bounds both the simulators and the reference DRIMbox use import nothing of either side."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _python_files("dicombounds")
+        for name in _imports(path)
+        if name.split(".")[0] in ("drimva", "steps", "fixtures", "simulators")
+    ]
+    assert offenders == []
+    assert list(_python_files("dicombounds")), "no dicombounds package"
+
+
 def test_rules_are_pure() -> None:
     """Rules take artefacts and return findings: no simulators, sockets or subprocesses."""
     forbidden = ("simulators", "fixtures", "steps", "socket", "subprocess", "httpx", "pynetdicom")

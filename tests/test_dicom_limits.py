@@ -1,4 +1,4 @@
-"""The bounds of the DICOM UL servers (simulators/common/dicom_scp.py), issue 13: the issue's inputs on raw sockets.
+"""The bounds of the DICOM UL servers (dicombounds/scp.py: the PACS simulator, the DICOM node, the reference's listener), issue 13: the issue's inputs on raw sockets.
 
 Each input must be answered by an A-ABORT and a close, or a close, within the
 bound; a good C-ECHO must be served afterwards, with no exception logged.
@@ -21,20 +21,24 @@ from drimva.evidence import NullEvidence
 from simulators.common.dicom_scp import MAX_OTHER_PDU_LENGTH, serve_scp, stop_scp
 from simulators.dicom_node import DicomNode
 from simulators.pacs import PacsSimulator
+from simulators.reference.dicom_server import DicomServer
 from hostile_peers import drip, on_root_logger, unhandled_in_threads
 
 TIMEOUT = 2.0
 BOUND_S = TIMEOUT + 3.0  # an answer or a close is due within this (generous under load)
 
 
-@pytest.fixture(params=["pacs", "node"])
+@pytest.fixture(params=["pacs", "node", "reference"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
     if request.param == "pacs":
         with PacsSimulator(NullEvidence(), timeout=TIMEOUT) as pacs:
             yield pacs.port, pacs.ae_title
-    else:
+    elif request.param == "node":
         with DicomNode(NullEvidence(), timeout=TIMEOUT) as node:
             yield node.port, node.ae_title
+    else:  # the reference DRIMbox's own DICOM listener, bounded by dicombounds as the simulators are
+        with DicomServer("DRIMBOX", on_rejection=lambda studies: 0x0000, timeout_s=TIMEOUT) as listener:
+            yield listener.port, listener.ae_title
 
 
 @pytest.fixture

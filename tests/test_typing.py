@@ -1,4 +1,4 @@
-"""The product code type-checks: mypy over drimva, simulators, fixtures, steps and scripts ([tool.mypy] in pyproject.toml).
+"""The product code type-checks: mypy over drimva, simulators, fixtures, steps, scripts and dicombounds ([tool.mypy] in pyproject.toml).
 
 A type error there is often a real bug (an Optional used as a value, a str
 where bytes are expected); the tests themselves are not checked.

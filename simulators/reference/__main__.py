@@ -151,7 +151,7 @@ def run(
     )
     service: ReferenceService | None = None
     dicom = DicomServer(
-        config.ae_title, config.bind_host, config.dicom_port, log=log, inbox=inbox,
+        config.ae_title, config.bind_host, config.dicom_port, log=log, inbox=inbox, timeout_s=config.timeouts.dicom_s,
         on_rejection=lambda studies: service.on_rejection_note(studies) if service is not None else 0xA700,
     )
     mllp: MllpServer | None = None

@@ -38,6 +38,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from drimva.evidence import EvidenceSink
 from simulators.dicom_node import DicomNode
 from simulators.pacs import PacsSimulator
+from simulators.reference.dicom_server import DicomServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers of tests/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,16 +54,19 @@ SLOPE_FROM = 900
 SLOPE_MAX_KIB = 4.0
 
 
-@pytest.fixture(params=["pacs", "node"])
+@pytest.fixture(params=["pacs", "node", "reference"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
     """The SCP under fuzz, with an evidence sink that keeps nothing (``NullEvidence`` keeps every exchange)."""
     evidence: EvidenceSink = DiscardEvidence()
     if request.param == "pacs":
         with PacsSimulator(evidence, timeout=TIMEOUT) as pacs:
             yield pacs.port, pacs.ae_title
-    else:
+    elif request.param == "node":
         with DicomNode(evidence, timeout=TIMEOUT) as node:
             yield node.port, node.ae_title
+    else:  # the reference DRIMbox's own listener (C-ECHO, IOCM rejection notes), bounded by dicombounds too
+        with DicomServer("DRIMBOX", on_rejection=lambda studies: 0x0000, timeout_s=TIMEOUT) as listener:
+            yield listener.port, listener.ae_title
 
 
 @contextmanager
