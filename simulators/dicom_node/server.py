@@ -70,9 +70,8 @@ class DicomNode(ServedScp):
         self.host = host
         self.timeout = timeout
         self.stow_base_path = "/" + stow_base_path.strip("/")
-        self.received: list[Dataset] = []  # one per SOP Instance UID, the latest copy stored
+        self._received: dict[str, Dataset] = {}  # SOP Instance UID -> the latest copy stored, in first-store order
         self.receipts: list[Receipt] = []  # one per store
-        self._at: dict[str, int] = {}  # SOP Instance UID -> its index in received
         self._requested_port = port
         self._changed = threading.Condition()
         self._ae = self._make_ae()
@@ -114,6 +113,12 @@ class DicomNode(ServedScp):
         return self._stow.base_url + self.stow_base_path if self._stow is not None else None
 
     # -- what arrived ------------------------------------------------------------------
+    @property
+    def received(self) -> list[Dataset]:
+        """The instances stored, one per SOP Instance UID (the latest copy), in the order first stored."""
+        with self._changed:
+            return list(self._received.values())
+
     def sop_instance_uids(self) -> set[str]:
         with self._changed:
             return {r.sop_instance_uid for r in self.receipts}
@@ -132,9 +137,8 @@ class DicomNode(ServedScp):
 
     def clear(self) -> None:
         with self._changed:
-            self.received.clear()
+            self._received.clear()
             self.receipts.clear()
-            self._at.clear()
 
     # -- DIMSE -------------------------------------------------------------------------
     def _make_ae(self) -> AE:
@@ -185,12 +189,7 @@ class DicomNode(ServedScp):
         storage SCP does, so a peer that stores one instance over and over does not grow ``received`` (every
         store keeps its receipt, and its bytes in the evidence)."""
         with self._changed:
-            at = self._at.get(receipt.sop_instance_uid)
-            if at is None:
-                self._at[receipt.sop_instance_uid] = len(self.received)
-                self.received.append(ds)
-            else:
-                self.received[at] = ds
+            self._received[receipt.sop_instance_uid] = ds  # a dict keeps the first store's place on replacement
             self.receipts.append(receipt)
             self._changed.notify_all()
 

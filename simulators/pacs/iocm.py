@@ -93,16 +93,6 @@ def _image_item(ds: Dataset) -> Dataset:
     return item
 
 
-def rejected_studies(ds: Dataset) -> list[str]:
-    """The Study Instance UIDs a rejection note rejects instances of; [] when ``ds`` is not a rejection note."""
-    if str(ds.get("SOPClassUID", "")) != KOS_STORAGE:
-        return []
-    titles = ds.get("ConceptNameCodeSequence") or []
-    if not titles or str(titles[0].get("CodeValue", "")) not in REJECTION_TITLES:
-        return []
-    return [str(item.get("StudyInstanceUID", "")) for item in ds.get("CurrentRequestedProcedureEvidenceSequence") or []]
-
-
 @dataclass(frozen=True)
 class StoreOutcome:
     """What the C-STORE of a note got: the DIMSE status, or why there was none (association refused, no answer)."""
