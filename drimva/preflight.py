@@ -47,6 +47,12 @@ NEEDED_BY: dict[str, tuple[frozenset[str], ...]] = {
 }
 
 
+# The reason of a scenario an address blocks: "pré-vol : <key>: <address> — <cause>; <key>: …" (French on the
+# console and in the report: drimva.report.values_fr translates the causes, address by address)
+REASON_PREFIX = "pré-vol : "
+REASON_SEPARATOR = "; "
+
+
 class PreflightFailure(HarnessError):
     """A scenario needs an address of the SUT that did not answer the pre-flight."""
 
@@ -105,7 +111,7 @@ class PreflightReport:
     def failure_message(self, tags: Iterable[str]) -> str:
         """Why a scenario with these tags cannot run (empty: it can)."""
         failures = self.failures_for(tags)
-        return ("pré-vol : " + "; ".join(c.describe() for c in failures)) if failures else ""
+        return (REASON_PREFIX + REASON_SEPARATOR.join(c.describe() for c in failures)) if failures else ""
 
     def summary(self) -> str:
         if self.not_run:

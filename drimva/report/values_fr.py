@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from drimva.preflight import REASON_PREFIX, REASON_SEPARATOR
+
 EXACT_FR: dict[str, str] = {
     "(absent)": "(absent)",
     "<KOS entry>": "<entrée KOS>",
@@ -390,15 +392,14 @@ def reason_fr(text: str) -> str:
 
     The reasons are French already ("bloqué par : …", "non sélectionné …") but may end with what a library
     or a simulator said (``— ConnectError: …``); an exception's ``Kind: message`` gets a French frame."""
-    if text.startswith(PREFLIGHT_PREFIX):  # "pré-vol : <key>: <address> — <cause>; <key>: …"
-        return PREFLIGHT_PREFIX + "; ".join(reason_fr(part) for part in text[len(PREFLIGHT_PREFIX):].split("; "))
+    if text.startswith(REASON_PREFIX):  # drimva.preflight's reason: each address's cause in turn
+        parts = text[len(REASON_PREFIX):].split(REASON_SEPARATOR)
+        return REASON_PREFIX + REASON_SEPARATOR.join(reason_fr(part) for part in parts)
     head, dash, tail = text.partition(" — ")
     if dash:
         return f"{head}{dash}{value_fr(tail)}"
     return value_fr(text)
 
-
-PREFLIGHT_PREFIX = "pré-vol : "  # drimva.preflight's reason for a scenario whose addresses did not answer
 
 
 def _phrase_fr(text: str) -> str | None:

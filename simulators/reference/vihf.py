@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -26,6 +26,7 @@ from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner
 
 from simulators.reference.publication import KosPublication
+from simulators.reference.self_signed import self_signed
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -266,12 +267,7 @@ def demo_signer() -> VihfSigner:
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DRIMbox demo"),
         x509.NameAttribute(NameOID.COMMON_NAME, "DRIMbox demo VIHF signing"),
     ])  # fmt: skip
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365)).sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, name, backdate=timedelta(days=1), lifetime=timedelta(days=365))
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return VihfSigner(cert.public_bytes(serialization.Encoding.PEM), key_pem)
 
